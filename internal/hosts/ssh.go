@@ -1,0 +1,349 @@
+package hosts
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// DefaultMaxHandshakes caps SSH handshakes in flight: an sshd's listen
+// queue (128 by default) overflows and resets connections beyond that.
+const DefaultMaxHandshakes = 64
+
+// Errors callers branch on. Each is wrapped in a *ConnectError.
+var (
+	ErrUnreachable    = errors.New("unreachable")
+	ErrHostKeyChanged = errors.New("host key changed")
+	ErrHostKeyUnknown = errors.New("host key unknown")
+	ErrAuth           = errors.New("authentication failed")
+)
+
+// ConnectError says why a host could not be reached and what to do about it.
+type ConnectError struct {
+	Host   string
+	Addr   string
+	Kind   error // one of the Err* sentinels above
+	Detail string
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("host %s (%s): %v: %s", e.Host, e.Addr, e.Kind, e.Detail)
+}
+
+func (e *ConnectError) Unwrap() error { return e.Kind }
+
+// Dialer opens SSH connections to hosts. It is safe for concurrent use; one
+// Dialer serves a whole run so that the handshake cap and known_hosts writes
+// are shared.
+type Dialer struct {
+	// AcceptNewHostKeys records keys of hosts absent from known_hosts
+	// (trust on first use). A changed key is refused regardless.
+	AcceptNewHostKeys bool
+
+	handshakes chan struct{}
+	mu         sync.Mutex // serialises known_hosts reads and appends
+}
+
+// NewDialer returns a Dialer allowing maxHandshakes handshakes at once
+// (DefaultMaxHandshakes when <= 0).
+func NewDialer(acceptNewHostKeys bool, maxHandshakes int) *Dialer {
+	if maxHandshakes <= 0 {
+		maxHandshakes = DefaultMaxHandshakes
+	}
+	return &Dialer{AcceptNewHostKeys: acceptNewHostKeys, handshakes: make(chan struct{}, maxHandshakes)}
+}
+
+// Conn is one SSH connection to one host; every step runs in a new session
+// on it. Close it once, when the host's work is done.
+type Conn struct {
+	host   Host
+	client *ssh.Client
+	stop   chan struct{}
+	once   sync.Once
+}
+
+// Dial connects to h and authenticates, honouring ctx and h.ConnectTimeout
+// for the TCP connect and the whole SSH handshake.
+func (d *Dialer) Dial(ctx context.Context, h Host) (*Conn, error) {
+	fail := func(kind error, format string, args ...any) error {
+		return &ConnectError{Host: h.Name, Addr: h.Addr(), Kind: kind, Detail: fmt.Sprintf(format, args...)}
+	}
+	auth, closeAgent, tried, err := authMethods(h)
+	if err != nil {
+		return nil, fail(ErrAuth, "%v", err)
+	}
+	defer closeAgent()
+	hostKeys, algorithms, err := d.hostKeyCallback(h)
+	if err != nil {
+		return nil, fail(ErrHostKeyUnknown, "%v", err)
+	}
+	select {
+	case d.handshakes <- struct{}{}:
+		defer func() { <-d.handshakes }()
+	case <-ctx.Done():
+		return nil, fail(ErrUnreachable, "%v before connecting", ctx.Err())
+	}
+
+	timeout := h.ConnectTimeout
+	if timeout <= 0 {
+		timeout = DefaultConnectTimeout
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	tcp, err := (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dialCtx, "tcp", h.Addr())
+	if err != nil {
+		if dialCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return nil, fail(ErrUnreachable, "no TCP answer within %v (connect_timeout)", timeout)
+		}
+		return nil, fail(ErrUnreachable, "%v", err)
+	}
+	// ssh.Dial's timeout covers only the TCP connect (golang/go#51926): a
+	// deadline on the conn bounds a stalled key exchange, and closing it on
+	// cancellation makes Ctrl-C reach a handshake in progress.
+	deadline, _ := dialCtx.Deadline()
+	_ = tcp.SetDeadline(deadline)
+	stopWatch := context.AfterFunc(dialCtx, func() { _ = tcp.Close() })
+	config := &ssh.ClientConfig{
+		User:              h.User,
+		Auth:              auth,
+		HostKeyCallback:   hostKeys,
+		HostKeyAlgorithms: algorithms,
+		Timeout:           timeout,
+	}
+	sshConn, chans, reqs, err := ssh.NewClientConn(tcp, h.Addr(), config)
+	stopped := stopWatch()
+	if err != nil {
+		_ = tcp.Close()
+		var keyErr *hostKeyError
+		switch {
+		case errors.As(err, &keyErr):
+			return nil, fail(keyErr.kind, "%s", keyErr.detail)
+		case strings.Contains(err.Error(), "unable to authenticate"):
+			return nil, fail(ErrAuth, "as user %q with %s: the server accepted none of these keys", h.User, tried)
+		case !stopped && ctx.Err() != nil:
+			return nil, fail(ErrUnreachable, "%v during SSH handshake", ctx.Err())
+		case !stopped || isTimeout(err):
+			return nil, fail(ErrUnreachable, "SSH handshake did not finish within %v (connect_timeout)", timeout)
+		}
+		return nil, fail(ErrUnreachable, "SSH handshake: %v", err)
+	}
+	_ = tcp.SetDeadline(time.Time{})
+	c := &Conn{host: h, client: ssh.NewClient(sshConn, chans, reqs), stop: make(chan struct{})}
+	if h.Keepalive > 0 {
+		go c.keepalive(h.Keepalive)
+	}
+	return c, nil
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// keepalive closes the connection when the server stops answering, so that
+// sessions on a dead link fail instead of hanging.
+func (c *Conn) keepalive(every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+		}
+		answered := make(chan error, 1)
+		go func() {
+			_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+			answered <- err
+		}()
+		select {
+		case err := <-answered:
+			if err == nil {
+				continue
+			}
+		case <-time.After(every):
+		case <-c.stop:
+			return
+		}
+		_ = c.client.Close()
+		return
+	}
+}
+
+// Host is the host this connection reaches.
+func (c *Conn) Host() Host { return c.host }
+
+// Close ends the connection and every session on it. Safe to call twice.
+func (c *Conn) Close() error {
+	var err error
+	c.once.Do(func() {
+		close(c.stop)
+		err = c.client.Close()
+	})
+	return err
+}
+
+// DialContext opens a stream to network/addr on the far side of the SSH
+// connection ("unix" reaches a socket such as /var/run/docker.sock).
+func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	return c.client.DialContext(ctx, network, addr)
+}
+
+func netJoin(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
+// authMethods offers the host's identity file (when set) and the keys of a
+// running ssh-agent, else the usual ~/.ssh keys. tried describes them for errors.
+func authMethods(h Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
+	closeAgent = func() {}
+	var signers []ssh.Signer
+	var names []string
+	keyFiles := []string{h.Identity}
+	if h.Identity == "" {
+		home, _ := os.UserHomeDir()
+		keyFiles = []string{filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(home, ".ssh/id_ecdsa"), filepath.Join(home, ".ssh/id_rsa")}
+	}
+	for _, file := range keyFiles {
+		data, readErr := os.ReadFile(file)
+		if readErr != nil {
+			if h.Identity != "" {
+				return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, readErr)
+			}
+			continue
+		}
+		signer, parseErr := ssh.ParsePrivateKey(data)
+		var missing *ssh.PassphraseMissingError
+		switch {
+		case errors.As(parseErr, &missing) && h.Identity != "":
+			return nil, closeAgent, "", fmt.Errorf("identity %s is passphrase-protected: load it into ssh-agent (ssh-add %s)", file, file)
+		case parseErr != nil && h.Identity != "":
+			return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, parseErr)
+		case parseErr == nil:
+			signers = append(signers, signer)
+			names = append(names, file)
+		}
+	}
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+		if conn, dialErr := net.DialTimeout("unix", sock, 2*time.Second); dialErr == nil {
+			closeAgent = func() { _ = conn.Close() }
+			if agentSigners, _ := agent.NewClient(conn).Signers(); len(agentSigners) > 0 {
+				signers = append(signers, agentSigners...)
+				names = append(names, fmt.Sprintf("%d ssh-agent key(s)", len(agentSigners)))
+			}
+		}
+	}
+	if len(signers) == 0 {
+		return nil, closeAgent, "", errors.New("no key to offer: set identity: in the inventory or start ssh-agent")
+	}
+	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, strings.Join(names, ", "), nil
+}
+
+// hostKeyError carries a precise explanation through x/crypto/ssh's handshake.
+type hostKeyError struct {
+	kind   error
+	detail string
+}
+
+func (e *hostKeyError) Error() string { return e.detail }
+
+// hostKeyCallback verifies against h.KnownHosts and, when the host is known,
+// returns the key algorithms recorded for it so the server presents one we
+// can check (as OpenSSH does) rather than an unknown type.
+func (d *Dialer) hostKeyCallback(h Host) (ssh.HostKeyCallback, []string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if _, err := os.Stat(h.KnownHosts); errors.Is(err, os.ErrNotExist) && d.AcceptNewHostKeys {
+		if err := os.MkdirAll(filepath.Dir(h.KnownHosts), 0o700); err != nil {
+			return nil, nil, err
+		}
+		if err := os.WriteFile(h.KnownHosts, nil, 0o600); err != nil {
+			return nil, nil, err
+		}
+	}
+	check, err := knownhosts.New(h.KnownHosts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("known_hosts %s: %w (create it, or rerun with --accept-new-host-keys)", h.KnownHosts, err)
+	}
+	algorithms := knownAlgorithms(check, h.Addr())
+	callback := func(addr string, remote net.Addr, key ssh.PublicKey) error {
+		err := check(addr, remote, key)
+		var keyErr *knownhosts.KeyError
+		if err == nil || !errors.As(err, &keyErr) {
+			return err
+		}
+		fp := ssh.FingerprintSHA256(key)
+		if len(keyErr.Want) > 0 {
+			want := keyErr.Want[0]
+			return &hostKeyError{kind: ErrHostKeyChanged, detail: fmt.Sprintf(
+				"server offered %s %s but %s:%d records %s %s; this may be an attack. If the host was reinstalled, remove that line (ssh-keygen -R %q -f %s) and verify the new key",
+				key.Type(), fp, want.Filename, want.Line, want.Key.Type(), ssh.FingerprintSHA256(want.Key), knownhosts.Normalize(addr), h.KnownHosts)}
+		}
+		if !d.AcceptNewHostKeys {
+			return &hostKeyError{kind: ErrHostKeyUnknown, detail: fmt.Sprintf(
+				"%s %s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
+				key.Type(), fp, h.KnownHosts, h.Port, h.Address)}
+		}
+		return d.remember(h.KnownHosts, addr, key)
+	}
+	return callback, algorithms, nil
+}
+
+// remember appends a first-seen key to known_hosts, once per address and key.
+func (d *Dialer) remember(file, addr string, key ssh.PublicKey) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
+	existing, err := os.ReadFile(file)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if bytes.Contains(existing, []byte(line)) {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("recording host key: %w", err)
+	}
+	if _, err := f.WriteString(line); err != nil {
+		_ = f.Close()
+		return fmt.Errorf("recording host key: %w", err)
+	}
+	return f.Close()
+}
+
+// probeKey is a key no known_hosts line holds; checking it reveals the keys
+// that are recorded for an address.
+var probeKey = func() ssh.PublicKey {
+	pub, _, _ := ed25519.GenerateKey(nil)
+	key, _ := ssh.NewPublicKey(pub)
+	return key
+}()
+
+func knownAlgorithms(check ssh.HostKeyCallback, addr string) []string {
+	var keyErr *knownhosts.KeyError
+	if err := check(addr, &net.TCPAddr{}, probeKey); !errors.As(err, &keyErr) {
+		return nil
+	}
+	var algorithms []string
+	for _, k := range keyErr.Want {
+		switch k.Key.Type() {
+		case ssh.KeyAlgoRSA:
+			algorithms = append(algorithms, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
+		default:
+			algorithms = append(algorithms, k.Key.Type())
+		}
+	}
+	return algorithms
+}

@@ -1,0 +1,157 @@
+// Package run fans a plan out over hosts and records what happened in a
+// Result, the one data model every report is rendered from.
+package run
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"everywhere/internal/plan"
+)
+
+// Schema names the version of the JSON result document. A reader accepts
+// documents whose schema has the same major version (the part before the dot).
+const Schema = "everywhere.result/1.0"
+
+// Status is the outcome of a step or a host.
+type Status string
+
+// Statuses, from best to worst for a host.
+const (
+	OK      Status = "ok"      // ran, exit code and every expectation as expected
+	Skipped Status = "skipped" // not run: an earlier critical step failed, the host was unreachable, or the run was interrupted
+	Failed  Status = "failed"  // ran, but exit code or an expectation was not as expected
+	Timeout Status = "timeout" // killed at its time limit
+	Error   Status = "error"   // could not run: host unreachable, transport or daemon failure
+)
+
+// Exit codes of the everywhere command.
+const (
+	ExitOK          = 0
+	ExitFailed      = 1
+	ExitUsage       = 2
+	ExitInterrupted = 3
+)
+
+// Result is everything a run learned, host by host and step by step.
+type Result struct {
+	Schema      string       `json:"schema"`
+	RunID       string       `json:"run_id"`
+	Plan        string       `json:"plan"`
+	Started     time.Time    `json:"started"`
+	DurationMS  int64        `json:"duration_ms"`
+	Interrupted bool         `json:"interrupted,omitempty"`
+	Steps       []string     `json:"steps"`             // the plan's step names, in order
+	Cleanup     []string     `json:"cleanup,omitempty"` // the plan's cleanup step names
+	Hosts       []HostResult `json:"hosts"`             // in inventory order
+}
+
+// HostResult is one host's column of the report.
+type HostResult struct {
+	Name      string       `json:"name"`
+	Arch      string       `json:"arch"`
+	Address   string       `json:"address"`
+	Status    Status       `json:"status"`
+	Error     string       `json:"error,omitempty"` // why the host could not be reached
+	ConnectMS int64        `json:"connect_ms"`
+	Steps     []StepResult `json:"steps"`
+	Cleanup   []StepResult `json:"cleanup,omitempty"`
+}
+
+// StepResult is one cell of the report.
+type StepResult struct {
+	Name            string         `json:"name"`
+	Kind            string         `json:"kind"`
+	Command         string         `json:"command"`
+	Status          Status         `json:"status"`
+	ExitCode        *int           `json:"exit_code,omitempty"`
+	Signal          string         `json:"signal,omitempty"`
+	Stdout          string         `json:"stdout"`
+	Stderr          string         `json:"stderr"`
+	StdoutBytes     int64          `json:"stdout_bytes"` // written by the command, kept or not
+	StderrBytes     int64          `json:"stderr_bytes"`
+	StdoutTruncated bool           `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool           `json:"stderr_truncated,omitempty"`
+	Started         time.Time      `json:"started"`
+	DurationMS      int64          `json:"duration_ms"`
+	Error           string         `json:"error,omitempty"`
+	Expectations    []plan.Outcome `json:"expectations,omitempty"`
+}
+
+// Duration is how long the step took.
+func (s StepResult) Duration() time.Duration { return time.Duration(s.DurationMS) * time.Millisecond }
+
+// Summary says in a few words why a step is not ok: the error, the failed
+// expectation, the exit status. Empty for an ok step.
+func (s StepResult) Summary() string {
+	switch {
+	case s.Status == OK:
+		return ""
+	case s.Error != "":
+		return s.Error
+	}
+	var parts []string
+	if s.Signal != "" {
+		parts = append(parts, "killed by "+s.Signal)
+	}
+	for _, e := range s.Expectations {
+		if !e.OK {
+			parts = append(parts, "expected "+e.Name+": "+e.Detail)
+		}
+	}
+	if len(parts) == 0 && s.ExitCode != nil {
+		parts = append(parts, fmt.Sprintf("exit status %d", *s.ExitCode))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// ExitCode is what the everywhere command exits with for this result.
+func (r *Result) ExitCode() int {
+	if r.Interrupted {
+		return ExitInterrupted
+	}
+	for _, h := range r.Hosts {
+		if h.Status != OK {
+			return ExitFailed
+		}
+	}
+	return ExitOK
+}
+
+// Counts tallies hosts by status.
+func (r *Result) Counts() map[Status]int {
+	counts := map[Status]int{}
+	for _, h := range r.Hosts {
+		counts[h.Status]++
+	}
+	return counts
+}
+
+// WriteFile saves the result as indented JSON.
+func (r *Result) WriteFile(path string) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// ReadFile loads a saved result, refusing documents of another schema.
+func ReadFile(path string) (*Result, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: not a result document: %w", path, err)
+	}
+	major := func(s string) string { m, _, _ := strings.Cut(s, "."); return m }
+	if r.Schema == "" || major(r.Schema) != major(Schema) {
+		return nil, fmt.Errorf("%s: schema %q, this everywhere reads %q", path, r.Schema, Schema)
+	}
+	return &r, nil
+}

@@ -1,0 +1,212 @@
+package run
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/plan"
+)
+
+// Defaults for a Runner's zero fields.
+const (
+	DefaultParallel       = 64
+	DefaultCleanupTimeout = 2 * time.Minute
+)
+
+// Conn is a live connection to one host: what steps run against.
+type Conn interface {
+	plan.Target
+	Close() error
+}
+
+// ConnectFunc opens the connection to a host. *hosts.Dialer's Dial is one.
+type ConnectFunc func(ctx context.Context, h hosts.Host) (Conn, error)
+
+// SSH adapts a hosts.Dialer to a ConnectFunc.
+func SSH(d *hosts.Dialer) ConnectFunc {
+	return func(ctx context.Context, h hosts.Host) (Conn, error) {
+		c, err := d.Dial(ctx, h)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// Runner runs a plan on many hosts at once.
+type Runner struct {
+	Connect        ConnectFunc
+	Parallel       int           // hosts worked on at once
+	OutputLimit    int           // bytes kept per output stream per step
+	StepTimeout    time.Duration // overrides the plan's default step timeout when set
+	CleanupTimeout time.Duration // bound on all cleanup steps of a host, which run even after Ctrl-C
+	// Events, when set, receives progress. The runner never closes it; it
+	// must be drained until Run returns.
+	Events chan<- Event
+}
+
+// Run runs p on every host and returns what happened. Cancelling ctx
+// (Ctrl-C) stops the steps in flight, skips the rest and still runs cleanup.
+// One host failing never stops the others: per-host failures are recorded
+// in the Result, never returned to the group.
+func (r *Runner) Run(ctx context.Context, targets []hosts.Host, p *plan.Plan) *Result {
+	res := &Result{Schema: Schema, RunID: newRunID(), Plan: p.Name, Started: time.Now().UTC()}
+	for _, s := range p.Steps {
+		res.Steps = append(res.Steps, s.Name)
+	}
+	for _, s := range p.Cleanup {
+		res.Cleanup = append(res.Cleanup, s.Name)
+	}
+	res.Hosts = make([]HostResult, len(targets))
+	g := new(errgroup.Group)
+	g.SetLimit(orDefault(r.Parallel, DefaultParallel))
+	for i, h := range targets {
+		g.Go(func() error {
+			res.Hosts[i] = r.runHost(ctx, i, h, p)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	res.DurationMS = time.Since(res.Started).Milliseconds()
+	res.Interrupted = ctx.Err() != nil
+	return res
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
+}
+
+func (r *Runner) emit(e Event) {
+	if r.Events != nil {
+		e.Time = time.Now()
+		r.Events <- e
+	}
+}
+
+func (r *Runner) runHost(ctx context.Context, index int, h hosts.Host, p *plan.Plan) HostResult {
+	hr := HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: OK}
+	defer func() { r.emit(Event{Type: HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
+	if ctx.Err() != nil {
+		hr.Status, hr.Error = Skipped, "run interrupted before connecting"
+		hr.Steps = notRun(p.Steps, "run interrupted")
+		return hr
+	}
+	r.emit(Event{Type: Connecting, Host: h.Name, HostIndex: index})
+	start := time.Now()
+	conn, err := r.Connect(ctx, h)
+	hr.ConnectMS = time.Since(start).Milliseconds()
+	if err != nil {
+		hr.Status, hr.Error = Error, err.Error()
+		hr.Steps = notRun(p.Steps, "host not reached")
+		return hr
+	}
+	defer conn.Close()
+	r.emit(Event{Type: Connected, Host: h.Name, HostIndex: index})
+
+	skipReason := ""
+	for i, s := range p.Steps {
+		if skipReason == "" && ctx.Err() != nil {
+			skipReason = "run interrupted"
+		}
+		if skipReason != "" {
+			hr.Steps = append(hr.Steps, notRun(p.Steps[i:i+1], skipReason)...)
+			continue
+		}
+		sr := r.runStep(ctx, index, conn, p, s, false)
+		hr.Steps = append(hr.Steps, sr)
+		if s.Critical && sr.Status != OK {
+			skipReason = fmt.Sprintf("critical step %q did not succeed", s.Name)
+		}
+	}
+	if len(p.Cleanup) > 0 {
+		// Cleanup runs even when ctx was cancelled: on a context of its own,
+		// bounded, so Ctrl-C never leaves what the plan launched behind.
+		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
+		for _, s := range p.Cleanup {
+			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, index, conn, p, s, true))
+		}
+		cancel()
+	}
+	hr.Status = worst(hr.Steps, hr.Cleanup)
+	return hr
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (r *Runner) runStep(ctx context.Context, index int, conn Conn, p *plan.Plan, s plan.Step, cleanup bool) StepResult {
+	h := conn.Host()
+	sr := StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Started: time.Now().UTC()}
+	r.emit(Event{Type: StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup})
+	timeout := p.TimeoutFor(s)
+	if r.StepTimeout > 0 && s.Timeout == 0 {
+		timeout = r.StepTimeout
+	}
+	stepCtx, cancel := context.WithTimeout(ctx, timeout)
+	out, err := s.Action.Run(stepCtx, conn, r.OutputLimit)
+	cancel()
+	sr.DurationMS = time.Since(sr.Started).Milliseconds()
+	if out != nil {
+		sr.Stdout, sr.StdoutBytes, sr.StdoutTruncated = out.Stdout.String(), out.Stdout.Total(), out.Stdout.Truncated()
+		sr.Stderr, sr.StderrBytes, sr.StderrTruncated = out.Stderr.String(), out.Stderr.Total(), out.Stderr.Truncated()
+	}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+		sr.Status, sr.Error = Timeout, fmt.Sprintf("killed after %v (step timeout)", timeout)
+	case err != nil && ctx.Err() != nil:
+		sr.Status, sr.Error = Error, "interrupted: "+err.Error()
+	case err != nil:
+		sr.Status, sr.Error = Error, err.Error()
+	default:
+		code := out.ExitCode
+		sr.ExitCode, sr.Signal = &code, out.Signal
+		sr.Expectations = s.Expect.Check(out, h)
+		sr.Status = OK
+		if !s.Expect.ExitOK(out) {
+			sr.Status = Failed
+		}
+		for _, e := range sr.Expectations {
+			if !e.OK {
+				sr.Status = Failed
+			}
+		}
+	}
+	r.emit(Event{Type: StepDone, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup, Status: sr.Status, Duration: sr.Duration(), Detail: sr.Summary()})
+	return sr
+}
+
+func notRun(steps []plan.Step, reason string) []StepResult {
+	out := make([]StepResult, len(steps))
+	for i, s := range steps {
+		out[i] = StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Status: Skipped, Error: reason}
+	}
+	return out
+}
+
+// worst is a host's status: ok only when every step and cleanup step is ok
+// or was skipped for a reason other than a failure of its own.
+func worst(lists ...[]StepResult) Status {
+	rank := map[Status]int{OK: 0, Skipped: 0, Failed: 1, Timeout: 2, Error: 3}
+	status := OK
+	for _, list := range lists {
+		for _, s := range list {
+			if rank[s.Status] > rank[status] {
+				status = s.Status
+			}
+		}
+	}
+	return status
+}
