@@ -61,7 +61,7 @@ func (b *CappedBuffer) Total() int64 {
 func (b *CappedBuffer) Truncated() bool { return b.Total() > int64(len(b.String())) }
 
 // killGrace is how long a killed command's session gets to report back.
-const killGrace = 5 * time.Second
+const killGrace = time.Second
 
 // Exec runs command (shell text, run by the user's shell on the host)
 // in a new session. A non-zero exit is not an error: it is in Output. The
@@ -85,11 +85,14 @@ func (c *Conn) Exec(ctx context.Context, command string, limit int) (*Output, er
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		// OpenSSH kills the command's process group on a signal request,
+		// except in root sessions ("session signalling requires privilege
+		// separation"): there, closing the session is all we can do.
 		_ = session.Signal(ssh.SIGKILL)
-		_ = session.Close()
 		select {
 		case <-done:
 		case <-time.After(killGrace):
+			_ = session.Close()
 		}
 		return out, ctx.Err()
 	}
@@ -101,9 +104,6 @@ func (c *Conn) Exec(ctx context.Context, command string, limit int) (*Output, er
 		out.ExitCode = exitErr.ExitStatus()
 		if sig := exitErr.Signal(); sig != "" {
 			out.Signal = "SIG" + strings.TrimPrefix(sig, "SIG")
-			if out.ExitCode == 0 {
-				out.ExitCode = -1
-			}
 		}
 	case errors.As(err, &missing):
 		return out, errors.New("the connection ended before the command reported an exit status")

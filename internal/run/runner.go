@@ -165,7 +165,7 @@ func (r *Runner) runStep(ctx context.Context, index int, conn Conn, p *plan.Plan
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		sr.Status, sr.Error = Timeout, fmt.Sprintf("killed after %v (step timeout)", timeout)
+		sr.Status, sr.Error = Timeout, fmt.Sprintf("no result within %v (step timeout): sent SIGKILL and closed the session", timeout)
 	case err != nil && ctx.Err() != nil:
 		sr.Status, sr.Error = Error, "interrupted: "+err.Error()
 	case err != nil:
