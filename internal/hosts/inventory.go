@@ -101,7 +101,7 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 	inv := &Inventory{File: file}
 	seen := map[string]int{}
 	for i, rh := range raw.Hosts {
-		node := hostNodes.Content[i]
+		node := resolveAlias(hostNodes.Content[i])
 		at := func(field string) *yaml.Node {
 			if v := mappingValue(node, field); v != nil {
 				return v
@@ -161,15 +161,23 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 
 // mappingValue returns the value node under key in a mapping node, or nil.
 func mappingValue(node *yaml.Node, key string) *yaml.Node {
+	node = resolveAlias(node)
 	if node == nil || node.Kind != yaml.MappingNode {
 		return nil
 	}
 	for i := 0; i+1 < len(node.Content); i += 2 {
 		if node.Content[i].Value == key {
-			return node.Content[i+1]
+			return resolveAlias(node.Content[i+1])
 		}
 	}
 	return nil
+}
+
+func resolveAlias(node *yaml.Node) *yaml.Node {
+	for node != nil && node.Kind == yaml.AliasNode {
+		node = node.Alias
+	}
+	return node
 }
 
 func first[T comparable](values ...T) T {

@@ -200,10 +200,22 @@ func FuzzParseInventory(f *testing.F) {
 	f.Add([]byte("hosts:\n  - {name: a, arch: amd64, address: x}\n"))
 	f.Add([]byte("defaults: {port: 22}\nhosts: [{name: a, arch: s390x, address: y, labels: [l]}]\n"))
 	f.Add([]byte("hosts:\n  - &a {name: a}\n  - *a\n"))
+	f.Add([]byte("x: &l [{name: a, arch: amd64, address: x}]\nhosts: *l\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		inv, err := ParseInventory("fuzz.yaml", data)
 		if err == nil && len(inv.Hosts) == 0 {
 			t.Fatal("valid inventory without hosts")
 		}
 	})
+}
+
+func TestParseInventoryAliases(t *testing.T) {
+	src := "defaults: {}\nhosts: &list\n  - &base {name: a, arch: amd64, address: x}\n  - {<<: *base, name: b}\n"
+	inv, err := ParseInventory("inv.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(inv.Hosts) != 2 || inv.Hosts[1].Name != "b" || inv.Hosts[1].Address != "x" {
+		t.Errorf("got %+v", inv.Hosts)
+	}
 }

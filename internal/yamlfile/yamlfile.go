@@ -88,6 +88,9 @@ func Decode(file string, node *yaml.Node, v any) error {
 // yamlUnmarshaler types decode themselves; their keys are their own business.
 var yamlUnmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 
+// nodeType fields keep raw YAML for the caller to interpret.
+var nodeType = reflect.TypeOf(yaml.Node{})
+
 func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		if t.Implements(yamlUnmarshaler) {
@@ -95,7 +98,7 @@ func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
 		}
 		t = t.Elem()
 	}
-	if reflect.PointerTo(t).Implements(yamlUnmarshaler) || node.Kind == yaml.AliasNode {
+	if reflect.PointerTo(t).Implements(yamlUnmarshaler) || t == nodeType || node.Kind == yaml.AliasNode {
 		return nil
 	}
 	switch t.Kind() {
@@ -106,6 +109,9 @@ func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
 		fields := structFields(t)
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, val := node.Content[i], node.Content[i+1]
+			if key.Value == "<<" {
+				continue // a merge key: what it merges is decoded and checked as usual
+			}
 			ft, ok := fields[key.Value]
 			if !ok {
 				return Errorf(file, key, "unknown field %q (known: %s)", key.Value, strings.Join(sortedKeys(fields), ", "))
