@@ -1,0 +1,264 @@
+package run
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/plan"
+	"everywhere/internal/sshtest"
+)
+
+// fakeHost answers like a Debian machine of one architecture.
+func fakeHost(arch hosts.Arch) sshtest.Handler {
+	return func(command string, stdout, stderr io.Writer, stop <-chan struct{}) int {
+		switch command {
+		case "uname -m":
+			fmt.Fprintln(stdout, arch.Kernel())
+		case "dpkg --print-architecture":
+			fmt.Fprintln(stdout, arch.Debian())
+		case "false":
+			return 1
+		case "hang":
+			<-stop
+			return 137
+		case "cleanup":
+			fmt.Fprintln(stdout, "cleaned")
+		default:
+			fmt.Fprintf(stderr, "sh: 1: %s: not found\n", command)
+			return 127
+		}
+		return 0
+	}
+}
+
+type lab struct {
+	hosts   []hosts.Host
+	servers map[string]*sshtest.Server
+}
+
+func newLab(t *testing.T, archs ...hosts.Arch) *lab {
+	l := &lab{servers: map[string]*sshtest.Server{}}
+	for i, a := range archs {
+		s := sshtest.NewServer(t, fakeHost(a))
+		name := fmt.Sprintf("%s-%d", a, i)
+		l.servers[name] = s
+		l.hosts = append(l.hosts, hosts.Host{Name: name, Arch: a, Address: s.Host, Port: s.Port, User: "u",
+			Identity: s.IdentityFile, KnownHosts: s.KnownHostsFile, ConnectTimeout: 5 * time.Second})
+	}
+	return l
+}
+
+func mustPlan(t *testing.T, src string) *plan.Plan {
+	t.Helper()
+	p, err := plan.Parse("test.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func runner() *Runner {
+	return &Runner{Connect: SSH(hosts.NewDialer(false, 0)), Parallel: 4, OutputLimit: 1 << 10}
+}
+
+func statuses(h HostResult) string {
+	var s []string
+	for _, st := range h.Steps {
+		s = append(s, string(st.Status))
+	}
+	for _, st := range h.Cleanup {
+		s = append(s, "cleanup:"+string(st.Status))
+	}
+	return strings.Join(s, " ")
+}
+
+const archPlan = `
+steps:
+  - {name: machine, shell: uname -m, expect: {arch_matches_host: true}}
+  - {name: dpkg, shell: dpkg --print-architecture, expect: {arch_matches_host: true}}
+`
+
+func TestRunSuccess(t *testing.T) {
+	l := newLab(t, hosts.ArmHF, hosts.Arm64, hosts.S390X)
+	res := runner().Run(context.Background(), l.hosts, mustPlan(t, archPlan))
+	if res.ExitCode() != ExitOK {
+		t.Fatalf("exit code %d: %+v", res.ExitCode(), res)
+	}
+	for i, h := range res.Hosts {
+		if h.Name != l.hosts[i].Name || h.Status != OK || statuses(h) != "ok ok" {
+			t.Errorf("host %d: %s %s (%s)", i, h.Name, h.Status, statuses(h))
+		}
+		arch := l.hosts[i].Arch
+		if h.Steps[0].Stdout != arch.Kernel()+"\n" || h.Steps[1].Stdout != arch.Debian()+"\n" {
+			t.Errorf("host %s outputs %q %q", h.Name, h.Steps[0].Stdout, h.Steps[1].Stdout)
+		}
+	}
+	if res.Schema != Schema || len(res.Steps) != 2 || res.RunID == "" {
+		t.Errorf("result header: %+v", res)
+	}
+}
+
+func TestRunFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		plan   string
+		want   string // statuses of the host's steps
+		detail string // in the first not-ok step's Summary
+	}{
+		{"non-zero exit", "steps: [{shell: 'false'}, {shell: uname -m}]", "failed ok", "exit status 1"},
+		{"unmet expectation", "steps: [{shell: uname -m, expect: {contains: x86_64}}]", "failed", `expected contains "x86_64": not in standard output`},
+		{"wrong arch", "steps: [{shell: 'dpkg --print-architecture', expect: {arch_matches_host: true}}]", "failed", "host reports arm64 (arm64), inventory declares armhf"},
+		{"timeout", "steps: [{shell: hang, timeout: 200ms}, {shell: uname -m}]", "timeout ok", "no result within 200ms (step timeout)"},
+		{"critical", "steps: [{shell: 'false', critical: true}, {shell: uname -m}]\ncleanup: [{shell: cleanup}]", "failed skipped cleanup:ok", "exit status 1"},
+		{"failing cleanup", "steps: [{shell: uname -m}]\ncleanup: [{shell: 'false'}]", "ok cleanup:failed", "exit status 1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := newLab(t, hosts.Arm64)
+			if tt.name == "wrong arch" {
+				l.hosts[0].Arch = hosts.ArmHF // the inventory is wrong about this host
+			}
+			res := runner().Run(context.Background(), l.hosts, mustPlan(t, tt.plan))
+			h := res.Hosts[0]
+			if got := statuses(h); got != tt.want {
+				t.Fatalf("statuses %q, want %q", got, tt.want)
+			}
+			for _, s := range append(h.Steps, h.Cleanup...) {
+				if s.Status != OK {
+					if !strings.Contains(s.Summary(), tt.detail) {
+						t.Errorf("summary %q, want %q", s.Summary(), tt.detail)
+					}
+					if res.ExitCode() != ExitFailed {
+						t.Errorf("exit code %d", res.ExitCode())
+					}
+					return
+				}
+			}
+			if res.ExitCode() != ExitOK {
+				t.Errorf("exit code %d", res.ExitCode())
+			}
+		})
+	}
+}
+
+// TestOneHostFailingNeverStopsOthers: refused, changed key, hanging and
+// healthy hosts in one run; every healthy one finishes.
+func TestOneHostFailingNeverStopsOthers(t *testing.T) {
+	l := newLab(t, hosts.ArmHF, hosts.Arm64, hosts.I686, hosts.AMD64)
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.hosts[0].Port = closed.Addr().(*net.TCPAddr).Port
+	closed.Close()
+	wrongKeys := filepath.Join(t.TempDir(), "known_hosts")
+	other := sshtest.NewServer(t, fakeHost(hosts.AMD64))
+	sshtest.WriteKnownHosts(t, wrongKeys, l.hosts[1].Address, l.hosts[1].Port, other.HostKey)
+	l.hosts[1].KnownHosts = wrongKeys
+
+	p := mustPlan(t, archPlan+"  - {name: slow, shell: hang, timeout: 300ms}\n")
+	r := runner()
+	r.Parallel = 2
+	res := r.Run(context.Background(), l.hosts, p)
+
+	want := []struct {
+		status Status
+		error  string
+		steps  string
+	}{
+		{Error, "connection refused", "skipped skipped skipped"},
+		{Error, "host key changed", "skipped skipped skipped"},
+		{Timeout, "", "ok ok timeout"},
+		{Timeout, "", "ok ok timeout"},
+	}
+	for i, w := range want {
+		h := res.Hosts[i]
+		if h.Status != w.status || !strings.Contains(h.Error, w.error) || statuses(h) != w.steps {
+			t.Errorf("host %s: status %s error %q steps %q; want %s %q %q", h.Name, h.Status, h.Error, statuses(h), w.status, w.error, w.steps)
+		}
+	}
+	if !strings.Contains(res.Hosts[1].Error, "host "+l.hosts[1].Name) {
+		t.Errorf("host key error does not name the host: %s", res.Hosts[1].Error)
+	}
+	if res.ExitCode() != ExitFailed {
+		t.Errorf("exit code %d", res.ExitCode())
+	}
+}
+
+// TestInterruptRunsCleanup: Ctrl-C mid-step stops the step, skips the rest,
+// runs cleanup on a fresh context, and the exit code says interrupted.
+func TestInterruptRunsCleanup(t *testing.T) {
+	l := newLab(t, hosts.Arm64, hosts.PPC64EL)
+	p := mustPlan(t, "steps: [{shell: uname -m}, {shell: hang}, {shell: 'dpkg --print-architecture'}]\ncleanup: [{shell: cleanup}]")
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan Event, 100)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	var seen []Event
+	go func() {
+		defer wg.Done()
+		hanging := 0
+		for e := range events {
+			if e.Type == StepStarted && e.Step == "hang" {
+				if hanging++; hanging == len(l.hosts) {
+					cancel() // the user presses Ctrl-C while every host hangs
+				}
+			}
+			seen = append(seen, e)
+		}
+	}()
+	r := runner()
+	r.Events = events
+	res := r.Run(ctx, l.hosts, p)
+	close(events)
+	wg.Wait()
+	cancel()
+	if res.ExitCode() != ExitInterrupted || !res.Interrupted {
+		t.Fatalf("exit code %d", res.ExitCode())
+	}
+	for _, h := range res.Hosts {
+		if got := statuses(h); got != "ok error skipped cleanup:ok" {
+			t.Errorf("host %s: %s", h.Name, got)
+		}
+		if h.Cleanup[0].Stdout != "cleaned\n" {
+			t.Errorf("host %s cleanup output %q", h.Name, h.Cleanup[0].Stdout)
+		}
+		if cmds := l.servers[h.Name].Commands(); !slices.Contains(cmds, "cleanup") {
+			t.Errorf("host %s: cleanup never reached the server: %q", h.Name, cmds)
+		}
+	}
+	var done int
+	for _, e := range seen {
+		if e.Type == HostDone {
+			done++
+		}
+	}
+	if done != 2 {
+		t.Errorf("%d HostDone events, want 2", done)
+	}
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	l := newLab(t, hosts.Arm64)
+	res := runner().Run(context.Background(), l.hosts, mustPlan(t, archPlan))
+	file := filepath.Join(t.TempDir(), "result.json")
+	if err := res.WriteFile(file); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if back.RunID != res.RunID || back.Hosts[0].Steps[1].Stdout != "arm64\n" || back.ExitCode() != ExitOK {
+		t.Errorf("round trip lost data: %+v", back)
+	}
+}
