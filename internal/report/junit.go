@@ -1,0 +1,133 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"everywhere/internal/run"
+)
+
+// JUnit XML as read by Jenkins, GitLab and GitHub test reporters: a
+// testsuite per host, a testcase per step.
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name       string          `xml:"name,attr"`
+	Hostname   string          `xml:"hostname,attr"`
+	Tests      int             `xml:"tests,attr"`
+	Failures   int             `xml:"failures,attr"`
+	Errors     int             `xml:"errors,attr"`
+	Skipped    int             `xml:"skipped,attr"`
+	Time       string          `xml:"time,attr"`
+	Timestamp  string          `xml:"timestamp,attr"`
+	Properties []junitProperty `xml:"properties>property"`
+	Cases      []junitCase     `xml:"testcase"`
+}
+
+type junitProperty struct {
+	Name  string `xml:"name,attr"`
+	Value string `xml:"value,attr"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure"`
+	Error     *junitProblem `xml:"error"`
+	Skipped   *junitProblem `xml:"skipped"`
+	SystemOut string        `xml:"system-out,omitempty"`
+	SystemErr string        `xml:"system-err,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr,omitempty"`
+	Body    string `xml:",chardata"`
+}
+
+func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
+
+// JUnit writes the result as JUnit XML.
+func JUnit(w io.Writer, res *run.Result) error {
+	doc := junitSuites{Name: res.Plan, Time: seconds(res.DurationMS)}
+	for _, h := range res.Hosts {
+		suite := junitSuite{Name: h.Name, Hostname: h.Address, Timestamp: res.Started.Format("2006-01-02T15:04:05"),
+			Properties: []junitProperty{{"arch", h.Arch}, {"run_id", res.RunID}}}
+		var total int64
+		classname := res.Plan + "." + h.Name
+		if h.Error != "" {
+			suite.Cases = append(suite.Cases, junitCase{Name: "connect", Classname: classname, Time: seconds(h.ConnectMS),
+				Error: &junitProblem{Message: xmlSafe(h.Error), Type: "unreachable"}})
+		}
+		steps := append([]run.StepResult(nil), h.Steps...)
+		for _, s := range h.Cleanup {
+			s.Name = "cleanup: " + s.Name
+			steps = append(steps, s)
+		}
+		for _, s := range steps {
+			total += s.DurationMS
+			c := junitCase{Name: s.Name, Classname: classname, Time: seconds(s.DurationMS),
+				SystemOut: xmlSafe(s.Stdout), SystemErr: xmlSafe(s.Stderr)}
+			problem := &junitProblem{Message: xmlSafe(s.Summary()), Type: string(s.Status), Body: xmlSafe(s.Command)}
+			switch s.Status {
+			case run.Failed, run.Timeout:
+				c.Failure = problem
+			case run.Error:
+				c.Error = problem
+			case run.Skipped:
+				c.Skipped = &junitProblem{Message: xmlSafe(s.Error)}
+			}
+			suite.Cases = append(suite.Cases, c)
+		}
+		for _, c := range suite.Cases {
+			suite.Tests++
+			switch {
+			case c.Failure != nil:
+				suite.Failures++
+			case c.Error != nil:
+				suite.Errors++
+			case c.Skipped != nil:
+				suite.Skipped++
+			}
+		}
+		suite.Time = seconds(total + h.ConnectMS)
+		doc.Tests += suite.Tests
+		doc.Failures += suite.Failures
+		doc.Errors += suite.Errors
+		doc.Skipped += suite.Skipped
+		doc.Suites = append(doc.Suites, suite)
+	}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
+
+// xmlSafe drops what XML 1.0 cannot carry (most control characters), which
+// remote output may well contain.
+func xmlSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != 0xFFFE && r != 0xFFFF && r != 0xFFFD) {
+			return r
+		}
+		return -1
+	}, s)
+}

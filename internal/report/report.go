@@ -1,0 +1,170 @@
+// Package report renders a run.Result: side by side for a terminal, and as
+// JSON, JUnit XML and Markdown for machines and pull requests. A renderer
+// takes a Result and a writer, nothing else.
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/run"
+)
+
+// Formats lists the names Render accepts.
+var Formats = []string{"side", "json", "junit", "md"}
+
+// Render writes res in the named format. Side-by-side output uses opts.
+func Render(w io.Writer, format string, res *run.Result, opts SideOptions) error {
+	switch format {
+	case "side":
+		return Side(w, res, opts)
+	case "json":
+		return JSON(w, res)
+	case "junit":
+		return JUnit(w, res)
+	case "md":
+		return Markdown(w, res)
+	}
+	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(Formats, ", "))
+}
+
+// FileName is the conventional file name of a format's output in -o DIR.
+func FileName(format string) string {
+	return map[string]string{"side": "report.txt", "json": "result.json", "junit": "junit.xml", "md": "report.md"}[format]
+}
+
+// JSON writes the result document (the format `everywhere report` reads back).
+func JSON(w io.Writer, res *run.Result) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+func durationMS(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// formatDuration is short and steady in width: 0.81s, 12.3s, 2m05s.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d < 10*time.Second:
+		return fmt.Sprintf("%.2fs", d.Seconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// cleanText makes remote output safe to print: escape sequences and other
+// control characters from a host must not drive the user's terminal.
+func cleanText(s string) string {
+	s = strings.ReplaceAll(s, "\r\n", "\n")
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r == '\t':
+			return ' '
+		case unicode.IsControl(r) || r == unicode.ReplacementChar:
+			return '·'
+		}
+		return r
+	}, s)
+}
+
+// shape reduces output to what should agree across hosts of a fleet:
+// numbers, the host's own name and architecture names are masked, so that
+// a cell stands out only where the output really differs in kind.
+func shape(out, host string) string {
+	words := strings.Fields(out)
+	for i, w := range words {
+		if _, err := hosts.ParseArch(w); err == nil {
+			words[i] = "<arch>"
+			continue
+		}
+		words[i] = strings.ReplaceAll(w, host, "<host>")
+	}
+	return strings.Map(func(r rune) rune {
+		if unicode.IsDigit(r) {
+			return '0'
+		}
+		return r
+	}, strings.Join(words, " "))
+}
+
+// divergent marks, for one step, the hosts whose output shape differs from
+// a strict majority's. With no majority nothing is marked.
+func divergent(steps []*run.StepResult, names []string) []bool {
+	marks := make([]bool, len(steps))
+	counts := map[string]int{}
+	shapes := make([]string, len(steps))
+	ran := 0
+	for i, s := range steps {
+		if s == nil || s.ExitCode == nil {
+			continue
+		}
+		shapes[i] = shape(s.Stdout+"\x00"+s.Stderr, names[i])
+		counts[shapes[i]]++
+		ran++
+	}
+	if ran < 3 {
+		return marks
+	}
+	for majority, n := range counts {
+		if n*2 > ran {
+			for i, s := range steps {
+				marks[i] = s != nil && s.ExitCode != nil && shapes[i] != majority
+			}
+		}
+	}
+	return marks
+}
+
+func statusIcon(s run.Status) string {
+	return map[run.Status]string{run.OK: "✔", run.Failed: "✘", run.Timeout: "⧖", run.Error: "!", run.Skipped: "-"}[s]
+}
+
+func summaryLine(res *run.Result) string {
+	counts := res.Counts()
+	var parts []string
+	for _, s := range []run.Status{run.OK, run.Failed, run.Timeout, run.Error, run.Skipped} {
+		if counts[s] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
+		}
+	}
+	line := fmt.Sprintf("%d hosts: %s · exit %d", len(res.Hosts), strings.Join(parts, ", "), res.ExitCode())
+	if res.Interrupted {
+		line += " (interrupted)"
+	}
+	return line
+}
+
+// problem is one thing that went wrong, for the lists under the tables.
+type problem struct {
+	host, step, command, message string // step is empty for a host that was not reached
+}
+
+// problems lists unreachable hosts and every step that ran and was not ok,
+// host by host in report order.
+func problems(res *run.Result) []problem {
+	var list []problem
+	for _, h := range res.Hosts {
+		if h.Error != "" {
+			list = append(list, problem{host: h.Name, message: h.Error})
+		}
+		for _, s := range h.Steps {
+			if s.Status != run.OK && s.Status != run.Skipped {
+				list = append(list, problem{h.Name, s.Name, s.Command, s.Summary()})
+			}
+		}
+		for _, s := range h.Cleanup {
+			if s.Status != run.OK && s.Status != run.Skipped {
+				list = append(list, problem{h.Name, "cleanup: " + s.Name, s.Command, s.Summary()})
+			}
+		}
+	}
+	return list
+}
