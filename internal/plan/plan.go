@@ -275,3 +275,6 @@ func Command(argv []string) *Plan {
 	}
 	return &Plan{Name: "exec", Timeout: DefaultStepTimeout, Steps: []Step{{Name: text, Action: Shell{Script: text}}}}
 }
+
+// DefaultSource is the built-in plan's YAML, to show users and to copy.
+func DefaultSource() string { return string(defaultPlan) }

@@ -1,0 +1,108 @@
+// Command everywhere runs the same steps on many machines of different CPU
+// architectures at once and shows what happened side by side.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"everywhere/internal/run"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop() // a second Ctrl-C ends the process at once
+		fmt.Fprintln(os.Stderr, "\neverywhere: interrupted; running cleanup (Ctrl-C again to abort)")
+	}()
+	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// usageError is bad input from the user: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
+
+// exitCode carries a run's result code out of a command without printing.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+
+// Main runs the command line args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRootCommand(stdout, stderr)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	var code exitCode
+	var usage usageError
+	switch {
+	case err == nil:
+		return run.ExitOK
+	case errors.As(err, &code):
+		return int(code)
+	case errors.As(err, &usage):
+		fmt.Fprintf(stderr, "everywhere: %v\n", err)
+		return run.ExitUsage
+	}
+	fmt.Fprintf(stderr, "everywhere: %v\n", err)
+	if ctx.Err() != nil {
+		return run.ExitInterrupted
+	}
+	return run.ExitFailed
+}
+
+func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "everywhere",
+		Short: "Run the same steps on many machines of different architectures, side by side",
+		Long: `everywhere brings the same sequence of steps up on many machines at once, over SSH,
+and shows what happened side by side: a column per host, a row per step.
+
+An inventory (YAML) says which hosts to reach, their declared architecture and how;
+a plan (YAML) lists the steps, what each must show, and cleanup that always runs.
+See inventory.example.yaml and the built-in plan (everywhere run --show-plan).
+
+Exit codes: 0 all ok · 1 a step failed or an expectation was unmet · 2 usage or
+configuration error · 3 interrupted.`,
+		Example: `  everywhere run -i inventory.yaml                  # the built-in plan on every host
+  everywhere run -i inventory.yaml -p smoke.yaml --hosts arch=arm64,label=edge
+  everywhere exec -i inventory.yaml -- uname -a     # one command, outputs side by side
+  everywhere hosts -i inventory.yaml                # reachability, arch, kernel, distro
+  everywhere run -i inventory.yaml -o out --format junit
+  everywhere report out/result.json --format md     # render a saved run again`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
+		return usagef("%v (see %s --help)", err, c.CommandPath())
+	})
+	root.Args = usageArgs(cobra.NoArgs) // an unknown command is a usage error
+	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
+	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr))
+	return root
+}
+
+// usageArgs makes a wrong argument count a usage error (exit code 2).
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if err := check(c, args); err != nil {
+			return usagef("%v (see %s --help)", err, c.CommandPath())
+		}
+		return nil
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/run"
+	"everywhere/internal/sshtest"
+)
+
+// everywhere runs the command line in-process and returns its exit code and output.
+func everywhere(ctx context.Context, args ...string) (int, string, string) {
+	var stdout, stderr bytes.Buffer
+	code := Main(ctx, args, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+// openSSHInventory writes an inventory whose hosts all reach one real sshd.
+func openSSHInventory(t *testing.T, sshd *sshtest.OpenSSH, names ...string) string {
+	t.Helper()
+	arch, err := hosts.ParseArch(runtime.GOARCH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "defaults:\n  user: %s\n  identity: %s\n  known_hosts: %s\n  connect_timeout: 5s\nhosts:\n", sshd.User, sshd.IdentityFile, sshd.KnownHostsFile)
+	for _, n := range names {
+		port := sshd.Port
+		if n == "down" {
+			port = 1 // nothing listens on 127.0.0.1:1
+		}
+		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, port: %d}\n", n, arch, sshd.Host, port)
+	}
+	file := filepath.Join(t.TempDir(), "inventory.yaml")
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// TestRunDefaultPlanOnOpenSSH is the integration test of the whole flow
+// against a real OpenSSH sshd: default plan, side-by-side report, saved
+// result, JUnit, and rendering the saved result again.
+func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
+	sshd := sshtest.StartOpenSSH(t)
+	inv := openSSHInventory(t, sshd, "alpha", "bravo", "charlie")
+	out := t.TempDir()
+	code, stdout, stderr := everywhere(context.Background(), "run", "-i", inv, "-o", out, "--width", "200", "--color", "never")
+
+	_, eth0Err := os.Stat("/sys/class/net/eth0")
+	wantCode := run.ExitOK
+	if eth0Err != nil {
+		wantCode = run.ExitFailed // this machine has no eth0: the eth0 step fails on every host
+	}
+	if code != wantCode {
+		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, stdout, stderr)
+	}
+	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	for _, want := range []string{"alpha (" + string(arch) + ")", "bravo", "charlie", "kernel", "uname -a", "machine", arch.Kernel(), "dpkg-arch", arch.Debian(), "3 hosts:"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+	res, err := run.ReadFile(filepath.Join(out, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range res.Hosts {
+		machine := h.Steps[1]
+		if machine.Name != "machine" || machine.Status != run.OK || strings.TrimSpace(machine.Stdout) != arch.Kernel() {
+			t.Errorf("host %s machine step: %+v", h.Name, machine)
+		}
+		if len(machine.Expectations) != 1 || !machine.Expectations[0].OK {
+			t.Errorf("host %s: arch_matches_host not checked: %+v", h.Name, machine.Expectations)
+		}
+		if dpkg := h.Steps[2]; strings.TrimSpace(dpkg.Stdout) != arch.Debian() {
+			t.Errorf("host %s dpkg-arch: %q", h.Name, dpkg.Stdout)
+		}
+	}
+	junit, err := os.ReadFile(filepath.Join(out, "junit.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var suites struct {
+		Suites []struct {
+			Name  string `xml:"name,attr"`
+			Cases []struct {
+				Name string `xml:"name,attr"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(junit, &suites); err != nil || len(suites.Suites) != 3 || len(suites.Suites[0].Cases) != 4 {
+		t.Errorf("junit.xml: %v %+v", err, suites)
+	}
+	// A saved result renders again with the run's exit code.
+	code, md, _ := everywhere(context.Background(), "report", filepath.Join(out, "result.json"), "--format", "md")
+	if code != wantCode || !strings.Contains(md, "| **machine** |") {
+		t.Errorf("report: exit %d\n%s", code, md)
+	}
+}
+
+func TestRunFaultsOnOpenSSH(t *testing.T) {
+	sshd := sshtest.StartOpenSSH(t)
+	inv := openSSHInventory(t, sshd, "good", "down")
+	plan := filepath.Join(t.TempDir(), "plan.yaml")
+	os.WriteFile(plan, []byte("steps:\n  - {name: m, shell: uname -m, expect: {arch_matches_host: true}}\n  - {name: slow, shell: sleep 5, timeout: 500ms}\n"), 0o600)
+	code, stdout, stderr := everywhere(context.Background(), "run", "-i", inv, "-p", plan, "--width", "200", "--no-progress")
+	if code != run.ExitFailed {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"✘ down: host down (127.0.0.1:1): unreachable:", "connection refused", "✘ good · slow: no result within 500ms (step timeout)", "2 hosts: 1 timeout, 1 error · exit 1"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestExecQuotesArguments(t *testing.T) {
+	sshd := sshtest.StartOpenSSH(t)
+	inv := openSSHInventory(t, sshd, "one")
+	code, stdout, stderr := everywhere(context.Background(), "exec", "-i", inv, "--no-progress", "--format", "json", "--", "printf", `%s|`, "a b", "it's", "$HOME")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !strings.Contains(stdout, `"stdout": "a b|it's|$HOME|"`) {
+		t.Errorf("arguments were not passed intact:\n%s", stdout)
+	}
+}
+
+// TestInterruptRunsCleanupOnOpenSSH: Ctrl-C during a step; cleanup still
+// runs on the host (it creates a file we can see: the sshd is local).
+func TestInterruptRunsCleanupOnOpenSSH(t *testing.T) {
+	sshd := sshtest.StartOpenSSH(t)
+	inv := openSSHInventory(t, sshd, "one", "two")
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(plan, []byte(fmt.Sprintf("steps:\n  - {shell: sleep 3}\n  - {shell: 'true'}\ncleanup:\n  - {shell: 'touch %s/cleaned-$$'}\n", dir)), 0o600)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(700*time.Millisecond, cancel)
+	code, stdout, stderr := everywhere(ctx, "run", "-i", inv, "-p", plan, "--no-progress", "--width", "200")
+	if code != run.ExitInterrupted {
+		t.Fatalf("exit %d, want 3\n%s\n%s", code, stdout, stderr)
+	}
+	cleaned, _ := filepath.Glob(filepath.Join(dir, "cleaned-*"))
+	if len(cleaned) != 2 {
+		t.Errorf("cleanup ran on %d hosts, want 2\n%s", len(cleaned), stdout)
+	}
+	if !strings.Contains(stdout, "(interrupted)") {
+		t.Errorf("report does not say interrupted:\n%s", stdout)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("hosts:\n  - {name: a, arch: mips, address: x}\n"), 0o600)
+	badPlan := filepath.Join(dir, "plan.yaml")
+	os.WriteFile(badPlan, []byte("steps:\n  - {shel: ls}\n"), 0o600)
+	good := filepath.Join(dir, "good.yaml")
+	os.WriteFile(good, []byte("hosts:\n  - {name: a, arch: amd64, address: 127.0.0.1}\n"), 0o600)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"run", "-i", filepath.Join(dir, "none.yaml")}, "inventory " + filepath.Join(dir, "none.yaml") + " not found"},
+		{[]string{"run", "-i", bad}, bad + `:2: host "a": arch: unknown arch "mips"`},
+		{[]string{"run", "-i", good, "-p", badPlan}, badPlan + `:2: unknown step field or kind "shel"`},
+		{[]string{"run", "-i", good, "--hosts", "arch=s390x"}, `--hosts "arch=s390x" matches no host`},
+		{[]string{"run", "-i", good, "--format", "yaml"}, `--format "yaml": use one of side, json, junit, md`},
+		{[]string{"run", "--nope"}, "unknown flag: --nope"},
+		{[]string{"exec", "-i", good}, "requires at least 1 arg"},
+		{[]string{"lauch"}, `unknown command "lauch" for "everywhere"`},
+		{[]string{"report", filepath.Join(dir, "good.yaml")}, "not a result document"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			code, _, stderr := everywhere(context.Background(), tt.args...)
+			if code != run.ExitUsage || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/plan"
+	"everywhere/internal/report"
+	"everywhere/internal/run"
+)
+
+// fleetOptions are the flags of every command that reaches hosts.
+type fleetOptions struct {
+	inventory         string
+	selection         string
+	parallel          int
+	maxHandshakes     int
+	acceptNewHostKeys bool
+	stepTimeout       time.Duration
+	cleanupTimeout    time.Duration
+	outputLimit       int
+	noProgress        bool
+}
+
+func (o *fleetOptions) register(f *pflag.FlagSet) {
+	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
+	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
+	f.IntVar(&o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
+	f.IntVar(&o.maxHandshakes, "max-handshakes", hosts.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
+	f.BoolVar(&o.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts\n(a changed key is always refused)")
+	f.DurationVar(&o.stepTimeout, "timeout", 0, "time limit of each step that sets none itself (default: the plan's, else 5m)")
+	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
+	f.IntVar(&o.outputLimit, "output-limit", hosts.DefaultOutputLimit, "bytes of each output stream kept per step; the rest is counted and marked")
+	f.BoolVar(&o.noProgress, "no-progress", false, "no live progress on stderr")
+}
+
+func envOr(name, fallback string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return fallback
+}
+
+// targets loads the inventory and applies --hosts.
+func (o *fleetOptions) targets() ([]hosts.Host, error) {
+	inv, err := hosts.LoadInventory(o.inventory)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml)", o.inventory)
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	selected, err := inv.Select(o.selection)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if o.parallel < 1 || o.outputLimit < 1 || o.maxHandshakes < 1 {
+		return nil, usagef("--parallel, --max-handshakes and --output-limit must be at least 1")
+	}
+	return selected, nil
+}
+
+// execute runs p on the selected hosts with live progress on stderr.
+func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []hosts.Host, p *plan.Plan) *run.Result {
+	r := &run.Runner{
+		Connect:        run.SSH(hosts.NewDialer(o.acceptNewHostKeys, o.maxHandshakes)),
+		Parallel:       o.parallel,
+		OutputLimit:    o.outputLimit,
+		StepTimeout:    o.stepTimeout,
+		CleanupTimeout: o.cleanupTimeout,
+	}
+	if o.noProgress {
+		return r.Run(ctx, targets, p)
+	}
+	names := make([]string, len(targets))
+	for i, h := range targets {
+		names[i] = h.Name
+	}
+	tty, width := terminal(stderr)
+	progress := report.NewProgress(stderr, tty, names, len(p.Steps))
+	progress.Width = width
+	events := make(chan run.Event, 256)
+	done := make(chan struct{})
+	go func() {
+		progress.Run(events)
+		close(done)
+	}()
+	r.Events = events
+	res := r.Run(ctx, targets, p)
+	close(events)
+	<-done
+	return res
+}
+
+// terminal says whether w is a terminal, and its width.
+func terminal(w io.Writer) (bool, int) {
+	f, ok := w.(*os.File)
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false, 0
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	if err != nil {
+		return true, 0
+	}
+	return true, width
+}
+
+// renderOptions are the flags of every command that prints a report.
+type renderOptions struct {
+	format   string
+	width    int
+	color    string
+	maxLines int
+	output   string
+}
+
+func (o *renderOptions) register(f *pflag.FlagSet, withOutputDir bool) {
+	f.StringVar(&o.format, "format", "side", "report on stdout: "+strings.Join(report.Formats, ", "))
+	f.IntVar(&o.width, "width", 0, "columns of the side-by-side view (default: the terminal's, else 120)")
+	f.StringVar(&o.color, "color", "auto", "colour the side-by-side view: auto, always, never")
+	f.IntVar(&o.maxLines, "max-lines", report.DefaultMaxLines, "output lines shown per cell of the side-by-side view")
+	if withOutputDir {
+		f.StringVarP(&o.output, "output-dir", "o", "", "also save result.json, report.txt, junit.xml and report.md into this folder")
+	}
+}
+
+func (o *renderOptions) check() error {
+	if !contains(report.Formats, o.format) {
+		return usagef("--format %q: use one of %s", o.format, strings.Join(report.Formats, ", "))
+	}
+	if !contains([]string{"auto", "always", "never"}, o.color) {
+		return usagef("--color %q: use auto, always or never", o.color)
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// render writes the report to stdout and, with -o, every format to files.
+func (o *renderOptions) render(stdout, stderr io.Writer, res *run.Result) error {
+	tty, width := terminal(stdout)
+	opts := report.SideOptions{Width: o.width, MaxLines: o.maxLines, Color: o.color == "always" || (o.color == "auto" && tty && os.Getenv("NO_COLOR") == "")}
+	if opts.Width == 0 {
+		opts.Width = width
+	}
+	if err := report.Render(stdout, o.format, res, opts); err != nil {
+		return err
+	}
+	if o.output == "" {
+		return nil
+	}
+	if err := os.MkdirAll(o.output, 0o755); err != nil {
+		return fmt.Errorf("-o: %w", err)
+	}
+	var saved []string
+	for _, format := range report.Formats {
+		file := filepath.Join(o.output, report.FileName(format))
+		f, err := os.Create(file)
+		if err != nil {
+			return fmt.Errorf("-o: %w", err)
+		}
+		err = report.Render(f, format, res, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines})
+		if closeErr := f.Close(); err == nil {
+			err = closeErr
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", file, err)
+		}
+		saved = append(saved, file)
+	}
+	fmt.Fprintf(stderr, "saved %s\n", strings.Join(saved, ", "))
+	return nil
+}
+
+// finish turns a result into the command's exit status.
+func finish(res *run.Result) error {
+	if code := res.ExitCode(); code != run.ExitOK {
+		return exitCode(code)
+	}
+	return nil
+}

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"everywhere/internal/plan"
+)
+
+type runOptions struct {
+	fleetOptions
+	renderOptions
+	planFile string
+	showPlan bool
+}
+
+func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o runOptions
+	c := &cobra.Command{
+		Use:   "run [-i INVENTORY] [-p PLAN] [flags]",
+		Short: "Run a plan on every selected host and report side by side",
+		Long: `Run a plan's steps, in order, on every selected host at once (one SSH connection
+per host, a session per step), then cleanup steps, which run even after a failure or
+Ctrl-C. One host failing never stops the others.
+
+Without -p the built-in plan runs: uname -a, uname -m and dpkg --print-architecture
+(each checked against the host's declared arch) and the address of eth0.
+
+A plan file:
+  name: smoke
+  timeout: 2m                      # default per-step limit
+  steps:
+    - {name: kernel, shell: uname -a, expect: {arch_matches_host: true}}
+    - name: docker
+      shell: dpkg -l docker.io
+      critical: true               # when not ok, skip this host's later steps
+      expect: {exit_code: 0, contains: docker.io, matches: '^ii', not_contains: error}
+  cleanup:
+    - {shell: rm -f /tmp/smoke}`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.showPlan {
+				_, err := fmt.Fprint(stdout, plan.DefaultSource())
+				return err
+			}
+			if err := o.check(); err != nil {
+				return err
+			}
+			p := plan.Default()
+			if o.planFile != "" {
+				var err error
+				if p, err = plan.Load(o.planFile); err != nil {
+					return usageError{err}
+				}
+			}
+			targets, err := o.targets()
+			if err != nil {
+				return err
+			}
+			res := o.execute(cmd.Context(), stderr, targets, p)
+			if err := o.render(stdout, stderr, res); err != nil {
+				return err
+			}
+			return finish(res)
+		},
+	}
+	o.fleetOptions.register(c.Flags())
+	o.renderOptions.register(c.Flags(), true)
+	c.Flags().StringVarP(&o.planFile, "plan", "p", "", "plan file (default: the built-in plan)")
+	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan and exit")
+	return c
+}
