@@ -27,14 +27,14 @@ type Progress struct {
 }
 
 type hostProgress struct {
-	name     string
-	step     string
-	stepNo   int
-	since    time.Time // when the current step (or connecting) began
-	started  bool
-	done     bool
-	status   run.Status
-	notOK    int
+	name    string
+	step    string
+	stepNo  int
+	since   time.Time // when the current step (or connecting) began
+	started bool
+	done    bool
+	status  run.Status
+	notOK   int
 }
 
 // NewProgress prepares a view of hosts (in report order) running steps steps.
