@@ -17,14 +17,17 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	ctx, cancel := context.WithCancel(context.Background())
 	go func() {
-		<-ctx.Done()
-		stop() // a second Ctrl-C ends the process at once
+		<-signals
+		signal.Stop(signals) // a second Ctrl-C ends the process at once
 		fmt.Fprintln(os.Stderr, "\neverywhere: interrupted; running cleanup (Ctrl-C again to abort)")
+		cancel()
 	}()
 	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
-	stop()
+	cancel()
 	os.Exit(code)
 }
 
@@ -93,7 +96,7 @@ configuration error · 3 interrupted.`,
 	})
 	root.Args = usageArgs(cobra.NoArgs) // an unknown command is a usage error
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
-	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr))
+	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr), newLabCommand(stdout, stderr))
 	return root
 }
 

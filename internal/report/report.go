@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 	"unicode"
@@ -87,13 +88,10 @@ func shape(out, host string) string {
 		}
 		words[i] = strings.ReplaceAll(w, host, "<host>")
 	}
-	return strings.Map(func(r rune) rune {
-		if unicode.IsDigit(r) {
-			return '0'
-		}
-		return r
-	}, strings.Join(words, " "))
+	return digitRuns.ReplaceAllString(strings.Join(words, " "), "0")
 }
+
+var digitRuns = regexp.MustCompile(`[0-9]+`)
 
 // divergent marks, for one step, the hosts whose output shape differs from
 // a strict majority's. With no majority nothing is marked.

@@ -61,7 +61,7 @@ func Side(w io.Writer, res *run.Result, opts SideOptions) error {
 			labelWidth = max(labelWidth, utf8.RuneCountInString(l.s))
 		}
 	}
-	labelWidth = min(labelWidth, 24, opts.Width/4)
+	labelWidth = min(labelWidth, 28, opts.Width/4)
 	perBlock := max(1, (opts.Width-labelWidth)/(minColumnWidth+3))
 	b := &strings.Builder{}
 	paint := func(t text) string {
@@ -257,11 +257,8 @@ func wrapTexts(lines []text, width int) []text {
 					break
 				}
 			}
-			out = append(out, text{string(runes[:cut]), l.color})
-			runes = runes[cut:]
-			if runes[0] == ' ' {
-				runes = runes[1:]
-			}
+			out = append(out, text{strings.TrimRight(string(runes[:cut]), " "), l.color})
+			runes = []rune(strings.TrimLeft(string(runes[cut:]), " "))
 		}
 		out = append(out, text{string(runes), l.color})
 	}

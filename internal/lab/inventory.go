@@ -1,0 +1,32 @@
+package lab
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// writeInventory writes the lab's inventory: paths are relative to it, so
+// `everywhere run -i DIR/inventory.yaml` works with strict host key checks.
+func writeInventory(c Config) error {
+	var b strings.Builder
+	b.WriteString(`# Written by "everywhere lab up": the built-in local multi-arch lab.
+# Each host is a network namespace running a Debian rootfs of its architecture
+# and that rootfs's own OpenSSH; foreign ones run under qemu-user emulation.
+defaults:
+  user: root
+  identity: ` + IdentityFile + `
+  known_hosts: ` + KnownHostsFile + `
+  connect_timeout: 30s   # emulated sshds are slow to handshake
+hosts:
+`)
+	for _, h := range c.Hosts() {
+		kind := "native"
+		if emulated(h.Arch) {
+			kind = "emulated"
+		}
+		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, labels: [lab, %s]}\n", h.Name, h.Arch, h.Address, kind)
+	}
+	return os.WriteFile(filepath.Join(c.Dir, InventoryFile), []byte(b.String()), 0o644)
+}

@@ -1,0 +1,319 @@
+// Package lab runs the built-in local multi-arch lab: on one Linux machine,
+// one network namespace per architecture on a bridge of the lab's own, a
+// Debian rootfs of that architecture (foreign code run by qemu-user through
+// binfmt_misc) and that rootfs's own OpenSSH sshd. It writes an inventory,
+// known_hosts and a user key, so everywhere reaches it like any fleet.
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"everywhere/internal/hosts"
+)
+
+// Defaults for Config's zero fields.
+const (
+	DefaultDir      = "/var/lib/everywhere/lab"
+	DefaultCacheDir = "/var/cache/everywhere/rootfs"
+	DefaultSubnet   = "10.213.0.0/24"
+	DefaultPrefix   = "ew"
+	DefaultSuite    = "bookworm"
+)
+
+// Config says where and how the lab lives. Up saves it in Dir, so Down and
+// Status need only Dir.
+type Config struct {
+	Dir      string       `json:"dir"`       // inventory, keys, per-host roots and logs
+	CacheDir string       `json:"cache_dir"` // pristine rootfs per architecture, reused between labs
+	Archs    []hosts.Arch `json:"archs"`
+	Subnet   netip.Prefix `json:"subnet"` // the bridge takes .1, hosts .11 to .16
+	Prefix   string       `json:"prefix"` // of the bridge, namespace and veth names
+	Suite    string       `json:"suite"`
+	Mirror   string       `json:"mirror"` // empty: the machine's own apt mirror
+	Refresh  bool         `json:"-"`      // rebuild cached rootfs
+	Log      io.Writer    `json:"-"`      // progress; nil discards it
+}
+
+// WithDefaults fills zero fields.
+func (c Config) WithDefaults() Config {
+	if c.Dir == "" {
+		c.Dir = DefaultDir
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = DefaultCacheDir
+	}
+	if len(c.Archs) == 0 {
+		c.Archs = hosts.AllArchs()
+	}
+	if !c.Subnet.IsValid() {
+		c.Subnet = netip.MustParsePrefix(DefaultSubnet)
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.Suite == "" {
+		c.Suite = DefaultSuite
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+	return c
+}
+
+// Host is one lab machine.
+type Host struct {
+	Name    string // the Debian architecture name, e.g. arm64
+	Arch    hosts.Arch
+	Address netip.Addr
+	lab     *Config
+}
+
+func (c *Config) bridge() string { return c.Prefix + "-br" }
+
+// Hosts lists the lab's machines. Each architecture has a fixed address,
+// so known_hosts stays valid whichever subset is up.
+func (c *Config) Hosts() []Host {
+	var out []Host
+	base := c.Subnet.Masked().Addr().As4()
+	for i, a := range hosts.AllArchs() {
+		if !slices.Contains(c.Archs, a) {
+			continue
+		}
+		addr := base
+		addr[3] = byte(11 + i)
+		out = append(out, Host{Name: a.Debian(), Arch: a, Address: netip.AddrFrom4(addr), lab: c})
+	}
+	return out
+}
+
+func (c *Config) gateway() netip.Addr {
+	a := c.Subnet.Masked().Addr().As4()
+	a[3] = 1
+	return netip.AddrFrom4(a)
+}
+
+func (h Host) netns() string   { return h.lab.Prefix + "-" + h.Name }
+func (h Host) veth() string    { return h.lab.Prefix + "-" + h.Name }
+func (h Host) dir() string     { return filepath.Join(h.lab.Dir, "hosts", h.Name) }
+func (h Host) root() string    { return filepath.Join(h.dir(), "root") }
+func (h Host) pidFile() string { return filepath.Join(h.dir(), "sshd.pid") }
+
+// Files written by Up into Dir.
+const (
+	InventoryFile  = "inventory.yaml"
+	KnownHostsFile = "known_hosts"
+	IdentityFile   = "id_ed25519"
+	configFile     = "lab.json"
+)
+
+// Up brings the lab up, reusing cached rootfs, and recovers from a crashed
+// earlier lab (whatever of it is left is taken down first).
+func Up(ctx context.Context, c Config) error {
+	c = c.WithDefaults()
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if err := requirements(c); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return err
+	}
+	unlock, err := lock(c.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	// Whatever an earlier lab left (after a crash, or with other settings) goes first.
+	if previous, err := Load(c.Dir); err == nil {
+		if err := down(ctx, previous); err != nil {
+			return fmt.Errorf("clearing an earlier lab: %w", err)
+		}
+	}
+	if err := down(ctx, c); err != nil {
+		return fmt.Errorf("clearing an earlier lab: %w", err)
+	}
+	if err := c.save(); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := ensureEmulation(ctx, c); err != nil {
+		return err
+	}
+	mirror := c.Mirror
+	if mirror == "" {
+		if mirror, err = aptMirror(); err != nil {
+			return err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range c.Hosts() {
+		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, mirror) })
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	signer, err := userKey(c.Dir)
+	if err != nil {
+		return err
+	}
+	if err := setupBridge(ctx, c); err != nil {
+		return err
+	}
+	var known []string
+	for _, h := range c.Hosts() {
+		line, err := startHost(ctx, h, signer)
+		if err != nil {
+			return fmt.Errorf("lab host %s: %w", h.Name, err)
+		}
+		known = append(known, line)
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, KnownHostsFile), []byte(strings.Join(known, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := writeInventory(c); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Log, "lab up in %s: %d hosts; inventory %s\n", time.Since(start).Round(time.Second), len(c.Hosts()), filepath.Join(c.Dir, InventoryFile))
+	return nil
+}
+
+func (c Config) validate() error {
+	if !c.Subnet.Addr().Is4() || c.Subnet.Bits() > 24 {
+		return fmt.Errorf("--subnet %s: want an IPv4 /24 or larger (the hosts take .11 to .16)", c.Subnet)
+	}
+	if !c.Subnet.Addr().IsPrivate() {
+		return fmt.Errorf("--subnet %s: use a private range (10/8, 172.16/12, 192.168/16) that nothing else on this machine uses", c.Subnet)
+	}
+	if len(c.Prefix) > 5 {
+		return fmt.Errorf("prefix %q: at most 5 characters (interface names are limited to 15)", c.Prefix)
+	}
+	return nil
+}
+
+func (c Config) save() error {
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(c.Dir, configFile), append(data, '\n'), 0o644)
+}
+
+// Load reads the configuration a lab in dir was brought up with.
+func Load(dir string) (Config, error) {
+	if dir == "" {
+		dir = DefaultDir
+	}
+	data, err := os.ReadFile(filepath.Join(dir, configFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{Dir: dir}.WithDefaults(), nil // never brought up: defaults name what to look for
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	var c Config
+	if err := json.Unmarshal(data, &c); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", filepath.Join(dir, configFile), err)
+	}
+	c.Dir = dir
+	return c.WithDefaults(), nil
+}
+
+// Down stops everything Up started and removes namespaces, links and mounts.
+// It is idempotent and needs nothing but what it finds.
+func Down(ctx context.Context, c Config) error {
+	c = c.WithDefaults()
+	if os.Geteuid() != 0 {
+		return errors.New("the lab needs root: run as root (sudo)")
+	}
+	unlock, err := lock(c.Dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return down(ctx, c)
+}
+
+func down(ctx context.Context, c Config) error {
+	var errs []error
+	for _, h := range (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: hosts.AllArchs()}).Hosts() {
+		if err := stopHost(ctx, h); err != nil {
+			errs = append(errs, fmt.Errorf("lab host %s: %w", h.Name, err))
+		}
+	}
+	if err := removeBridge(ctx, c); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// HostStatus is what Status found of one lab host.
+type HostStatus struct {
+	Host
+	Namespace bool
+	SSHDPID   int // 0: not running
+	Answers   bool
+}
+
+// Status reports each of the lab's hosts.
+func Status(ctx context.Context, c Config) []HostStatus {
+	c = c.WithDefaults()
+	var out []HostStatus
+	for _, h := range c.Hosts() {
+		s := HostStatus{Host: h}
+		_, err := os.Stat(filepath.Join("/run/netns", h.netns()))
+		s.Namespace = err == nil
+		s.SSHDPID = runningPID(h)
+		s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
+		out = append(out, s)
+	}
+	return out
+}
+
+// lock keeps two lab commands from working on one lab at once.
+func lock(dir string) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("another everywhere lab command is working on %s", dir)
+	}
+	return func() { f.Close() }, nil
+}
+
+// command runs a program, returning its output in the error when it fails.
+func command(ctx context.Context, name string, args ...string) error {
+	out, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s %s: %w: %s", name, strings.Join(args, " "), err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Purge deletes the lab folder (after Down). The rootfs cache is kept.
+func Purge(c Config) error {
+	c = c.WithDefaults()
+	if mounted(filepath.Join(c.Dir, "hosts")) {
+		return fmt.Errorf("%s still has mounts: run lab down first", c.Dir)
+	}
+	return os.RemoveAll(c.Dir)
+}

@@ -1,0 +1,201 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"everywhere/internal/hosts"
+)
+
+// rootfsPackages go into every lab rootfs on top of Debian's minbase.
+var rootfsPackages = []string{"openssh-server", "iproute2", "net-tools", "iputils-ping"}
+
+// qemuNames are qemu-user's names of the foreign architectures.
+var qemuNames = map[hosts.Arch]string{
+	hosts.ArmHF: "arm", hosts.Arm64: "aarch64", hosts.I686: "i386", hosts.AMD64: "x86_64", hosts.PPC64EL: "ppc64le", hosts.S390X: "s390x",
+}
+
+// requirements checks for root and the programs the lab runs, naming the
+// Debian package that brings each.
+func requirements(c Config) error {
+	if os.Geteuid() != 0 {
+		return errors.New("the lab needs root (namespaces, mounts, chroot): run as root (sudo)")
+	}
+	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test", "update-binfmts": "binfmt-support"}
+	for _, a := range c.Archs {
+		if !isNative(a) {
+			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
+		}
+	}
+	var missing []string
+	for program, pkg := range programs {
+		if _, err := exec.LookPath(program); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (package %s)", program, pkg))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+func isNative(a hosts.Arch) bool {
+	native, err := hosts.ParseArch(runtime.GOARCH)
+	return err == nil && native == a
+}
+
+// ensureEmulation makes every lab architecture runnable here: binfmt_misc
+// mounted and qemu-user's handlers enabled. i386 runs natively on most
+// x86-64 kernels; where it does not, Debian registers no qemu-i386 on amd64,
+// so the lab registers it itself.
+func ensureEmulation(ctx context.Context, c Config) error {
+	const binfmt = "/proc/sys/fs/binfmt_misc"
+	if _, err := os.Stat(binfmt + "/register"); err != nil {
+		if err := command(ctx, "mount", "-t", "binfmt_misc", "binfmt_misc", binfmt); err != nil {
+			return fmt.Errorf("mounting binfmt_misc: %w", err)
+		}
+	}
+	for _, a := range c.Archs {
+		if archRuns(ctx, a) {
+			continue
+		}
+		handler := "qemu-" + qemuNames[a]
+		if _, err := os.Stat(filepath.Join(binfmt, handler)); err == nil {
+			_ = command(ctx, "update-binfmts", "--enable", handler)
+		} else if a == hosts.I686 {
+			reg := ":qemu-i386:M::\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-i386-static:F"
+			if err := os.WriteFile(binfmt+"/register", []byte(reg), 0); err != nil {
+				return fmt.Errorf("registering qemu-i386 with binfmt_misc: %w", err)
+			}
+		}
+		if !archRuns(ctx, a) {
+			return fmt.Errorf("%s code cannot run on this machine: arch-test %s fails even with qemu-user-static's binfmt handler %s enabled", a, a.Debian(), handler)
+		}
+		fmt.Fprintf(c.Log, "[%s] runs through qemu-user (binfmt_misc)\n", a.Debian())
+	}
+	return nil
+}
+
+// emulated says whether a's code runs under qemu-user here: everything
+// foreign, except i386 on an x86-64 kernel that runs it natively.
+func emulated(a hosts.Arch) bool {
+	if isNative(a) {
+		return false
+	}
+	if a == hosts.I686 && runtime.GOARCH == "amd64" {
+		state, err := os.ReadFile("/proc/sys/fs/binfmt_misc/qemu-i386")
+		return err == nil && strings.HasPrefix(string(state), "enabled")
+	}
+	return true
+}
+
+func archRuns(ctx context.Context, a hosts.Arch) bool {
+	return exec.CommandContext(ctx, "arch-test", a.Debian()).Run() == nil
+}
+
+// aptMirror is the Debian mirror this machine's apt already uses: the lab
+// fetches from nowhere else.
+func aptMirror() (string, error) {
+	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
+	files = append([]string{"/etc/apt/sources.list"}, files...)
+	lists, _ := filepath.Glob("/etc/apt/sources.list.d/*.list")
+	files = append(files, lists...)
+	for _, file := range files {
+		if uri := mirrorIn(file); uri != "" {
+			return uri, nil
+		}
+	}
+	return "", errors.New("no Debian mirror in /etc/apt/sources.list*: pass --mirror URL")
+}
+
+// mirrorIn returns the first main-archive URI (not a security or updates
+// one) of a one-line-style or deb822-style apt sources file.
+func mirrorIn(file string) string {
+	f, err := os.Open(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	deb822 := strings.HasSuffix(file, ".sources")
+	var uri string
+	scan := bufio.NewScanner(f)
+	for scan.Scan() {
+		line := strings.TrimSpace(scan.Text())
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		switch {
+		case deb822 && line == "":
+			uri = ""
+		case deb822 && len(fields) >= 2 && fields[0] == "URIs:":
+			uri = fields[1]
+		case deb822 && len(fields) >= 2 && fields[0] == "Suites:" && uri != "" && !strings.Contains(fields[1], "-"):
+			return uri
+		case !deb822 && len(fields) >= 3 && fields[0] == "deb" && !strings.Contains(fields[2], "-"):
+			return fields[1]
+		}
+	}
+	return ""
+}
+
+const recipeFile = ".everywhere-rootfs"
+
+func (c Config) rootfs(a hosts.Arch) string {
+	return filepath.Join(c.CacheDir, a.Debian()+"-"+c.Suite)
+}
+
+func (c Config) recipe(a hosts.Arch) string {
+	return fmt.Sprintf("mmdebstrap --variant=minbase --include=%s --arch=%s %s\n", strings.Join(rootfsPackages, ","), a.Debian(), c.Suite)
+}
+
+// buildRootfs builds the architecture's rootfs into the cache unless a
+// rootfs of the same recipe is there already (or Refresh asks for anew).
+func buildRootfs(ctx context.Context, c Config, a hosts.Arch, mirror string) error {
+	dir := c.rootfs(a)
+	recipe := c.recipe(a)
+	if have, err := os.ReadFile(filepath.Join(dir, recipeFile)); err == nil && string(have) == recipe && !c.Refresh {
+		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", a.Debian(), dir)
+		return nil
+	}
+	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
+		return err
+	}
+	tmp := dir + ".tmp"
+	logFile := dir + ".log"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	log, err := os.Create(logFile)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", a.Debian(), mirror, logFile)
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", "--include="+strings.Join(rootfsPackages, ","),
+		"--arch="+a.Debian(), c.Suite, tmp, mirror)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", a.Debian(), time.Since(start).Round(time.Second), err, logFile)
+	}
+	if err := os.WriteFile(filepath.Join(tmp, recipeFile), []byte(recipe), 0o644); err != nil {
+		return err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), time.Since(start).Round(time.Second))
+	return nil
+}

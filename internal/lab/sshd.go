@@ -1,0 +1,274 @@
+package lab
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/hosts"
+)
+
+// sshdConfig is the lab sshd's whole configuration: keys only, root allowed.
+const sshdConfig = `# Written by everywhere lab up.
+ListenAddress 0.0.0.0:22
+HostKey /etc/ssh/everywhere_host_ed25519_key
+PidFile none
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+AuthorizedKeysFile /etc/ssh/everywhere_authorized_keys
+StrictModes no
+MaxStartups 200
+MaxSessions 100
+`
+
+// startupTimeout allows for an sshd under emulation, which starts slowly.
+const startupTimeout = 90 * time.Second
+
+// startHost brings one lab host up: root, network, sshd. It returns the
+// host's known_hosts line.
+func startHost(ctx context.Context, h Host, user ssh.Signer) (string, error) {
+	start := time.Now()
+	if err := mountRoot(h); err != nil {
+		return "", err
+	}
+	hostKey, err := writeSSHFiles(h, user)
+	if err != nil {
+		return "", err
+	}
+	if err := setupHostNetwork(ctx, h); err != nil {
+		return "", err
+	}
+	// A UTS namespace of its own gives the host its own name in uname -a.
+	args := []string{"--net=/run/netns/" + h.netns(), "--", "unshare", "--uts", "--", "chroot", h.root(),
+		"/bin/sh", "-c", `hostname "$0" && exec "$@"`, h.Name}
+	if h.Arch == hosts.I686 {
+		args = append(args, "setarch", "i686") // uname -m says i686 also on a native x86-64 kernel
+	}
+	args = append(args, "/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/everywhere_sshd_config")
+	log, err := os.Create(filepath.Join(h.dir(), "sshd.log"))
+	if err != nil {
+		return "", err
+	}
+	defer log.Close()
+	cmd := exec.Command("nsenter", args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this command
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("starting sshd: %w", err)
+	}
+	if err := os.WriteFile(h.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.Now().Add(startupTimeout)
+	for {
+		select {
+		case err := <-exited:
+			return "", fmt.Errorf("sshd exited at start (%v); see %s", err, log.Name())
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if sshBanner(ctx, h.Address, 2*time.Second) == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("sshd did not answer on %s:22 within %v; see %s", h.Address, startupTimeout, log.Name())
+		}
+	}
+	fmt.Fprintf(h.lab.Log, "[%s] sshd up on %s in %s\n", h.Name, h.Address, time.Since(start).Round(100*time.Millisecond))
+	return knownhosts.Line([]string{h.Address.String()}, hostKey), nil
+}
+
+// sshBanner checks that an SSH server greets on addr:22.
+func sshBanner(ctx context.Context, addr netip.Addr, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(addr.String(), "22"))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(timeout))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "SSH-") {
+		return fmt.Errorf("not an SSH server: %q", line)
+	}
+	return nil
+}
+
+// mountRoot lays a writable overlay over the cached rootfs (which stays
+// pristine for the next lab), with /proc and /dev inside.
+func mountRoot(h Host) error {
+	upper, work, root := filepath.Join(h.dir(), "upper"), filepath.Join(h.dir(), "work"), h.root()
+	for _, d := range []string{upper, work, root} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", h.lab.rootfs(h.Arch), upper, work)
+	if err := syscall.Mount("overlay", root, "overlay", 0, options); err != nil {
+		return fmt.Errorf("mounting overlay root %s: %w", root, err)
+	}
+	if err := syscall.Mount("proc", filepath.Join(root, "proc"), "proc", 0, ""); err != nil {
+		return fmt.Errorf("mounting proc: %w", err)
+	}
+	if err := syscall.Mount("/dev", filepath.Join(root, "dev"), "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("binding /dev: %w", err)
+	}
+	return os.MkdirAll(filepath.Join(root, "run", "sshd"), 0o755)
+}
+
+// writeSSHFiles puts sshd's configuration, the authorised user key and the
+// host key into the root. The host key is kept across labs (it lives in
+// the overlay's upper layer), so known_hosts stays valid.
+func writeSSHFiles(h Host, user ssh.Signer) (ssh.PublicKey, error) {
+	etc := filepath.Join(h.root(), "etc", "ssh")
+	if err := os.WriteFile(filepath.Join(etc, "everywhere_sshd_config"), []byte(sshdConfig), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(etc, "everywhere_authorized_keys"), ssh.MarshalAuthorizedKey(user.PublicKey()), 0o644); err != nil {
+		return nil, err
+	}
+	signer, err := loadOrCreateKey(filepath.Join(etc, "everywhere_host_ed25519_key"))
+	if err != nil {
+		return nil, err
+	}
+	return signer.PublicKey(), nil
+}
+
+// userKey is the lab's client key, created once in dir.
+func userKey(dir string) (ssh.Signer, error) {
+	return loadOrCreateKey(filepath.Join(dir, IdentityFile))
+}
+
+func loadOrCreateKey(file string) (ssh.Signer, error) {
+	if data, err := os.ReadFile(file); err == nil {
+		return ssh.ParsePrivateKey(data)
+	}
+	_, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "everywhere lab")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
+		return nil, err
+	}
+	signer, err := ssh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	pub := ssh.MarshalAuthorizedKey(signer.PublicKey())
+	return signer, os.WriteFile(file+".pub", pub, 0o644)
+}
+
+// runningPID is the pid of h's sshd when it runs, else 0. The pid file
+// alone is not trusted: the process must have h's root as its root.
+func runningPID(h Host) int {
+	data, err := os.ReadFile(h.pidFile())
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || !inRoot(pid, h.root()) {
+		return 0
+	}
+	return pid
+}
+
+func inRoot(pid int, root string) bool {
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+	return err == nil && link == root
+}
+
+// stopHost ends every process running in h's root (sshd and whatever its
+// sessions left), unmounts the root and deletes the namespace.
+func stopHost(ctx context.Context, h Host) error {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		pids := processesIn(h.root())
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, sig)
+		}
+		for deadline := time.Now().Add(3 * time.Second); len(pids) > 0 && time.Now().Before(deadline); pids = processesIn(h.root()) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(pids) == 0 {
+			break
+		}
+	}
+	if pids := processesIn(h.root()); len(pids) > 0 {
+		return fmt.Errorf("processes %v in %s survived SIGKILL", pids, h.root())
+	}
+	_ = os.Remove(h.pidFile())
+	var errs []error
+	for _, m := range []string{filepath.Join(h.root(), "dev"), filepath.Join(h.root(), "proc"), h.root()} {
+		if err := unmount(m); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeHostNetwork(ctx, h); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// processesIn lists the processes whose root directory is root.
+func processesIn(root string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err == nil && inRoot(pid, root) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// unmount unmounts path if something is mounted there.
+func unmount(path string) error {
+	if !mounted(path) {
+		return nil
+	}
+	if err := syscall.Unmount(path, 0); err != nil {
+		return fmt.Errorf("unmounting %s: %w", path, err)
+	}
+	return nil
+}
+
+func mounted(path string) bool {
+	data, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && f[1] == path {
+			return true
+		}
+	}
+	return false
+}
