@@ -1,0 +1,259 @@
+package lab
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/plan"
+	"everywhere/internal/run"
+)
+
+// requireLab skips where the lab cannot run, except under CI, where that is
+// a broken setup and fails.
+func requireLab(t *testing.T) {
+	t.Helper()
+	var why string
+	if os.Geteuid() != 0 {
+		why = "the lab needs root"
+	} else if err := requirements(Config{Archs: hosts.AllArchs()}.WithDefaults()); err != nil {
+		why = err.Error()
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("lab unavailable under CI: %s", why)
+	}
+	t.Skip(why)
+}
+
+// testLab is a lab of the test's own: its own folder, names and subnet, and
+// the shared rootfs cache (so a machine builds each rootfs once).
+func testLab(t *testing.T) Config {
+	return Config{Dir: t.TempDir(), Prefix: "ewt", Subnet: netip.MustParsePrefix("10.213.1.0/24"), Log: testLog{t}}.WithDefaults()
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func up(t *testing.T, c Config) []hosts.Host {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute) // a cold rootfs cache builds six
+	defer cancel()
+	if err := Up(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := hosts.LoadInventory(filepath.Join(c.Dir, InventoryFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv.Hosts
+}
+
+func runPlan(t *testing.T, targets []hosts.Host, p *plan.Plan, events chan<- run.Event) *run.Result {
+	t.Helper()
+	r := &run.Runner{Connect: run.SSH(hosts.NewDialer(false, 0)), OutputLimit: 1 << 16, Events: events}
+	return r.Run(context.Background(), targets, p)
+}
+
+func TestLab(t *testing.T) {
+	requireLab(t)
+	c := testLab(t)
+	t.Cleanup(func() {
+		if err := Down(context.Background(), c); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+
+	t.Run("default plan on six architectures", func(t *testing.T) {
+		targets := up(t, c)
+		res := runPlan(t, targets, plan.Default(), nil)
+		if res.ExitCode() != run.ExitOK {
+			t.Fatalf("exit %d: %+v", res.ExitCode(), res.Hosts)
+		}
+		want := map[string][2]string{"armhf": {"armv7l", "armhf"}, "arm64": {"aarch64", "arm64"}, "i386": {"i686", "i386"},
+			"amd64": {"x86_64", "amd64"}, "ppc64el": {"ppc64le", "ppc64el"}, "s390x": {"s390x", "s390x"}}
+		for _, h := range res.Hosts {
+			machine, dpkg := strings.TrimSpace(h.Steps[1].Stdout), strings.TrimSpace(h.Steps[2].Stdout)
+			if machine != want[h.Name][0] || dpkg != want[h.Name][1] {
+				t.Errorf("host %s (%s): uname -m %q, dpkg %q; want %v", h.Name, h.Arch, machine, dpkg, want[h.Name])
+			}
+			for _, s := range h.Steps[:3] {
+				if len(s.Expectations) != 1 || !s.Expectations[0].OK {
+					t.Errorf("host %s step %s: arch_matches_host %+v", h.Name, s.Name, s.Expectations)
+				}
+			}
+			if !strings.Contains(h.Steps[0].Stdout, "Linux "+h.Name+" ") {
+				t.Errorf("host %s: uname -a does not name the host: %q", h.Name, h.Steps[0].Stdout)
+			}
+		}
+	})
+
+	// Each fault: the other hosts finish, the result names the fault, exit 1.
+	faults := []struct {
+		name   string
+		inject func(t *testing.T, targets []hosts.Host) // breaks targets[0]
+		kind   error
+		detail string
+	}{
+		{"sshd killed before the run", func(t *testing.T, targets []hosts.Host) {
+			h := c.Hosts()[0]
+			if err := syscall.Kill(runningPID(h), syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			for deadline := time.Now().Add(10 * time.Second); runningPID(h) != 0; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("sshd survived SIGKILL")
+				}
+			}
+		}, hosts.ErrUnreachable, "connection refused"},
+		{"link dropped", func(t *testing.T, targets []hosts.Host) {
+			if err := command(context.Background(), "ip", "link", "set", c.Hosts()[0].veth(), "down"); err != nil {
+				t.Fatal(err)
+			}
+			targets[0].ConnectTimeout = 3 * time.Second
+		}, hosts.ErrUnreachable, ""},
+		{"host key changed", func(t *testing.T, targets []hosts.Host) {
+			known := filepath.Join(c.Dir, KnownHostsFile)
+			old, err := os.ReadFile(known)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The host is reinstalled: a new key, while known_hosts keeps the old one.
+			if err := os.Remove(filepath.Join(c.Hosts()[0].root(), "etc/ssh/everywhere_host_ed25519_key")); err != nil {
+				t.Fatal(err)
+			}
+			up(t, c)
+			if err := os.WriteFile(known, old, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, hosts.ErrHostKeyChanged, "this may be an attack"},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			targets := up(t, c)
+			f.inject(t, targets)
+			res := runPlan(t, targets, plan.Default(), nil)
+			checkOneHostDown(t, res, targets[0].Name, f.detail)
+			var ce *hosts.ConnectError
+			_, err := hosts.NewDialer(false, 0).Dial(context.Background(), targets[0])
+			if !errors.As(err, &ce) || !errors.Is(err, f.kind) {
+				t.Errorf("dialling the broken host: %v, want %v", err, f.kind)
+			}
+		})
+	}
+
+	t.Run("host killed mid-plan", func(t *testing.T) {
+		targets := up(t, c)
+		p, err := plan.Parse("mid.yaml", []byte("steps:\n  - {name: nap, shell: sleep 3}\n  - {name: machine, shell: uname -m, expect: {arch_matches_host: true}}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := make(chan run.Event)
+		victim := c.Hosts()[0]
+		go func() {
+			for e := range events {
+				if e.Type == run.StepStarted && e.Step == "nap" && e.Host == victim.Name {
+					time.Sleep(300 * time.Millisecond)
+					for _, pid := range processesIn(victim.root()) {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+		}()
+		res := runPlan(t, targets, p, events)
+		close(events)
+		if h := res.Hosts[0]; h.Status != run.Error || h.Steps[0].Status != run.Error {
+			t.Errorf("killed host: %s, steps %+v", h.Status, h.Steps)
+		}
+		for _, h := range res.Hosts[1:] {
+			if h.Status != run.OK {
+				t.Errorf("host %s: %s", h.Name, h.Status)
+			}
+		}
+		if res.ExitCode() != run.ExitFailed {
+			t.Errorf("exit %d", res.ExitCode())
+		}
+	})
+
+	t.Run("down leaves nothing", func(t *testing.T) {
+		if err := Down(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		if err := Down(context.Background(), c); err != nil {
+			t.Fatalf("second down: %v", err)
+		}
+		out, _ := exec.Command("ip", "-o", "link").Output()
+		if strings.Contains(string(out), c.Prefix+"-") {
+			t.Errorf("links left:\n%s", out)
+		}
+		netns, _ := exec.Command("ip", "netns", "list").Output()
+		if strings.Contains(string(netns), c.Prefix+"-") {
+			t.Errorf("namespaces left:\n%s", netns)
+		}
+		mounts, _ := os.ReadFile("/proc/self/mounts")
+		if strings.Contains(string(mounts), c.Dir) {
+			t.Errorf("mounts left under %s", c.Dir)
+		}
+		for _, h := range c.Hosts() {
+			if pids := processesIn(h.root()); len(pids) > 0 {
+				t.Errorf("host %s: processes left: %v", h.Name, pids)
+			}
+		}
+	})
+}
+
+func checkOneHostDown(t *testing.T, res *run.Result, broken, detail string) {
+	t.Helper()
+	if res.ExitCode() != run.ExitFailed {
+		t.Errorf("exit %d, want 1", res.ExitCode())
+	}
+	for _, h := range res.Hosts {
+		switch {
+		case h.Name == broken && (h.Status != run.Error || !strings.Contains(h.Error, "host "+broken) || !strings.Contains(h.Error, detail)):
+			t.Errorf("broken host %s: status %s, error %q; want error naming it and %q", h.Name, h.Status, h.Error, detail)
+		case h.Name != broken && h.Status != run.OK:
+			t.Errorf("healthy host %s: %s %s", h.Name, h.Status, h.Error)
+		}
+	}
+}
+
+func TestMirrorIn(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, content, want string }{
+		{"a.sources", "Types: deb\nURIs: http://security.example/debian-security\nSuites: bookworm-security\n\nTypes: deb\nURIs: http://mirror.example/debian\nSuites: bookworm bookworm-updates\n", "http://mirror.example/debian"},
+		{"b.list", "# comment\ndeb http://sec.example/ bookworm-security main\ndeb http://mirror.example/debian bookworm main\n", "http://mirror.example/debian"},
+		{"c.list", "deb-src http://x/ bookworm main\n", ""},
+	}
+	for _, tt := range tests {
+		file := filepath.Join(dir, tt.name)
+		os.WriteFile(file, []byte(tt.content), 0o644)
+		if got := mirrorIn(file); got != tt.want {
+			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestHostsAddresses(t *testing.T) {
+	c := Config{Archs: []hosts.Arch{hosts.S390X, hosts.ArmHF}}.WithDefaults()
+	got := c.Hosts()
+	if len(got) != 2 || got[0].Name != "armhf" || got[0].Address.String() != "10.213.0.11" || got[1].Address.String() != "10.213.0.16" {
+		t.Errorf("got %+v", got)
+	}
+	if err := (Config{Subnet: netip.MustParsePrefix("8.8.8.0/24"), Prefix: "ew"}).validate(); err == nil {
+		t.Error("a public subnet was accepted")
+	}
+}
