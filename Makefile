@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` (the main job) and `make test`.
+GO      ?= go
+LAB_DIR ?= /var/lib/everywhere/lab
+BIN     := bin/everywhere
+
+.PHONY: all deps build demo test lab-down clean
+
+all: build
+
+deps:
+	./scripts/install-deps
+
+build:
+	$(GO) build -o $(BIN) ./cmd/everywhere
+
+# Builds everywhere, brings the local six-architecture lab up (rootfs cached
+# after the first time) and runs the built-in plan on it, side by side.
+demo: deps build
+	./$(BIN) lab up --dir $(LAB_DIR)
+	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo
+
+# vet, gofmt and every test, the lab's integration tests included (root).
+test: deps
+	$(GO) vet ./...
+	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) test -race -count=1 -timeout 80m ./...
+
+lab-down: build
+	./$(BIN) lab down --dir $(LAB_DIR)
+
+clean:
+	rm -rf bin out
