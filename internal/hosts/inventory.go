@@ -37,7 +37,27 @@ type Host struct {
 	ConnectTimeout time.Duration
 	Keepalive      time.Duration
 	Labels         []string
+	Docker         DockerConfig
 	Line           int // where the host is declared, for error messages
+}
+
+// DefaultDockerSocket is where Docker listens on a Linux host.
+const DefaultDockerSocket = "/var/run/docker.sock"
+
+// DockerConfig says how to reach a host's Docker engine: by default its
+// unix socket, through the host's SSH connection (no port opened on the
+// host); or a TCP endpoint, with TLS.
+type DockerConfig struct {
+	Socket string    `yaml:"socket"` // on the host, through SSH
+	Host   string    `yaml:"host"`   // tcp://ADDRESS:2376, reached directly
+	TLS    DockerTLS `yaml:"tls"`
+}
+
+// DockerTLS names the files of a TLS-protected Docker endpoint.
+type DockerTLS struct {
+	CA   string `yaml:"ca"`
+	Cert string `yaml:"cert"`
+	Key  string `yaml:"key"`
 }
 
 // Addr is the host's address in host:port form.
@@ -56,6 +76,7 @@ type settings struct {
 	KnownHosts     string        `yaml:"known_hosts"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	Keepalive      time.Duration `yaml:"keepalive"`
+	Docker         DockerConfig  `yaml:"docker"`
 }
 
 type rawHost struct {
@@ -142,7 +163,17 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 			ConnectTimeout: first(rh.ConnectTimeout, raw.Defaults.ConnectTimeout, DefaultConnectTimeout),
 			Keepalive:      first(rh.Keepalive, raw.Defaults.Keepalive, DefaultKeepalive),
 			Labels:         rh.Labels,
+			Docker:         first(rh.Docker, raw.Defaults.Docker),
 			Line:           node.Line,
+		}
+		if h.Docker.Socket == "" && h.Docker.Host == "" {
+			h.Docker.Socket = DefaultDockerSocket
+		}
+		if h.Docker.Socket != "" && h.Docker.Host != "" {
+			return nil, yamlfile.Errorf(file, at("docker"), "%s: docker: give socket (through SSH) or host (direct), not both", where)
+		}
+		for _, f := range []*string{&h.Docker.TLS.CA, &h.Docker.TLS.Cert, &h.Docker.TLS.Key} {
+			*f = resolvePath(base, *f)
 		}
 		if h.Port < 1 || h.Port > 65535 {
 			portNode := at("port")

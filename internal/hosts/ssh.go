@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -73,6 +74,9 @@ type Conn struct {
 	client *ssh.Client
 	stop   chan struct{}
 	once   sync.Once
+
+	mu          sync.Mutex
+	attachments map[string]io.Closer // clients that dial through this connection
 }
 
 // Dial connects to h and authenticates, honouring ctx and h.ConnectTimeout
@@ -186,11 +190,37 @@ func (c *Conn) keepalive(every time.Duration) {
 // Host is the host this connection reaches.
 func (c *Conn) Host() Host { return c.host }
 
-// Close ends the connection and every session on it. Safe to call twice.
+// Attach returns the client named key that dials through this connection
+// (a Docker or LXD client), opening it on first use. Attached clients are
+// closed with the connection.
+func (c *Conn) Attach(key string, open func() (io.Closer, error)) (io.Closer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.attachments[key]; ok {
+		return v, nil
+	}
+	v, err := open()
+	if err != nil {
+		return nil, err
+	}
+	if c.attachments == nil {
+		c.attachments = map[string]io.Closer{}
+	}
+	c.attachments[key] = v
+	return v, nil
+}
+
+// Close ends the connection, its attached clients and every session on it.
+// Safe to call twice.
 func (c *Conn) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.stop)
+		c.mu.Lock()
+		for _, a := range c.attachments {
+			_ = a.Close()
+		}
+		c.mu.Unlock()
 		err = c.client.Close()
 	})
 	return err

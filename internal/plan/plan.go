@@ -8,6 +8,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"sort"
@@ -43,13 +44,23 @@ type Step struct {
 	Line     int
 }
 
-// Target is what an action runs against: one host's connection.
-type Target interface {
+// Conn is one host's connection, as actions use it.
+type Conn interface {
 	Host() hosts.Host
 	// Exec runs shell text on the host, keeping at most limit bytes per stream.
 	Exec(ctx context.Context, command string, limit int) (*hosts.Output, error)
 	// DialContext reaches a socket on the host's side (e.g. unix /var/run/docker.sock).
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	// Attach returns the client named key, opened on first use and closed
+	// with the connection: how a Docker or LXD client is shared by steps.
+	Attach(key string, open func() (io.Closer, error)) (io.Closer, error)
+}
+
+// Target is what an action runs against: a host's connection within a run.
+type Target interface {
+	Conn
+	// RunID names the run, for labels on what it creates.
+	RunID() string
 }
 
 // Action is what a step does. An error means the action could not be carried

@@ -20,11 +20,19 @@ const (
 	DefaultCleanupTimeout = 2 * time.Minute
 )
 
-// Conn is a live connection to one host: what steps run against.
+// Conn is a live connection to one host.
 type Conn interface {
-	plan.Target
+	plan.Conn
 	Close() error
 }
+
+// target is what steps run against: a host's connection within one run.
+type target struct {
+	Conn
+	runID string
+}
+
+func (t target) RunID() string { return t.runID }
 
 // ConnectFunc opens the connection to a host. *hosts.Dialer's Dial is one.
 type ConnectFunc func(ctx context.Context, h hosts.Host) (Conn, error)
@@ -69,7 +77,7 @@ func (r *Runner) Run(ctx context.Context, targets []hosts.Host, p *plan.Plan) *R
 	g.SetLimit(orDefault(r.Parallel, DefaultParallel))
 	for i, h := range targets {
 		g.Go(func() error {
-			res.Hosts[i] = r.runHost(ctx, i, h, p)
+			res.Hosts[i] = r.runHost(ctx, res.RunID, i, h, p)
 			return nil
 		})
 	}
@@ -92,7 +100,7 @@ func (r *Runner) emit(e Event) {
 	}
 }
 
-func (r *Runner) runHost(ctx context.Context, index int, h hosts.Host, p *plan.Plan) HostResult {
+func (r *Runner) runHost(ctx context.Context, runID string, index int, h hosts.Host, p *plan.Plan) HostResult {
 	hr := HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: OK}
 	defer func() { r.emit(Event{Type: HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
 	if ctx.Err() != nil {
@@ -102,14 +110,15 @@ func (r *Runner) runHost(ctx context.Context, index int, h hosts.Host, p *plan.P
 	}
 	r.emit(Event{Type: Connecting, Host: h.Name, HostIndex: index})
 	start := time.Now()
-	conn, err := r.Connect(ctx, h)
+	c, err := r.Connect(ctx, h)
 	hr.ConnectMS = time.Since(start).Milliseconds()
 	if err != nil {
 		hr.Status, hr.Error = Error, err.Error()
 		hr.Steps = notRun(p.Steps, "host not reached")
 		return hr
 	}
-	defer conn.Close()
+	defer c.Close()
+	conn := target{Conn: c, runID: runID}
 	r.emit(Event{Type: Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
@@ -147,7 +156,7 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
-func (r *Runner) runStep(ctx context.Context, index int, conn Conn, p *plan.Plan, s plan.Step, cleanup bool) StepResult {
+func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *plan.Plan, s plan.Step, cleanup bool) StepResult {
 	h := conn.Host()
 	sr := StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Started: time.Now().UTC()}
 	r.emit(Event{Type: StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup})

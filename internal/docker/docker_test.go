@@ -1,0 +1,252 @@
+package docker
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/plan"
+	"everywhere/internal/run"
+	"everywhere/internal/sshtest"
+)
+
+const testImage = "everywhere/tool:test"
+
+// startDockerd starts a Docker engine of the test's own on a socket of its
+// own, loads the test image into it and stops it at the end.
+func startDockerd(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("dockerd"); err != nil || os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("dockerd unavailable under CI (root and docker.io needed): %v", err)
+		}
+		t.Skip("dockerd needs root and the docker.io package")
+	}
+	dir, err := os.MkdirTemp("/var/tmp", "everywhere-dockerd-") // not tmpfs: overlay2 wants a real fs
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "docker.sock")
+	cmd := exec.Command("dockerd", "--host", "unix://"+socket, "--data-root", filepath.Join(dir, "data"),
+		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "docker.pid"), "--bridge", "none", "--iptables=false")
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-exited:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+		os.RemoveAll(dir)
+	})
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := c.Ping(context.Background()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dockerd did not answer:\n%s", log.String())
+		}
+	}
+	loadTestImage(t, c)
+	return socket
+}
+
+// loadTestImage builds an image holding one static Go program and loads it.
+func loadTestImage(t *testing.T, c *client.Client) {
+	root := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin", "tool"), "./testdata/tool")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the test tool: %v\n%s", err, out)
+	}
+	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	var archive bytes.Buffer
+	if err := WriteImage(&archive, root, testImage, ociArch(arch), []string{"/bin/tool"}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := c.ImageLoad(context.Background(), &archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+}
+
+// fleet is one host: a real OpenSSH sshd whose Docker socket is the test's dockerd.
+func fleet(t *testing.T, socket string) []hosts.Host {
+	sshd := sshtest.StartOpenSSH(t)
+	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	return []hosts.Host{{Name: "docker-host", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second,
+		Docker: hosts.DockerConfig{Socket: socket}}}
+}
+
+func runPlan(t *testing.T, ctx context.Context, targets []hosts.Host, src string) *run.Result {
+	t.Helper()
+	p, err := plan.Parse("docker.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run.Runner{Connect: run.SSH(hosts.NewDialer(false, 0)), OutputLimit: 1024}
+	return r.Run(ctx, targets, p)
+}
+
+func containersOf(t *testing.T, socket, runID string) []container.Summary {
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f := filters.NewArgs(filters.Arg("label", Label))
+	if runID != "" {
+		f = filters.NewArgs(filters.Arg("label", Label+"="+runID))
+	}
+	list, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
+}
+
+func TestDockerThroughSSH(t *testing.T) {
+	socket := startDockerd(t)
+	targets := fleet(t, socket)
+	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	res := runPlan(t, context.Background(), targets, fmt.Sprintf(`
+steps:
+  - {name: version, docker.version: {}}
+  - {name: images, docker.images: {reference: "everywhere/*"}}
+  - {name: ok, docker.run: {image: %[1]s, cmd: [/bin/tool, arch, echo, hello]}}
+  - {name: fails, docker.run: {image: %[1]s, cmd: [/bin/tool, stderr, oops, exit, "3"]}}
+  - {name: big, docker.run: {image: %[1]s, cmd: [/bin/tool, big, "100000"]}}
+  - {name: missing, docker.run: {image: "no/such:image"}}
+  - {name: keep, docker.run: {image: %[1]s, cmd: [/bin/tool, sleep, 30s], name: kept-test, keep: true}, timeout: 2s}
+  - {name: exec, docker.exec: {container: kept-test, cmd: [/bin/tool, echo, inside]}}
+cleanup:
+  - {name: rm, docker.rm: {container: kept-test}}
+`, testImage))
+	steps := map[string]run.StepResult{}
+	for _, s := range append(res.Hosts[0].Steps, res.Hosts[0].Cleanup...) {
+		steps[s.Name] = s
+	}
+	check := func(name string, status run.Status, contains string, field func(run.StepResult) string) {
+		t.Helper()
+		s := steps[name]
+		if s.Status != status || !strings.Contains(field(s), contains) {
+			t.Errorf("step %s: %s %q (stdout %q stderr %q error %q); want %s containing %q", name, s.Status, field(s), s.Stdout, s.Stderr, s.Error, status, contains)
+		}
+	}
+	stdout := func(s run.StepResult) string { return s.Stdout }
+	check("version", run.OK, "API 1.", stdout)
+	check("images", run.OK, testImage+"  ", stdout)
+	check("images", run.OK, "  "+ociArch(arch).Architecture+"  ", stdout)
+	check("ok", run.OK, runtime.GOARCH+"\nhello\n", stdout)
+	check("fails", run.Failed, "oops", func(s run.StepResult) string { return s.Stderr })
+	if code := steps["fails"].ExitCode; code == nil || *code != 3 {
+		t.Errorf("exit code %v, want 3", code)
+	}
+	if s := steps["big"]; !s.StdoutTruncated || s.StdoutBytes != 100000 || len(s.Stdout) != 1024 {
+		t.Errorf("big: truncated %v, bytes %d, kept %d", s.StdoutTruncated, s.StdoutBytes, len(s.Stdout))
+	}
+	check("missing", run.Error, `"no/such:image" is not on this engine (no pull attempted`, func(s run.StepResult) string { return s.Error })
+	check("exec", run.OK, "inside", stdout)
+	check("rm", run.OK, "kept-test: removed", stdout)
+	if left := containersOf(t, socket, res.RunID); len(left) != 0 {
+		t.Errorf("containers left by run %s: %+v", res.RunID, left)
+	}
+}
+
+// TestDockerCancelLeavesNoContainer: Ctrl-C while a container runs.
+func TestDockerCancelLeavesNoContainer(t *testing.T) {
+	socket := startDockerd(t)
+	targets := fleet(t, socket)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(3*time.Second, cancel)
+	res := runPlan(t, ctx, targets, fmt.Sprintf("steps:\n  - docker.run: {image: %s, cmd: [/bin/tool, sleep, 60s]}\n", testImage))
+	if !res.Interrupted || res.Hosts[0].Steps[0].Status != run.Error {
+		t.Fatalf("interrupted %v, step %+v", res.Interrupted, res.Hosts[0].Steps[0])
+	}
+	if left := containersOf(t, socket, res.RunID); len(left) != 0 {
+		t.Errorf("containers left after cancellation: %+v", left)
+	}
+}
+
+func TestDockerErrors(t *testing.T) {
+	socket := startDockerd(t)
+	targets := fleet(t, filepath.Join(t.TempDir(), "absent.sock"))
+	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
+	if s := res.Hosts[0].Steps[0]; s.Status != run.Error || !strings.Contains(s.Error, "no Docker socket at") || !strings.Contains(s.Error, "is Docker installed and running?") {
+		t.Errorf("missing socket: %s %q", s.Status, s.Error)
+	}
+	// A leftover of an earlier run, found and removed by Clean.
+	c, _ := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	defer c.Close()
+	if _, err := c.ContainerCreate(context.Background(), &container.Config{Image: testImage, Labels: map[string]string{Label: "old-run"}}, nil, nil, nil, ""); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := hosts.NewDialer(false, 0).Dial(context.Background(), fleet(t, socket)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	removed, err := Clean(context.Background(), conn)
+	if err != nil || len(removed) != 1 || !strings.Contains(removed[0], "run old-run") {
+		t.Errorf("Clean: %v %q", err, removed)
+	}
+	if left := containersOf(t, socket, ""); len(left) != 0 {
+		t.Errorf("left after Clean: %+v", left)
+	}
+}
+
+func TestParseSteps(t *testing.T) {
+	tests := []struct{ src, err string }{
+		{"steps: [{docker.run: {cmd: [x]}}]", "docker.run: image: missing"},
+		{"steps: [{docker.run: {image: x, keep: true}}]", "keep: true needs a name"},
+		{"steps: [{docker.run: {image: x, platform: arm64}}]", `platform "arm64": want os/arch[/variant]`},
+		{"steps: [{docker.run: {image: x, comand: [ls]}}]", `unknown field "comand"`},
+		{"steps: [{docker.exec: {container: c}}]", "docker.exec: needs container and cmd"},
+		{"steps: [{docker.rm: {}}]", "docker.rm: container: missing"},
+		{"steps: [{docker.version: }, {docker.images: {}}]", ""},
+	}
+	for _, tt := range tests {
+		_, err := plan.Parse("p.yaml", []byte(tt.src))
+		if (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
+			t.Errorf("%s: error %v, want %q", tt.src, err, tt.err)
+		}
+	}
+}
+
+func TestVersionLess(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		less bool
+	}{{"1.40", "1.41", true}, {"1.41", "1.41", false}, {"1.9", "1.41", true}, {"1.44", "1.41", false}, {"2.0", "1.41", false}} {
+		if got := versionLess(tt.a, tt.b); got != tt.less {
+			t.Errorf("versionLess(%s, %s) = %v", tt.a, tt.b, got)
+		}
+	}
+}
+

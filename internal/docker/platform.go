@@ -1,0 +1,40 @@
+package docker
+
+import (
+	"fmt"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"everywhere/internal/hosts"
+)
+
+// ociArch is the OCI platform of an architecture (what image configs and
+// engines call it).
+func ociArch(a hosts.Arch) ocispec.Platform {
+	p := ocispec.Platform{OS: "linux"}
+	switch a {
+	case hosts.ArmHF:
+		p.Architecture, p.Variant = "arm", "v7"
+	case hosts.I686:
+		p.Architecture = "386"
+	case hosts.PPC64EL:
+		p.Architecture = "ppc64le"
+	default:
+		p.Architecture = string(a) // arm64, amd64, s390x
+	}
+	return p
+}
+
+// parsePlatform reads os/arch[/variant].
+func parsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return ocispec.Platform{}, fmt.Errorf("platform %q: want os/arch[/variant], e.g. linux/arm64", s)
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}

@@ -1,0 +1,375 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/pkg/stdcopy"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"gopkg.in/yaml.v3"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/plan"
+	"everywhere/internal/yamlfile"
+)
+
+func init() {
+	plan.Register("docker.version", parse[Version])
+	plan.Register("docker.images", parse[Images])
+	plan.Register("docker.run", parse[Run])
+	plan.Register("docker.exec", parse[Exec])
+	plan.Register("docker.rm", parse[Remove])
+}
+
+// validator is implemented by steps that check their fields after decoding.
+type validator interface{ validate() error }
+
+func parse[T any, P interface {
+	*T
+	plan.Action
+}](file string, node *yaml.Node) (plan.Action, error) {
+	var step T
+	if node.Kind == yaml.ScalarNode && node.Value == "" || node.Tag == "!!null" {
+		node = &yaml.Node{Kind: yaml.MappingNode, Line: node.Line}
+	}
+	if err := yamlfile.Decode(file, node, &step); err != nil {
+		return nil, err
+	}
+	if v, ok := any(&step).(validator); ok {
+		if err := v.validate(); err != nil {
+			return nil, yamlfile.Errorf(file, node, "%s: %v", P(&step).Kind(), err)
+		}
+	}
+	return P(&step), nil
+}
+
+// removeGrace bounds removing a container after its step was cancelled.
+const removeGrace = 30 * time.Second
+
+// output is a step's captured result, capped like SSH steps.
+func output(limit int) *hosts.Output {
+	return &hosts.Output{Stdout: hosts.CappedBuffer{Limit: limit}, Stderr: hosts.CappedBuffer{Limit: limit}}
+}
+
+// Version reports the engine: `docker.version: {}`.
+type Version struct{}
+
+// Kind is "docker.version".
+func (*Version) Kind() string { return "docker.version" }
+
+// Command describes the step.
+func (*Version) Command() string { return "docker version" }
+
+// Run asks the engine for its versions and platform.
+func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	v, err := e.ServerVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := output(limit)
+	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
+	if declared := t.Host().Arch; v.Arch != ociArch(declared).Architecture {
+		// Honest about emulation: an engine of another architecture runs this host's containers through qemu.
+		fmt.Fprintf(&out.Stdout, "engine is %s on a host declared %s: %s containers run under emulation\n", v.Arch, declared, declared)
+	}
+	return out, nil
+}
+
+// Images lists the engine's images with their architectures:
+// `docker.images: {reference: debian}`.
+type Images struct {
+	Reference string `yaml:"reference"` // only images matching this reference pattern
+}
+
+// Kind is "docker.images".
+func (*Images) Kind() string { return "docker.images" }
+
+// Command describes the step.
+func (i *Images) Command() string { return strings.TrimSpace("docker images " + i.Reference) }
+
+// Run lists the images, sorted by name.
+func (i *Images) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	opts := image.ListOptions{}
+	if i.Reference != "" {
+		opts.Filters = filters.NewArgs(filters.Arg("reference", i.Reference))
+	}
+	list, err := e.ImageList(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("listing images: %w", err)
+	}
+	var rows []string
+	for _, img := range list {
+		arch := "?"
+		if inspect, err := e.ImageInspect(ctx, img.ID); err == nil {
+			arch = inspect.Architecture
+			if inspect.Variant != "" {
+				arch += "/" + inspect.Variant
+			}
+		}
+		names := img.RepoTags
+		if len(names) == 0 {
+			names = []string{"<none>"}
+		}
+		for _, name := range names {
+			rows = append(rows, fmt.Sprintf("%s  %s  %s  %s", name, shortID(img.ID), arch, humanSize(img.Size)))
+		}
+	}
+	sort.Strings(rows)
+	out := output(limit)
+	for _, r := range rows {
+		fmt.Fprintln(&out.Stdout, r)
+	}
+	return out, nil
+}
+
+// Run runs a command in a new container and removes it afterwards unless
+// Keep: `docker.run: {image: debian, cmd: [uname, -m]}`.
+type Run struct {
+	Image    string   `yaml:"image"`
+	Cmd      []string `yaml:"cmd"`
+	Env      []string `yaml:"env"`
+	Platform string   `yaml:"platform"` // os/arch[/variant], e.g. linux/arm64
+	Name     string   `yaml:"name"`
+	Keep     bool     `yaml:"keep"` // leave the container for docker.exec; remove it with docker.rm in cleanup
+	Pull     bool     `yaml:"pull"` // pull the image first; never done implicitly
+}
+
+func (r *Run) validate() error {
+	if r.Image == "" {
+		return fmt.Errorf("image: missing")
+	}
+	if r.Keep && r.Name == "" {
+		return fmt.Errorf("keep: true needs a name: for docker.exec and docker.rm to find it")
+	}
+	if r.Platform != "" {
+		if _, err := parsePlatform(r.Platform); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Kind is "docker.run".
+func (*Run) Kind() string { return "docker.run" }
+
+// Command describes the step as docker would be called.
+func (r *Run) Command() string {
+	return strings.TrimSpace("docker run " + r.Image + " " + hosts.ShellQuote(r.Cmd))
+}
+
+// Run creates, starts, waits for and removes the container. Its output is
+// read from the engine's log of it.
+func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if r.Pull {
+		if err := e.pull(ctx, r.Image, r.Platform); err != nil {
+			return nil, err
+		}
+	} else if err := e.requireImage(ctx, r.Image); err != nil {
+		return nil, err
+	}
+	var platform *ocispec.Platform
+	if r.Platform != "" {
+		p, _ := parsePlatform(r.Platform)
+		platform = &p
+	}
+	created, err := e.ContainerCreate(ctx, &container.Config{Image: r.Image, Cmd: r.Cmd, Env: r.Env, Labels: map[string]string{Label: t.RunID()}},
+		&container.HostConfig{}, nil, platform, r.Name)
+	if err != nil {
+		return nil, fmt.Errorf("creating container: %w", err)
+	}
+	if !r.Keep {
+		// Removed also when the step fails or is cancelled: on a context of its own.
+		defer func() {
+			rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeGrace)
+			defer cancel()
+			_ = e.ContainerRemove(rmCtx, created.ID, container.RemoveOptions{Force: true})
+		}()
+	}
+	waitOK, waitErr := e.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
+	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+		return nil, fmt.Errorf("starting container: %w", err)
+	}
+	out := output(limit)
+	select {
+	case status := <-waitOK:
+		out.ExitCode = int(status.StatusCode)
+		if status.Error != nil {
+			return nil, fmt.Errorf("waiting for container: %s", status.Error.Message)
+		}
+	case err := <-waitErr:
+		return nil, fmt.Errorf("waiting for container: %w", err)
+	}
+	if err := e.logs(ctx, created.ID, out); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+func (e *engine) logs(ctx context.Context, id string, out *hosts.Output) error {
+	rc, err := e.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
+	if err != nil {
+		return fmt.Errorf("reading container output: %w", err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(&out.Stdout, &out.Stderr, rc); err != nil {
+		return fmt.Errorf("reading container output: %w", err)
+	}
+	return nil
+}
+
+func (e *engine) pull(ctx context.Context, ref, platform string) error {
+	rc, err := e.ImagePull(ctx, ref, image.PullOptions{Platform: platform})
+	if err != nil {
+		return fmt.Errorf("pulling %q: %w", ref, err)
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}
+
+// Exec runs a command in a kept container: `docker.exec: {container: c1, cmd: [ip, addr]}`.
+type Exec struct {
+	Container string   `yaml:"container"`
+	Cmd       []string `yaml:"cmd"`
+}
+
+func (x *Exec) validate() error {
+	if x.Container == "" || len(x.Cmd) == 0 {
+		return fmt.Errorf("needs container and cmd")
+	}
+	return nil
+}
+
+// Kind is "docker.exec".
+func (*Exec) Kind() string { return "docker.exec" }
+
+// Command describes the step as docker would be called.
+func (x *Exec) Command() string { return "docker exec " + x.Container + " " + hosts.ShellQuote(x.Cmd) }
+
+// Run executes the command and returns its output and exit code.
+func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	created, err := e.ContainerExecCreate(ctx, x.Container, container.ExecOptions{Cmd: x.Cmd, AttachStdout: true, AttachStderr: true})
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", x.Container, err)
+	}
+	attached, err := e.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("exec in %s: %w", x.Container, err)
+	}
+	defer attached.Close()
+	out := output(limit)
+	copied := make(chan error, 1)
+	go func() { _, err := stdcopy.StdCopy(&out.Stdout, &out.Stderr, attached.Reader); copied <- err }()
+	select {
+	case err := <-copied:
+		if err != nil {
+			return out, fmt.Errorf("exec output: %w", err)
+		}
+	case <-ctx.Done():
+		return out, ctx.Err()
+	}
+	inspect, err := e.ContainerExecInspect(ctx, created.ID)
+	if err != nil {
+		return out, fmt.Errorf("exec status: %w", err)
+	}
+	out.ExitCode = inspect.ExitCode
+	return out, nil
+}
+
+// Remove removes a container, running or not; one already gone is fine,
+// so cleanup can always run it: `docker.rm: {container: c1}`.
+type Remove struct {
+	Container string `yaml:"container"`
+}
+
+func (rm *Remove) validate() error {
+	if rm.Container == "" {
+		return fmt.Errorf("container: missing")
+	}
+	return nil
+}
+
+// Kind is "docker.rm".
+func (*Remove) Kind() string { return "docker.rm" }
+
+// Command describes the step as docker would be called.
+func (rm *Remove) Command() string { return "docker rm -f " + rm.Container }
+
+// Run removes the container.
+func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	out := output(limit)
+	err = e.ContainerRemove(ctx, rm.Container, container.RemoveOptions{Force: true})
+	switch {
+	case cerrdefs.IsNotFound(err):
+		fmt.Fprintf(&out.Stdout, "%s: already gone\n", rm.Container)
+	case err != nil:
+		return nil, fmt.Errorf("removing %s: %w", rm.Container, err)
+	default:
+		fmt.Fprintf(&out.Stdout, "%s: removed\n", rm.Container)
+	}
+	return out, nil
+}
+
+// Clean removes every container that an everywhere run left on the host's
+// engine (found by Label) and says what it removed.
+func Clean(ctx context.Context, t plan.Conn) ([]string, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	list, err := e.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", Label))})
+	if err != nil {
+		return nil, fmt.Errorf("listing containers: %w", err)
+	}
+	var removed []string
+	for _, c := range list {
+		if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return removed, fmt.Errorf("removing %s: %w", shortID(c.ID), err)
+		}
+		removed = append(removed, fmt.Sprintf("container %s (%s, run %s)", shortID(c.ID), c.Image, c.Labels[Label]))
+	}
+	return removed, nil
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	return id[:min(12, len(id))]
+}
+
+func humanSize(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1fGB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1fMB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%dkB", n>>10)
+}
