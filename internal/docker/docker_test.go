@@ -249,4 +249,3 @@ func TestVersionLess(t *testing.T) {
 		}
 	}
 }
-
