@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	_ "everywhere/internal/docker" // registers the docker.* step kinds
 	"everywhere/internal/run"
 )
 

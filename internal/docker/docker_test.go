@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
 
 	"everywhere/internal/hosts"
 	"everywhere/internal/plan"
@@ -85,14 +87,17 @@ func loadTestImage(t *testing.T, c *client.Client) {
 	}
 	arch, _ := hosts.ParseArch(runtime.GOARCH)
 	var archive bytes.Buffer
-	if err := WriteImage(&archive, root, testImage, ociArch(arch), []string{"/bin/tool"}); err != nil {
+	if err := WriteImage(&archive, root, testImage, Platform(arch), nil, []string{"/bin/tool"}); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := c.ImageLoad(context.Background(), &archive)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // fleet is one host: a real OpenSSH sshd whose Docker socket is the test's dockerd.
@@ -162,7 +167,7 @@ cleanup:
 	stdout := func(s run.StepResult) string { return s.Stdout }
 	check("version", run.OK, "API 1.", stdout)
 	check("images", run.OK, testImage+"  ", stdout)
-	check("images", run.OK, "  "+ociArch(arch).Architecture+"  ", stdout)
+	check("images", run.OK, "  "+Platform(arch).Architecture+"  ", stdout)
 	check("ok", run.OK, runtime.GOARCH+"\nhello\n", stdout)
 	check("fails", run.Failed, "oops", func(s run.StepResult) string { return s.Stderr })
 	if code := steps["fails"].ExitCode; code == nil || *code != 3 {

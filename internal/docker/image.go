@@ -22,7 +22,7 @@ import (
 // whose config carries platform p: so an arm64 rootfs loads as an arm64
 // image, which `docker import` of Docker 20.10 cannot do (moby#42813). The
 // contents of dev, proc and sys are left out: the engine provides them.
-func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, cmd []string) error {
+func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cmd []string) error {
 	layer, err := os.CreateTemp("", "everywhere-layer-*.tar")
 	if err != nil {
 		return err
@@ -39,7 +39,7 @@ func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, cmd []string) 
 		"variant":      p.Variant,
 		"os":           p.OS,
 		"created":      time.Now().UTC().Format(time.RFC3339),
-		"config":       map[string]any{"Cmd": cmd, "Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
+		"config":       map[string]any{"Entrypoint": entrypoint, "Cmd": cmd, "Env": []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}},
 		"rootfs":       map[string]any{"type": "layers", "diff_ids": []string{diffID}},
 	})
 	if err != nil {

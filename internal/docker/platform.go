@@ -9,9 +9,9 @@ import (
 	"everywhere/internal/hosts"
 )
 
-// ociArch is the OCI platform of an architecture (what image configs and
+// Platform is the OCI platform of an architecture (what image configs and
 // engines call it).
-func ociArch(a hosts.Arch) ocispec.Platform {
+func Platform(a hosts.Arch) ocispec.Platform {
 	p := ocispec.Platform{OS: "linux"}
 	switch a {
 	case hosts.ArmHF:

@@ -80,7 +80,7 @@ func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outpu
 	}
 	out := output(limit)
 	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
-	if declared := t.Host().Arch; v.Arch != ociArch(declared).Architecture {
+	if declared := t.Host().Arch; v.Arch != Platform(declared).Architecture {
 		// Honest about emulation: an engine of another architecture runs this host's containers through qemu.
 		fmt.Fprintf(&out.Stdout, "engine is %s on a host declared %s: %s containers run under emulation\n", v.Arch, declared, declared)
 	}

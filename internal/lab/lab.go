@@ -138,8 +138,13 @@ func Up(ctx context.Context, c Config) error {
 		return err
 	}
 	defer unlock()
-	// Whatever an earlier lab left (after a crash, or with other settings) goes first.
-	if previous, err := Load(c.Dir); err == nil {
+	// Whatever an earlier lab in this folder left (after a crash, or with
+	// other settings) goes first.
+	if _, err := os.Stat(filepath.Join(c.Dir, configFile)); err == nil {
+		previous, err := Load(c.Dir)
+		if err != nil {
+			return err
+		}
 		if err := down(ctx, previous); err != nil {
 			return fmt.Errorf("clearing an earlier lab: %w", err)
 		}
@@ -181,6 +186,23 @@ func Up(ctx context.Context, c Config) error {
 			return fmt.Errorf("lab host %s: %w", h.Name, err)
 		}
 		known = append(known, line)
+	}
+	// Docker engines start in parallel: each loads a rootfs-sized image.
+	g, gctx = errgroup.WithContext(ctx)
+	for _, h := range c.Hosts() {
+		g.Go(func() error {
+			archive, err := imageArchive(c, h.Arch)
+			if err != nil {
+				return err
+			}
+			if err := startDocker(gctx, h, archive); err != nil {
+				return fmt.Errorf("lab host %s: %w", h.Name, err)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(c.Dir, KnownHostsFile), []byte(strings.Join(known, "\n")+"\n"), 0o644); err != nil {
 		return err
@@ -249,15 +271,19 @@ func Down(ctx context.Context, c Config) error {
 }
 
 func down(ctx context.Context, c Config) error {
-	var errs []error
-	for _, h := range (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: hosts.AllArchs()}).Hosts() {
-		if err := stopHost(ctx, h); err != nil {
-			errs = append(errs, fmt.Errorf("lab host %s: %w", h.Name, err))
-		}
+	all := (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: hosts.AllArchs()}).Hosts()
+	errs := make([]error, len(all)+1)
+	var g errgroup.Group // hosts stop in parallel: a dockerd takes seconds to stop
+	for i, h := range all {
+		g.Go(func() error {
+			if err := stopHost(ctx, h); err != nil {
+				errs[i] = fmt.Errorf("lab host %s: %w", h.Name, err)
+			}
+			return nil
+		})
 	}
-	if err := removeBridge(ctx, c); err != nil {
-		errs = append(errs, err)
-	}
+	_ = g.Wait()
+	errs[len(all)] = removeBridge(ctx, c)
 	return errors.Join(errs...)
 }
 
@@ -312,7 +338,7 @@ func command(ctx context.Context, name string, args ...string) error {
 // Purge deletes the lab folder (after Down). The rootfs cache is kept.
 func Purge(c Config) error {
 	c = c.WithDefaults()
-	if mounted(filepath.Join(c.Dir, "hosts")) {
+	if len(mountsUnder(c.Dir)) > 0 {
 		return fmt.Errorf("%s still has mounts: run lab down first", c.Dir)
 	}
 	return os.RemoveAll(c.Dir)

@@ -96,6 +96,10 @@ func TestLab(t *testing.T) {
 					t.Errorf("host %s step %s: arch_matches_host %+v", h.Name, s.Name, s.Expectations)
 				}
 			}
+			// The container's own uname -m: the image of the host's architecture.
+			if run := h.Steps[6]; run.Name != "docker-run" || !strings.HasPrefix(run.Stdout, want[h.Name][0]+"\n") {
+				t.Errorf("host %s: docker-run %s %q", h.Name, run.Status, run.Stdout)
+			}
 			if !strings.Contains(h.Steps[0].Stdout, "Linux "+h.Name+" ") {
 				t.Errorf("host %s: uname -a does not name the host: %q", h.Name, h.Steps[0].Stdout)
 			}
@@ -168,7 +172,7 @@ func TestLab(t *testing.T) {
 			for e := range events {
 				if e.Type == run.StepStarted && e.Step == "nap" && e.Host == victim.Name {
 					time.Sleep(300 * time.Millisecond)
-					for _, pid := range processesIn(victim.root()) {
+					for _, pid := range processesOf(victim.root()) {
 						_ = syscall.Kill(pid, syscall.SIGKILL)
 					}
 				}
@@ -209,7 +213,7 @@ func TestLab(t *testing.T) {
 			t.Errorf("mounts left under %s", c.Dir)
 		}
 		for _, h := range c.Hosts() {
-			if pids := processesIn(h.root()); len(pids) > 0 {
+			if pids := processesOf(h.dir()); len(pids) > 0 {
 				t.Errorf("host %s: processes left: %v", h.Name, pids)
 			}
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // setupBridge creates the lab's bridge with the gateway address.
@@ -45,12 +46,23 @@ func setupHostNetwork(ctx context.Context, h Host) error {
 	return nil
 }
 
-// removeHostNetwork deletes h's namespace, which takes its veth pair along.
+// removeHostNetwork deletes h's namespace, which takes its veth pair along
+// once the kernel has torn the namespace down; it waits for that.
 func removeHostNetwork(ctx context.Context, h Host) error {
-	if _, err := os.Stat(filepath.Join("/run/netns", h.netns())); errors.Is(err, os.ErrNotExist) {
-		return nil
+	if _, err := os.Stat(filepath.Join("/run/netns", h.netns())); err == nil {
+		if err := command(ctx, "ip", "netns", "del", h.netns()); err != nil {
+			return err
+		}
 	}
-	return command(ctx, "ip", "netns", "del", h.netns())
+	link := filepath.Join("/sys/class/net", h.veth())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if _, err := os.Stat(link); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("link %s still there 10s after its namespace was deleted: a process outside the lab holds the namespace", h.veth())
+		}
+	}
 }
 
 func removeBridge(ctx context.Context, c Config) error {

@@ -29,7 +29,8 @@ func requirements(c Config) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root (namespaces, mounts, chroot): run as root (sudo)")
 	}
-	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test", "update-binfmts": "binfmt-support"}
+	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
+		"update-binfmts": "binfmt-support", "dockerd": "docker.io"}
 	for _, a := range c.Archs {
 		if !isNative(a) {
 			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
@@ -42,7 +43,7 @@ func requirements(c Config) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2", strings.Join(missing, ", "))
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io", strings.Join(missing, ", "))
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -205,29 +206,31 @@ func inRoot(pid int, root string) bool {
 	return err == nil && link == root
 }
 
-// stopHost ends every process running in h's root (sshd and whatever its
-// sessions left), unmounts the root and deletes the namespace.
+// stopHost ends every process of h (its sshd and whatever its sessions
+// left, its dockerd, containerd and containers), unmounts everything under
+// its folder and deletes its namespace.
 func stopHost(ctx context.Context, h Host) error {
 	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		pids := processesIn(h.root())
+		pids := processesOf(h.dir())
 		for _, pid := range pids {
 			_ = syscall.Kill(pid, sig)
 		}
-		for deadline := time.Now().Add(3 * time.Second); len(pids) > 0 && time.Now().Before(deadline); pids = processesIn(h.root()) {
+		// dockerd takes a while to stop its containers and containerd.
+		for deadline := time.Now().Add(15 * time.Second); len(pids) > 0 && time.Now().Before(deadline); pids = processesOf(h.dir()) {
 			time.Sleep(50 * time.Millisecond)
 		}
 		if len(pids) == 0 {
 			break
 		}
 	}
-	if pids := processesIn(h.root()); len(pids) > 0 {
-		return fmt.Errorf("processes %v in %s survived SIGKILL", pids, h.root())
+	if pids := processesOf(h.dir()); len(pids) > 0 {
+		return fmt.Errorf("processes %v of %s survived SIGKILL", pids, h.dir())
 	}
 	_ = os.Remove(h.pidFile())
 	var errs []error
-	for _, m := range []string{filepath.Join(h.root(), "dev"), filepath.Join(h.root(), "proc"), h.root()} {
-		if err := unmount(m); err != nil {
-			errs = append(errs, err)
+	for _, m := range mountsUnder(h.dir()) {
+		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
+			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
 		}
 	}
 	if err := removeHostNetwork(ctx, h); err != nil {
@@ -236,39 +239,38 @@ func stopHost(ctx context.Context, h Host) error {
 	return errors.Join(errs...)
 }
 
-// processesIn lists the processes whose root directory is root.
-func processesIn(root string) []int {
+// processesOf lists the processes that belong to a lab host: those whose
+// root directory is in dir (sshd, its sessions, containers) and those
+// started with dir in their command line (dockerd, containerd, shims).
+func processesOf(dir string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
-		if err == nil && inRoot(pid, root) {
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if root == dir || strings.HasPrefix(root, dir+"/") || strings.Contains(string(cmdline), dir+"/") {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// unmount unmounts path if something is mounted there.
-func unmount(path string) error {
-	if !mounted(path) {
-		return nil
-	}
-	if err := syscall.Unmount(path, 0); err != nil {
-		return fmt.Errorf("unmounting %s: %w", path, err)
-	}
-	return nil
-}
-
-func mounted(path string) bool {
+// mountsUnder lists mount points at or below dir, deepest first.
+func mountsUnder(dir string) []string {
 	data, err := os.ReadFile("/proc/self/mounts")
 	if err != nil {
-		return false
+		return nil
 	}
+	var points []string
 	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && f[1] == path {
-			return true
+		if f := strings.Fields(line); len(f) > 1 && (f[1] == dir || strings.HasPrefix(f[1], dir+"/")) {
+			points = append(points, f[1])
 		}
 	}
-	return false
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	return points
 }

@@ -1,0 +1,120 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/docker/docker/client"
+	"github.com/docker/docker/pkg/jsonmessage"
+
+	"everywhere/internal/docker"
+	"everywhere/internal/hosts"
+)
+
+// Image is the tag of the Debian image every lab engine holds, built from
+// the host's own rootfs (no registry is reachable, and none is needed).
+const Image = "everywhere/debian:bookworm"
+
+// imageArchive makes (once, cached beside the rootfs) the docker-archive of
+// a's rootfs, with a's platform in its config.
+func imageArchive(c Config, a hosts.Arch) (string, error) {
+	file := c.rootfs(a) + ".docker.tar"
+	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a), recipeFile))
+	if err != nil {
+		return "", err
+	}
+	if info, err := os.Stat(file); err == nil && info.ModTime().After(rootfsInfo.ModTime()) {
+		return file, nil
+	}
+	start := time.Now()
+	tmp, err := os.CreateTemp(c.CacheDir, filepath.Base(file)+".*")
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(tmp.Name())
+	// An i386 container on an x86-64 kernel runs natively: linux32, as for
+	// its sshd, makes uname -m say i686 there too.
+	var entrypoint []string
+	if a == hosts.I686 && !emulated(a) {
+		entrypoint = []string{"/usr/bin/setarch", "i686"}
+	}
+	if err := docker.WriteImage(tmp, c.rootfs(a), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}); err != nil {
+		tmp.Close()
+		return "", fmt.Errorf("image of %s: %w", a, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp.Name(), file); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(c.Log, "[%s] docker image archive written in %s\n", a.Debian(), time.Since(start).Round(100*time.Millisecond))
+	return file, nil
+}
+
+func (h Host) dockerSocket() string { return filepath.Join(h.root(), "run", "docker.sock") }
+
+// startDocker runs a Docker engine for h inside h's network namespace, with
+// its socket where h's chrooted sshd sees /var/run/docker.sock, and loads
+// h's image. The engine is this machine's own: foreign containers run
+// under emulation, as their sshd does.
+func startDocker(ctx context.Context, h Host, archive string) error {
+	start := time.Now()
+	dir := filepath.Join(h.dir(), "docker")
+	log, err := os.Create(filepath.Join(h.dir(), "dockerd.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	// nsenter --net, not ip netns exec: the latter remounts /sys and hides
+	// the cgroup mounts dockerd needs.
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+h.netns(), "--", "dockerd",
+		"--host", "unix://"+h.dockerSocket(), "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"))
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting dockerd: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(h.dir(), "dockerd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+h.dockerSocket()), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for deadline := time.Now().Add(startupTimeout); ; {
+		if _, err := c.Ping(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("dockerd did not answer within %v; see %s", startupTimeout, log.Name())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	f, err := os.Open(archive)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	resp, err := c.ImageLoad(ctx, f)
+	if err != nil {
+		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+	}
+	defer resp.Body.Close()
+	// The load goes on while its progress is read; its errors come in that stream.
+	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+	}
+	fmt.Fprintf(h.lab.Log, "[%s] dockerd up with %s in %s\n", h.Name, Image, time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
