@@ -21,6 +21,7 @@ steps:
   - {name: machine, shell: uname -m, expect: {arch_matches_host: true}}
   - {name: kernel, shell: uname -r}
   - {name: distro, shell: '. /etc/os-release && echo "$PRETTY_NAME"'}
+  - {name: docker, docker.version: {}}
 `
 
 func newHostsCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -30,8 +31,9 @@ func newHostsCommand(stdout, stderr io.Writer) *cobra.Command {
 		Use:   "hosts [-i INVENTORY] [--hosts SEL]",
 		Short: "Check every host: reachable? which arch, kernel and distro really?",
 		Long: `Connect to every selected host and show what it is: its uname -m (checked against the
-declared arch), kernel release and distribution. Exit code 1 when a host is unreachable
-or not the architecture the inventory declares.`,
+declared arch), kernel release, distribution and Docker engine. Exit code 1 when a host
+is unreachable or not the architecture the inventory declares; a host without Docker
+is shown as such, not as a failure.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if format != "table" && format != "json" {
@@ -54,7 +56,7 @@ or not the architecture the inventory declares.`,
 			if err != nil {
 				return err
 			}
-			return finish(res)
+			return hostsExit(res)
 		},
 	}
 	o.register(c.Flags())
@@ -62,21 +64,39 @@ or not the architecture the inventory declares.`,
 	return c
 }
 
+// hostsExit fails for an unreachable host or a wrong architecture; the
+// other probes only inform.
+func hostsExit(res *run.Result) error {
+	if res.Interrupted {
+		return exitCode(run.ExitInterrupted)
+	}
+	for _, h := range res.Hosts {
+		if h.Error != "" || h.Steps[0].Status != run.OK {
+			return exitCode(run.ExitFailed)
+		}
+	}
+	return nil
+}
+
 // hostTable prints a line per host from the probe plan's result.
 func hostTable(w io.Writer, res *run.Result) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tDECLARED\tADDRESS\tSTATUS\tMACHINE\tKERNEL\tDISTRO\tNOTE")
+	fmt.Fprintln(tw, "HOST\tDECLARED\tADDRESS\tREACHED\tMACHINE\tKERNEL\tDISTRO\tDOCKER\tNOTE")
 	for _, h := range res.Hosts {
 		cells := map[string]string{}
-		note := h.Error
+		var notes []string
+		if h.Error != "" {
+			notes = append(notes, h.Error)
+		}
 		for _, s := range h.Steps {
 			cells[s.Name] = firstLine(s.Stdout)
-			if s.Status != run.OK && s.Status != run.Skipped && note == "" {
-				note = s.Name + ": " + s.Summary()
+			if s.Status != run.OK && s.Status != run.Skipped {
+				notes = append(notes, s.Name+": "+s.Summary())
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Arch, h.Address, h.Status,
-			dash(cells["machine"]), dash(cells["kernel"]), dash(cells["distro"]), note)
+		docker, _, _ := strings.Cut(strings.TrimPrefix(cells["docker"], "Engine "), " (client")
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Arch, h.Address, yesNo(h.Error == ""),
+			dash(cells["machine"]), dash(cells["kernel"]), dash(cells["distro"]), dash(docker), strings.Join(notes, "; "))
 	}
 	return tw.Flush()
 }

@@ -206,3 +206,24 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestHostsOnOpenSSH(t *testing.T) {
+	sshd := sshtest.StartOpenSSH(t)
+	inv := openSSHInventory(t, sshd, "up", "down")
+	code, stdout, stderr := everywhere(context.Background(), "hosts", "-i", inv, "--no-progress")
+	if code != run.ExitFailed {
+		t.Fatalf("exit %d, want 1 (one host down)\n%s\n%s", code, stdout, stderr)
+	}
+	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	lines := strings.Split(stdout, "\n")
+	if len(lines) < 3 || !strings.HasPrefix(lines[0], "HOST") {
+		t.Fatalf("table:\n%s", stdout)
+	}
+	up, down := strings.Fields(lines[1]), lines[2]
+	if up[0] != "up" || up[3] != "yes" || up[4] != arch.Kernel() {
+		t.Errorf("reachable host row: %q", lines[1])
+	}
+	if !strings.HasPrefix(down, "down") || !strings.Contains(down, " no ") || !strings.Contains(down, "connection refused") {
+		t.Errorf("unreachable host row: %q", down)
+	}
+}

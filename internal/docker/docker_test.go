@@ -212,14 +212,9 @@ func TestDockerErrors(t *testing.T) {
 	if _, err := c.ContainerCreate(context.Background(), &container.Config{Image: testImage, Labels: map[string]string{Label: "old-run"}}, nil, nil, nil, ""); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := hosts.NewDialer(false, 0).Dial(context.Background(), fleet(t, socket)[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	removed, err := Clean(context.Background(), conn)
-	if err != nil || len(removed) != 1 || !strings.Contains(removed[0], "run old-run") {
-		t.Errorf("Clean: %v %q", err, removed)
+	res = runPlan(t, context.Background(), fleet(t, socket), "steps:\n  - docker.clean: {}\n")
+	if s := res.Hosts[0].Steps[0]; s.Status != run.OK || !strings.Contains(s.Stdout, "of run old-run") {
+		t.Errorf("docker.clean: %s %q %q", s.Status, s.Stdout, s.Error)
 	}
 	if left := containersOf(t, socket, ""); len(left) != 0 {
 		t.Errorf("left after Clean: %+v", left)

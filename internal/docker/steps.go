@@ -27,6 +27,7 @@ func init() {
 	plan.Register("docker.run", parse[Run])
 	plan.Register("docker.exec", parse[Exec])
 	plan.Register("docker.rm", parse[Remove])
+	plan.Register("docker.clean", parse[Clean])
 }
 
 // validator is implemented by steps that check their fields after decoding.
@@ -338,9 +339,18 @@ func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Out
 	return out, nil
 }
 
-// Clean removes every container that an everywhere run left on the host's
-// engine (found by Label) and says what it removed.
-func Clean(ctx context.Context, t plan.Conn) ([]string, error) {
+// Clean removes the containers that earlier everywhere runs left on the
+// engine (found by Label): `docker.clean: {}`, what `everywhere clean` runs.
+type Clean struct{}
+
+// Kind is "docker.clean".
+func (*Clean) Kind() string { return "docker.clean" }
+
+// Command describes the step.
+func (*Clean) Command() string { return "docker rm -f $(docker ps -aq --filter label=" + Label + ")" }
+
+// Run removes every labelled container but the current run's and lists them.
+func (*Clean) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -349,14 +359,20 @@ func Clean(ctx context.Context, t plan.Conn) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	var removed []string
+	out := output(limit)
 	for _, c := range list {
-		if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return removed, fmt.Errorf("removing %s: %w", shortID(c.ID), err)
+		if c.Labels[Label] == t.RunID() {
+			continue
 		}
-		removed = append(removed, fmt.Sprintf("container %s (%s, run %s)", shortID(c.ID), c.Image, c.Labels[Label]))
+		if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return out, fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+		}
+		fmt.Fprintf(&out.Stdout, "removed container %s (%s) of run %s\n", shortID(c.ID), c.Image, c.Labels[Label])
 	}
-	return removed, nil
+	if len(list) == 0 {
+		fmt.Fprintln(&out.Stdout, "nothing to remove")
+	}
+	return out, nil
 }
 
 func shortID(id string) string {

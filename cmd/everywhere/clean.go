@@ -1,0 +1,50 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"everywhere/internal/plan"
+)
+
+// cleanPlan removes what earlier runs left behind, found by their labels.
+const cleanPlan = `
+name: clean
+timeout: 2m
+steps:
+  - {name: docker, docker.clean: {}}
+`
+
+func newCleanCommand(stdout, stderr io.Writer) *cobra.Command {
+	var o runOptions
+	c := &cobra.Command{
+		Use:   "clean [-i INVENTORY] [--hosts SEL]",
+		Short: "Remove what earlier runs left on the hosts (containers labelled io.everywhere.run)",
+		Long: `Every container a run creates carries the label io.everywhere.run=RUN_ID, and the run
+removes it when done, also after a failure or Ctrl-C. What a killed everywhere could
+not remove, and containers kept with keep: true, clean removes from every selected host.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.check(); err != nil {
+				return err
+			}
+			targets, err := o.targets()
+			if err != nil {
+				return err
+			}
+			p, err := plan.Parse("(clean)", []byte(cleanPlan))
+			if err != nil {
+				return err
+			}
+			res := o.execute(cmd.Context(), stderr, targets, p)
+			if err := o.render(stdout, stderr, res); err != nil {
+				return err
+			}
+			return finish(res)
+		},
+	}
+	o.fleetOptions.register(c.Flags())
+	o.renderOptions.register(c.Flags(), false)
+	return c
+}
