@@ -48,12 +48,12 @@ A plan file:
 			if err := o.check(); err != nil {
 				return err
 			}
-			p := plan.Default()
+			p, err := plan.Default()
 			if o.planFile != "" {
-				var err error
-				if p, err = plan.Load(o.planFile); err != nil {
-					return usageError{err}
-				}
+				p, err = plan.Load(o.planFile)
+			}
+			if err != nil {
+				return usageError{err}
 			}
 			targets, err := o.targets()
 			if err != nil {

@@ -63,6 +63,15 @@ func up(t *testing.T, c Config) []hosts.Host {
 	return inv.Hosts
 }
 
+func defaultPlan(t *testing.T) *plan.Plan {
+	t.Helper()
+	p, err := plan.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func runPlan(t *testing.T, targets []hosts.Host, p *plan.Plan, events chan<- run.Event) *run.Result {
 	t.Helper()
 	r := &run.Runner{Connect: run.SSH(hosts.NewDialer(false, 0)), OutputLimit: 1 << 16, Events: events}
@@ -80,7 +89,7 @@ func TestLab(t *testing.T) {
 
 	t.Run("default plan on six architectures", func(t *testing.T) {
 		targets := up(t, c)
-		res := runPlan(t, targets, plan.Default(), nil)
+		res := runPlan(t, targets, defaultPlan(t), nil)
 		if res.ExitCode() != run.ExitOK {
 			t.Fatalf("exit %d: %+v", res.ExitCode(), res.Hosts)
 		}
@@ -150,7 +159,7 @@ func TestLab(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			targets := up(t, c)
 			f.inject(t, targets)
-			res := runPlan(t, targets, plan.Default(), nil)
+			res := runPlan(t, targets, defaultPlan(t), nil)
 			checkOneHostDown(t, res, targets[0].Name, f.detail)
 			var ce *hosts.ConnectError
 			_, err := hosts.NewDialer(false, 0).Dial(context.Background(), targets[0])

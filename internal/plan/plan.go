@@ -115,13 +115,10 @@ func parserFor(kind string) (ParseFunc, bool) {
 //go:embed default.yaml
 var defaultPlan []byte
 
-// Default is the built-in plan: the seed sequence of the demo.
-func Default() *Plan {
-	p, err := Parse("(built-in default plan)", defaultPlan)
-	if err != nil {
-		panic(err) // the embedded plan is tested
-	}
-	return p
+// Default is the built-in plan: the seed sequence of the demo. It uses the
+// docker.* kinds, so a program calling it imports internal/docker.
+func Default() (*Plan, error) {
+	return Parse("(built-in default plan)", defaultPlan)
 }
 
 // Load reads and validates a plan file.
