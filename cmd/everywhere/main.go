@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	_ "everywhere/internal/docker" // registers the docker.* step kinds
+	_ "everywhere/internal/lxd"    // registers the lxd.* step kinds
 	"everywhere/internal/run"
 )
 

@@ -78,6 +78,11 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 					t.Errorf("host %s step %s: %s %q", h.Name, s.Name, s.Status, s.Error)
 				}
 				wantCode = run.ExitFailed
+			case strings.HasPrefix(s.Kind, "lxd.") && s.Status != run.OK:
+				if !strings.Contains(s.Error, "no LXD socket on the host") {
+					t.Errorf("host %s step %s: %s %q", h.Name, s.Name, s.Status, s.Error)
+				}
+				wantCode = run.ExitFailed
 			}
 		}
 	}
@@ -90,15 +95,23 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}
 	}
+	step := func(h run.HostResult, name string) run.StepResult {
+		for _, s := range h.Steps {
+			if s.Name == name {
+				return s
+			}
+		}
+		return run.StepResult{}
+	}
 	for _, h := range res.Hosts {
-		machine := h.Steps[1]
+		machine := step(h, "machine")
 		if machine.Name != "machine" || machine.Status != run.OK || strings.TrimSpace(machine.Stdout) != arch.Kernel() {
 			t.Errorf("host %s machine step: %+v", h.Name, machine)
 		}
 		if len(machine.Expectations) != 1 || !machine.Expectations[0].OK {
 			t.Errorf("host %s: arch_matches_host not checked: %+v", h.Name, machine.Expectations)
 		}
-		if dpkg := h.Steps[2]; strings.TrimSpace(dpkg.Stdout) != arch.Debian() {
+		if dpkg := step(h, "dpkg-arch"); strings.TrimSpace(dpkg.Stdout) != arch.Debian() {
 			t.Errorf("host %s dpkg-arch: %q", h.Name, dpkg.Stdout)
 		}
 	}
@@ -114,7 +127,7 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 			} `xml:"testcase"`
 		} `xml:"testsuite"`
 	}
-	if err := xml.Unmarshal(junit, &suites); err != nil || len(suites.Suites) != 3 || len(suites.Suites[0].Cases) != len(res.Steps) {
+	if err := xml.Unmarshal(junit, &suites); err != nil || len(suites.Suites) != 3 || len(suites.Suites[0].Cases) != len(res.Steps)+len(res.Cleanup) {
 		t.Errorf("junit.xml: %v %+v", err, suites)
 	}
 	// A saved result renders again with the run's exit code.

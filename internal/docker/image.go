@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"everywhere/internal/tarball"
 )
 
 // WriteImage writes a docker-archive (the format of `docker save`, which
@@ -30,8 +28,12 @@ func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cm
 	defer os.Remove(layer.Name())
 	defer layer.Close()
 	digest := sha256.New()
-	if err := writeLayer(io.MultiWriter(layer, digest), dir); err != nil {
+	tw := tar.NewWriter(io.MultiWriter(layer, digest))
+	if err := tarball.AddTree(tw, dir, ""); err != nil {
 		return fmt.Errorf("layer of %s: %w", dir, err)
+	}
+	if err := tw.Close(); err != nil {
+		return err
 	}
 	diffID := "sha256:" + hex.EncodeToString(digest.Sum(nil))
 	config, err := json.Marshal(map[string]any{
@@ -75,74 +77,4 @@ func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cm
 		return err
 	}
 	return out.Close()
-}
-
-// writeLayer tars dir with owners, modes, symlinks and hard links kept.
-func writeLayer(w io.Writer, dir string) error {
-	tw := tar.NewWriter(w)
-	links := map[uint64]string{} // inode -> first path, for hard links
-	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, path)
-		if rel == "." {
-			return nil
-		}
-		if parent := strings.SplitN(rel, string(filepath.Separator), 2)[0]; parent != rel && (parent == "dev" || parent == "proc" || parent == "sys") {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if info.Mode()&(fs.ModeSocket|fs.ModeNamedPipe|fs.ModeDevice) != 0 {
-			return nil
-		}
-		target := ""
-		if info.Mode()&fs.ModeSymlink != 0 {
-			if target, err = os.Readlink(path); err != nil {
-				return err
-			}
-		}
-		hdr, err := tar.FileInfoHeader(info, target)
-		if err != nil {
-			return err
-		}
-		hdr.Name = rel
-		if d.IsDir() {
-			hdr.Name += "/"
-		}
-		hdr.Uname, hdr.Gname = "", ""
-		if st, ok := info.Sys().(*syscall.Stat_t); ok {
-			hdr.Uid, hdr.Gid = int(st.Uid), int(st.Gid)
-			if info.Mode().IsRegular() && st.Nlink > 1 {
-				if first, seen := links[st.Ino]; seen {
-					hdr.Typeflag, hdr.Linkname, hdr.Size = tar.TypeLink, first, 0
-				} else {
-					links[st.Ino] = rel
-				}
-			}
-		}
-		if err := tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if hdr.Typeflag != tar.TypeReg {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		_, err = io.Copy(tw, f)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	return tw.Close()
 }

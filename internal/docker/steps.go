@@ -14,42 +14,18 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"gopkg.in/yaml.v3"
 
 	"everywhere/internal/hosts"
 	"everywhere/internal/plan"
-	"everywhere/internal/yamlfile"
 )
 
 func init() {
-	plan.Register("docker.version", parse[Version])
-	plan.Register("docker.images", parse[Images])
-	plan.Register("docker.run", parse[Run])
-	plan.Register("docker.exec", parse[Exec])
-	plan.Register("docker.rm", parse[Remove])
-	plan.Register("docker.clean", parse[Clean])
-}
-
-// validator is implemented by steps that check their fields after decoding.
-type validator interface{ validate() error }
-
-func parse[T any, P interface {
-	*T
-	plan.Action
-}](file string, node *yaml.Node) (plan.Action, error) {
-	var step T
-	if node.Kind == yaml.ScalarNode && node.Value == "" || node.Tag == "!!null" {
-		node = &yaml.Node{Kind: yaml.MappingNode, Line: node.Line}
-	}
-	if err := yamlfile.Decode(file, node, &step); err != nil {
-		return nil, err
-	}
-	if v, ok := any(&step).(validator); ok {
-		if err := v.validate(); err != nil {
-			return nil, yamlfile.Errorf(file, node, "%s: %v", P(&step).Kind(), err)
-		}
-	}
-	return P(&step), nil
+	plan.Register("docker.version", plan.DecodeAction[Version])
+	plan.Register("docker.images", plan.DecodeAction[Images])
+	plan.Register("docker.run", plan.DecodeAction[Run])
+	plan.Register("docker.exec", plan.DecodeAction[Exec])
+	plan.Register("docker.rm", plan.DecodeAction[Remove])
+	plan.Register("docker.clean", plan.DecodeAction[Clean])
 }
 
 // removeGrace bounds removing a container after its step was cancelled.
@@ -151,7 +127,7 @@ type Run struct {
 	Pull     bool     `yaml:"pull"` // pull the image first; never done implicitly
 }
 
-func (r *Run) validate() error {
+func (r *Run) Validate() error {
 	if r.Image == "" {
 		return fmt.Errorf("image: missing")
 	}
@@ -254,7 +230,7 @@ type Exec struct {
 	Cmd       []string `yaml:"cmd"`
 }
 
-func (x *Exec) validate() error {
+func (x *Exec) Validate() error {
 	if x.Container == "" || len(x.Cmd) == 0 {
 		return fmt.Errorf("needs container and cmd")
 	}
@@ -307,7 +283,7 @@ type Remove struct {
 	Container string `yaml:"container"`
 }
 
-func (rm *Remove) validate() error {
+func (rm *Remove) Validate() error {
 	if rm.Container == "" {
 		return fmt.Errorf("container: missing")
 	}

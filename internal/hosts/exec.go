@@ -94,7 +94,7 @@ func (c *Conn) Exec(ctx context.Context, command string, limit int) (*Output, er
 		case <-time.After(killGrace):
 			_ = session.Close()
 		}
-		return out, ctx.Err()
+		return out, fmt.Errorf("sent SIGKILL and closed the session: %w", ctx.Err())
 	}
 	var exitErr *ssh.ExitError
 	var missing *ssh.ExitMissingError

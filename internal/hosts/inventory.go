@@ -38,7 +38,19 @@ type Host struct {
 	Keepalive      time.Duration
 	Labels         []string
 	Docker         DockerConfig
+	LXD            LXDConfig
 	Line           int // where the host is declared, for error messages
+}
+
+// LXDConfig says how to reach a host's LXD: its unix socket through the SSH
+// connection (by default the snap's, then Debian's path), or an HTTPS
+// remote with a client certificate, as `lxc remote add` sets up.
+type LXDConfig struct {
+	Socket     string `yaml:"socket"`
+	URL        string `yaml:"url"` // https://HOST:8443
+	ClientCert string `yaml:"client_cert"`
+	ClientKey  string `yaml:"client_key"`
+	ServerCert string `yaml:"server_cert"` // pinned; without it the system's roots verify the server
 }
 
 // DefaultDockerSocket is where Docker listens on a Linux host.
@@ -77,6 +89,7 @@ type settings struct {
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	Keepalive      time.Duration `yaml:"keepalive"`
 	Docker         DockerConfig  `yaml:"docker"`
+	LXD            LXDConfig     `yaml:"lxd"`
 }
 
 type rawHost struct {
@@ -164,6 +177,7 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 			Keepalive:      first(rh.Keepalive, raw.Defaults.Keepalive, DefaultKeepalive),
 			Labels:         rh.Labels,
 			Docker:         first(rh.Docker, raw.Defaults.Docker),
+			LXD:            first(rh.LXD, raw.Defaults.LXD),
 			Line:           node.Line,
 		}
 		if h.Docker.Socket == "" && h.Docker.Host == "" {
@@ -172,7 +186,13 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		if h.Docker.Socket != "" && h.Docker.Host != "" {
 			return nil, yamlfile.Errorf(file, at("docker"), "%s: docker: give socket (through SSH) or host (direct), not both", where)
 		}
-		for _, f := range []*string{&h.Docker.TLS.CA, &h.Docker.TLS.Cert, &h.Docker.TLS.Key} {
+		if h.LXD.Socket != "" && h.LXD.URL != "" {
+			return nil, yamlfile.Errorf(file, at("lxd"), "%s: lxd: give socket (through SSH) or url (HTTPS), not both", where)
+		}
+		if h.LXD.URL != "" && (h.LXD.ClientCert == "" || h.LXD.ClientKey == "") {
+			return nil, yamlfile.Errorf(file, at("lxd"), "%s: lxd: an url needs client_cert and client_key", where)
+		}
+		for _, f := range []*string{&h.Docker.TLS.CA, &h.Docker.TLS.Cert, &h.Docker.TLS.Key, &h.LXD.ClientCert, &h.LXD.ClientKey, &h.LXD.ServerCert} {
 			*f = resolvePath(base, *f)
 		}
 		if h.Port < 1 || h.Port > 65535 {

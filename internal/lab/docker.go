@@ -25,8 +25,8 @@ const Image = "everywhere/debian:bookworm"
 // imageArchive makes (once, cached beside the rootfs) the docker-archive of
 // a's rootfs, with a's platform in its config.
 func imageArchive(c Config, a hosts.Arch) (string, error) {
-	file := c.rootfs(a) + ".docker.tar"
-	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a), recipeFile))
+	file := c.rootfs(a, hostRootfs) + ".docker.tar"
+	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a, hostRootfs), recipeFile))
 	if err != nil {
 		return "", err
 	}
@@ -45,7 +45,7 @@ func imageArchive(c Config, a hosts.Arch) (string, error) {
 	if a == hosts.I686 && !emulated(a) {
 		entrypoint = []string{"/usr/bin/setarch", "i686"}
 	}
-	if err := docker.WriteImage(tmp, c.rootfs(a), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}); err != nil {
+	if err := docker.WriteImage(tmp, c.rootfs(a, hostRootfs), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("image of %s: %w", a, err)
 	}

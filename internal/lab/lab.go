@@ -30,6 +30,7 @@ const (
 	DefaultDir      = "/var/lib/everywhere/lab"
 	DefaultCacheDir = "/var/cache/everywhere/rootfs"
 	DefaultSubnet   = "10.213.0.0/24"
+	DefaultLXDNet   = "10.213.100.0/24"
 	DefaultPrefix   = "ew"
 	DefaultSuite    = "bookworm"
 )
@@ -37,15 +38,16 @@ const (
 // Config says where and how the lab lives. Up saves it in Dir, so Down and
 // Status need only Dir.
 type Config struct {
-	Dir      string       `json:"dir"`       // inventory, keys, per-host roots and logs
-	CacheDir string       `json:"cache_dir"` // pristine rootfs per architecture, reused between labs
-	Archs    []hosts.Arch `json:"archs"`
-	Subnet   netip.Prefix `json:"subnet"` // the bridge takes .1, hosts .11 to .16
-	Prefix   string       `json:"prefix"` // of the bridge, namespace and veth names
-	Suite    string       `json:"suite"`
-	Mirror   string       `json:"mirror"` // empty: the machine's own apt mirror
-	Refresh  bool         `json:"-"`      // rebuild cached rootfs
-	Log      io.Writer    `json:"-"`      // progress; nil discards it
+	Dir       string       `json:"dir"`       // inventory, keys, per-host roots and logs
+	CacheDir  string       `json:"cache_dir"` // pristine rootfs per architecture, reused between labs
+	Archs     []hosts.Arch `json:"archs"`
+	Subnet    netip.Prefix `json:"subnet"`     // the bridge takes .1, hosts .11 to .16
+	LXDSubnet netip.Prefix `json:"lxd_subnet"` // LXD's own bridge, for its instances
+	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
+	Suite     string       `json:"suite"`
+	Mirror    string       `json:"mirror"` // empty: the machine's own apt mirror
+	Refresh   bool         `json:"-"`      // rebuild cached rootfs
+	Log       io.Writer    `json:"-"`      // progress; nil discards it
 }
 
 // WithDefaults fills zero fields.
@@ -61,6 +63,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if !c.Subnet.IsValid() {
 		c.Subnet = netip.MustParsePrefix(DefaultSubnet)
+	}
+	if !c.LXDSubnet.IsValid() {
+		c.LXDSubnet = netip.MustParsePrefix(DefaultLXDNet)
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
@@ -167,7 +172,7 @@ func Up(ctx context.Context, c Config) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts() {
-		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, mirror) })
+		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, hostRootfs, mirror) })
 	}
 	if err := g.Wait(); err != nil {
 		return err
@@ -204,6 +209,14 @@ func Up(ctx context.Context, c Config) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if err := startLXD(ctx, c, mirror); err != nil {
+		return err
+	}
+	for _, h := range c.Hosts() {
+		if err := exposeLXD(h); err != nil {
+			return fmt.Errorf("lab host %s: %w", h.Name, err)
+		}
+	}
 	if err := os.WriteFile(filepath.Join(c.Dir, KnownHostsFile), []byte(strings.Join(known, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
@@ -215,11 +228,13 @@ func Up(ctx context.Context, c Config) error {
 }
 
 func (c Config) validate() error {
-	if !c.Subnet.Addr().Is4() || c.Subnet.Bits() > 24 {
-		return fmt.Errorf("--subnet %s: want an IPv4 /24 or larger (the hosts take .11 to .16)", c.Subnet)
+	for _, p := range []netip.Prefix{c.Subnet, c.LXDSubnet} {
+		if !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() > 24 {
+			return fmt.Errorf("subnet %s: use a private IPv4 range (10/8, 172.16/12, 192.168/16), /24 or larger, that nothing else on this machine uses", p)
+		}
 	}
-	if !c.Subnet.Addr().IsPrivate() {
-		return fmt.Errorf("--subnet %s: use a private range (10/8, 172.16/12, 192.168/16) that nothing else on this machine uses", c.Subnet)
+	if c.Subnet.Overlaps(c.LXDSubnet) {
+		return fmt.Errorf("the lab subnet %s and LXD's %s overlap", c.Subnet, c.LXDSubnet)
 	}
 	if len(c.Prefix) > 5 {
 		return fmt.Errorf("prefix %q: at most 5 characters (interface names are limited to 15)", c.Prefix)
@@ -283,7 +298,7 @@ func down(ctx context.Context, c Config) error {
 		})
 	}
 	_ = g.Wait()
-	errs[len(all)] = removeBridge(ctx, c)
+	errs[len(all)] = errors.Join(stopLXD(ctx, c), removeBridge(ctx, c))
 	return errors.Join(errs...)
 }
 

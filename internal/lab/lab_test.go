@@ -39,7 +39,17 @@ func requireLab(t *testing.T) {
 // testLab is a lab of the test's own: its own folder, names and subnet, and
 // the shared rootfs cache (so a machine builds each rootfs once).
 func testLab(t *testing.T) Config {
-	return Config{Dir: t.TempDir(), Prefix: "ewt", Subnet: netip.MustParsePrefix("10.213.1.0/24"), Log: testLog{t}}.WithDefaults()
+	// Not t.TempDir: LXD's unprivileged containers must traverse the path.
+	dir, err := os.MkdirTemp("/var/tmp", "everywhere-lab-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return Config{Dir: dir, Prefix: "ewt", Subnet: netip.MustParsePrefix("10.213.1.0/24"),
+		LXDSubnet: netip.MustParsePrefix("10.213.101.0/24"), Log: testLog{t}}.WithDefaults()
 }
 
 type testLog struct{ t *testing.T }
@@ -96,21 +106,36 @@ func TestLab(t *testing.T) {
 		want := map[string][2]string{"armhf": {"armv7l", "armhf"}, "arm64": {"aarch64", "arm64"}, "i386": {"i686", "i386"},
 			"amd64": {"x86_64", "amd64"}, "ppc64el": {"ppc64le", "ppc64el"}, "s390x": {"s390x", "s390x"}}
 		for _, h := range res.Hosts {
-			machine, dpkg := strings.TrimSpace(h.Steps[1].Stdout), strings.TrimSpace(h.Steps[2].Stdout)
+			machine, dpkg := strings.TrimSpace(step(h, "machine").Stdout), strings.TrimSpace(step(h, "dpkg-arch").Stdout)
 			if machine != want[h.Name][0] || dpkg != want[h.Name][1] {
 				t.Errorf("host %s (%s): uname -m %q, dpkg %q; want %v", h.Name, h.Arch, machine, dpkg, want[h.Name])
 			}
-			for _, s := range h.Steps[:3] {
-				if len(s.Expectations) != 1 || !s.Expectations[0].OK {
+			for _, name := range []string{"kernel", "machine", "dpkg-arch", "docker-run"} {
+				if s := step(h, name); len(s.Expectations) != 1 || !s.Expectations[0].OK {
 					t.Errorf("host %s step %s: arch_matches_host %+v", h.Name, s.Name, s.Expectations)
 				}
 			}
 			// The container's own uname -m: the image of the host's architecture.
-			if run := h.Steps[6]; run.Name != "docker-run" || !strings.HasPrefix(run.Stdout, want[h.Name][0]+"\n") {
+			if run := step(h, "docker-run"); !strings.HasPrefix(run.Stdout, want[h.Name][0]+"\n") {
 				t.Errorf("host %s: docker-run %s %q", h.Name, run.Status, run.Stdout)
 			}
-			if !strings.Contains(h.Steps[0].Stdout, "Linux "+h.Name+" ") {
-				t.Errorf("host %s: uname -a does not name the host: %q", h.Name, h.Steps[0].Stdout)
+			if kernel := step(h, "kernel"); !strings.Contains(kernel.Stdout, "Linux "+h.Name+" ") {
+				t.Errorf("host %s: uname -a does not name the host: %q", h.Name, kernel.Stdout)
+			}
+			// LXD runs amd64 and i386 instances here; elsewhere its steps say why not.
+			launch, uname := step(h, "lxd-launch"), step(h, "lxd-uname")
+			switch h.Name {
+			case "amd64", "i386":
+				if launch.Status != run.OK || !strings.Contains(launch.Stdout, "RUNNING") || !strings.Contains(uname.Stdout, " "+want[h.Name][0]+" ") {
+					t.Errorf("host %s: lxd-launch %s %q %q; lxd-uname %q", h.Name, launch.Status, launch.Stdout, launch.Error, uname.Stdout)
+				}
+				if del := h.Cleanup[0]; del.Status != run.OK || !strings.Contains(del.Stdout, ": deleted") {
+					t.Errorf("host %s: lxd-delete %s %q %q", h.Name, del.Status, del.Stdout, del.Error)
+				}
+			default:
+				if launch.Status != run.Skipped || !strings.Contains(launch.Error, "runs x86_64, i686 only, not "+want[h.Name][0]) {
+					t.Errorf("host %s: lxd-launch %s %q", h.Name, launch.Status, launch.Error)
+				}
 			}
 		}
 	})
@@ -227,6 +252,15 @@ func TestLab(t *testing.T) {
 			}
 		}
 	})
+}
+
+func step(h run.HostResult, name string) run.StepResult {
+	for _, s := range h.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return run.StepResult{Name: name + " (missing)"}
 }
 
 func checkOneHostDown(t *testing.T, res *run.Result, broken, detail string) {

@@ -15,8 +15,25 @@ import (
 	"everywhere/internal/hosts"
 )
 
-// rootfsPackages go into every lab rootfs on top of Debian's minbase.
-var rootfsPackages = []string{"openssh-server", "iproute2", "net-tools", "iputils-ping"}
+// flavour is a kind of rootfs the lab builds: Debian's minbase plus packages
+// and mmdebstrap customize hooks.
+type flavour struct {
+	suffix   string
+	packages []string
+	hooks    []string
+}
+
+var (
+	// hostRootfs is a lab host's: its own sshd, and the seed's networking tools.
+	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "net-tools", "iputils-ping"}}
+	// lxdRootfs is an LXD image's: an init (LXD starts /sbin/init), and
+	// ifupdown asking LXD's bridge for an IPv4 address by DHCP (systemd-
+	// networkd would wait forever for a udev that containers do not run).
+	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client"}, hooks: []string{
+		`printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' > "$1/etc/network/interfaces"`,
+		`rm -f "$1/etc/hostname"`, // mmdebstrap copies this machine's; LXD names the instance
+	}}
+)
 
 // qemuNames are qemu-user's names of the foreign architectures.
 var qemuNames = map[hosts.Arch]string{
@@ -30,7 +47,7 @@ func requirements(c Config) error {
 		return errors.New("the lab needs root (namespaces, mounts, chroot): run as root (sudo)")
 	}
 	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
-		"update-binfmts": "binfmt-support", "dockerd": "docker.io"}
+		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base"}
 	for _, a := range c.Archs {
 		if !isNative(a) {
 			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
@@ -43,7 +60,7 @@ func requirements(c Config) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io", strings.Join(missing, ", "))
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base", strings.Join(missing, ", "))
 	}
 	return nil
 }
@@ -150,19 +167,27 @@ func mirrorIn(file string) string {
 
 const recipeFile = ".everywhere-rootfs"
 
-func (c Config) rootfs(a hosts.Arch) string {
-	return filepath.Join(c.CacheDir, a.Debian()+"-"+c.Suite)
+func (c Config) rootfs(a hosts.Arch, f flavour) string {
+	return filepath.Join(c.CacheDir, a.Debian()+"-"+c.Suite+f.suffix)
 }
 
-func (c Config) recipe(a hosts.Arch) string {
-	return fmt.Sprintf("mmdebstrap --variant=minbase --include=%s --arch=%s %s\n", strings.Join(rootfsPackages, ","), a.Debian(), c.Suite)
+func (f flavour) args(a hosts.Arch, suite string) []string {
+	args := []string{"--variant=minbase", "--include=" + strings.Join(f.packages, ","), "--arch=" + a.Debian()}
+	for _, h := range f.hooks {
+		args = append(args, "--customize-hook="+h)
+	}
+	return append(args, suite)
+}
+
+func (f flavour) recipe(a hosts.Arch, suite string) string {
+	return "mmdebstrap " + strings.Join(f.args(a, suite), " ") + "\n"
 }
 
 // buildRootfs builds the architecture's rootfs into the cache unless a
 // rootfs of the same recipe is there already (or Refresh asks for anew).
-func buildRootfs(ctx context.Context, c Config, a hosts.Arch, mirror string) error {
-	dir := c.rootfs(a)
-	recipe := c.recipe(a)
+func buildRootfs(ctx context.Context, c Config, a hosts.Arch, f flavour, mirror string) error {
+	dir := c.rootfs(a, f)
+	recipe := f.recipe(a, c.Suite)
 	if have, err := os.ReadFile(filepath.Join(dir, recipeFile)); err == nil && string(have) == recipe && !c.Refresh {
 		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", a.Debian(), dir)
 		return nil
@@ -182,8 +207,7 @@ func buildRootfs(ctx context.Context, c Config, a hosts.Arch, mirror string) err
 	defer log.Close()
 	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", a.Debian(), mirror, logFile)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "mmdebstrap", "--variant=minbase", "--include="+strings.Join(rootfsPackages, ","),
-		"--arch="+a.Debian(), c.Suite, tmp, mirror)
+	cmd := exec.CommandContext(ctx, "mmdebstrap", append(f.args(a, c.Suite), tmp, mirror)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", a.Debian(), time.Since(start).Round(time.Second), err, logFile)

@@ -128,7 +128,7 @@ func mountRoot(h Host) error {
 			return err
 		}
 	}
-	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", h.lab.rootfs(h.Arch), upper, work)
+	options := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", h.lab.rootfs(h.Arch, hostRootfs), upper, work)
 	if err := syscall.Mount("overlay", root, "overlay", 0, options); err != nil {
 		return fmt.Errorf("mounting overlay root %s: %w", root, err)
 	}
@@ -210,21 +210,8 @@ func inRoot(pid int, root string) bool {
 // left, its dockerd, containerd and containers), unmounts everything under
 // its folder and deletes its namespace.
 func stopHost(ctx context.Context, h Host) error {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		pids := processesOf(h.dir())
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, sig)
-		}
-		// dockerd takes a while to stop its containers and containerd.
-		for deadline := time.Now().Add(15 * time.Second); len(pids) > 0 && time.Now().Before(deadline); pids = processesOf(h.dir()) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if len(pids) == 0 {
-			break
-		}
-	}
-	if pids := processesOf(h.dir()); len(pids) > 0 {
-		return fmt.Errorf("processes %v of %s survived SIGKILL", pids, h.dir())
+	if err := killAll(h.dir()); err != nil {
+		return err
 	}
 	_ = os.Remove(h.pidFile())
 	var errs []error
@@ -237,6 +224,27 @@ func stopHost(ctx context.Context, h Host) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// killAll ends the processes of dir (see processesOf): SIGTERM, time to
+// stop (dockerd stops its containers and containerd), then SIGKILL.
+func killAll(dir string) error {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+		pids := processesOf(dir)
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, sig)
+		}
+		for deadline := time.Now().Add(15 * time.Second); len(pids) > 0 && time.Now().Before(deadline); pids = processesOf(dir) {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if len(pids) == 0 {
+			return nil
+		}
+	}
+	if pids := processesOf(dir); len(pids) > 0 {
+		return fmt.Errorf("processes %v of %s survived SIGKILL", pids, dir)
+	}
+	return nil
 }
 
 // processesOf lists the processes that belong to a lab host: those whose

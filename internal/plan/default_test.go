@@ -4,7 +4,8 @@ import (
 	"strings"
 	"testing"
 
-	_ "everywhere/internal/docker" // the built-in plan uses the docker.* kinds
+	_ "everywhere/internal/docker" // the built-in plan uses the docker.* and lxd.* kinds
+	_ "everywhere/internal/lxd"
 	"everywhere/internal/plan"
 )
 
@@ -17,7 +18,7 @@ func TestDefaultPlan(t *testing.T) {
 	for _, s := range p.Steps {
 		names = append(names, s.Name)
 	}
-	if got := strings.Join(names, " "); got != "kernel machine dpkg-arch eth0 docker-version docker-images docker-run" {
+	if got := strings.Join(names, " "); got != "lxd-launch lxd-running lxd-uname kernel machine dpkg-arch eth0 docker-version docker-images docker-run" {
 		t.Errorf("default plan steps: %s", got)
 	}
 	if plan.DefaultSource() == "" {

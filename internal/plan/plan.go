@@ -7,6 +7,7 @@ package plan
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -74,6 +75,11 @@ type Action interface {
 	Run(ctx context.Context, target Target, limit int) (*hosts.Output, error)
 }
 
+// ErrNotApplicable, wrapped with the reason, says a step cannot apply to a
+// host (an LXD that cannot run the host's architecture): the step is
+// skipped with that reason, which is not a failure of the host.
+var ErrNotApplicable = errors.New("not applicable here")
+
 // ParseFunc builds an action from the value under its kind's key.
 type ParseFunc func(file string, node *yaml.Node) (Action, error)
 
@@ -110,6 +116,31 @@ func parserFor(kind string) (ParseFunc, bool) {
 	defer kindsMu.RUnlock()
 	p, ok := kinds[kind]
 	return p, ok
+}
+
+// Validator is implemented by actions that check their fields once decoded.
+type Validator interface{ Validate() error }
+
+// DecodeAction is the ParseFunc of an action whose YAML is its struct's
+// fields: decoded strictly (unknown keys are errors), then validated. An
+// empty value (`docker.version:`) decodes as no fields.
+func DecodeAction[T any, P interface {
+	*T
+	Action
+}](file string, node *yaml.Node) (Action, error) {
+	var action T
+	if node.Tag == "!!null" {
+		node = &yaml.Node{Kind: yaml.MappingNode, Line: node.Line}
+	}
+	if err := yamlfile.Decode(file, node, &action); err != nil {
+		return nil, err
+	}
+	if v, ok := any(&action).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, yamlfile.Errorf(file, node, "%s: %v", P(&action).Kind(), err)
+		}
+	}
+	return P(&action), nil
 }
 
 //go:embed default.yaml

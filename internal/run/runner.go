@@ -174,7 +174,12 @@ func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *pl
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		sr.Status, sr.Error = Timeout, fmt.Sprintf("no result within %v (step timeout): sent SIGKILL and closed the session", timeout)
+		sr.Status, sr.Error = Timeout, fmt.Sprintf("no result within %v (step timeout)", timeout)
+		if !errors.Is(errors.Unwrap(err), context.DeadlineExceeded) && err != context.DeadlineExceeded {
+			sr.Error += ": " + err.Error()
+		}
+	case errors.Is(err, plan.ErrNotApplicable):
+		sr.Status, sr.Error = Skipped, err.Error()
 	case err != nil && ctx.Err() != nil:
 		sr.Status, sr.Error = Error, "interrupted: "+err.Error()
 	case err != nil:

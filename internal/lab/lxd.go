@@ -1,0 +1,275 @@
+package lab
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"everywhere/internal/hosts"
+	"everywhere/internal/lxd"
+	"everywhere/internal/tarball"
+)
+
+// LXDImage is the alias of the lab's LXD image of an architecture.
+func LXDImage(a hosts.Arch) string { return "debian/" + DefaultSuite + "/" + a.Debian() }
+
+func (c *Config) lxdDir() string    { return filepath.Join(c.Dir, "lxd-daemon") }
+func (c *Config) lxdPool() string   { return filepath.Join(c.Dir, "storage-pool") } // outside lxdDir's string: LXD refuses a pool under it
+func (c *Config) lxdSocket() string { return filepath.Join(c.lxdDir(), "unix.socket") }
+func (c *Config) lxdBridge() string { return c.Prefix + "-lxdbr" }
+
+// lxdPreseed initialises the lab's LXD: a dir pool, a bridge of its own on
+// a private subnet (auto-configuration finds none free here), no IPv6, no
+// NAT, and no image updates (no image server is ever contacted).
+func (c *Config) lxdPreseed() string {
+	gateway := c.LXDSubnet.Masked().Addr().As4()
+	gateway[3] = 1
+	return fmt.Sprintf(`config:
+  images.auto_update_interval: "0"
+networks:
+- name: %[1]s
+  type: bridge
+  config:
+    ipv4.address: %[2]d.%[3]d.%[4]d.%[5]d/%[6]d
+    ipv4.nat: "false"
+    ipv6.address: none
+storage_pools:
+- name: default
+  driver: dir
+  config:
+    source: %[7]s
+profiles:
+- name: default
+  devices:
+    root: {path: /, pool: default, type: disk}
+    eth0: {name: eth0, network: %[1]s, type: nic}
+`, c.lxdBridge(), gateway[0], gateway[1], gateway[2], gateway[3], c.LXDSubnet.Bits(), c.lxdPool())
+}
+
+// StartLXD runs only the lab's LXD daemon (as Up does), for tests of the
+// lxd driver against a real server. Its socket is LXDSocket.
+func StartLXD(ctx context.Context, c Config) error {
+	c = c.WithDefaults()
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if err := requirements(c); err != nil {
+		return err
+	}
+	mirror := c.Mirror
+	if mirror == "" {
+		var err error
+		if mirror, err = aptMirror(); err != nil {
+			return err
+		}
+	}
+	return startLXD(ctx, c, mirror)
+}
+
+// StopLXD stops what StartLXD started.
+func StopLXD(ctx context.Context, c Config) error { return stopLXD(ctx, c.WithDefaults()) }
+
+// LXDSocket is where the lab's LXD listens.
+func (c Config) LXDSocket() string {
+	c = c.WithDefaults()
+	return c.lxdSocket()
+}
+
+// lxdClient reaches the lab's LXD from this machine, not through a host.
+func (c *Config) lxdClient() *lxd.Client {
+	return lxd.NewUnix(func(ctx context.Context, network, addr string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}, c.lxdSocket())
+}
+
+// startLXD runs the lab's LXD daemon (Debian's lxd, without systemd),
+// initialises it once, creates the seed's docker profile and imports an
+// image for each lab architecture it can run.
+func startLXD(ctx context.Context, c Config, mirror string) error {
+	start := time.Now()
+	for _, d := range []string{c.lxdDir(), c.lxdPool()} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+	}
+	// Unprivileged containers run as a mapped root that must traverse the
+	// path to their rootfs.
+	for dir := c.Dir; dir != "/"; dir = filepath.Dir(dir) {
+		if info, err := os.Stat(dir); err != nil || info.Mode().Perm()&0o001 == 0 {
+			return fmt.Errorf("LXD's containers cannot reach %s: %s must be searchable by others (chmod o+x %s)", c.lxdPool(), dir, dir)
+		}
+	}
+	log, err := os.Create(filepath.Join(c.Dir, "lxd.log"))
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd := exec.Command("lxd", "--group", "root", "--logfile", filepath.Join(c.lxdDir(), "lxd.log"))
+	cmd.Env = append(os.Environ(), "LXD_DIR="+c.lxdDir())
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting lxd: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.Dir, "lxd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+		return err
+	}
+	go func() { _ = cmd.Wait() }()
+	client := c.lxdClient()
+	defer client.Close()
+	var server *lxd.Server
+	for deadline := time.Now().Add(startupTimeout); ; time.Sleep(200 * time.Millisecond) {
+		if server, err = client.Server(ctx); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("lxd did not answer within %v: %v; see %s", startupTimeout, err, log.Name())
+		}
+	}
+	if ok, err := client.ProfileExists(ctx, "docker"); err != nil {
+		return err
+	} else if !ok {
+		init := exec.CommandContext(ctx, "lxd", "init", "--preseed")
+		init.Env = append(os.Environ(), "LXD_DIR="+c.lxdDir())
+		init.Stdin = strings.NewReader(c.lxdPreseed())
+		if out, err := init.CombinedOutput(); err != nil {
+			return fmt.Errorf("lxd init --preseed: %w: %s", err, out)
+		}
+		if err := client.CreateProfile(ctx, "docker", "Docker inside instances (the seed's -p docker)", map[string]string{"security.nesting": "true"}); err != nil {
+			return fmt.Errorf("creating the docker profile: %w", err)
+		}
+	}
+	for _, a := range c.Archs {
+		if !slices.Contains(server.Environment.Architectures, a.Kernel()) {
+			continue
+		}
+		// An image of an older recipe is replaced.
+		recipe := recipeID(lxdRootfs.recipe(a, c.Suite))
+		if fingerprint, err := client.ImageAlias(ctx, LXDImage(a)); err == nil {
+			img, err := client.Image(ctx, fingerprint)
+			if err != nil {
+				return err
+			}
+			if img.Properties["recipe"] == recipe {
+				continue
+			}
+			if err := client.DeleteImage(ctx, fingerprint); err != nil {
+				return fmt.Errorf("replacing the %s LXD image: %w", a, err)
+			}
+		} else if !lxd.IsNotFound(err) {
+			return err
+		}
+		if err := buildRootfs(ctx, c, a, lxdRootfs, mirror); err != nil {
+			return err
+		}
+		if err := importLXDImage(ctx, c, client, a); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(c.Log, "lxd %s up (architectures %s) in %s\n", server.Environment.ServerVersion,
+		strings.Join(server.Environment.Architectures, ", "), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// importLXDImage streams a unified image (metadata.yaml and rootfs/) of a's
+// LXD rootfs into the server.
+func importLXDImage(ctx context.Context, c Config, client *lxd.Client, a hosts.Arch) error {
+	start := time.Now()
+	r, w := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(w)
+		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
+			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), recipeID(lxdRootfs.recipe(a, c.Suite)))
+		err := tw.WriteHeader(&tar.Header{Name: "metadata.yaml", Mode: 0o644, Size: int64(len(metadata)), Typeflag: tar.TypeReg})
+		if err == nil {
+			_, err = io.WriteString(tw, metadata)
+		}
+		if err == nil {
+			err = tarball.AddTree(tw, c.rootfs(a, lxdRootfs), "rootfs/")
+		}
+		if err == nil {
+			err = tw.Close()
+		}
+		w.CloseWithError(err)
+	}()
+	if _, err := client.ImportImage(ctx, r, LXDImage(a)); err != nil {
+		r.CloseWithError(err)
+		return fmt.Errorf("importing the %s LXD image: %w", a, err)
+	}
+	fmt.Fprintf(c.Log, "[%s] LXD image %s imported in %s\n", a.Debian(), LXDImage(a), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// exposeLXD makes the lab's LXD socket appear in h at Debian's path, where
+// the lxd driver looks for it through h's SSH connection.
+func exposeLXD(h Host) error {
+	target := filepath.Join(h.root(), "var", "lib", "lxd", "unix.socket")
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(target, nil, 0o600); err != nil {
+		return err
+	}
+	if err := syscall.Mount(h.lab.lxdSocket(), target, "", syscall.MS_BIND, ""); err != nil {
+		return fmt.Errorf("exposing the LXD socket: %w", err)
+	}
+	return nil
+}
+
+// stopLXD shuts the lab's LXD down (stopping its instances), then ends
+// whatever of it is left, unmounts and removes its bridge.
+func stopLXD(ctx context.Context, c Config) error {
+	if _, err := os.Stat(c.lxdSocket()); err == nil {
+		shutdown := exec.CommandContext(ctx, "lxd", "shutdown", "--timeout", "30")
+		shutdown.Env = append(os.Environ(), "LXD_DIR="+c.lxdDir())
+		_ = shutdown.Run()
+	}
+	var errs []error
+	for _, dir := range []string{c.lxdDir(), c.lxdPool()} {
+		if err := killAll(dir); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if data, err := os.ReadFile(filepath.Join(c.Dir, "lxd.pid")); err == nil {
+		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && strings.Contains(cmdline(pid), "lxd") {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+	for _, dir := range []string{c.lxdDir(), c.lxdPool()} {
+		for _, m := range mountsUnder(dir) {
+			if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
+				errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join("/sys/class/net", c.lxdBridge())); err == nil {
+		if err := command(ctx, "ip", "link", "del", c.lxdBridge()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// recipeID names a rootfs recipe shortly, to tell images of older ones.
+func recipeID(recipe string) string {
+	sum := sha256.Sum256([]byte(recipe))
+	return hex.EncodeToString(sum[:6])
+}
+
+func cmdline(pid int) string {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return string(data)
+}
