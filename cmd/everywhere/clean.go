@@ -26,22 +26,11 @@ removes it when done, also after a failure or Ctrl-C. What a killed everywhere c
 not remove, and containers kept with keep: true, clean removes from every selected host.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			targets, err := o.targets()
-			if err != nil {
-				return err
-			}
 			p, err := plan.Parse("(clean)", []byte(cleanPlan))
 			if err != nil {
 				return err
 			}
-			res := o.execute(cmd.Context(), stderr, targets, p)
-			if err := o.render(stdout, stderr, res); err != nil {
-				return err
-			}
-			return finish(res)
+			return runAndReport(cmd.Context(), &o, stdout, stderr, p)
 		},
 	}
 	o.fleetOptions.register(c.Flags())

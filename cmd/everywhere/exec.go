@@ -21,18 +21,7 @@ shell text, as with ssh:
   everywhere exec -- 'dpkg -l docker.io | grep ^ii'`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := o.check(); err != nil {
-				return err
-			}
-			targets, err := o.targets()
-			if err != nil {
-				return err
-			}
-			res := o.execute(cmd.Context(), stderr, targets, plan.Command(args))
-			if err := o.render(stdout, stderr, res); err != nil {
-				return err
-			}
-			return finish(res)
+			return runAndReport(cmd.Context(), &o, stdout, stderr, plan.Command(args))
 		},
 	}
 	c.Flags().SetInterspersed(false)

@@ -189,6 +189,23 @@ func (o *renderOptions) render(stdout, stderr io.Writer, res *run.Result) error 
 	return nil
 }
 
+// runAndReport runs p on the selected hosts, reports the result and
+// returns the exit status: what run, exec and clean do.
+func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, p *plan.Plan) error {
+	if err := o.check(); err != nil {
+		return err
+	}
+	targets, err := o.targets()
+	if err != nil {
+		return err
+	}
+	res := o.execute(ctx, stderr, targets, p)
+	if err := o.render(stdout, stderr, res); err != nil {
+		return err
+	}
+	return finish(res)
+}
+
 // finish turns a result into the command's exit status.
 func finish(res *run.Result) error {
 	if code := res.ExitCode(); code != run.ExitOK {

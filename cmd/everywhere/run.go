@@ -45,9 +45,6 @@ A plan file:
 				_, err := fmt.Fprint(stdout, plan.DefaultSource())
 				return err
 			}
-			if err := o.check(); err != nil {
-				return err
-			}
 			p, err := plan.Default()
 			if o.planFile != "" {
 				p, err = plan.Load(o.planFile)
@@ -55,15 +52,7 @@ A plan file:
 			if err != nil {
 				return usageError{err}
 			}
-			targets, err := o.targets()
-			if err != nil {
-				return err
-			}
-			res := o.execute(cmd.Context(), stderr, targets, p)
-			if err := o.render(stdout, stderr, res); err != nil {
-				return err
-			}
-			return finish(res)
+			return runAndReport(cmd.Context(), &o, stdout, stderr, p)
 		},
 	}
 	o.fleetOptions.register(c.Flags())

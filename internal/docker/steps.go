@@ -31,11 +31,6 @@ func init() {
 // removeGrace bounds removing a container after its step was cancelled.
 const removeGrace = 30 * time.Second
 
-// output is a step's captured result, capped like SSH steps.
-func output(limit int) *hosts.Output {
-	return &hosts.Output{Stdout: hosts.CappedBuffer{Limit: limit}, Stderr: hosts.CappedBuffer{Limit: limit}}
-}
-
 // Version reports the engine: `docker.version: {}`.
 type Version struct{}
 
@@ -55,7 +50,7 @@ func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outpu
 	if err != nil {
 		return nil, err
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
 	if declared := t.Host().Arch; v.Arch != Platform(declared).Architecture {
 		// Honest about emulation: an engine of another architecture runs this host's containers through qemu.
@@ -108,7 +103,7 @@ func (i *Images) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outp
 		}
 	}
 	sort.Strings(rows)
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	for _, r := range rows {
 		fmt.Fprintln(&out.Stdout, r)
 	}
@@ -186,7 +181,7 @@ func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output,
 	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("starting container: %w", err)
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	select {
 	case status := <-waitOK:
 		out.ExitCode = int(status.StatusCode)
@@ -258,7 +253,7 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output
 		return nil, fmt.Errorf("exec in %s: %w", x.Container, err)
 	}
 	defer attached.Close()
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	copied := make(chan error, 1)
 	go func() { _, err := stdcopy.StdCopy(&out.Stdout, &out.Stderr, attached.Reader); copied <- err }()
 	select {
@@ -302,7 +297,7 @@ func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Out
 	if err != nil {
 		return nil, err
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	err = e.ContainerRemove(ctx, rm.Container, container.RemoveOptions{Force: true})
 	switch {
 	case cerrdefs.IsNotFound(err):
@@ -335,7 +330,7 @@ func (*Clean) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output,
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	for _, c := range list {
 		if c.Labels[Label] == t.RunID() {
 			continue

@@ -23,6 +23,11 @@ type Output struct {
 	Stderr   CappedBuffer
 }
 
+// NewOutput is an empty Output keeping at most limit bytes per stream.
+func NewOutput(limit int) *Output {
+	return &Output{Stdout: CappedBuffer{Limit: limit}, Stderr: CappedBuffer{Limit: limit}}
+}
+
 // CappedBuffer keeps the first Limit bytes written to it and counts the rest.
 // It is safe for concurrent use: a cancelled command may still be writing.
 type CappedBuffer struct {
@@ -69,7 +74,7 @@ const killGrace = time.Second
 // first, the command is sent SIGKILL, its session closed, and ctx's error
 // returned with whatever output arrived.
 func (c *Conn) Exec(ctx context.Context, command string, limit int) (*Output, error) {
-	out := &Output{Stdout: CappedBuffer{Limit: limit}, Stderr: CappedBuffer{Limit: limit}}
+	out := NewOutput(limit)
 	session, err := c.newSession(ctx)
 	if err != nil {
 		return out, err

@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/docker/docker/client"
@@ -68,38 +65,21 @@ func (h Host) dockerSocket() string { return filepath.Join(h.root(), "run", "doc
 func startDocker(ctx context.Context, h Host, archive string) error {
 	start := time.Now()
 	dir := filepath.Join(h.dir(), "docker")
-	log, err := os.Create(filepath.Join(h.dir(), "dockerd.log"))
+	// nsenter --net, not ip netns exec: the latter remounts /sys and hides
+	// the cgroup mounts dockerd needs.
+	d, err := spawn(filepath.Join(h.dir(), "dockerd.log"), "", nil, "nsenter", "--net=/run/netns/"+h.netns(), "--", "dockerd",
+		"--host", "unix://"+h.dockerSocket(), "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
+		"--pidfile", filepath.Join(dir, "dockerd.pid"))
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	// nsenter --net, not ip netns exec: the latter remounts /sys and hides
-	// the cgroup mounts dockerd needs.
-	cmd := exec.Command("nsenter", "--net=/run/netns/"+h.netns(), "--", "dockerd",
-		"--host", "unix://"+h.dockerSocket(), "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "dockerd.pid"))
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting dockerd: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(h.dir(), "dockerd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }()
 	c, err := client.NewClientWithOpts(client.WithHost("unix://"+h.dockerSocket()), client.WithAPIVersionNegotiation())
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	for deadline := time.Now().Add(startupTimeout); ; {
-		if _, err := c.Ping(ctx); err == nil {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("dockerd did not answer within %v; see %s", startupTimeout, log.Name())
-		}
-		time.Sleep(200 * time.Millisecond)
+	if err := d.ready(ctx, func() error { _, err := c.Ping(ctx); return err }); err != nil {
+		return err
 	}
 	f, err := os.Open(archive)
 	if err != nil {

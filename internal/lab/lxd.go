@@ -112,32 +112,16 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 			return fmt.Errorf("LXD's containers cannot reach %s: %s must be searchable by others (chmod o+x %s)", c.lxdPool(), dir, dir)
 		}
 	}
-	log, err := os.Create(filepath.Join(c.Dir, "lxd.log"))
+	d, err := spawn(filepath.Join(c.Dir, "lxd.log"), filepath.Join(c.Dir, "lxd.pid"), []string{"LXD_DIR=" + c.lxdDir()},
+		"lxd", "--group", "root", "--logfile", filepath.Join(c.lxdDir(), "lxd.log"))
 	if err != nil {
 		return err
 	}
-	defer log.Close()
-	cmd := exec.Command("lxd", "--group", "root", "--logfile", filepath.Join(c.lxdDir(), "lxd.log"))
-	cmd.Env = append(os.Environ(), "LXD_DIR="+c.lxdDir())
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("starting lxd: %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(c.Dir, "lxd.pid"), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
-		return err
-	}
-	go func() { _ = cmd.Wait() }()
 	client := c.lxdClient()
 	defer client.Close()
 	var server *lxd.Server
-	for deadline := time.Now().Add(startupTimeout); ; time.Sleep(200 * time.Millisecond) {
-		if server, err = client.Server(ctx); err == nil {
-			break
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("lxd did not answer within %v: %v; see %s", startupTimeout, err, log.Name())
-		}
+	if err := d.ready(ctx, func() (err error) { server, err = client.Server(ctx); return err }); err != nil {
+		return err
 	}
 	if ok, err := client.ProfileExists(ctx, "docker"); err != nil {
 		return err

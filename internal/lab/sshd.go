@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -63,37 +62,12 @@ func startHost(ctx context.Context, h Host, user ssh.Signer) (string, error) {
 		args = append(args, "setarch", "i686") // uname -m says i686 also on a native x86-64 kernel
 	}
 	args = append(args, "/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/everywhere_sshd_config")
-	log, err := os.Create(filepath.Join(h.dir(), "sshd.log"))
+	d, err := spawn(filepath.Join(h.dir(), "sshd.log"), h.pidFile(), nil, append([]string{"nsenter"}, args...)...)
 	if err != nil {
 		return "", err
 	}
-	defer log.Close()
-	cmd := exec.Command("nsenter", args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this command
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("starting sshd: %w", err)
-	}
-	if err := os.WriteFile(h.pidFile(), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+	if err := d.ready(ctx, func() error { return sshBanner(ctx, h.Address, 2*time.Second) }); err != nil {
 		return "", err
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.Now().Add(startupTimeout)
-	for {
-		select {
-		case err := <-exited:
-			return "", fmt.Errorf("sshd exited at start (%v); see %s", err, log.Name())
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-		if sshBanner(ctx, h.Address, 2*time.Second) == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			return "", fmt.Errorf("sshd did not answer on %s:22 within %v; see %s", h.Address, startupTimeout, log.Name())
-		}
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] sshd up on %s in %s\n", h.Name, h.Address, time.Since(start).Round(100*time.Millisecond))
 	return knownhosts.Line([]string{h.Address.String()}, hostKey), nil

@@ -202,7 +202,7 @@ func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outp
 		}
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	fmt.Fprintf(&out.Stdout, "%s %s (%s) from %s, profiles %s\n", inst.Name, strings.ToUpper(inst.Status), inst.Architecture, image, strings.Join(profiles, ", "))
 	for _, a := range inst.IPv4() {
 		fmt.Fprintln(&out.Stdout, a)
@@ -231,10 +231,6 @@ func instanceName(runID, host string) string {
 	return strings.Trim(name[:min(len(name), 63)], "-")
 }
 
-func output(limit int) *hosts.Output {
-	return &hosts.Output{Stdout: hosts.CappedBuffer{Limit: limit}, Stderr: hosts.CappedBuffer{Limit: limit}}
-}
-
 // List shows the server's instances like `lxc list`: `lxd.list: {}`.
 type List struct{}
 
@@ -254,7 +250,7 @@ func (*List) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, 
 	if err != nil {
 		return nil, err
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	tw := tabwriter.NewWriter(&out.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tIPV4\tARCH")
 	for _, i := range list {
@@ -304,7 +300,7 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output
 		}
 		name = launched[len(launched)-1]
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	code, err := s.Client.Exec(ctx, name, x.Cmd, &out.Stdout, &out.Stderr)
 	if err != nil {
 		return out, fmt.Errorf("exec in %s: %w", name, err)
@@ -341,7 +337,7 @@ func (d *Delete) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outp
 	if d.Instance != "" {
 		names = []string{d.Instance}
 	}
-	out := output(limit)
+	out := hosts.NewOutput(limit)
 	for _, name := range names {
 		err := s.Delete(ctx, name)
 		switch {

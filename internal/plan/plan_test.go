@@ -65,7 +65,8 @@ cleanup:
 }
 
 func output(stdout string, exit int, signal string) *hosts.Output {
-	out := &hosts.Output{ExitCode: exit, Signal: signal, Stdout: hosts.CappedBuffer{Limit: 1 << 10}}
+	out := hosts.NewOutput(1 << 10)
+	out.ExitCode, out.Signal = exit, signal
 	out.Stdout.Write([]byte(stdout))
 	return out
 }
