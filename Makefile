@@ -3,7 +3,7 @@ GO      ?= go
 LAB_DIR ?= /var/lib/everywhere/lab
 BIN     := bin/everywhere
 
-.PHONY: all deps build demo test lab-down clean
+.PHONY: all deps build demo test bench lab-down clean
 
 all: build
 
@@ -24,6 +24,12 @@ test: deps
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 80m ./...
+
+# everywhere against pssh, pdsh, Ansible and a bare Go fan-out, on loopback;
+# writes bench/RESULTS.md and bench/RESULTS.json.
+bench:
+	./scripts/install-deps bench
+	$(GO) run ./bench -n 10,50,200 -sim 1000,5000 -runs 3 -o bench/RESULTS.md
 
 lab-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)

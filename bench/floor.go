@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+	"golang.org/x/sync/errgroup"
+
+	"everywhere/internal/hosts"
+)
+
+// floor is the least a fan-out can do: per host one handshake and one
+// session, with errgroup, nothing else. Its time is what everywhere is
+// measured against.
+func floor(inventory, command string, parallel int) error {
+	inv, err := hosts.LoadInventory(inventory)
+	if err != nil {
+		return err
+	}
+	h0 := inv.Hosts[0]
+	key, err := os.ReadFile(h0.Identity)
+	if err != nil {
+		return err
+	}
+	signer, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		return err
+	}
+	check, err := knownhosts.New(h0.KnownHosts)
+	if err != nil {
+		return err
+	}
+	config := &ssh.ClientConfig{User: h0.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: check, Timeout: time.Minute}
+	var g errgroup.Group
+	g.SetLimit(parallel)
+	failed := make([]error, len(inv.Hosts))
+	for i, h := range inv.Hosts {
+		g.Go(func() error {
+			failed[i] = runOne(h.Addr(), config, command)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	for i, err := range failed {
+		if err != nil {
+			return fmt.Errorf("%s: %w", inv.Hosts[i].Name, err)
+		}
+	}
+	return nil
+}
+
+func runOne(addr string, config *ssh.ClientConfig, command string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	c, chans, reqs, err := ssh.NewClientConn(conn, addr, config)
+	if err != nil {
+		return err
+	}
+	client := ssh.NewClient(c, chans, reqs)
+	defer client.Close()
+	s, err := client.NewSession()
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	out, err := s.CombinedOutput(command)
+	os.Stdout.Write(out)
+	return err
+}

@@ -1,0 +1,238 @@
+// Command bench times everywhere against pssh, pdsh, Ansible and a bare
+// x/crypto/ssh fan-out, on loopback only: a real OpenSSH sshd of its own
+// (N <= 200) and an in-process fleet simulator (N = 1000, 5000). Run as
+// root (it creates an unprivileged user whose shell is /bin/sh):
+//
+//	go run ./bench -n 10,50,200 -sim 1000,5000 -runs 3 -o bench/RESULTS.md
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "floor" {
+		// bench floor INVENTORY PARALLEL COMMAND
+		parallel, _ := strconv.Atoi(os.Args[3])
+		if err := floor(os.Args[2], os.Args[4], parallel); err != nil {
+			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	openssh := flag.String("n", "10,50,200", "fleet sizes against OpenSSH (at most 200)")
+	sim := flag.String("sim", "1000,5000", "fleet sizes against the simulator")
+	runs := flag.Int("runs", 3, "counted runs of each command")
+	out := flag.String("o", "bench/RESULTS.md", "where to write the table (raw numbers go beside it, .json)")
+	flag.Parse()
+	if err := benchmark(sizes(*openssh), sizes(*sim), *runs, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+func sizes(s string) []int {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// measurement is one command's runs.
+type measurement struct {
+	Target  string    `json:"target"`
+	N       int       `json:"n"`
+	Tool    string    `json:"tool"`
+	Wall    []float64 `json:"wall_s"`
+	CPU     []float64 `json:"cpu_s"` // user+sys of the process and its waited children
+	MaxRSS  []int64   `json:"max_rss_kib"`
+	Failure string    `json:"failure,omitempty"`
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	return s[len(s)/2]
+}
+
+// measure runs argv runs times (after one warm-up) and records each run's
+// wall time, CPU time and peak RSS as the kernel accounted them. A run
+// counts only when its output shows success on every host: want must occur
+// (at least) m.N times in it.
+func measure(m *measurement, runs int, want string, env []string, argv ...string) {
+	for i := 0; i <= runs; i++ {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		cmd.Env = append(os.Environ(), env...)
+		var stdout, stderr strings.Builder
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		start := time.Now()
+		err := cmd.Run()
+		wall := time.Since(start).Seconds()
+		if err == nil && strings.Count(stdout.String(), want) < m.N {
+			err = fmt.Errorf("%d of %d hosts answered", strings.Count(stdout.String(), want), m.N)
+		}
+		if err != nil {
+			m.Failure = fmt.Sprintf("%v: %s", err, lastLine(stderr.String()+"\n"+stdout.String()))
+			return
+		}
+		if i == 0 {
+			continue // warm-up
+		}
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+		m.Wall, m.CPU, m.MaxRSS = append(m.Wall, wall), append(m.CPU, cpu), append(m.MaxRSS, ru.Maxrss)
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+func benchmark(opensshSizes, simSizes []int, runs int, out string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("run as root: the benchmark creates a user and starts sshd")
+	}
+	dir, err := os.MkdirTemp("", "everywhere-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	everywhere := filepath.Join(dir, "everywhere")
+	if b, err := exec.Command("go", "build", "-o", everywhere, "./cmd/everywhere").CombinedOutput(); err != nil {
+		return fmt.Errorf("building everywhere: %v: %s", err, b)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	keys, err := newKeys(dir)
+	if err != nil {
+		return err
+	}
+	var results []*measurement
+	if len(opensshSizes) > 0 {
+		sshd, err := startSSHD(dir, keys, slices.Max(opensshSizes))
+		if err != nil {
+			return err
+		}
+		defer sshd.stop()
+		for _, n := range opensshSizes {
+			f, err := writeFleet(dir, fmt.Sprintf("openssh-%d", n), n, sshd.port, benchUser, keys, sshd.hostKey)
+			if err != nil {
+				return err
+			}
+			results = append(results, runTools(f, "OpenSSH", n, runs, everywhere, self, true)...)
+		}
+	}
+	for _, n := range simSizes {
+		sim, hostKey, err := newFleetSim(n, 2222, keys.signer.PublicKey())
+		if err != nil {
+			return fmt.Errorf("simulator of %d hosts: %w", n, err)
+		}
+		f, err := writeFleet(dir, fmt.Sprintf("sim-%d", n), n, 2222, "sim", keys, hostKey)
+		if err != nil {
+			sim.Close()
+			return err
+		}
+		results = append(results, runTools(f, "simulator", n, runs, everywhere, self, n <= 1000)...)
+		sim.Close()
+	}
+	return report(results, out)
+}
+
+// runTools measures every tool on one fleet; others (pssh, pdsh, Ansible)
+// only where asked.
+func runTools(f *fleet, target string, n, runs int, everywhere, self string, others bool) []*measurement {
+	var ms []*measurement
+	add := func(tool, want string, env []string, argv ...string) {
+		m := &measurement{Target: target, N: n, Tool: tool}
+		fmt.Fprintf(os.Stderr, "%s N=%d %s…\n", target, n, tool)
+		measure(m, runs, want, env, argv...)
+		ms = append(ms, m)
+	}
+	par := strconv.Itoa(n)
+	const everywhereOK = `"status": "ok"`
+	add("everywhere exec", everywhereOK, nil, everywhere, "exec", "-i", f.inventory, "--parallel", par, "--no-progress", "--format", "json", "--", "uname -a")
+	add("bare Go fan-out", "Linux ", nil, self, "floor", f.inventory, par, "uname -a")
+	add("everywhere 3-step plan", everywhereOK, nil, everywhere, "run", "-i", f.inventory, "-p", f.plan, "--parallel", par, "--no-progress", "--format", "json")
+	if !others {
+		return ms
+	}
+	add("pssh", "[SUCCESS]", nil, "parallel-ssh", "-h", f.psshHosts, "-p", par, "-t", "120", "-l", f.user, "-x", f.sshArgs, "uname -a")
+	add("3 × pssh (3 steps)", "[SUCCESS]", nil, "sh", "-c", fmt.Sprintf(`for c in "uname -a" "uname -m" "cat /etc/os-release"; do parallel-ssh -h %s -p %s -t 120 -l %s -x "%s" "$c" || exit 1; done`, f.psshHosts, par, f.user, f.sshArgs))
+	add("pdsh -R ssh", "Linux ", []string{"PDSH_SSH_ARGS=" + f.sshArgs + " -l %u %h"}, "pdsh", "-R", "ssh", "-f", par, "-l", f.user, "-w", "^"+f.pdshHosts, "uname -a")
+	add("ansible -m raw", "| CHANGED", []string{"ANSIBLE_HOST_KEY_CHECKING=True", "ANSIBLE_SSH_ARGS=-o UserKnownHostsFile=" + f.knownHosts, "ANSIBLE_LOCAL_TEMP=" + f.dir, "ANSIBLE_HOME=" + f.dir},
+		"ansible", "all", "-i", f.ansibleInventory, "-m", "raw", "-a", "uname -a", "-f", par)
+	return ms
+}
+
+func report(results []*measurement, out string) error {
+	raw, err := json.MarshalIndent(results, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(strings.TrimSuffix(out, ".md")+".json", raw, 0o644); err != nil {
+		return err
+	}
+	var b strings.Builder
+	host, _ := os.Hostname()
+	cpu := "unknown CPU"
+	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(info), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	fmt.Fprintf(&b, "# Benchmark\n\n%s, %d cores (%s), %s, %s. Each figure: the median of the counted runs (min–max in brackets), after one warm-up run. CPU is user+sys of the tool's process and the processes it waited for (ssh clients included); peak RSS is the largest single process.\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.GOOS+"/"+runtime.GOARCH, host)
+	b.WriteString("| target | N | tool | wall s | × everywhere | × floor | CPU ms/host | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n")
+	find := func(target string, n int, tool string) *measurement {
+		for _, m := range results {
+			if m.Target == target && m.N == n && m.Tool == tool && m.Failure == "" {
+				return m
+			}
+		}
+		return nil
+	}
+	for _, m := range results {
+		if m.Failure != "" {
+			fmt.Fprintf(&b, "| %s | %d | %s | failed: %s | | | | |\n", m.Target, m.N, m.Tool, m.Failure)
+			continue
+		}
+		ew, fl := find(m.Target, m.N, "everywhere exec"), find(m.Target, m.N, "bare Go fan-out")
+		if strings.Contains(m.Tool, "3") {
+			ew = find(m.Target, m.N, "everywhere 3-step plan")
+		}
+		ratio := func(base *measurement) string {
+			if base == nil {
+				return ""
+			}
+			return fmt.Sprintf("%.2f", median(m.Wall)/median(base.Wall))
+		}
+		wall := fmt.Sprintf("%.2f (%.2f–%.2f)", median(m.Wall), slices.Min(m.Wall), slices.Max(m.Wall))
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %.2f | %.0f |\n", m.Target, m.N, m.Tool, wall, ratio(ew), ratio(fl),
+			median(m.CPU)*1000/float64(m.N), float64(slices.Max(m.MaxRSS))/1024)
+	}
+	fmt.Print(b.String())
+	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
