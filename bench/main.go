@@ -35,7 +35,15 @@ func main() {
 	sim := flag.String("sim", "1000,5000", "fleet sizes against the simulator")
 	runs := flag.Int("runs", 3, "counted runs of each command")
 	out := flag.String("o", "bench/RESULTS.md", "where to write the table (raw numbers go beside it, .json)")
+	profile := flag.String("profile", "", "instead: one `everywhere exec` per simulator size, with a CPU profile written to this folder")
 	flag.Parse()
+	if *profile != "" {
+		if err := profileRuns(sizes(*sim), *profile); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := benchmark(sizes(*openssh), sizes(*sim), *runs, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -156,6 +164,49 @@ func benchmark(opensshSizes, simSizes []int, runs int, out string) error {
 		sim.Close()
 	}
 	return report(results, out)
+}
+
+// profileRuns runs everywhere exec once per simulator size with
+// --cpuprofile, for `go tool pprof`.
+func profileRuns(simSizes []int, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "everywhere-profile-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	everywhere := filepath.Join(work, "everywhere")
+	if b, err := exec.Command("go", "build", "-o", everywhere, "./cmd/everywhere").CombinedOutput(); err != nil {
+		return fmt.Errorf("building everywhere: %v: %s", err, b)
+	}
+	k, err := newKeys(work)
+	if err != nil {
+		return err
+	}
+	for _, n := range simSizes {
+		sim, hostKey, err := newFleetSim(n, 2222, k.signer.PublicKey())
+		if err != nil {
+			return err
+		}
+		f, err := writeFleet(work, fmt.Sprintf("sim-%d", n), n, 2222, "sim", k, hostKey)
+		if err == nil {
+			file := filepath.Join(dir, fmt.Sprintf("everywhere-exec-%d.pprof", n))
+			start := time.Now()
+			out, runErr := exec.Command(everywhere, "exec", "-i", f.inventory, "--parallel", strconv.Itoa(n), "--no-progress", "--format", "json",
+				"--cpuprofile", file, "--", "uname -a").CombinedOutput()
+			if runErr != nil {
+				err = fmt.Errorf("%v: %s", runErr, lastLine(string(out)))
+			}
+			fmt.Fprintf(os.Stderr, "N=%d: %.2fs, profile %s\n", n, time.Since(start).Seconds(), file)
+		}
+		sim.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // runTools measures every tool on one fleet; others (pssh, pdsh, Ansible)

@@ -54,15 +54,21 @@ func newKeys(dir string) (*keys, error) {
 }
 
 type sshd struct {
-	cmd     *exec.Cmd
+	cmds    []*exec.Cmd
 	port    int
 	hostKey ssh.PublicKey
 }
 
 func (s *sshd) stop() {
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	for _, cmd := range s.cmds {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
 }
+
+// listenLimit is OpenSSH's MAX_LISTEN_SOCKS: one sshd listens on at most
+// 16 addresses, so a fleet of n addresses takes n/16 of them.
+const listenLimit = 16
 
 // startSSHD runs the machine's OpenSSH sshd on a free port of n loopback
 // addresses, for benchUser only, with keys only.
@@ -89,34 +95,41 @@ func startSSHD(dir string, k *keys, n int) (*sshd, error) {
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	lines := []string{"HostKey " + k.hostKeyFile, "AuthorizedKeysFile " + authorized, "AllowUsers " + benchUser, "PidFile none",
-		"StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
-		"MaxStartups 2000", "MaxSessions 100", "LogLevel ERROR"}
-	for i := 0; i < n; i++ {
-		lines = append(lines, fmt.Sprintf("ListenAddress %s:%d", loopback(i), port))
-	}
-	config := filepath.Join(dir, "sshd_config")
-	if err := os.WriteFile(config, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		return nil, err
-	}
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		return nil, err
 	}
-	cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", config)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &sshd{cmd: cmd, port: port, hostKey: k.host.PublicKey()}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", net.JoinHostPort(loopback(n-1), fmt.Sprint(port))); err == nil {
-			c.Close()
-			return s, nil
+	s := &sshd{port: port, hostKey: k.host.PublicKey()}
+	for first := 0; first < n; first += listenLimit {
+		lines := []string{"HostKey " + k.hostKeyFile, "AuthorizedKeysFile " + authorized, "AllowUsers " + benchUser, "PidFile none",
+			"StrictModes no", "PasswordAuthentication no", "KbdInteractiveAuthentication no", "UsePAM no",
+			"MaxStartups 2000", "MaxSessions 100", "LogLevel ERROR"}
+		for i := first; i < min(first+listenLimit, n); i++ {
+			lines = append(lines, fmt.Sprintf("ListenAddress %s:%d", loopback(i), port))
 		}
-		if time.Now().After(deadline) {
+		config := filepath.Join(dir, fmt.Sprintf("sshd_config.%d", first))
+		if err := os.WriteFile(config, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			return nil, err
+		}
+		cmd := exec.Command("/usr/sbin/sshd", "-D", "-e", "-f", config)
+		if err := cmd.Start(); err != nil {
 			s.stop()
-			return nil, fmt.Errorf("sshd did not listen on port %d", port)
+			return nil, err
+		}
+		s.cmds = append(s.cmds, cmd)
+	}
+	for i := 0; i < n; i += listenLimit {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			if c, err := net.Dial("tcp", net.JoinHostPort(loopback(i), fmt.Sprint(port))); err == nil {
+				c.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				s.stop()
+				return nil, fmt.Errorf("sshd did not listen on %s:%d", loopback(i), port)
+			}
 		}
 	}
+	return s, nil
 }
 
 // fleet is one fleet described for every tool.

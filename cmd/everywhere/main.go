@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -51,6 +52,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	pprof.StopCPUProfile() // flushes --cpuprofile, whatever the command's outcome
 	var code exitCode
 	var usage usageError
 	switch {
@@ -90,6 +92,20 @@ configuration error · 3 interrupted.`,
   everywhere report out/result.json --format md     # render a saved run again`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+	}
+	// --cpuprofile is for finding where a big fleet's time goes (go tool pprof).
+	var cpuProfile string
+	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this command to `FILE`")
+	_ = root.PersistentFlags().MarkHidden("cpuprofile")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if cpuProfile == "" {
+			return nil
+		}
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		return pprof.StartCPUProfile(f)
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)

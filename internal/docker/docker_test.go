@@ -249,3 +249,15 @@ func TestVersionLess(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerDirectHost: docker: {host: ...} reaches the engine without the
+// SSH connection (here its unix socket; tcp:// with TLS goes the same way).
+func TestDockerDirectHost(t *testing.T) {
+	socket := startDockerd(t)
+	targets := fleet(t, socket)
+	targets[0].Docker = hosts.DockerConfig{Host: "unix://" + socket}
+	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
+	if s := res.Hosts[0].Steps[0]; s.Status != run.OK || !strings.Contains(s.Stdout, "API 1.") {
+		t.Errorf("%s %q %q", s.Status, s.Stdout, s.Error)
+	}
+}

@@ -1,7 +1,6 @@
 package hosts
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -55,7 +54,16 @@ type Dialer struct {
 	AcceptNewHostKeys bool
 
 	handshakes chan struct{}
-	mu         sync.Mutex // serialises known_hosts reads and appends
+	writeMu    sync.Mutex // serialises known_hosts appends
+
+	cacheMu    sync.Mutex
+	knownHosts map[string]knownHostsDB // parsed once per file: a fleet shares one
+}
+
+// knownHostsDB is a parsed known_hosts file, or why it could not be read.
+type knownHostsDB struct {
+	check ssh.HostKeyCallback
+	err   error
 }
 
 // NewDialer returns a Dialer allowing maxHandshakes handshakes at once
@@ -64,7 +72,7 @@ func NewDialer(acceptNewHostKeys bool, maxHandshakes int) *Dialer {
 	if maxHandshakes <= 0 {
 		maxHandshakes = DefaultMaxHandshakes
 	}
-	return &Dialer{AcceptNewHostKeys: acceptNewHostKeys, handshakes: make(chan struct{}, maxHandshakes)}
+	return &Dialer{AcceptNewHostKeys: acceptNewHostKeys, handshakes: make(chan struct{}, maxHandshakes), knownHosts: map[string]knownHostsDB{}}
 }
 
 // Conn is one SSH connection to one host; every step runs in a new session
@@ -292,22 +300,13 @@ func (e *hostKeyError) Error() string { return e.detail }
 // returns the key algorithms recorded for it so the server presents one we
 // can check (as OpenSSH does) rather than an unknown type.
 func (d *Dialer) hostKeyCallback(h Host) (ssh.HostKeyCallback, []string, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if _, err := os.Stat(h.KnownHosts); errors.Is(err, os.ErrNotExist) && d.AcceptNewHostKeys {
-		if err := os.MkdirAll(filepath.Dir(h.KnownHosts), 0o700); err != nil {
-			return nil, nil, err
-		}
-		if err := os.WriteFile(h.KnownHosts, nil, 0o600); err != nil {
-			return nil, nil, err
-		}
-	}
-	check, err := knownhosts.New(h.KnownHosts)
+	check, err := d.knownHostsFile(h.KnownHosts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("known_hosts %s: %w (create it, or rerun with --accept-new-host-keys)", h.KnownHosts, err)
 	}
 	algorithms := knownAlgorithms(check, h.Addr())
-	callback := func(addr string, remote net.Addr, key ssh.PublicKey) error {
+	var callback ssh.HostKeyCallback
+	callback = func(addr string, remote net.Addr, key ssh.PublicKey) error {
 		err := check(addr, remote, key)
 		var keyErr *knownhosts.KeyError
 		if err == nil || !errors.As(err, &keyErr) {
@@ -325,28 +324,58 @@ func (d *Dialer) hostKeyCallback(h Host) (ssh.HostKeyCallback, []string, error) 
 				"%s %s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
 				key.Type(), fp, h.KnownHosts, h.Port, h.Address)}
 		}
-		return d.remember(h.KnownHosts, addr, key)
+		// The parsed file may be older than keys trusted since: decide on
+		// the file as it is now, so a key that changed is never taken.
+		return d.remember(h.KnownHosts, addr, remote, key, func(fresh ssh.HostKeyCallback) error {
+			check = fresh
+			return callback(addr, remote, key)
+		})
 	}
 	return callback, algorithms, nil
 }
 
-// remember appends a first-seen key to known_hosts, once per address and key.
-func (d *Dialer) remember(file, addr string, key ssh.PublicKey) error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"
-	existing, err := os.ReadFile(file)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
+// knownHostsFile parses file once for the Dialer's life: parsing it per
+// host made a fleet's cost grow with the square of its size. Keys that
+// trust-on-first-use adds later are checked against the file itself.
+func (d *Dialer) knownHostsFile(file string) (ssh.HostKeyCallback, error) {
+	d.cacheMu.Lock()
+	defer d.cacheMu.Unlock()
+	if db, ok := d.knownHosts[file]; ok {
+		return db.check, db.err
 	}
-	if bytes.Contains(existing, []byte(line)) {
-		return nil
+	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && d.AcceptNewHostKeys {
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			return nil, err
+		}
+		if err := os.WriteFile(file, nil, 0o600); err != nil {
+			return nil, err
+		}
 	}
+	check, err := knownhosts.New(file)
+	d.knownHosts[file] = knownHostsDB{check, err}
+	return check, err
+}
+
+// remember appends a first-seen key to known_hosts. The file is read again
+// first: when it now holds a key for addr, verify decides with it instead.
+func (d *Dialer) remember(file, addr string, remote net.Addr, key ssh.PublicKey, verify func(ssh.HostKeyCallback) error) error {
+	d.writeMu.Lock()
+	fresh, err := knownhosts.New(file)
+	if err != nil {
+		d.writeMu.Unlock()
+		return fmt.Errorf("recording host key: %w", err)
+	}
+	var keyErr *knownhosts.KeyError
+	if err := fresh(addr, remote, key); err == nil || !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
+		d.writeMu.Unlock()
+		return verify(fresh)
+	}
+	defer d.writeMu.Unlock()
 	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
 	if err != nil {
 		return fmt.Errorf("recording host key: %w", err)
 	}
-	if _, err := f.WriteString(line); err != nil {
+	if _, err := f.WriteString(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"); err != nil {
 		_ = f.Close()
 		return fmt.Errorf("recording host key: %w", err)
 	}
