@@ -11,10 +11,11 @@ import (
 )
 
 // Progress shows a run's events as they happen, on stderr. On a terminal
-// it keeps a line per host updated in place (one summary line for fleets
-// taller than the screen); elsewhere, as in CI logs, it prints a line when
+// it keeps a line per host updated in place (one summary line for fleets of
+// more than MaxLines hosts); elsewhere, as in CI logs, it prints a line when
 // a host finishes or a step is not ok, and every WarnEvery a line naming
-// the hosts still running, slowest first.
+// the hosts still running, slowest first; for a big fleet, only a summary
+// line every WarnEvery and at the end.
 type Progress struct {
 	w         io.Writer
 	tty       bool
@@ -57,6 +58,9 @@ func (p *Progress) Run(events <-chan run.Event) {
 		case e, ok := <-events:
 			if !ok {
 				p.clear()
+				if !p.tty && p.big() {
+					fmt.Fprintln(p.w, p.summary(time.Now()))
+				}
 				return
 			}
 			p.apply(e)
@@ -65,15 +69,23 @@ func (p *Progress) Run(events <-chan run.Event) {
 				p.draw()
 			}
 		case <-warn.C:
-			if !p.tty {
+			switch {
+			case p.tty:
+			case p.big():
+				fmt.Fprintln(p.w, p.summary(time.Now()))
+			default:
 				p.stillRunning()
 			}
 		}
 	}
 }
 
+// big says the fleet is too big for a line per host.
+func (p *Progress) big() bool { return len(p.hosts) > p.MaxLines }
+
 func (p *Progress) apply(e run.Event) {
 	h := &p.hosts[e.HostIndex]
+	quiet := p.tty || p.big()
 	switch e.Type {
 	case run.Connecting:
 		h.started, h.step, h.since = true, "connecting", e.Time
@@ -90,13 +102,13 @@ func (p *Progress) apply(e run.Event) {
 	case run.StepDone:
 		if e.Status != run.OK && e.Status != run.Skipped {
 			h.notOK++
-			if !p.tty {
+			if !quiet {
 				fmt.Fprintf(p.w, "%s %s · %s: %s %s: %s\n", statusIcon(e.Status), h.name, h.step, e.Status, formatDuration(e.Duration), e.Detail)
 			}
 		}
 	case run.HostDone:
 		h.done, h.status = true, e.Status
-		if !p.tty {
+		if !quiet {
 			fmt.Fprintf(p.w, "%s %s: %s (%d/%d steps run)\n", statusIcon(e.Status), h.name, e.Status, h.stepNo, p.steps)
 		}
 	}
@@ -106,7 +118,7 @@ func (p *Progress) apply(e run.Event) {
 }
 
 func (p *Progress) lines(now time.Time) []string {
-	if len(p.hosts) > p.MaxLines {
+	if p.big() {
 		return []string{p.summary(now)}
 	}
 	width := 0

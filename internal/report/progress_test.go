@@ -59,3 +59,14 @@ func TestProgressSummarisesBigFleets(t *testing.T) {
 		t.Errorf("got %q", buf.String())
 	}
 }
+
+func TestProgressPlainBigFleet(t *testing.T) {
+	var buf bytes.Buffer
+	p := NewProgress(&buf, false, []string{"a", "b", "c"}, 1)
+	p.MaxLines = 2
+	feed(p, run.Event{Type: run.Connecting, HostIndex: 0}, run.Event{Type: run.HostDone, HostIndex: 1, Status: run.Failed},
+		run.Event{Type: run.HostDone, HostIndex: 0, Status: run.OK})
+	if got, want := buf.String(), "2/3 hosts done (1 not ok) · 0 running\n"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
