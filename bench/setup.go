@@ -1,8 +1,6 @@
 package main
 
 import (
-	"crypto/ed25519"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/hosts"
 )
 
 // benchUser runs the commands on the OpenSSH target: an unprivileged user
@@ -26,28 +26,13 @@ type keys struct {
 	hostKeyFile  string
 }
 
-func writeKey(file string) (ssh.Signer, error) {
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, err
-	}
-	return ssh.NewSignerFromKey(priv)
-}
-
 func newKeys(dir string) (*keys, error) {
 	k := &keys{identityFile: filepath.Join(dir, "id_ed25519"), hostKeyFile: filepath.Join(dir, "ssh_host_ed25519_key")}
 	var err error
-	if k.signer, err = writeKey(k.identityFile); err != nil {
+	if k.signer, err = hosts.WriteNewKey(k.identityFile, ""); err != nil {
 		return nil, err
 	}
-	if k.host, err = writeKey(k.hostKeyFile); err != nil {
+	if k.host, err = hosts.WriteNewKey(k.hostKeyFile, ""); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -3,8 +3,6 @@ package lab
 import (
 	"bufio"
 	"context"
-	"crypto/ed25519"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net"
@@ -142,18 +140,7 @@ func loadOrCreateKey(file string) (ssh.Signer, error) {
 	if data, err := os.ReadFile(file); err == nil {
 		return ssh.ParsePrivateKey(data)
 	}
-	_, priv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		return nil, err
-	}
-	block, err := ssh.MarshalPrivateKey(priv, "everywhere lab")
-	if err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, err
-	}
-	signer, err := ssh.NewSignerFromKey(priv)
+	signer, err := hosts.WriteNewKey(file, "everywhere lab")
 	if err != nil {
 		return nil, err
 	}
