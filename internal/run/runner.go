@@ -175,7 +175,7 @@ func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *pl
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		sr.Status, sr.Error = Timeout, fmt.Sprintf("no result within %v (step timeout)", timeout)
-		if !errors.Is(errors.Unwrap(err), context.DeadlineExceeded) && err != context.DeadlineExceeded {
+		if err != context.DeadlineExceeded { // the action says what it did about it
 			sr.Error += ": " + err.Error()
 		}
 	case errors.Is(err, plan.ErrNotApplicable):
