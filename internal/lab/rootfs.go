@@ -85,10 +85,10 @@ func ensureEmulation(ctx context.Context, c Config) error {
 		if archRuns(ctx, a) {
 			continue
 		}
+		// update-binfmts registers a handler that qemu-user-static's install
+		// could not (binfmt_misc was not mounted then).
 		handler := "qemu-" + qemuNames[a]
-		if _, err := os.Stat(filepath.Join(binfmt, handler)); err == nil {
-			_ = command(ctx, "update-binfmts", "--enable", handler)
-		} else if a == hosts.I686 {
+		if err := command(ctx, "update-binfmts", "--enable", handler); err != nil && a == hosts.I686 {
 			reg := ":qemu-i386:M::\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-i386-static:F"
 			if err := os.WriteFile(binfmt+"/register", []byte(reg), 0); err != nil {
 				return fmt.Errorf("registering qemu-i386 with binfmt_misc: %w", err)
