@@ -35,7 +35,7 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 	var dir string
 	c.PersistentFlags().StringVar(&dir, "dir", lab.DefaultDir, "the lab's folder: inventory, keys, per-host roots and logs")
 
-	var archList, subnet, cacheDir, mirror string
+	var archList, subnet, lxdSubnet, cacheDir, mirror string
 	var refresh bool
 	up := &cobra.Command{
 		Use:   "up [--arch LIST] [--subnet CIDR]",
@@ -53,11 +53,16 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 				}
 				cfg.Archs = append(cfg.Archs, a)
 			}
-			prefix, err := netip.ParsePrefix(subnet)
-			if err != nil {
+			var err error
+			if cfg.Subnet, err = netip.ParsePrefix(subnet); err != nil {
 				return usagef("--subnet: %v", err)
 			}
-			cfg.Subnet = prefix
+			if cfg.LXDSubnet, err = netip.ParsePrefix(lxdSubnet); err != nil {
+				return usagef("--lxd-subnet: %v", err)
+			}
+			if err := cfg.WithDefaults().Validate(); err != nil {
+				return usageError{err}
+			}
 			if err := lab.Up(cmd.Context(), cfg); err != nil {
 				return err
 			}
@@ -67,6 +72,7 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 	}
 	up.Flags().StringVar(&archList, "arch", "", "architectures, comma-separated (default: armhf,arm64,i686,amd64,ppc64el,s390x)")
 	up.Flags().StringVar(&subnet, "subnet", lab.DefaultSubnet, "private IPv4 range of the lab bridge; hosts take .11 to .16")
+	up.Flags().StringVar(&lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
 	up.Flags().StringVar(&cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
 	up.Flags().StringVar(&mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
 	up.Flags().BoolVar(&refresh, "refresh", false, "rebuild cached rootfs")

@@ -129,7 +129,7 @@ const (
 // earlier lab (whatever of it is left is taken down first).
 func Up(ctx context.Context, c Config) error {
 	c = c.WithDefaults()
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if err := requirements(c); err != nil {
@@ -227,7 +227,8 @@ func Up(ctx context.Context, c Config) error {
 	return nil
 }
 
-func (c Config) validate() error {
+// Validate checks the subnets and the name prefix.
+func (c Config) Validate() error {
 	for _, p := range []netip.Prefix{c.Subnet, c.LXDSubnet} {
 		if !p.Addr().Is4() || !p.Addr().IsPrivate() || p.Bits() > 24 {
 			return fmt.Errorf("subnet %s: use a private IPv4 range (10/8, 172.16/12, 192.168/16), /24 or larger, that nothing else on this machine uses", p)

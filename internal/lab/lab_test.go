@@ -300,7 +300,7 @@ func TestHostsAddresses(t *testing.T) {
 	if len(got) != 2 || got[0].Name != "armhf" || got[0].Address.String() != "10.213.0.11" || got[1].Address.String() != "10.213.0.16" {
 		t.Errorf("got %+v", got)
 	}
-	if err := (Config{Subnet: netip.MustParsePrefix("8.8.8.0/24"), Prefix: "ew"}).validate(); err == nil {
+	if err := (Config{Subnet: netip.MustParsePrefix("8.8.8.0/24"), Prefix: "ew"}).WithDefaults().Validate(); err == nil {
 		t.Error("a public subnet was accepted")
 	}
 }

@@ -63,7 +63,7 @@ profiles:
 // lxd driver against a real server. Its socket is LXDSocket.
 func StartLXD(ctx context.Context, c Config) error {
 	c = c.WithDefaults()
-	if err := c.validate(); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if err := requirements(c); err != nil {
