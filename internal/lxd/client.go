@@ -222,12 +222,6 @@ func (c *Client) Wait(ctx context.Context, path string) (*Operation, error) {
 	}
 }
 
-// Cancel asks the server to cancel an operation (not every kind can be).
-func (c *Client) Cancel(ctx context.Context, path string) error {
-	_, err := c.do(ctx, http.MethodDelete, path, nil, nil)
-	return err
-}
-
 // act sends a request whose answer is an operation, and waits for it.
 func (c *Client) act(ctx context.Context, method, path string, body any) (*Operation, error) {
 	op, err := c.do(ctx, method, path, body, nil)

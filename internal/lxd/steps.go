@@ -296,7 +296,7 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output
 	if name == "" {
 		launched := s.instances()
 		if len(launched) == 0 {
-			return nil, errors.New("no instance to run in: no lxd.launch of this run succeeded on this host; name one with instance:")
+			return nil, errors.New("no instance to run in: no lxd.launch of this run succeeded on this host (or name one with instance)")
 		}
 		name = launched[len(launched)-1]
 	}
