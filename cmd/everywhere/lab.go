@@ -108,15 +108,15 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 				return err
 			}
 			tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tNAMESPACE\tSSHD\tANSWERS")
+			fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tNAMESPACE\tSSHD\tANSWERS\tDOCKER\tLXD")
 			up := 0
 			for _, s := range lab.Status(cmd.Context(), cfg) {
 				pid := "-"
 				if s.SSHDPID > 0 {
 					pid = fmt.Sprintf("pid %d", s.SSHDPID)
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, yesNo(s.Namespace), pid, yesNo(s.Answers))
-				if s.Answers {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
+				if s.Answers && s.Docker && s.LXD {
 					up++
 				}
 			}

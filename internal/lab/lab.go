@@ -11,6 +11,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -309,6 +311,8 @@ type HostStatus struct {
 	Namespace bool
 	SSHDPID   int // 0: not running
 	Answers   bool
+	Docker    bool // its engine answers
+	LXD       bool // the lab's LXD answers through its socket in the host
 }
 
 // Status reports each of the lab's hosts.
@@ -321,9 +325,31 @@ func Status(ctx context.Context, c Config) []HostStatus {
 		s.Namespace = err == nil
 		s.SSHDPID = runningPID(h)
 		s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
+		s.Docker = answers(ctx, h.dockerSocket(), "/_ping")
+		s.LXD = answers(ctx, filepath.Join(h.root(), "var", "lib", "lxd", "unix.socket"), "/1.0")
 		out = append(out, s)
 	}
 	return out
+}
+
+// answers says whether an HTTP server on a unix socket answers path with 200.
+func answers(ctx context.Context, socket, path string) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
+	}}}
+	defer client.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://lab"+path, nil)
+	if err != nil {
+		return false
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // lock keeps two lab commands from working on one lab at once.

@@ -99,6 +99,11 @@ func TestLab(t *testing.T) {
 
 	t.Run("default plan on six architectures", func(t *testing.T) {
 		targets := up(t, c)
+		for _, s := range Status(context.Background(), c) {
+			if !s.Namespace || s.SSHDPID == 0 || !s.Answers || !s.Docker || !s.LXD {
+				t.Errorf("status of %s: %+v", s.Name, s)
+			}
+		}
 		res := runPlan(t, targets, defaultPlan(t), nil)
 		if res.ExitCode() != run.ExitOK {
 			t.Fatalf("exit %d: %+v", res.ExitCode(), res.Hosts)

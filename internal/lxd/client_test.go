@@ -31,10 +31,10 @@ func fakeLXD(t *testing.T, handler http.HandlerFunc) *Client {
 
 func TestErrorShapes(t *testing.T) {
 	tests := []struct {
-		name    string
-		handler http.HandlerFunc
-		call    func(*Client) error
-		want    string
+		name     string
+		handler  http.HandlerFunc
+		call     func(*Client) error
+		want     string
 		notFound bool
 	}{
 		{"error envelope", func(w http.ResponseWriter, r *http.Request) {
