@@ -309,3 +309,25 @@ func TestHostsAddresses(t *testing.T) {
 		t.Error("a public subnet was accepted")
 	}
 }
+
+func TestLockFile(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "x.lock")
+	unlock, err := lockFile(context.Background(), file, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockFile(context.Background(), file, false); err != errLocked {
+		t.Errorf("second lock without waiting: %v, want errLocked", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	defer cancel()
+	if _, err := lockFile(ctx, file, true); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting lock while held: %v", err)
+	}
+	unlock()
+	again, err := lockFile(context.Background(), file, true)
+	if err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	again()
+}

@@ -188,12 +188,19 @@ func (f flavour) recipe(a hosts.Arch, suite string) string {
 func buildRootfs(ctx context.Context, c Config, a hosts.Arch, f flavour, mirror string) error {
 	dir := c.rootfs(a, f)
 	recipe := f.recipe(a, c.Suite)
+	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
+		return err
+	}
+	// Labs (and test suites) on one machine share the cache: one builds a
+	// rootfs, the others wait for it and reuse it.
+	unlock, err := lockFile(ctx, dir+".lock", true)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if have, err := os.ReadFile(filepath.Join(dir, recipeFile)); err == nil && string(have) == recipe && !c.Refresh {
 		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", a.Debian(), dir)
 		return nil
-	}
-	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
-		return err
 	}
 	tmp := dir + ".tmp"
 	logFile := dir + ".log"
