@@ -12,6 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+
 	"everywhere/internal/sshtest"
 )
 
@@ -309,5 +312,51 @@ func TestShellQuote(t *testing.T) {
 		if got := ShellQuote(tt.argv); got != tt.want {
 			t.Errorf("ShellQuote(%q) = %q, want %q", tt.argv, got, tt.want)
 		}
+	}
+}
+
+// TestAgentAuth: with no identity file, the keys of a running ssh-agent
+// (SSH_AUTH_SOCK) are offered.
+func TestAgentAuth(t *testing.T) {
+	server := sshtest.NewServer(t, commands)
+	data, err := os.ReadFile(server.IdentityFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ssh.ParseRawPrivateKey(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyring := agent.NewKeyring()
+	if err := keyring.Add(agent.AddedKey{PrivateKey: key}); err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(t.TempDir(), "agent.sock")
+	l, err := net.Listen("unix", socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _ = agent.ServeAgent(keyring, c) }()
+		}
+	}()
+	t.Setenv("SSH_AUTH_SOCK", socket)
+	t.Setenv("HOME", t.TempDir()) // no ~/.ssh keys to fall back on
+	h := hostFor(server)
+	h.Identity = ""
+	c := dial(t, h)
+	if out, err := c.Exec(context.Background(), "uname -m", 100); err != nil || out.Stdout.String() != "aarch64\n" {
+		t.Errorf("exec over agent-authenticated connection: %v %q", err, out.Stdout.String())
+	}
+	// Without the agent there is no key at all: a clear error, not a hang.
+	t.Setenv("SSH_AUTH_SOCK", "")
+	if _, err := NewDialer(false, 0).Dial(context.Background(), h); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "no key to offer") {
+		t.Errorf("no key: %v", err)
 	}
 }
