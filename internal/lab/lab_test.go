@@ -247,6 +247,11 @@ func TestLab(t *testing.T) {
 		if strings.Contains(string(netns), c.Prefix+"-") {
 			t.Errorf("namespaces left:\n%s", netns)
 		}
+		for _, table := range []string{"filter", "nat", "mangle"} {
+			if rules, err := exec.Command("iptables-save", "-t", table).Output(); err == nil && strings.Contains(string(rules), "LXD network "+c.lxdBridge()) {
+				t.Errorf("LXD's %s rules for %s left", table, c.lxdBridge())
+			}
+		}
 		mounts, _ := os.ReadFile("/proc/self/mounts")
 		if strings.Contains(string(mounts), c.Dir) {
 			t.Errorf("mounts left under %s", c.Dir)
@@ -330,4 +335,12 @@ func TestLockFile(t *testing.T) {
 		t.Fatalf("after unlock: %v", err)
 	}
 	again()
+}
+
+func TestRuleWords(t *testing.T) {
+	got := ruleWords(`INPUT -i ew-lxdbr -p udp -m udp --dport 67 -m comment --comment "generated for LXD network ew-lxdbr" -j ACCEPT`)
+	want := []string{"INPUT", "-i", "ew-lxdbr", "-p", "udp", "-m", "udp", "--dport", "67", "-m", "comment", "--comment", "generated for LXD network ew-lxdbr", "-j", "ACCEPT"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got %q", got)
+	}
 }

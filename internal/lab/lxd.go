@@ -244,7 +244,59 @@ func stopLXD(ctx context.Context, c Config) error {
 			errs = append(errs, err)
 		}
 	}
+	if err := removeFirewallRules(ctx, c.lxdBridge()); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// removeFirewallRules deletes the iptables rules LXD made for its bridge,
+// which it leaves behind when it shuts down (and adds again on start).
+func removeFirewallRules(ctx context.Context, bridge string) error {
+	marker := `"generated for LXD network ` + bridge + `"`
+	for _, table := range []string{"filter", "nat", "mangle"} {
+		saved, err := exec.CommandContext(ctx, "iptables-save", "-t", table).Output()
+		if err != nil {
+			return nil // no iptables here: LXD added no rules either
+		}
+		for _, line := range strings.Split(string(saved), "\n") {
+			rule, ok := strings.CutPrefix(line, "-A ")
+			if !ok || !strings.Contains(rule, marker) {
+				continue
+			}
+			if err := command(ctx, "iptables", append([]string{"-t", table, "-D"}, ruleWords(rule)...)...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ruleWords splits a rule as iptables-save prints it: words, with "..."
+// around those that hold spaces.
+func ruleWords(rule string) []string {
+	var words []string
+	var word strings.Builder
+	quoted, inWord := false, false
+	for _, r := range rule {
+		switch {
+		case r == '"':
+			quoted, inWord = !quoted, true
+		case r == ' ' && !quoted:
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+			}
+			inWord = false
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words
 }
 
 // recipeID names a rootfs recipe shortly, to tell images of older ones.
