@@ -1,8 +1,6 @@
 package sshtest
 
 import (
-	"crypto/ed25519"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"os"
@@ -58,22 +56,8 @@ func StartOpenSSH(t testing.TB) *OpenSSH {
 	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, hostPriv, err := ed25519.GenerateKey(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	block, err := ssh.MarshalPrivateKey(hostPriv, "")
-	if err != nil {
-		t.Fatal(err)
-	}
 	hostKeyFile := filepath.Join(dir, "ssh_host_ed25519_key")
-	if err := os.WriteFile(hostKeyFile, pem.EncodeToMemory(block), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hostSigner, err := ssh.NewSignerFromKey(hostPriv)
-	if err != nil {
-		t.Fatal(err)
-	}
+	hostSigner := writeKey(t, hostKeyFile)
 	userSigner, identity := NewUserKey(t, dir)
 	authorized := filepath.Join(dir, "authorized_keys")
 	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userSigner.PublicKey()), 0o600); err != nil {

@@ -96,6 +96,14 @@ func newSigner(t testing.TB) ssh.Signer {
 // and returns its signer and path.
 func NewUserKey(t testing.TB, dir string) (ssh.Signer, string) {
 	t.Helper()
+	file := filepath.Join(dir, "id_ed25519")
+	return writeKey(t, file), file
+}
+
+// writeKey writes a fresh ed25519 private key in OpenSSH format to file.
+// (hosts.WriteNewKey does the same, but hosts' tests import this package.)
+func writeKey(t testing.TB, file string) ssh.Signer {
+	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -104,7 +112,6 @@ func NewUserKey(t testing.TB, dir string) (ssh.Signer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "id_ed25519")
 	if err := os.WriteFile(file, pem.EncodeToMemory(block), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +119,7 @@ func NewUserKey(t testing.TB, dir string) (ssh.Signer, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return signer, file
+	return signer
 }
 
 // WriteKnownHosts writes a known_hosts file holding key for host:port.
