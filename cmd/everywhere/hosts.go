@@ -71,7 +71,7 @@ func hostsExit(res *run.Result) error {
 		return exitCode(run.ExitInterrupted)
 	}
 	for _, h := range res.Hosts {
-		if h.Error != "" || h.Steps[0].Status != run.OK {
+		if h.Error != "" || h.Step("machine").Status != run.OK {
 			return exitCode(run.ExitFailed)
 		}
 	}

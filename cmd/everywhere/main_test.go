@@ -95,23 +95,15 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
 		}
 	}
-	step := func(h run.HostResult, name string) run.StepResult {
-		for _, s := range h.Steps {
-			if s.Name == name {
-				return s
-			}
-		}
-		return run.StepResult{}
-	}
 	for _, h := range res.Hosts {
-		machine := step(h, "machine")
+		machine := h.Step("machine")
 		if machine.Name != "machine" || machine.Status != run.OK || strings.TrimSpace(machine.Stdout) != arch.Kernel() {
 			t.Errorf("host %s machine step: %+v", h.Name, machine)
 		}
 		if len(machine.Expectations) != 1 || !machine.Expectations[0].OK {
 			t.Errorf("host %s: arch_matches_host not checked: %+v", h.Name, machine.Expectations)
 		}
-		if dpkg := step(h, "dpkg-arch"); strings.TrimSpace(dpkg.Stdout) != arch.Debian() {
+		if dpkg := h.Step("dpkg-arch"); strings.TrimSpace(dpkg.Stdout) != arch.Debian() {
 			t.Errorf("host %s dpkg-arch: %q", h.Name, dpkg.Stdout)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 
 	"everywhere/internal/hosts"
@@ -33,7 +34,8 @@ var ErrImageMissing = errors.New("image not present")
 // engine is a host's Docker client, shared by the host's steps.
 type engine struct {
 	*client.Client
-	where string // how it is reached, for errors
+	where   string        // how it is reached, for errors
+	version types.Version // asked once, when connecting
 }
 
 // connect returns the host's Docker client, negotiated and checked, opening
@@ -73,6 +75,7 @@ func open(ctx context.Context, t plan.Conn) (*engine, error) {
 		_ = c.Close()
 		return nil, diagnose(ctx, t, e.where, err)
 	}
+	e.version = v
 	if versionLess(v.APIVersion, minAPIVersion) {
 		_ = c.Close()
 		return nil, fmt.Errorf("docker engine %s speaks API %s; everywhere needs %s or newer (Docker 20.10+)", v.Version, v.APIVersion, minAPIVersion)

@@ -40,16 +40,13 @@ func (*Version) Kind() string { return "docker.version" }
 // Command describes the step.
 func (*Version) Command() string { return "docker version" }
 
-// Run asks the engine for its versions and platform.
+// Run reports the engine's versions and platform, as asked when connecting.
 func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	v, err := e.ServerVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
+	v := e.version
 	out := hosts.NewOutput(limit)
 	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
 	if declared := t.Host().Arch; v.Arch != Platform(declared).Architecture {

@@ -111,24 +111,24 @@ func TestLab(t *testing.T) {
 		want := map[string][2]string{"armhf": {"armv7l", "armhf"}, "arm64": {"aarch64", "arm64"}, "i386": {"i686", "i386"},
 			"amd64": {"x86_64", "amd64"}, "ppc64el": {"ppc64le", "ppc64el"}, "s390x": {"s390x", "s390x"}}
 		for _, h := range res.Hosts {
-			machine, dpkg := strings.TrimSpace(step(h, "machine").Stdout), strings.TrimSpace(step(h, "dpkg-arch").Stdout)
+			machine, dpkg := strings.TrimSpace(h.Step("machine").Stdout), strings.TrimSpace(h.Step("dpkg-arch").Stdout)
 			if machine != want[h.Name][0] || dpkg != want[h.Name][1] {
 				t.Errorf("host %s (%s): uname -m %q, dpkg %q; want %v", h.Name, h.Arch, machine, dpkg, want[h.Name])
 			}
 			for _, name := range []string{"kernel", "machine", "dpkg-arch", "docker-run"} {
-				if s := step(h, name); len(s.Expectations) != 1 || !s.Expectations[0].OK {
-					t.Errorf("host %s step %s: arch_matches_host %+v", h.Name, s.Name, s.Expectations)
+				if s := h.Step(name); len(s.Expectations) != 1 || !s.Expectations[0].OK {
+					t.Errorf("host %s step %s: arch_matches_host %+v", h.Name, name, s.Expectations)
 				}
 			}
 			// The container's own uname -m: the image of the host's architecture.
-			if run := step(h, "docker-run"); !strings.HasPrefix(run.Stdout, want[h.Name][0]+"\n") {
+			if run := h.Step("docker-run"); !strings.HasPrefix(run.Stdout, want[h.Name][0]+"\n") {
 				t.Errorf("host %s: docker-run %s %q", h.Name, run.Status, run.Stdout)
 			}
-			if kernel := step(h, "kernel"); !strings.Contains(kernel.Stdout, "Linux "+h.Name+" ") {
+			if kernel := h.Step("kernel"); !strings.Contains(kernel.Stdout, "Linux "+h.Name+" ") {
 				t.Errorf("host %s: uname -a does not name the host: %q", h.Name, kernel.Stdout)
 			}
 			// LXD runs amd64 and i386 instances here; elsewhere its steps say why not.
-			launch, uname := step(h, "lxd-launch"), step(h, "lxd-uname")
+			launch, uname := h.Step("lxd-launch"), h.Step("lxd-uname")
 			switch h.Name {
 			case "amd64", "i386":
 				if launch.Status != run.OK || !strings.Contains(launch.Stdout, "RUNNING") || !strings.Contains(uname.Stdout, " "+want[h.Name][0]+" ") {
@@ -262,15 +262,6 @@ func TestLab(t *testing.T) {
 			}
 		}
 	})
-}
-
-func step(h run.HostResult, name string) run.StepResult {
-	for _, s := range h.Steps {
-		if s.Name == name {
-			return s
-		}
-	}
-	return run.StepResult{Name: name + " (missing)"}
 }
 
 func checkOneHostDown(t *testing.T, res *run.Result, broken, detail string) {

@@ -61,6 +61,17 @@ type HostResult struct {
 	Cleanup   []StepResult `json:"cleanup,omitempty"`
 }
 
+// Step returns the host's step named name, or a zero StepResult when the
+// plan had none.
+func (h HostResult) Step(name string) StepResult {
+	for _, s := range h.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	return StepResult{}
+}
+
 // StepResult is one cell of the report.
 type StepResult struct {
 	Name            string         `json:"name"`
