@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 )
 
 // fleetSim is N virtual SSH hosts of the six architectures, in one
@@ -44,7 +44,7 @@ func newFleetSim(n, port int, user ssh.PublicKey) (*fleetSim, ssh.PublicKey, err
 			return nil, nil, err
 		}
 		f.listeners = append(f.listeners, l)
-		arch := hosts.AllArchs()[i%6]
+		arch := host.AllArchs()[i%6]
 		go f.serve(l, fmt.Sprintf("sim%d", i), arch)
 	}
 	return f, signer.PublicKey(), nil
@@ -60,7 +60,7 @@ func (f *fleetSim) Close() {
 	}
 }
 
-func (f *fleetSim) serve(l net.Listener, name string, arch hosts.Arch) {
+func (f *fleetSim) serve(l net.Listener, name string, arch host.Arch) {
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -70,7 +70,7 @@ func (f *fleetSim) serve(l net.Listener, name string, arch hosts.Arch) {
 	}
 }
 
-func (f *fleetSim) handle(c net.Conn, name string, arch hosts.Arch) {
+func (f *fleetSim) handle(c net.Conn, name string, arch host.Arch) {
 	defer c.Close()
 	conn, chans, reqs, err := ssh.NewServerConn(c, f.config)
 	if err != nil {
@@ -91,7 +91,7 @@ func (f *fleetSim) handle(c net.Conn, name string, arch hosts.Arch) {
 	}
 }
 
-func answer(ch ssh.Channel, requests <-chan *ssh.Request, name string, arch hosts.Arch) {
+func answer(ch ssh.Channel, requests <-chan *ssh.Request, name string, arch host.Arch) {
 	defer ch.Close()
 	for req := range requests {
 		if req.Type != "exec" {

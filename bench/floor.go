@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"everywhere/internal/inventory"
 	"fmt"
 	"net"
 	"os"
@@ -10,15 +11,13 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/sync/errgroup"
-
-	"everywhere/internal/hosts"
 )
 
 // floor is the least a fan-out can do: per host one handshake and one
 // session, with errgroup, nothing else. Its time is what everywhere is
 // measured against.
-func floor(inventory, command string, parallel int) error {
-	inv, err := hosts.LoadInventory(inventory)
+func floor(inventoryFile, command string, parallel int) error {
+	inv, err := inventory.LoadInventory(inventoryFile)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/sshconn"
 )
 
 // benchUser runs the commands on the OpenSSH target: an unprivileged user
@@ -29,10 +29,10 @@ type keys struct {
 func newKeys(dir string) (*keys, error) {
 	k := &keys{identityFile: filepath.Join(dir, "id_ed25519"), hostKeyFile: filepath.Join(dir, "ssh_host_ed25519_key")}
 	var err error
-	if k.signer, err = hosts.WriteNewKey(k.identityFile, ""); err != nil {
+	if k.signer, err = sshconn.WriteNewKey(k.identityFile, ""); err != nil {
 		return nil, err
 	}
-	if k.host, err = hosts.WriteNewKey(k.hostKeyFile, ""); err != nil {
+	if k.host, err = sshconn.WriteNewKey(k.hostKeyFile, ""); err != nil {
 		return nil, err
 	}
 	return k, nil

@@ -10,7 +10,7 @@ import (
 
 	"everywhere/internal/plan"
 	"everywhere/internal/report"
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 // probePlan finds out what each host is. Step names are the table's columns.
@@ -66,20 +66,20 @@ is shown as such, not as a failure.`,
 
 // hostsExit fails for an unreachable host or a wrong architecture; the
 // other probes only inform.
-func hostsExit(res *run.Result) error {
+func hostsExit(res *result.Result) error {
 	if res.Interrupted {
-		return exitCode(run.ExitInterrupted)
+		return exitCode(result.ExitInterrupted)
 	}
 	for _, h := range res.Hosts {
-		if h.Error != "" || h.Step("machine").Status != run.OK {
-			return exitCode(run.ExitFailed)
+		if h.Error != "" || h.Step("machine").Status != result.OK {
+			return exitCode(result.ExitFailed)
 		}
 	}
 	return nil
 }
 
 // hostTable prints a line per host from the probe plan's result.
-func hostTable(w io.Writer, res *run.Result) error {
+func hostTable(w io.Writer, res *result.Result) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "HOST\tDECLARED\tADDRESS\tREACHED\tMACHINE\tKERNEL\tDISTRO\tDOCKER\tNOTE")
 	for _, h := range res.Hosts {
@@ -90,7 +90,7 @@ func hostTable(w io.Writer, res *run.Result) error {
 		}
 		for _, s := range h.Steps {
 			cells[s.Name] = firstLine(s.Stdout)
-			if s.Status != run.OK && s.Status != run.Skipped {
+			if s.Status != result.OK && s.Status != result.Skipped {
 				notes = append(notes, s.Name+": "+s.Summary())
 			}
 		}

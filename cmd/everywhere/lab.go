@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 	"everywhere/internal/lab"
 )
 
@@ -47,7 +47,7 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 				if name = strings.TrimSpace(name); name == "" {
 					continue
 				}
-				a, err := hosts.ParseArch(name)
+				a, err := host.ParseArch(name)
 				if err != nil {
 					return usagef("--arch: %v", err)
 				}

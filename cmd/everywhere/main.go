@@ -16,7 +16,7 @@ import (
 
 	_ "everywhere/internal/docker" // registers the docker.* step kinds
 	_ "everywhere/internal/lxd"    // registers the lxd.* step kinds
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 func main() {
@@ -57,18 +57,18 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var usage usageError
 	switch {
 	case err == nil:
-		return run.ExitOK
+		return result.ExitOK
 	case errors.As(err, &code):
 		return int(code)
 	case errors.As(err, &usage):
 		fmt.Fprintf(stderr, "everywhere: %v\n", err)
-		return run.ExitUsage
+		return result.ExitUsage
 	}
 	fmt.Fprintf(stderr, "everywhere: %v\n", err)
 	if ctx.Err() != nil {
-		return run.ExitInterrupted
+		return result.ExitInterrupted
 	}
-	return run.ExitFailed
+	return result.ExitFailed
 }
 
 func newRootCommand(stdout, stderr io.Writer) *cobra.Command {

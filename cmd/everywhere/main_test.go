@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/hosts"
-	"everywhere/internal/run"
+	"everywhere/internal/host"
+	"everywhere/internal/result"
 	"everywhere/internal/sshtest"
 )
 
@@ -27,7 +27,7 @@ func everywhere(ctx context.Context, args ...string) (int, string, string) {
 // openSSHInventory writes an inventory whose hosts all reach one real sshd.
 func openSSHInventory(t *testing.T, sshd *sshtest.OpenSSH, names ...string) string {
 	t.Helper()
-	arch, err := hosts.ParseArch(runtime.GOARCH)
+	arch, err := host.ParseArch(runtime.GOARCH)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,40 +56,40 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 	out := t.TempDir()
 	code, stdout, stderr := everywhere(context.Background(), "run", "-i", inv, "-o", out, "--width", "200", "--color", "never")
 
-	res, err := run.ReadFile(filepath.Join(out, "result.json"))
+	res, err := result.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil {
 		t.Fatalf("%v\nstdout:\n%s\nstderr:\n%s", err, stdout, stderr)
 	}
 	// The SSH steps pass; the Docker steps pass where this machine runs a
 	// Docker engine on the default socket and otherwise say why not.
-	wantCode := run.ExitOK
+	wantCode := result.ExitOK
 	for _, h := range res.Hosts {
 		for _, s := range h.Steps {
 			switch {
-			case s.Kind == "shell" && s.Name == "eth0" && s.Status != run.OK:
+			case s.Kind == "shell" && s.Name == "eth0" && s.Status != result.OK:
 				if _, err := os.Stat("/sys/class/net/eth0"); err == nil {
 					t.Errorf("host %s: eth0 step %s on a machine with eth0: %s", h.Name, s.Status, s.Summary())
 				}
-				wantCode = run.ExitFailed
-			case s.Kind == "shell" && s.Status != run.OK:
+				wantCode = result.ExitFailed
+			case s.Kind == "shell" && s.Status != result.OK:
 				t.Errorf("host %s step %s: %s %s", h.Name, s.Name, s.Status, s.Summary())
-			case strings.HasPrefix(s.Kind, "docker.") && s.Status != run.OK:
+			case strings.HasPrefix(s.Kind, "docker.") && s.Status != result.OK:
 				if !strings.Contains(s.Error, "no Docker socket at /var/run/docker.sock") {
 					t.Errorf("host %s step %s: %s %q", h.Name, s.Name, s.Status, s.Error)
 				}
-				wantCode = run.ExitFailed
-			case strings.HasPrefix(s.Kind, "lxd.") && s.Status != run.OK:
+				wantCode = result.ExitFailed
+			case strings.HasPrefix(s.Kind, "lxd.") && s.Status != result.OK:
 				if !strings.Contains(s.Error, "no LXD socket on the host") {
 					t.Errorf("host %s step %s: %s %q", h.Name, s.Name, s.Status, s.Error)
 				}
-				wantCode = run.ExitFailed
+				wantCode = result.ExitFailed
 			}
 		}
 	}
 	if code != wantCode {
 		t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, wantCode, stdout, stderr)
 	}
-	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	arch, _ := host.ParseArch(runtime.GOARCH)
 	for _, want := range []string{"alpha (" + string(arch) + ")", "bravo", "charlie", "kernel", "uname -a", "machine", arch.Kernel(), "dpkg-arch", arch.Debian(), "3 hosts:"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("report lacks %q:\n%s", want, stdout)
@@ -97,7 +97,7 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 	}
 	for _, h := range res.Hosts {
 		machine := h.Step("machine")
-		if machine.Name != "machine" || machine.Status != run.OK || strings.TrimSpace(machine.Stdout) != arch.Kernel() {
+		if machine.Name != "machine" || machine.Status != result.OK || strings.TrimSpace(machine.Stdout) != arch.Kernel() {
 			t.Errorf("host %s machine step: %+v", h.Name, machine)
 		}
 		if len(machine.Expectations) != 1 || !machine.Expectations[0].OK {
@@ -135,7 +135,7 @@ func TestRunFaultsOnOpenSSH(t *testing.T) {
 	plan := filepath.Join(t.TempDir(), "plan.yaml")
 	os.WriteFile(plan, []byte("steps:\n  - {name: m, shell: uname -m, expect: {arch_matches_host: true}}\n  - {name: slow, shell: sleep 5, timeout: 500ms}\n"), 0o600)
 	code, stdout, stderr := everywhere(context.Background(), "run", "-i", inv, "-p", plan, "--width", "200", "--no-progress")
-	if code != run.ExitFailed {
+	if code != result.ExitFailed {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
 	for _, want := range []string{"✘ down: host down (127.0.0.1:1): unreachable:", "connection refused", "✘ good · slow: no result within 500ms (step timeout)", "2 hosts: 1 timeout, 1 error · exit 1"} {
@@ -168,7 +168,7 @@ func TestInterruptRunsCleanupOnOpenSSH(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(700*time.Millisecond, cancel)
 	code, stdout, stderr := everywhere(ctx, "run", "-i", inv, "-p", plan, "--no-progress", "--width", "200")
-	if code != run.ExitInterrupted {
+	if code != result.ExitInterrupted {
 		t.Fatalf("exit %d, want 3\n%s\n%s", code, stdout, stderr)
 	}
 	cleaned, _ := filepath.Glob(filepath.Join(dir, "cleaned-*"))
@@ -205,7 +205,7 @@ func TestUsageErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			code, _, stderr := everywhere(context.Background(), tt.args...)
-			if code != run.ExitUsage || !strings.Contains(stderr, tt.want) {
+			if code != result.ExitUsage || !strings.Contains(stderr, tt.want) {
 				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
 			}
 		})
@@ -216,10 +216,10 @@ func TestHostsOnOpenSSH(t *testing.T) {
 	sshd := sshtest.StartOpenSSH(t)
 	inv := openSSHInventory(t, sshd, "up", "down")
 	code, stdout, stderr := everywhere(context.Background(), "hosts", "-i", inv, "--no-progress")
-	if code != run.ExitFailed {
+	if code != result.ExitFailed {
 		t.Fatalf("exit %d, want 1 (one host down)\n%s\n%s", code, stdout, stderr)
 	}
-	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	arch, _ := host.ParseArch(runtime.GOARCH)
 	lines := strings.Split(stdout, "\n")
 	if len(lines) < 3 || !strings.HasPrefix(lines[0], "HOST") {
 		t.Fatalf("table:\n%s", stdout)

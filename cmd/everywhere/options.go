@@ -13,10 +13,13 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/report"
+	"everywhere/internal/result"
 	"everywhere/internal/run"
+	"everywhere/internal/sshconn"
 )
 
 // fleetOptions are the flags of every command that reaches hosts.
@@ -36,11 +39,11 @@ func (o *fleetOptions) register(f *pflag.FlagSet) {
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	f.IntVar(&o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
-	f.IntVar(&o.maxHandshakes, "max-handshakes", hosts.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
+	f.IntVar(&o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
 	f.BoolVar(&o.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts\n(a changed key is always refused)")
 	f.DurationVar(&o.stepTimeout, "timeout", 0, "time limit of each step that sets none itself (default: the plan's, else 5m)")
 	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
-	f.IntVar(&o.outputLimit, "output-limit", hosts.DefaultOutputLimit, "bytes of each output stream kept per step; the rest is counted and marked")
+	f.IntVar(&o.outputLimit, "output-limit", host.DefaultOutputLimit, "bytes of each output stream kept per step; the rest is counted and marked")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no live progress on stderr")
 }
 
@@ -52,8 +55,8 @@ func envOr(name, fallback string) string {
 }
 
 // targets loads the inventory and applies --hosts.
-func (o *fleetOptions) targets() ([]hosts.Host, error) {
-	inv, err := hosts.LoadInventory(o.inventory)
+func (o *fleetOptions) targets() ([]inventory.Host, error) {
+	inv, err := inventory.LoadInventory(o.inventory)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml)", o.inventory)
 	}
@@ -71,9 +74,9 @@ func (o *fleetOptions) targets() ([]hosts.Host, error) {
 }
 
 // execute runs p on the selected hosts with live progress on stderr.
-func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []hosts.Host, p *plan.Plan) *run.Result {
+func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []inventory.Host, p *plan.Plan) *result.Result {
 	r := &run.Runner{
-		Connect:        run.SSH(hosts.NewDialer(o.acceptNewHostKeys, o.maxHandshakes)),
+		Connect:        run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial),
 		Parallel:       o.parallel,
 		OutputLimit:    o.outputLimit,
 		StepTimeout:    o.stepTimeout,
@@ -89,7 +92,7 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	tty, width := terminal(stderr)
 	progress := report.NewProgress(stderr, tty, names, len(p.Steps))
 	progress.Width = width
-	events := make(chan run.Event, 256)
+	events := make(chan result.Event, 256)
 	done := make(chan struct{})
 	go func() {
 		progress.Run(events)
@@ -154,7 +157,7 @@ func contains(list []string, s string) bool {
 }
 
 // render writes the report to stdout and, with -o, every format to files.
-func (o *renderOptions) render(stdout, stderr io.Writer, res *run.Result) error {
+func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) error {
 	tty, width := terminal(stdout)
 	opts := report.SideOptions{Width: o.width, MaxLines: o.maxLines, Color: o.color == "always" || (o.color == "auto" && tty && os.Getenv("NO_COLOR") == "")}
 	if opts.Width == 0 {
@@ -207,8 +210,8 @@ func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, 
 }
 
 // finish turns a result into the command's exit status.
-func finish(res *run.Result) error {
-	if code := res.ExitCode(); code != run.ExitOK {
+func finish(res *result.Result) error {
+	if code := res.ExitCode(); code != result.ExitOK {
 		return exitCode(code)
 	}
 	return nil

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 func newReportCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -22,7 +22,7 @@ The exit code is the saved run's: 0 all ok, 1 something failed, 3 it was interru
 			if err := o.check(); err != nil {
 				return err
 			}
-			res, err := run.ReadFile(args[0])
+			res, err := result.ReadFile(args[0])
 			if err != nil {
 				return usageError{err}
 			}

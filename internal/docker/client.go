@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 	"everywhere/internal/plan"
 )
 
@@ -90,7 +90,7 @@ func diagnose(ctx context.Context, t plan.Conn, where string, err error) error {
 	if socket == "" {
 		return fmt.Errorf("docker engine at %s: %w", where, err)
 	}
-	probe := fmt.Sprintf("if [ ! -S %[1]s ]; then echo missing; elif [ ! -w %[1]s ]; then echo denied; fi", hosts.ShellQuote([]string{socket}))
+	probe := fmt.Sprintf("if [ ! -S %[1]s ]; then echo missing; elif [ ! -w %[1]s ]; then echo denied; fi", host.ShellQuote([]string{socket}))
 	out, probeErr := t.Exec(ctx, probe, 64)
 	switch {
 	case probeErr == nil && strings.TrimSpace(out.Stdout.String()) == "missing":

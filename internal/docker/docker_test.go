@@ -18,9 +18,12 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
+	"everywhere/internal/result"
 	"everywhere/internal/run"
+	"everywhere/internal/sshconn"
 	"everywhere/internal/sshtest"
 )
 
@@ -85,7 +88,7 @@ func loadTestImage(t *testing.T, c *client.Client) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the test tool: %v\n%s", err, out)
 	}
-	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	arch, _ := host.ParseArch(runtime.GOARCH)
 	var archive bytes.Buffer
 	if err := WriteImage(&archive, root, testImage, Platform(arch), nil, []string{"/bin/tool"}); err != nil {
 		t.Fatal(err)
@@ -101,21 +104,21 @@ func loadTestImage(t *testing.T, c *client.Client) {
 }
 
 // fleet is one host: a real OpenSSH sshd whose Docker socket is the test's dockerd.
-func fleet(t *testing.T, socket string) []hosts.Host {
+func fleet(t *testing.T, socket string) []inventory.Host {
 	sshd := sshtest.StartOpenSSH(t)
-	arch, _ := hosts.ParseArch(runtime.GOARCH)
-	return []hosts.Host{{Name: "docker-host", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+	arch, _ := host.ParseArch(runtime.GOARCH)
+	return []inventory.Host{{Name: "docker-host", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
 		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second,
-		Docker: hosts.DockerConfig{Socket: socket}}}
+		Docker: inventory.DockerConfig{Socket: socket}}}
 }
 
-func runPlan(t *testing.T, ctx context.Context, targets []hosts.Host, src string) *run.Result {
+func runPlan(t *testing.T, ctx context.Context, targets []inventory.Host, src string) *result.Result {
 	t.Helper()
 	p, err := plan.Parse("docker.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run.Runner{Connect: run.SSH(hosts.NewDialer(false, 0)), OutputLimit: 1024}
+	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 1024}
 	return r.Run(ctx, targets, p)
 }
 
@@ -139,7 +142,7 @@ func containersOf(t *testing.T, socket, runID string) []container.Summary {
 func TestDockerThroughSSH(t *testing.T) {
 	socket := startDockerd(t)
 	targets := fleet(t, socket)
-	arch, _ := hosts.ParseArch(runtime.GOARCH)
+	arch, _ := host.ParseArch(runtime.GOARCH)
 	res := runPlan(t, context.Background(), targets, fmt.Sprintf(`
 steps:
   - {name: version, docker.version: {}}
@@ -153,32 +156,32 @@ steps:
 cleanup:
   - {name: rm, docker.rm: {container: kept-test}}
 `, testImage))
-	steps := map[string]run.StepResult{}
+	steps := map[string]result.StepResult{}
 	for _, s := range append(res.Hosts[0].Steps, res.Hosts[0].Cleanup...) {
 		steps[s.Name] = s
 	}
-	check := func(name string, status run.Status, contains string, field func(run.StepResult) string) {
+	check := func(name string, status result.Status, contains string, field func(result.StepResult) string) {
 		t.Helper()
 		s := steps[name]
 		if s.Status != status || !strings.Contains(field(s), contains) {
 			t.Errorf("step %s: %s %q (stdout %q stderr %q error %q); want %s containing %q", name, s.Status, field(s), s.Stdout, s.Stderr, s.Error, status, contains)
 		}
 	}
-	stdout := func(s run.StepResult) string { return s.Stdout }
-	check("version", run.OK, "API 1.", stdout)
-	check("images", run.OK, testImage+"  ", stdout)
-	check("images", run.OK, "  "+Platform(arch).Architecture+"  ", stdout)
-	check("ok", run.OK, runtime.GOARCH+"\nhello\n", stdout)
-	check("fails", run.Failed, "oops", func(s run.StepResult) string { return s.Stderr })
+	stdout := func(s result.StepResult) string { return s.Stdout }
+	check("version", result.OK, "API 1.", stdout)
+	check("images", result.OK, testImage+"  ", stdout)
+	check("images", result.OK, "  "+Platform(arch).Architecture+"  ", stdout)
+	check("ok", result.OK, runtime.GOARCH+"\nhello\n", stdout)
+	check("fails", result.Failed, "oops", func(s result.StepResult) string { return s.Stderr })
 	if code := steps["fails"].ExitCode; code == nil || *code != 3 {
 		t.Errorf("exit code %v, want 3", code)
 	}
 	if s := steps["big"]; !s.StdoutTruncated || s.StdoutBytes != 100000 || len(s.Stdout) != 1024 {
 		t.Errorf("big: truncated %v, bytes %d, kept %d", s.StdoutTruncated, s.StdoutBytes, len(s.Stdout))
 	}
-	check("missing", run.Error, `"no/such:image" is not on this engine (no pull attempted`, func(s run.StepResult) string { return s.Error })
-	check("exec", run.OK, "inside", stdout)
-	check("rm", run.OK, "kept-test: removed", stdout)
+	check("missing", result.Error, `"no/such:image" is not on this engine (no pull attempted`, func(s result.StepResult) string { return s.Error })
+	check("exec", result.OK, "inside", stdout)
+	check("rm", result.OK, "kept-test: removed", stdout)
 	if left := containersOf(t, socket, res.RunID); len(left) != 0 {
 		t.Errorf("containers left by run %s: %+v", res.RunID, left)
 	}
@@ -191,7 +194,7 @@ func TestDockerCancelLeavesNoContainer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(3*time.Second, cancel)
 	res := runPlan(t, ctx, targets, fmt.Sprintf("steps:\n  - docker.run: {image: %s, cmd: [/bin/tool, sleep, 60s]}\n", testImage))
-	if !res.Interrupted || res.Hosts[0].Steps[0].Status != run.Error {
+	if !res.Interrupted || res.Hosts[0].Steps[0].Status != result.Error {
 		t.Fatalf("interrupted %v, step %+v", res.Interrupted, res.Hosts[0].Steps[0])
 	}
 	if left := containersOf(t, socket, res.RunID); len(left) != 0 {
@@ -203,7 +206,7 @@ func TestDockerErrors(t *testing.T) {
 	socket := startDockerd(t)
 	targets := fleet(t, filepath.Join(t.TempDir(), "absent.sock"))
 	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
-	if s := res.Hosts[0].Steps[0]; s.Status != run.Error || !strings.Contains(s.Error, "no Docker socket at") || !strings.Contains(s.Error, "is Docker installed and running?") {
+	if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "no Docker socket at") || !strings.Contains(s.Error, "is Docker installed and running?") {
 		t.Errorf("missing socket: %s %q", s.Status, s.Error)
 	}
 	// A leftover of an earlier run, found and removed by Clean.
@@ -213,7 +216,7 @@ func TestDockerErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	res = runPlan(t, context.Background(), fleet(t, socket), "steps:\n  - docker.clean: {}\n")
-	if s := res.Hosts[0].Steps[0]; s.Status != run.OK || !strings.Contains(s.Stdout, "of run old-run") {
+	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "of run old-run") {
 		t.Errorf("docker.clean: %s %q %q", s.Status, s.Stdout, s.Error)
 	}
 	if left := containersOf(t, socket, ""); len(left) != 0 {
@@ -255,9 +258,9 @@ func TestVersionLess(t *testing.T) {
 func TestDockerDirectHost(t *testing.T) {
 	socket := startDockerd(t)
 	targets := fleet(t, socket)
-	targets[0].Docker = hosts.DockerConfig{Host: "unix://" + socket}
+	targets[0].Docker = inventory.DockerConfig{Host: "unix://" + socket}
 	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
-	if s := res.Hosts[0].Steps[0]; s.Status != run.OK || !strings.Contains(s.Stdout, "API 1.") {
+	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "API 1.") {
 		t.Errorf("%s %q %q", s.Status, s.Stdout, s.Error)
 	}
 }

@@ -6,19 +6,19 @@ import (
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 )
 
 // Platform is the OCI platform of an architecture (what image configs and
 // engines call it).
-func Platform(a hosts.Arch) ocispec.Platform {
+func Platform(a host.Arch) ocispec.Platform {
 	p := ocispec.Platform{OS: "linux"}
 	switch a {
-	case hosts.ArmHF:
+	case host.ArmHF:
 		p.Architecture, p.Variant = "arm", "v7"
-	case hosts.I686:
+	case host.I686:
 		p.Architecture = "386"
-	case hosts.PPC64EL:
+	case host.PPC64EL:
 		p.Architecture = "ppc64le"
 	default:
 		p.Architecture = string(a) // arm64, amd64, s390x

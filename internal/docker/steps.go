@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 	"everywhere/internal/plan"
 )
 
@@ -41,13 +41,13 @@ func (*Version) Kind() string { return "docker.version" }
 func (*Version) Command() string { return "docker version" }
 
 // Run reports the engine's versions and platform, as asked when connecting.
-func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
 	v := e.version
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
 	if declared := t.Host().Arch; v.Arch != Platform(declared).Architecture {
 		// Honest about emulation: an engine of another architecture runs this host's containers through qemu.
@@ -69,7 +69,7 @@ func (*Images) Kind() string { return "docker.images" }
 func (i *Images) Command() string { return strings.TrimSpace("docker images " + i.Reference) }
 
 // Run lists the images, sorted by name.
-func (i *Images) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (i *Images) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (i *Images) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outp
 		}
 	}
 	sort.Strings(rows)
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	for _, r := range rows {
 		fmt.Fprintln(&out.Stdout, r)
 	}
@@ -139,12 +139,12 @@ func (*Run) Kind() string { return "docker.run" }
 
 // Command describes the step as docker would be called.
 func (r *Run) Command() string {
-	return strings.TrimSpace("docker run " + r.Image + " " + hosts.ShellQuote(r.Cmd))
+	return strings.TrimSpace("docker run " + r.Image + " " + host.ShellQuote(r.Cmd))
 }
 
 // Run creates, starts, waits for and removes the container. Its output is
 // read from the engine's log of it.
-func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -178,7 +178,7 @@ func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output,
 	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("starting container: %w", err)
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	select {
 	case status := <-waitOK:
 		out.ExitCode = int(status.StatusCode)
@@ -194,7 +194,7 @@ func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output,
 	return out, nil
 }
 
-func (e *engine) logs(ctx context.Context, id string, out *hosts.Output) error {
+func (e *engine) logs(ctx context.Context, id string, out *host.Output) error {
 	rc, err := e.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true})
 	if err != nil {
 		return fmt.Errorf("reading container output: %w", err)
@@ -233,10 +233,10 @@ func (x *Exec) Validate() error {
 func (*Exec) Kind() string { return "docker.exec" }
 
 // Command describes the step as docker would be called.
-func (x *Exec) Command() string { return "docker exec " + x.Container + " " + hosts.ShellQuote(x.Cmd) }
+func (x *Exec) Command() string { return "docker exec " + x.Container + " " + host.ShellQuote(x.Cmd) }
 
 // Run executes the command and returns its output and exit code.
-func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -250,7 +250,7 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output
 		return nil, fmt.Errorf("exec in %s: %w", x.Container, err)
 	}
 	defer attached.Close()
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	copied := make(chan error, 1)
 	go func() { _, err := stdcopy.StdCopy(&out.Stdout, &out.Stderr, attached.Reader); copied <- err }()
 	select {
@@ -289,12 +289,12 @@ func (*Remove) Kind() string { return "docker.rm" }
 func (rm *Remove) Command() string { return "docker rm -f " + rm.Container }
 
 // Run removes the container.
-func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	err = e.ContainerRemove(ctx, rm.Container, container.RemoveOptions{Force: true})
 	switch {
 	case cerrdefs.IsNotFound(err):
@@ -318,7 +318,7 @@ func (*Clean) Kind() string { return "docker.clean" }
 func (*Clean) Command() string { return "docker rm -f $(docker ps -aq --filter label=" + Label + ")" }
 
 // Run removes every labelled container but the current run's and lists them.
-func (*Clean) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (*Clean) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -327,7 +327,7 @@ func (*Clean) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output,
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	for _, c := range list {
 		if c.Labels[Label] == t.RunID() {
 			continue

@@ -12,7 +12,7 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"everywhere/internal/docker"
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 )
 
 // Image is the tag of the Debian image every lab engine holds, built from
@@ -21,7 +21,7 @@ const Image = "everywhere/debian:bookworm"
 
 // imageArchive makes (once, cached beside the rootfs) the docker-archive of
 // a's rootfs, with a's platform in its config.
-func imageArchive(c Config, a hosts.Arch) (string, error) {
+func imageArchive(c Config, a host.Arch) (string, error) {
 	file := c.rootfs(a, hostRootfs) + ".docker.tar"
 	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a, hostRootfs), recipeFile))
 	if err != nil {
@@ -39,7 +39,7 @@ func imageArchive(c Config, a hosts.Arch) (string, error) {
 	// An i386 container on an x86-64 kernel runs natively: linux32, as for
 	// its sshd, makes uname -m say i686 there too.
 	var entrypoint []string
-	if a == hosts.I686 && !emulated(a) {
+	if a == host.I686 && !emulated(a) {
 		entrypoint = []string{"/usr/bin/setarch", "i686"}
 	}
 	if err := docker.WriteImage(tmp, c.rootfs(a, hostRootfs), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}); err != nil {

@@ -24,7 +24,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 )
 
 // Defaults for Config's zero fields.
@@ -42,7 +42,7 @@ const (
 type Config struct {
 	Dir       string       `json:"dir"`       // inventory, keys, per-host roots and logs
 	CacheDir  string       `json:"cache_dir"` // pristine rootfs per architecture, reused between labs
-	Archs     []hosts.Arch `json:"archs"`
+	Archs     []host.Arch  `json:"archs"`
 	Subnet    netip.Prefix `json:"subnet"`     // the bridge takes .1, hosts .11 to .16
 	LXDSubnet netip.Prefix `json:"lxd_subnet"` // LXD's own bridge, for its instances
 	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
@@ -61,7 +61,7 @@ func (c Config) WithDefaults() Config {
 		c.CacheDir = DefaultCacheDir
 	}
 	if len(c.Archs) == 0 {
-		c.Archs = hosts.AllArchs()
+		c.Archs = host.AllArchs()
 	}
 	if !c.Subnet.IsValid() {
 		c.Subnet = netip.MustParsePrefix(DefaultSubnet)
@@ -84,7 +84,7 @@ func (c Config) WithDefaults() Config {
 // Host is one lab machine.
 type Host struct {
 	Name    string // the Debian architecture name, e.g. arm64
-	Arch    hosts.Arch
+	Arch    host.Arch
 	Address netip.Addr
 	lab     *Config
 }
@@ -96,7 +96,7 @@ func (c *Config) bridge() string { return c.Prefix + "-br" }
 func (c *Config) Hosts() []Host {
 	var out []Host
 	base := c.Subnet.Masked().Addr().As4()
-	for i, a := range hosts.AllArchs() {
+	for i, a := range host.AllArchs() {
 		if !slices.Contains(c.Archs, a) {
 			continue
 		}
@@ -289,7 +289,7 @@ func Down(ctx context.Context, c Config) error {
 }
 
 func down(ctx context.Context, c Config) error {
-	all := (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: hosts.AllArchs()}).Hosts()
+	all := (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: host.AllArchs()}).Hosts()
 	errs := make([]error, len(all)+1)
 	var g errgroup.Group // hosts stop in parallel: a dockerd takes seconds to stop
 	for i, h := range all {

@@ -12,9 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
+	"everywhere/internal/result"
 	"everywhere/internal/run"
+	"everywhere/internal/sshconn"
 )
 
 // requireLab skips where the lab cannot run, except under CI, where that is
@@ -24,7 +27,7 @@ func requireLab(t *testing.T) {
 	var why string
 	if os.Geteuid() != 0 {
 		why = "the lab needs root"
-	} else if err := requirements(Config{Archs: hosts.AllArchs()}.WithDefaults()); err != nil {
+	} else if err := requirements(Config{Archs: host.AllArchs()}.WithDefaults()); err != nil {
 		why = err.Error()
 	}
 	if why == "" {
@@ -59,14 +62,14 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func up(t *testing.T, c Config) []hosts.Host {
+func up(t *testing.T, c Config) []inventory.Host {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute) // a cold rootfs cache builds six
 	defer cancel()
 	if err := Up(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := hosts.LoadInventory(filepath.Join(c.Dir, InventoryFile))
+	inv, err := inventory.LoadInventory(filepath.Join(c.Dir, InventoryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +85,9 @@ func defaultPlan(t *testing.T) *plan.Plan {
 	return p
 }
 
-func runPlan(t *testing.T, targets []hosts.Host, p *plan.Plan, events chan<- run.Event) *run.Result {
+func runPlan(t *testing.T, targets []inventory.Host, p *plan.Plan, events chan<- result.Event) *result.Result {
 	t.Helper()
-	r := &run.Runner{Connect: run.SSH(hosts.NewDialer(false, 0)), OutputLimit: 1 << 16, Events: events}
+	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 1 << 16, Events: events}
 	return r.Run(context.Background(), targets, p)
 }
 
@@ -105,7 +108,7 @@ func TestLab(t *testing.T) {
 			}
 		}
 		res := runPlan(t, targets, defaultPlan(t), nil)
-		if res.ExitCode() != run.ExitOK {
+		if res.ExitCode() != result.ExitOK {
 			t.Fatalf("exit %d: %+v", res.ExitCode(), res.Hosts)
 		}
 		want := map[string][2]string{"armhf": {"armv7l", "armhf"}, "arm64": {"aarch64", "arm64"}, "i386": {"i686", "i386"},
@@ -131,14 +134,14 @@ func TestLab(t *testing.T) {
 			launch, uname := h.Step("lxd-launch"), h.Step("lxd-uname")
 			switch h.Name {
 			case "amd64", "i386":
-				if launch.Status != run.OK || !strings.Contains(launch.Stdout, "RUNNING") || !strings.Contains(uname.Stdout, " "+want[h.Name][0]+" ") {
+				if launch.Status != result.OK || !strings.Contains(launch.Stdout, "RUNNING") || !strings.Contains(uname.Stdout, " "+want[h.Name][0]+" ") {
 					t.Errorf("host %s: lxd-launch %s %q %q; lxd-uname %q", h.Name, launch.Status, launch.Stdout, launch.Error, uname.Stdout)
 				}
-				if del := h.Cleanup[0]; del.Status != run.OK || !strings.Contains(del.Stdout, ": deleted") {
+				if del := h.Cleanup[0]; del.Status != result.OK || !strings.Contains(del.Stdout, ": deleted") {
 					t.Errorf("host %s: lxd-delete %s %q %q", h.Name, del.Status, del.Stdout, del.Error)
 				}
 			default:
-				if launch.Status != run.Skipped || !strings.Contains(launch.Error, "runs x86_64, i686 only, not "+want[h.Name][0]) {
+				if launch.Status != result.Skipped || !strings.Contains(launch.Error, "runs x86_64, i686 only, not "+want[h.Name][0]) {
 					t.Errorf("host %s: lxd-launch %s %q", h.Name, launch.Status, launch.Error)
 				}
 			}
@@ -148,11 +151,11 @@ func TestLab(t *testing.T) {
 	// Each fault: the other hosts finish, the result names the fault, exit 1.
 	faults := []struct {
 		name   string
-		inject func(t *testing.T, targets []hosts.Host) // breaks targets[0]
+		inject func(t *testing.T, targets []inventory.Host) // breaks targets[0]
 		kind   error
 		detail string
 	}{
-		{"sshd killed before the run", func(t *testing.T, targets []hosts.Host) {
+		{"sshd killed before the run", func(t *testing.T, targets []inventory.Host) {
 			h := c.Hosts()[0]
 			if err := syscall.Kill(runningPID(h), syscall.SIGKILL); err != nil {
 				t.Fatal(err)
@@ -162,14 +165,14 @@ func TestLab(t *testing.T) {
 					t.Fatal("sshd survived SIGKILL")
 				}
 			}
-		}, hosts.ErrUnreachable, "unreachable"}, // refused, or reset by a socket still closing
-		{"link dropped", func(t *testing.T, targets []hosts.Host) {
+		}, sshconn.ErrUnreachable, "unreachable"}, // refused, or reset by a socket still closing
+		{"link dropped", func(t *testing.T, targets []inventory.Host) {
 			if err := command(context.Background(), "ip", "link", "set", c.Hosts()[0].veth(), "down"); err != nil {
 				t.Fatal(err)
 			}
 			targets[0].ConnectTimeout = 3 * time.Second
-		}, hosts.ErrUnreachable, "unreachable"},
-		{"host key changed", func(t *testing.T, targets []hosts.Host) {
+		}, sshconn.ErrUnreachable, "unreachable"},
+		{"host key changed", func(t *testing.T, targets []inventory.Host) {
 			known := filepath.Join(c.Dir, KnownHostsFile)
 			old, err := os.ReadFile(known)
 			if err != nil {
@@ -183,7 +186,7 @@ func TestLab(t *testing.T) {
 			if err := os.WriteFile(known, old, 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, hosts.ErrHostKeyChanged, "this may be an attack"},
+		}, sshconn.ErrHostKeyChanged, "this may be an attack"},
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
@@ -191,8 +194,8 @@ func TestLab(t *testing.T) {
 			f.inject(t, targets)
 			res := runPlan(t, targets, defaultPlan(t), nil)
 			checkOneHostDown(t, res, targets[0].Name, f.detail)
-			var ce *hosts.ConnectError
-			_, err := hosts.NewDialer(false, 0).Dial(context.Background(), targets[0])
+			var ce *sshconn.ConnectError
+			_, err := sshconn.NewDialer(false, 0).Dial(context.Background(), targets[0])
 			if !errors.As(err, &ce) || !errors.Is(err, f.kind) {
 				t.Errorf("dialling the broken host: %v, want %v", err, f.kind)
 			}
@@ -205,11 +208,11 @@ func TestLab(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		events := make(chan run.Event)
+		events := make(chan result.Event)
 		victim := c.Hosts()[0]
 		go func() {
 			for e := range events {
-				if e.Type == run.StepStarted && e.Step == "nap" && e.Host == victim.Name {
+				if e.Type == result.StepStarted && e.Step == "nap" && e.Host == victim.Name {
 					time.Sleep(300 * time.Millisecond)
 					for _, pid := range processesOf(victim.root()) {
 						_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -219,15 +222,15 @@ func TestLab(t *testing.T) {
 		}()
 		res := runPlan(t, targets, p, events)
 		close(events)
-		if h := res.Hosts[0]; h.Status != run.Error || h.Steps[0].Status != run.Error {
+		if h := res.Hosts[0]; h.Status != result.Error || h.Steps[0].Status != result.Error {
 			t.Errorf("killed host: %s, steps %+v", h.Status, h.Steps)
 		}
 		for _, h := range res.Hosts[1:] {
-			if h.Status != run.OK {
+			if h.Status != result.OK {
 				t.Errorf("host %s: %s", h.Name, h.Status)
 			}
 		}
-		if res.ExitCode() != run.ExitFailed {
+		if res.ExitCode() != result.ExitFailed {
 			t.Errorf("exit %d", res.ExitCode())
 		}
 	})
@@ -264,16 +267,16 @@ func TestLab(t *testing.T) {
 	})
 }
 
-func checkOneHostDown(t *testing.T, res *run.Result, broken, detail string) {
+func checkOneHostDown(t *testing.T, res *result.Result, broken, detail string) {
 	t.Helper()
-	if res.ExitCode() != run.ExitFailed {
+	if res.ExitCode() != result.ExitFailed {
 		t.Errorf("exit %d, want 1", res.ExitCode())
 	}
 	for _, h := range res.Hosts {
 		switch {
-		case h.Name == broken && (h.Status != run.Error || !strings.Contains(h.Error, "host "+broken) || !strings.Contains(h.Error, detail)):
+		case h.Name == broken && (h.Status != result.Error || !strings.Contains(h.Error, "host "+broken) || !strings.Contains(h.Error, detail)):
 			t.Errorf("broken host %s: status %s, error %q; want error naming it and %q", h.Name, h.Status, h.Error, detail)
-		case h.Name != broken && h.Status != run.OK:
+		case h.Name != broken && h.Status != result.OK:
 			t.Errorf("healthy host %s: %s %s", h.Name, h.Status, h.Error)
 		}
 	}
@@ -296,7 +299,7 @@ func TestMirrorIn(t *testing.T) {
 }
 
 func TestHostsAddresses(t *testing.T) {
-	c := Config{Archs: []hosts.Arch{hosts.S390X, hosts.ArmHF}}.WithDefaults()
+	c := Config{Archs: []host.Arch{host.S390X, host.ArmHF}}.WithDefaults()
 	got := c.Hosts()
 	if len(got) != 2 || got[0].Name != "armhf" || got[0].Address.String() != "10.213.0.11" || got[1].Address.String() != "10.213.0.16" {
 		t.Errorf("got %+v", got)

@@ -18,13 +18,13 @@ import (
 	"syscall"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 	"everywhere/internal/lxd"
 	"everywhere/internal/tarball"
 )
 
 // LXDImage is the alias of the lab's LXD image of an architecture.
-func LXDImage(a hosts.Arch) string { return "debian/" + DefaultSuite + "/" + a.Debian() }
+func LXDImage(a host.Arch) string { return "debian/" + DefaultSuite + "/" + a.Debian() }
 
 func (c *Config) lxdDir() string    { return filepath.Join(c.Dir, "lxd-daemon") }
 func (c *Config) lxdPool() string   { return filepath.Join(c.Dir, "storage-pool") } // outside lxdDir's string: LXD refuses a pool under it
@@ -170,7 +170,7 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 
 // importLXDImage streams a unified image (metadata.yaml and rootfs/) of a's
 // LXD rootfs into the server.
-func importLXDImage(ctx context.Context, c Config, client *lxd.Client, a hosts.Arch) error {
+func importLXDImage(ctx context.Context, c Config, client *lxd.Client, a host.Arch) error {
 	start := time.Now()
 	r, w := io.Pipe()
 	go func() {

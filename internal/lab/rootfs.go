@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 )
 
 // flavour is a kind of rootfs the lab builds: Debian's minbase plus packages
@@ -36,8 +36,8 @@ var (
 )
 
 // qemuNames are qemu-user's names of the foreign architectures.
-var qemuNames = map[hosts.Arch]string{
-	hosts.ArmHF: "arm", hosts.Arm64: "aarch64", hosts.I686: "i386", hosts.AMD64: "x86_64", hosts.PPC64EL: "ppc64le", hosts.S390X: "s390x",
+var qemuNames = map[host.Arch]string{
+	host.ArmHF: "arm", host.Arm64: "aarch64", host.I686: "i386", host.AMD64: "x86_64", host.PPC64EL: "ppc64le", host.S390X: "s390x",
 }
 
 // requirements checks for root and the programs the lab runs, naming the
@@ -65,8 +65,8 @@ func requirements(c Config) error {
 	return nil
 }
 
-func isNative(a hosts.Arch) bool {
-	native, err := hosts.ParseArch(runtime.GOARCH)
+func isNative(a host.Arch) bool {
+	native, err := host.ParseArch(runtime.GOARCH)
 	return err == nil && native == a
 }
 
@@ -88,7 +88,7 @@ func ensureEmulation(ctx context.Context, c Config) error {
 		// update-binfmts registers a handler that qemu-user-static's install
 		// could not (binfmt_misc was not mounted then).
 		handler := "qemu-" + qemuNames[a]
-		if err := command(ctx, "update-binfmts", "--enable", handler); err != nil && a == hosts.I686 {
+		if err := command(ctx, "update-binfmts", "--enable", handler); err != nil && a == host.I686 {
 			reg := ":qemu-i386:M::\\x7fELF\\x01\\x01\\x01\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x02\\x00\\x03\\x00:\\xff\\xff\\xff\\xff\\xff\\xfe\\xfe\\x00\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xff\\xfe\\xff\\xff\\xff:/usr/bin/qemu-i386-static:F"
 			if err := os.WriteFile(binfmt+"/register", []byte(reg), 0); err != nil {
 				return fmt.Errorf("registering qemu-i386 with binfmt_misc: %w", err)
@@ -104,18 +104,18 @@ func ensureEmulation(ctx context.Context, c Config) error {
 
 // emulated says whether a's code runs under qemu-user here: everything
 // foreign, except i386 on an x86-64 kernel that runs it natively.
-func emulated(a hosts.Arch) bool {
+func emulated(a host.Arch) bool {
 	if isNative(a) {
 		return false
 	}
-	if a == hosts.I686 && runtime.GOARCH == "amd64" {
+	if a == host.I686 && runtime.GOARCH == "amd64" {
 		state, err := os.ReadFile("/proc/sys/fs/binfmt_misc/qemu-i386")
 		return err == nil && strings.HasPrefix(string(state), "enabled")
 	}
 	return true
 }
 
-func archRuns(ctx context.Context, a hosts.Arch) bool {
+func archRuns(ctx context.Context, a host.Arch) bool {
 	return exec.CommandContext(ctx, "arch-test", a.Debian()).Run() == nil
 }
 
@@ -167,11 +167,11 @@ func mirrorIn(file string) string {
 
 const recipeFile = ".everywhere-rootfs"
 
-func (c Config) rootfs(a hosts.Arch, f flavour) string {
+func (c Config) rootfs(a host.Arch, f flavour) string {
 	return filepath.Join(c.CacheDir, a.Debian()+"-"+c.Suite+f.suffix)
 }
 
-func (f flavour) args(a hosts.Arch, suite string) []string {
+func (f flavour) args(a host.Arch, suite string) []string {
 	args := []string{"--variant=minbase", "--include=" + strings.Join(f.packages, ","), "--arch=" + a.Debian()}
 	for _, h := range f.hooks {
 		args = append(args, "--customize-hook="+h)
@@ -179,13 +179,13 @@ func (f flavour) args(a hosts.Arch, suite string) []string {
 	return append(args, suite)
 }
 
-func (f flavour) recipe(a hosts.Arch, suite string) string {
+func (f flavour) recipe(a host.Arch, suite string) string {
 	return "mmdebstrap " + strings.Join(f.args(a, suite), " ") + "\n"
 }
 
 // buildRootfs builds the architecture's rootfs into the cache unless a
 // rootfs of the same recipe is there already (or Refresh asks for anew).
-func buildRootfs(ctx context.Context, c Config, a hosts.Arch, f flavour, mirror string) error {
+func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror string) error {
 	dir := c.rootfs(a, f)
 	recipe := f.recipe(a, c.Suite)
 	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {

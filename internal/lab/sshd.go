@@ -18,7 +18,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/sshconn"
 )
 
 // sshdConfig is the lab sshd's whole configuration: keys only, root allowed.
@@ -56,7 +57,7 @@ func startHost(ctx context.Context, h Host, user ssh.Signer) (string, error) {
 	// A UTS namespace of its own gives the host its own name in uname -a.
 	args := []string{"--net=/run/netns/" + h.netns(), "--", "unshare", "--uts", "--", "chroot", h.root(),
 		"/bin/sh", "-c", `hostname "$0" && exec "$@"`, h.Name}
-	if h.Arch == hosts.I686 {
+	if h.Arch == host.I686 {
 		args = append(args, "setarch", "i686") // uname -m says i686 also on a native x86-64 kernel
 	}
 	args = append(args, "/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/everywhere_sshd_config")
@@ -140,7 +141,7 @@ func loadOrCreateKey(file string) (ssh.Signer, error) {
 	if data, err := os.ReadFile(file); err == nil {
 		return ssh.ParsePrivateKey(data)
 	}
-	signer, err := hosts.WriteNewKey(file, "everywhere lab")
+	signer, err := sshconn.WriteNewKey(file, "everywhere lab")
 	if err != nil {
 		return nil, err
 	}

@@ -20,11 +20,14 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/lab"
 	"everywhere/internal/lxd"
 	"everywhere/internal/plan"
+	"everywhere/internal/result"
 	"everywhere/internal/run"
+	"everywhere/internal/sshconn"
 	"everywhere/internal/sshtest"
 )
 
@@ -38,7 +41,7 @@ func startLXD(t *testing.T) lab.Config {
 		}
 		t.Skip("LXD tests need root on amd64")
 	}
-	c := lab.Config{Dir: searchableTempDir(t), Prefix: "ewx", Archs: []hosts.Arch{hosts.AMD64},
+	c := lab.Config{Dir: searchableTempDir(t), Prefix: "ewx", Archs: []host.Arch{host.AMD64},
 		LXDSubnet: netip.MustParsePrefix("10.213.102.0/24"), Log: testLog{t}}
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
@@ -78,25 +81,25 @@ func (l testLog) Write(p []byte) (int, error) {
 }
 
 // sshHost is a host reached over a real OpenSSH sshd whose LXD socket is c's.
-func sshHost(t *testing.T, c lab.Config) hosts.Host {
+func sshHost(t *testing.T, c lab.Config) inventory.Host {
 	sshd := sshtest.StartOpenSSH(t)
-	return hosts.Host{Name: "lxd-host", Arch: hosts.AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+	return inventory.Host{Name: "lxd-host", Arch: host.AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
 		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second,
-		LXD: hosts.LXDConfig{Socket: c.LXDSocket()}}
+		LXD: inventory.LXDConfig{Socket: c.LXDSocket()}}
 }
 
-func runPlan(t *testing.T, ctx context.Context, h hosts.Host, src string) *run.Result {
+func runPlan(t *testing.T, ctx context.Context, h inventory.Host, src string) *result.Result {
 	t.Helper()
 	p, err := plan.Parse("lxd.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run.Runner{Connect: run.SSH(hosts.NewDialer(false, 0)), OutputLimit: 1 << 16}
-	return r.Run(ctx, []hosts.Host{h}, p)
+	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 1 << 16}
+	return r.Run(ctx, []inventory.Host{h}, p)
 }
 
-func steps(res *run.Result) map[string]run.StepResult {
-	m := map[string]run.StepResult{}
+func steps(res *result.Result) map[string]result.StepResult {
+	m := map[string]result.StepResult{}
 	for _, s := range append(res.Hosts[0].Steps, res.Hosts[0].Cleanup...) {
 		m[s.Name] = s
 	}
@@ -141,23 +144,23 @@ cleanup:
   - {name: delete, lxd.delete: {}}
 `)
 		s := steps(res)
-		check := func(name string, status run.Status, field, contains string) {
+		check := func(name string, status result.Status, field, contains string) {
 			t.Helper()
 			if s[name].Status != status || !strings.Contains(field, contains) {
 				t.Errorf("step %s: %s (stdout %q, stderr %q, error %q); want %s with %q", name, s[name].Status, s[name].Stdout, s[name].Stderr, s[name].Error, status, contains)
 			}
 		}
-		check("launch", run.OK, s["launch"].Stdout, "RUNNING (x86_64) from debian/bookworm/amd64, profiles default, docker\n10.213.102.")
-		check("list", run.OK, s["list"].Stdout, "everywhere-"+res.RunID)
-		check("uname", run.OK, s["uname"].Stdout, "x86_64\n")
-		check("fails", run.Failed, s["fails"].Stderr, "err\n")
-		check("fails", run.Failed, s["fails"].Stdout, "out\n")
+		check("launch", result.OK, s["launch"].Stdout, "RUNNING (x86_64) from debian/bookworm/amd64, profiles default, docker\n10.213.102.")
+		check("list", result.OK, s["list"].Stdout, "everywhere-"+res.RunID)
+		check("uname", result.OK, s["uname"].Stdout, "x86_64\n")
+		check("fails", result.Failed, s["fails"].Stderr, "err\n")
+		check("fails", result.Failed, s["fails"].Stdout, "out\n")
 		if code := s["fails"].ExitCode; code == nil || *code != 3 {
 			t.Errorf("exit code %v, want 3", code)
 		}
-		check("missing-image", run.Error, s["missing-image"].Error, `image alias "no/such/image" is unknown on this LXD`)
-		check("missing-profile", run.Error, s["missing-profile"].Error, `profile "nope" does not exist on this LXD`)
-		check("delete", run.OK, s["delete"].Stdout, ": deleted")
+		check("missing-image", result.Error, s["missing-image"].Error, `image alias "no/such/image" is unknown on this LXD`)
+		check("missing-profile", result.Error, s["missing-profile"].Error, `profile "nope" does not exist on this LXD`)
+		check("delete", result.OK, s["delete"].Stdout, ": deleted")
 		if left := instancesOf(t, c, res.RunID); len(left) != 0 {
 			t.Errorf("instances left: %v", left)
 		}
@@ -167,7 +170,7 @@ cleanup:
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(400*time.Millisecond, cancel)
 		res := runPlan(t, ctx, h, "steps:\n  - {lxd.launch: {image: \"debian/bookworm/amd64\", wait_ipv4: true}}\n")
-		if !res.Interrupted || res.Hosts[0].Steps[0].Status != run.Error {
+		if !res.Interrupted || res.Hosts[0].Steps[0].Status != result.Error {
 			t.Fatalf("interrupted %v, step %+v", res.Interrupted, res.Hosts[0].Steps[0])
 		}
 		if left := instancesOf(t, c, res.RunID); len(left) != 0 {
@@ -179,7 +182,7 @@ cleanup:
 		h := h
 		h.LXD.Socket = filepath.Join(t.TempDir(), "absent.socket")
 		res := runPlan(t, context.Background(), h, "steps:\n  - lxd.list: {}\n")
-		if s := res.Hosts[0].Steps[0]; s.Status != run.Error || !strings.Contains(s.Error, "no LXD socket on the host") {
+		if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "no LXD socket on the host") {
 			t.Errorf("%s %q", s.Status, s.Error)
 		}
 	})
@@ -192,15 +195,15 @@ cleanup:
 			t.Fatal(err)
 		}
 		remote := h
-		remote.LXD = hosts.LXDConfig{URL: fmt.Sprintf("https://127.0.0.1:%d", port), ClientCert: cert, ClientKey: key,
+		remote.LXD = inventory.LXDConfig{URL: fmt.Sprintf("https://127.0.0.1:%d", port), ClientCert: cert, ClientKey: key,
 			ServerCert: filepath.Join(c.Dir, "lxd-daemon", "server.crt")}
 		res := runPlan(t, context.Background(), remote, "steps:\n  - lxd.list: {}\n")
-		if s := res.Hosts[0].Steps[0]; s.Status != run.OK || !strings.HasPrefix(s.Stdout, "NAME") {
+		if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.HasPrefix(s.Stdout, "NAME") {
 			t.Errorf("over HTTPS: %s %q %q", s.Status, s.Stdout, s.Error)
 		}
 		remote.LXD.ServerCert = cert // a certificate that is not the server's
 		res = runPlan(t, context.Background(), remote, "steps:\n  - lxd.list: {}\n")
-		if s := res.Hosts[0].Steps[0]; s.Status != run.Error || !strings.Contains(s.Error, "does not match the pinned server_cert") {
+		if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "does not match the pinned server_cert") {
 			t.Errorf("wrong pin: %s %q", s.Status, s.Error)
 		}
 	})

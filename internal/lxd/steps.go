@@ -12,7 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 	"everywhere/internal/plan"
 )
 
@@ -102,7 +102,7 @@ func open(ctx context.Context, t plan.Conn) (*server, error) {
 // diagnose says why no socket answered: OpenSSH reports a missing socket and
 // a forbidden one alike.
 func diagnose(ctx context.Context, t plan.Conn, sockets []string, err error) error {
-	probe := "for s in " + hosts.ShellQuote(sockets) + `; do if [ -S "$s" ]; then if [ -w "$s" ]; then echo "ok $s"; else echo "denied $s"; fi; fi; done`
+	probe := "for s in " + host.ShellQuote(sockets) + `; do if [ -S "$s" ]; then if [ -w "$s" ]; then echo "ok $s"; else echo "denied $s"; fi; fi; done`
 	out, probeErr := t.Exec(ctx, probe, 1024)
 	if probeErr == nil {
 		for _, line := range strings.Split(strings.TrimSpace(out.Stdout.String()), "\n") {
@@ -152,7 +152,7 @@ var fingerprint = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // Run launches the instance. What it creates is remembered for lxd.exec and
 // lxd.delete; a launch cut short by Ctrl-C or a timeout is finished and
 // deleted on a context of its own, so it leaves nothing behind.
-func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	s, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -202,7 +202,7 @@ func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outp
 		}
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	fmt.Fprintf(&out.Stdout, "%s %s (%s) from %s, profiles %s\n", inst.Name, strings.ToUpper(inst.Status), inst.Architecture, image, strings.Join(profiles, ", "))
 	for _, a := range inst.IPv4() {
 		fmt.Fprintln(&out.Stdout, a)
@@ -241,7 +241,7 @@ func (*List) Kind() string { return "lxd.list" }
 func (*List) Command() string { return "lxc list" }
 
 // Run lists name, state, IPv4 addresses and architecture.
-func (*List) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (*List) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	s, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -250,7 +250,7 @@ func (*List) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, 
 	if err != nil {
 		return nil, err
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	tw := tabwriter.NewWriter(&out.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tIPV4\tARCH")
 	for _, i := range list {
@@ -283,11 +283,11 @@ func (x *Exec) Command() string {
 	if instance == "" {
 		instance = "(launched)"
 	}
-	return "lxc exec " + instance + " -- " + hosts.ShellQuote(x.Cmd)
+	return "lxc exec " + instance + " -- " + host.ShellQuote(x.Cmd)
 }
 
 // Run executes the command and returns its output and exit code.
-func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	s, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -300,7 +300,7 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output
 		}
 		name = launched[len(launched)-1]
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	code, err := s.Client.Exec(ctx, name, x.Cmd, &out.Stdout, &out.Stderr)
 	if err != nil {
 		return out, fmt.Errorf("exec in %s: %w", name, err)
@@ -328,7 +328,7 @@ func (d *Delete) Command() string {
 }
 
 // Run deletes the instances.
-func (d *Delete) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Output, error) {
+func (d *Delete) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
 	s, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -337,7 +337,7 @@ func (d *Delete) Run(ctx context.Context, t plan.Target, limit int) (*hosts.Outp
 	if d.Instance != "" {
 		names = []string{d.Instance}
 	}
-	out := hosts.NewOutput(limit)
+	out := host.NewOutput(limit)
 	for _, name := range names {
 		err := s.Delete(ctx, name)
 		switch {

@@ -7,7 +7,9 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
+	"everywhere/internal/result"
 	"everywhere/internal/yamlfile"
 )
 
@@ -20,13 +22,6 @@ type Expect struct {
 	NotContains     []string
 	Matches         *regexp.Regexp
 	ArchMatchesHost bool
-}
-
-// Outcome is one expectation checked against one result.
-type Outcome struct {
-	Name   string `json:"name"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
 }
 
 type rawExpect struct {
@@ -70,37 +65,37 @@ func (r rawExpect) compile(file string, node *yaml.Node) (Expect, error) {
 
 // ExitOK says whether the exit code (and the absence of a killing signal)
 // is what the step expects.
-func (e Expect) ExitOK(out *hosts.Output) bool {
+func (e Expect) ExitOK(out *host.Output) bool {
 	return out.Signal == "" && out.ExitCode == e.ExitCode
 }
 
 // Check evaluates every written expectation against out from host h.
-func (e Expect) Check(out *hosts.Output, h hosts.Host) []Outcome {
-	var outcomes []Outcome
+func (e Expect) Check(out *host.Output, h inventory.Host) []result.Outcome {
+	var outcomes []result.Outcome
 	stdout := out.Stdout.String()
 	if e.ExitCodeSet {
-		o := Outcome{Name: fmt.Sprintf("exit_code %d", e.ExitCode), OK: e.ExitOK(out)}
+		o := result.Outcome{Name: fmt.Sprintf("exit_code %d", e.ExitCode), OK: e.ExitOK(out)}
 		if !o.OK {
 			o.Detail = describeExit(out)
 		}
 		outcomes = append(outcomes, o)
 	}
 	for _, s := range e.Contains {
-		o := Outcome{Name: fmt.Sprintf("contains %q", s), OK: strings.Contains(stdout, s)}
+		o := result.Outcome{Name: fmt.Sprintf("contains %q", s), OK: strings.Contains(stdout, s)}
 		if !o.OK {
 			o.Detail = "not in standard output"
 		}
 		outcomes = append(outcomes, o)
 	}
 	for _, s := range e.NotContains {
-		o := Outcome{Name: fmt.Sprintf("not_contains %q", s), OK: !strings.Contains(stdout, s)}
+		o := result.Outcome{Name: fmt.Sprintf("not_contains %q", s), OK: !strings.Contains(stdout, s)}
 		if !o.OK {
 			o.Detail = "found in standard output"
 		}
 		outcomes = append(outcomes, o)
 	}
 	if e.Matches != nil {
-		o := Outcome{Name: fmt.Sprintf("matches /%s/", e.Matches), OK: e.Matches.MatchString(stdout)}
+		o := result.Outcome{Name: fmt.Sprintf("matches /%s/", e.Matches), OK: e.Matches.MatchString(stdout)}
 		if !o.OK {
 			o.Detail = "no match in standard output"
 		}
@@ -114,9 +109,9 @@ func (e Expect) Check(out *hosts.Output, h hosts.Host) []Outcome {
 
 // archOutcome catches the wrong-image or emulated-host mistake: every
 // architecture the output names must be the one the inventory declares.
-func archOutcome(stdout string, h hosts.Host) Outcome {
-	o := Outcome{Name: "arch_matches_host " + string(h.Arch)}
-	found, words := hosts.ArchesIn(stdout)
+func archOutcome(stdout string, h inventory.Host) result.Outcome {
+	o := result.Outcome{Name: "arch_matches_host " + string(h.Arch)}
+	found, words := host.ArchesIn(stdout)
 	if len(found) == 0 {
 		o.Detail = "the output names no architecture"
 		return o
@@ -131,7 +126,7 @@ func archOutcome(stdout string, h hosts.Host) Outcome {
 	return o
 }
 
-func describeExit(out *hosts.Output) string {
+func describeExit(out *host.Output) string {
 	if out.Signal != "" {
 		return "killed by " + out.Signal
 	}

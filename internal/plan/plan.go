@@ -19,7 +19,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/yamlfile"
 )
 
@@ -47,9 +48,9 @@ type Step struct {
 
 // Conn is one host's connection, as actions use it.
 type Conn interface {
-	Host() hosts.Host
+	Host() inventory.Host
 	// Exec runs shell text on the host, keeping at most limit bytes per stream.
-	Exec(ctx context.Context, command string, limit int) (*hosts.Output, error)
+	Exec(ctx context.Context, command string, limit int) (*host.Output, error)
 	// DialContext reaches a socket on the host's side (e.g. unix /var/run/docker.sock).
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 	// Attach returns the client named key, opened on first use and closed
@@ -72,7 +73,7 @@ type Action interface {
 	Kind() string
 	// Command describes what runs, for reports.
 	Command() string
-	Run(ctx context.Context, target Target, limit int) (*hosts.Output, error)
+	Run(ctx context.Context, target Target, limit int) (*host.Output, error)
 }
 
 // ErrNotApplicable, wrapped with the reason, says a step cannot apply to a
@@ -310,7 +311,7 @@ func (p *Plan) TimeoutFor(s Step) time.Duration {
 func Command(argv []string) *Plan {
 	text := argv[0]
 	if len(argv) > 1 {
-		text = hosts.ShellQuote(argv)
+		text = host.ShellQuote(argv)
 	}
 	return &Plan{Name: "exec", Timeout: DefaultStepTimeout, Steps: []Step{{Name: text, Action: Shell{Script: text}}}}
 }

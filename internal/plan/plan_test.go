@@ -5,7 +5,9 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
+	"everywhere/internal/result"
 )
 
 func TestParseErrors(t *testing.T) {
@@ -64,34 +66,34 @@ cleanup:
 	}
 }
 
-func output(stdout string, exit int, signal string) *hosts.Output {
-	out := hosts.NewOutput(1 << 10)
+func output(stdout string, exit int, signal string) *host.Output {
+	out := host.NewOutput(1 << 10)
 	out.ExitCode, out.Signal = exit, signal
 	out.Stdout.Write([]byte(stdout))
 	return out
 }
 
 func TestCheck(t *testing.T) {
-	arm := hosts.Host{Name: "pi", Arch: hosts.ArmHF}
+	arm := inventory.Host{Name: "pi", Arch: host.ArmHF}
 	exit2 := 2
 	tests := []struct {
 		name   string
 		expect Expect
-		out    *hosts.Output
-		want   []Outcome
+		out    *host.Output
+		want   []result.Outcome
 	}{
 		{"arch ok", Expect{ArchMatchesHost: true}, output("armv7l\n", 0, ""),
-			[]Outcome{{Name: "arch_matches_host armhf", OK: true}}},
+			[]result.Outcome{{Name: "arch_matches_host armhf", OK: true}}},
 		{"arch wrong", Expect{ArchMatchesHost: true}, output("Linux pi 6.1 x86_64 GNU/Linux\n", 0, ""),
-			[]Outcome{{Name: "arch_matches_host armhf", Detail: "host reports x86_64 (amd64), inventory declares armhf"}}},
+			[]result.Outcome{{Name: "arch_matches_host armhf", Detail: "host reports x86_64 (amd64), inventory declares armhf"}}},
 		{"arch absent", Expect{ArchMatchesHost: true}, output("", 0, ""),
-			[]Outcome{{Name: "arch_matches_host armhf", Detail: "the output names no architecture"}}},
+			[]result.Outcome{{Name: "arch_matches_host armhf", Detail: "the output names no architecture"}}},
 		{"exit code", Expect{ExitCode: exit2, ExitCodeSet: true}, output("", 0, ""),
-			[]Outcome{{Name: "exit_code 2", Detail: "exit status 0"}}},
+			[]result.Outcome{{Name: "exit_code 2", Detail: "exit status 0"}}},
 		{"killed", Expect{ExitCodeSet: true}, output("", 137, "SIGKILL"),
-			[]Outcome{{Name: "exit_code 0", Detail: "killed by SIGKILL"}}},
+			[]result.Outcome{{Name: "exit_code 0", Detail: "killed by SIGKILL"}}},
 		{"contains", Expect{Contains: []string{"RUNNING", "c1"}, NotContains: []string{"STOPPED"}}, output("c1 STOPPED", 0, ""),
-			[]Outcome{{Name: `contains "RUNNING"`, Detail: "not in standard output"}, {Name: `contains "c1"`, OK: true},
+			[]result.Outcome{{Name: `contains "RUNNING"`, Detail: "not in standard output"}, {Name: `contains "c1"`, OK: true},
 				{Name: `not_contains "STOPPED"`, Detail: "found in standard output"}}},
 	}
 	for _, tt := range tests {

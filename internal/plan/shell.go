@@ -6,7 +6,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
 	"everywhere/internal/yamlfile"
 )
 
@@ -29,6 +29,6 @@ func (Shell) Kind() string { return "shell" }
 func (s Shell) Command() string { return s.Script }
 
 // Run executes the text in a new session on the host's connection.
-func (s Shell) Run(ctx context.Context, target Target, limit int) (*hosts.Output, error) {
+func (s Shell) Run(ctx context.Context, target Target, limit int) (*host.Output, error) {
 	return target.Exec(ctx, s.Script, limit)
 }

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 // JUnit XML as read by Jenkins, GitLab and GitHub test reporters: a
@@ -60,7 +60,7 @@ type junitProblem struct {
 func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
 
 // JUnit writes the result as JUnit XML.
-func JUnit(w io.Writer, res *run.Result) error {
+func JUnit(w io.Writer, res *result.Result) error {
 	doc := junitSuites{Name: res.Plan, Time: seconds(res.DurationMS)}
 	for _, h := range res.Hosts {
 		suite := junitSuite{Name: h.Name, Hostname: h.Address, Timestamp: res.Started.Format("2006-01-02T15:04:05"),
@@ -71,7 +71,7 @@ func JUnit(w io.Writer, res *run.Result) error {
 			suite.Cases = append(suite.Cases, junitCase{Name: "connect", Classname: classname, Time: seconds(h.ConnectMS),
 				Error: &junitProblem{Message: xmlSafe(h.Error), Type: "unreachable"}})
 		}
-		steps := append([]run.StepResult(nil), h.Steps...)
+		steps := append([]result.StepResult(nil), h.Steps...)
 		for _, s := range h.Cleanup {
 			s.Name = "cleanup: " + s.Name
 			steps = append(steps, s)
@@ -82,11 +82,11 @@ func JUnit(w io.Writer, res *run.Result) error {
 				SystemOut: xmlSafe(s.Stdout), SystemErr: xmlSafe(s.Stderr)}
 			problem := &junitProblem{Message: xmlSafe(s.Summary()), Type: string(s.Status), Body: xmlSafe(s.Command)}
 			switch s.Status {
-			case run.Failed, run.Timeout:
+			case result.Failed, result.Timeout:
 				c.Failure = problem
-			case run.Error:
+			case result.Error:
 				c.Error = problem
-			case run.Skipped:
+			case result.Skipped:
 				c.Skipped = &junitProblem{Message: xmlSafe(s.Error)}
 			}
 			suite.Cases = append(suite.Cases, c)

@@ -5,12 +5,12 @@ import (
 	"io"
 	"strings"
 
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 // Markdown writes the result as a GitHub-flavoured table (a column per
 // host) followed by the details of every step that was not ok.
-func Markdown(w io.Writer, res *run.Result) error {
+func Markdown(w io.Writer, res *result.Result) error {
 	b := &strings.Builder{}
 	fmt.Fprintf(b, "# %s\n\nRun `%s` · %s · %s\n\n", mdEscape(res.Plan), res.RunID, formatDuration(durationMS(res.DurationMS)), summaryLine(res))
 	b.WriteString("| step |")
@@ -22,8 +22,8 @@ func Markdown(w io.Writer, res *run.Result) error {
 	for i, h := range res.Hosts {
 		names[i] = h.Name
 	}
-	row := func(label string, pick func(run.HostResult) *run.StepResult) {
-		steps := make([]*run.StepResult, len(res.Hosts))
+	row := func(label string, pick func(result.HostResult) *result.StepResult) {
+		steps := make([]*result.StepResult, len(res.Hosts))
 		for i, h := range res.Hosts {
 			steps[i] = pick(h)
 		}
@@ -35,7 +35,7 @@ func Markdown(w io.Writer, res *run.Result) error {
 				continue
 			}
 			cell := statusIcon(s.Status) + " " + string(s.Status)
-			if s.Status != run.Skipped {
+			if s.Status != result.Skipped {
 				cell += " " + formatDuration(s.Duration())
 			}
 			if marks[i] {
@@ -49,10 +49,10 @@ func Markdown(w io.Writer, res *run.Result) error {
 		b.WriteString("\n")
 	}
 	for i, name := range res.Steps {
-		row(name, func(h run.HostResult) *run.StepResult { return stepAt(h.Steps, i) })
+		row(name, func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
 	}
 	for i, name := range res.Cleanup {
-		row("cleanup: "+name, func(h run.HostResult) *run.StepResult { return stepAt(h.Cleanup, i) })
+		row("cleanup: "+name, func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	if list := problems(res); len(list) > 0 {
 		b.WriteString("\n## Problems\n\n")

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 // Progress shows a run's events as they happen, on stderr. On a terminal
@@ -34,7 +34,7 @@ type hostProgress struct {
 	since   time.Time // when the current step (or connecting) began
 	started bool
 	done    bool
-	status  run.Status
+	status  result.Status
 	notOK   int
 }
 
@@ -48,7 +48,7 @@ func NewProgress(w io.Writer, tty bool, hosts []string, steps int) *Progress {
 }
 
 // Run consumes events until the channel is closed, then clears its lines.
-func (p *Progress) Run(events <-chan run.Event) {
+func (p *Progress) Run(events <-chan result.Event) {
 	redraw := time.NewTicker(250 * time.Millisecond)
 	defer redraw.Stop()
 	warn := time.NewTicker(p.WarnEvery)
@@ -83,15 +83,15 @@ func (p *Progress) Run(events <-chan run.Event) {
 // big says the fleet is too big for a line per host.
 func (p *Progress) big() bool { return len(p.hosts) > p.MaxLines }
 
-func (p *Progress) apply(e run.Event) {
+func (p *Progress) apply(e result.Event) {
 	h := &p.hosts[e.HostIndex]
 	quiet := p.tty || p.big()
 	switch e.Type {
-	case run.Connecting:
+	case result.Connecting:
 		h.started, h.step, h.since = true, "connecting", e.Time
-	case run.Connected:
+	case result.Connected:
 		h.step = "connected"
-	case run.StepStarted:
+	case result.StepStarted:
 		if !e.Cleanup {
 			h.stepNo++
 		}
@@ -99,14 +99,14 @@ func (p *Progress) apply(e run.Event) {
 		if e.Cleanup {
 			h.step = "cleanup: " + e.Step
 		}
-	case run.StepDone:
-		if e.Status != run.OK && e.Status != run.Skipped {
+	case result.StepDone:
+		if e.Status != result.OK && e.Status != result.Skipped {
 			h.notOK++
 			if !quiet {
 				fmt.Fprintf(p.w, "%s %s · %s: %s %s: %s\n", statusIcon(e.Status), h.name, h.step, e.Status, formatDuration(e.Duration), e.Detail)
 			}
 		}
-	case run.HostDone:
+	case result.HostDone:
 		h.done, h.status = true, e.Status
 		if !quiet {
 			fmt.Fprintf(p.w, "%s %s: %s (%d/%d steps run)\n", statusIcon(e.Status), h.name, e.Status, h.stepNo, p.steps)
@@ -151,7 +151,7 @@ func (p *Progress) summary(now time.Time) string {
 		switch {
 		case h.done:
 			done++
-			if h.status != run.OK {
+			if h.status != result.OK {
 				notOK++
 			}
 		case h.started:

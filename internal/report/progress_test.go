@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
-func feed(p *Progress, events ...run.Event) {
-	ch := make(chan run.Event, len(events))
+func feed(p *Progress, events ...result.Event) {
+	ch := make(chan result.Event, len(events))
 	for _, e := range events {
 		e.Time = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 		ch <- e
@@ -19,14 +19,14 @@ func feed(p *Progress, events ...run.Event) {
 	p.Run(ch)
 }
 
-var sampleEvents = []run.Event{
-	{Type: run.Connecting, Host: "pi4", HostIndex: 0},
-	{Type: run.Connecting, Host: "z15", HostIndex: 1},
-	{Type: run.Connected, Host: "pi4", HostIndex: 0},
-	{Type: run.StepStarted, Host: "pi4", HostIndex: 0, Step: "kernel"},
-	{Type: run.StepDone, Host: "pi4", HostIndex: 0, Step: "kernel", Status: run.Failed, Duration: 800 * time.Millisecond, Detail: "exit status 1"},
-	{Type: run.HostDone, Host: "pi4", HostIndex: 0, Status: run.Failed},
-	{Type: run.HostDone, Host: "z15", HostIndex: 1, Status: run.Error},
+var sampleEvents = []result.Event{
+	{Type: result.Connecting, Host: "pi4", HostIndex: 0},
+	{Type: result.Connecting, Host: "z15", HostIndex: 1},
+	{Type: result.Connected, Host: "pi4", HostIndex: 0},
+	{Type: result.StepStarted, Host: "pi4", HostIndex: 0, Step: "kernel"},
+	{Type: result.StepDone, Host: "pi4", HostIndex: 0, Step: "kernel", Status: result.Failed, Duration: 800 * time.Millisecond, Detail: "exit status 1"},
+	{Type: result.HostDone, Host: "pi4", HostIndex: 0, Status: result.Failed},
+	{Type: result.HostDone, Host: "z15", HostIndex: 1, Status: result.Error},
 }
 
 func TestProgressPlain(t *testing.T) {
@@ -54,7 +54,7 @@ func TestProgressSummarisesBigFleets(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewProgress(&buf, true, []string{"a", "b", "c"}, 1)
 	p.MaxLines = 2
-	feed(p, run.Event{Type: run.Connecting, HostIndex: 0}, run.Event{Type: run.HostDone, HostIndex: 1, Status: run.Failed})
+	feed(p, result.Event{Type: result.Connecting, HostIndex: 0}, result.Event{Type: result.HostDone, HostIndex: 1, Status: result.Failed})
 	if !strings.Contains(buf.String(), "1/3 hosts done (1 not ok) · 1 running · slowest: a (connecting") {
 		t.Errorf("got %q", buf.String())
 	}
@@ -64,8 +64,8 @@ func TestProgressPlainBigFleet(t *testing.T) {
 	var buf bytes.Buffer
 	p := NewProgress(&buf, false, []string{"a", "b", "c"}, 1)
 	p.MaxLines = 2
-	feed(p, run.Event{Type: run.Connecting, HostIndex: 0}, run.Event{Type: run.HostDone, HostIndex: 1, Status: run.Failed},
-		run.Event{Type: run.HostDone, HostIndex: 0, Status: run.OK})
+	feed(p, result.Event{Type: result.Connecting, HostIndex: 0}, result.Event{Type: result.HostDone, HostIndex: 1, Status: result.Failed},
+		result.Event{Type: result.HostDone, HostIndex: 0, Status: result.OK})
 	if got, want := buf.String(), "2/3 hosts done (1 not ok) · 0 running\n"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -1,4 +1,4 @@
-// Package report renders a run.Result: side by side for a terminal, and as
+// Package report renders a result.Result: side by side for a terminal, and as
 // JSON, JUnit XML and Markdown for machines and pull requests. A renderer
 // takes a Result and a writer, nothing else.
 package report
@@ -12,15 +12,15 @@ import (
 	"time"
 	"unicode"
 
-	"everywhere/internal/hosts"
-	"everywhere/internal/run"
+	"everywhere/internal/host"
+	"everywhere/internal/result"
 )
 
 // Formats lists the names Render accepts.
 var Formats = []string{"side", "json", "junit", "md"}
 
 // Render writes res in the named format. Side-by-side output uses opts.
-func Render(w io.Writer, format string, res *run.Result, opts SideOptions) error {
+func Render(w io.Writer, format string, res *result.Result, opts SideOptions) error {
 	switch format {
 	case "side":
 		return Side(w, res, opts)
@@ -40,7 +40,7 @@ func FileName(format string) string {
 }
 
 // JSON writes the result document (the format `everywhere report` reads back).
-func JSON(w io.Writer, res *run.Result) error {
+func JSON(w io.Writer, res *result.Result) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(res)
@@ -79,14 +79,14 @@ func cleanText(s string) string {
 // shape reduces output to what should agree across hosts of a fleet:
 // numbers, the host's own name and architecture names are masked, so that
 // a cell stands out only where the output really differs in kind.
-func shape(out, host string) string {
+func shape(out, hostName string) string {
 	words := strings.Fields(out)
 	for i, w := range words {
-		if _, err := hosts.ParseArch(w); err == nil {
+		if _, err := host.ParseArch(w); err == nil {
 			words[i] = "<arch>"
 			continue
 		}
-		words[i] = strings.ReplaceAll(w, host, "<host>")
+		words[i] = strings.ReplaceAll(w, hostName, "<host>")
 	}
 	return digitRuns.ReplaceAllString(strings.Join(words, " "), "0")
 }
@@ -95,7 +95,7 @@ var digitRuns = regexp.MustCompile(`[0-9]+`)
 
 // divergent marks, for one step, the hosts whose output shape differs from
 // a strict majority's. With no majority nothing is marked.
-func divergent(steps []*run.StepResult, names []string) []bool {
+func divergent(steps []*result.StepResult, names []string) []bool {
 	marks := make([]bool, len(steps))
 	counts := map[string]int{}
 	shapes := make([]string, len(steps))
@@ -121,14 +121,14 @@ func divergent(steps []*run.StepResult, names []string) []bool {
 	return marks
 }
 
-func statusIcon(s run.Status) string {
-	return map[run.Status]string{run.OK: "✔", run.Failed: "✘", run.Timeout: "⧖", run.Error: "!", run.Skipped: "-"}[s]
+func statusIcon(s result.Status) string {
+	return map[result.Status]string{result.OK: "✔", result.Failed: "✘", result.Timeout: "⧖", result.Error: "!", result.Skipped: "-"}[s]
 }
 
-func summaryLine(res *run.Result) string {
+func summaryLine(res *result.Result) string {
 	counts := res.Counts()
 	var parts []string
-	for _, s := range []run.Status{run.OK, run.Failed, run.Timeout, run.Error, run.Skipped} {
+	for _, s := range []result.Status{result.OK, result.Failed, result.Timeout, result.Error, result.Skipped} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
@@ -147,19 +147,19 @@ type problem struct {
 
 // problems lists unreachable hosts and every step that ran and was not ok,
 // host by host in report order.
-func problems(res *run.Result) []problem {
+func problems(res *result.Result) []problem {
 	var list []problem
 	for _, h := range res.Hosts {
 		if h.Error != "" {
 			list = append(list, problem{host: h.Name, message: h.Error})
 		}
 		for _, s := range h.Steps {
-			if s.Status != run.OK && s.Status != run.Skipped {
+			if s.Status != result.OK && s.Status != result.Skipped {
 				list = append(list, problem{h.Name, s.Name, s.Command, s.Summary()})
 			}
 		}
 		for _, s := range h.Cleanup {
-			if s.Status != run.OK && s.Status != run.Skipped {
+			if s.Status != result.OK && s.Status != result.Skipped {
 				list = append(list, problem{h.Name, "cleanup: " + s.Name, s.Command, s.Summary()})
 			}
 		}

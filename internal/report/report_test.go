@@ -10,8 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/plan"
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -19,10 +18,10 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 func code(n int) *int { return &n }
 
 // fixture is a run on the six seed architectures with every kind of outcome.
-func fixture() *run.Result {
+func fixture() *result.Result {
 	started := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	ok := func(name, command, stdout string, ms int64) run.StepResult {
-		return run.StepResult{Name: name, Kind: "shell", Command: command, Status: run.OK, ExitCode: code(0), Stdout: stdout,
+	ok := func(name, command, stdout string, ms int64) result.StepResult {
+		return result.StepResult{Name: name, Kind: "shell", Command: command, Status: result.OK, ExitCode: code(0), Stdout: stdout,
 			StdoutBytes: int64(len(stdout)), Started: started, DurationMS: ms}
 	}
 	archs := []struct{ name, arch, kernel, debian, eth0 string }{
@@ -33,32 +32,32 @@ func fixture() *run.Result {
 		{"power9", "ppc64el", "ppc64le", "ppc64el", "inet 10.213.0.15/24 brd 10.213.0.255 scope global eth0"},
 		{"z15", "s390x", "s390x", "s390x", "!!!Deficit 56, rta_len=8\ninet 10.213.0.16/24 brd 255.0.213.10 scope global eth0"},
 	}
-	res := &run.Result{Schema: run.Schema, RunID: "20261125-100000-0a1b2c3d", Plan: "everywhere-default", Started: started,
+	res := &result.Result{Schema: result.Schema, RunID: "20261125-100000-0a1b2c3d", Plan: "everywhere-default", Started: started,
 		DurationMS: 4321, Steps: []string{"kernel", "machine", "eth0"}, Cleanup: []string{"tidy"}}
 	for i, a := range archs {
-		h := run.HostResult{Name: a.name, Arch: a.arch, Address: "10.213.0.1" + string(rune('1'+i)) + ":22", Status: run.OK, ConnectMS: 120}
-		h.Steps = []run.StepResult{
+		h := result.HostResult{Name: a.name, Arch: a.arch, Address: "10.213.0.1" + string(rune('1'+i)) + ":22", Status: result.OK, ConnectMS: 120}
+		h.Steps = []result.StepResult{
 			ok("kernel", "uname -a", "Linux "+a.name+" 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 (2024-02-01) "+a.kernel+" GNU/Linux\n", 800+int64(i)*100),
 			ok("machine", "uname -m", a.kernel+"\n", 600),
 			ok("eth0", "ip -4 addr show eth0", a.eth0+"\n", 700),
 		}
-		h.Steps[1].Expectations = []plan.Outcome{{Name: "arch_matches_host " + a.arch, OK: true}}
-		h.Cleanup = []run.StepResult{ok("tidy", "rm -f /tmp/x", "", 50)}
+		h.Steps[1].Expectations = []result.Outcome{{Name: "arch_matches_host " + a.arch, OK: true}}
+		h.Cleanup = []result.StepResult{ok("tidy", "rm -f /tmp/x", "", 50)}
 		res.Hosts = append(res.Hosts, h)
 	}
 	// atom answers with the wrong architecture; power9 hangs; build is unreachable.
 	atom := &res.Hosts[2].Steps[1]
-	atom.Status, atom.Stdout = run.Failed, "x86_64\n"
-	atom.Expectations = []plan.Outcome{{Name: "arch_matches_host i686", Detail: "host reports x86_64 (amd64), inventory declares i686"}}
-	res.Hosts[2].Status = run.Failed
+	atom.Status, atom.Stdout = result.Failed, "x86_64\n"
+	atom.Expectations = []result.Outcome{{Name: "arch_matches_host i686", Detail: "host reports x86_64 (amd64), inventory declares i686"}}
+	res.Hosts[2].Status = result.Failed
 	power := &res.Hosts[4].Steps[2]
-	power.Status, power.ExitCode, power.Stdout, power.DurationMS = run.Timeout, nil, "", 120000
+	power.Status, power.ExitCode, power.Stdout, power.DurationMS = result.Timeout, nil, "", 120000
 	power.Error = "no result within 2m0s (step timeout): sent SIGKILL and closed the session"
-	res.Hosts[4].Status = run.Timeout
+	res.Hosts[4].Status = result.Timeout
 	build := &res.Hosts[3]
-	build.Status, build.Error, build.Cleanup = run.Error, "host build (10.213.0.14:22): unreachable: dial tcp 10.213.0.14:22: connect: connection refused", nil
+	build.Status, build.Error, build.Cleanup = result.Error, "host build (10.213.0.14:22): unreachable: dial tcp 10.213.0.14:22: connect: connection refused", nil
 	for i := range build.Steps {
-		build.Steps[i] = run.StepResult{Name: build.Steps[i].Name, Kind: "shell", Command: build.Steps[i].Command, Status: run.Skipped, Error: "host not reached"}
+		build.Steps[i] = result.StepResult{Name: build.Steps[i].Name, Kind: "shell", Command: build.Steps[i].Command, Status: result.Skipped, Error: "host not reached"}
 	}
 	// pi4 printed more than the output cap, with a control sequence.
 	pi := &res.Hosts[0].Steps[0]
@@ -125,7 +124,7 @@ func TestSideFitsWidth(t *testing.T) {
 
 func TestDivergent(t *testing.T) {
 	res := fixture()
-	var eth0 []*run.StepResult
+	var eth0 []*result.StepResult
 	var names []string
 	for i := range res.Hosts {
 		eth0 = append(eth0, &res.Hosts[i].Steps[2])

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"everywhere/internal/run"
+	"everywhere/internal/result"
 )
 
 // SideOptions shape the side-by-side view.
@@ -47,7 +47,7 @@ type sideRow struct {
 // and architecture, a row per step with status, duration and output. Hosts
 // that do not fit the width go into further blocks below. A cell whose
 // output differs in shape from most hosts' is marked ≠.
-func Side(w io.Writer, res *run.Result, opts SideOptions) error {
+func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 	if opts.Width <= 0 {
 		opts.Width = DefaultWidth
 	}
@@ -106,7 +106,7 @@ func Side(w io.Writer, res *run.Result, opts SideOptions) error {
 		if p.step != "" {
 			where += " · " + p.step
 		}
-		for _, l := range wrapTexts([]text{{statusIcon(run.Failed) + " " + where + ": " + cleanText(p.message), ansiRed}}, opts.Width) {
+		for _, l := range wrapTexts([]text{{statusIcon(result.Failed) + " " + where + ": " + cleanText(p.message), ansiRed}}, opts.Width) {
 			fmt.Fprintln(b, paint(l))
 		}
 	}
@@ -142,7 +142,7 @@ func drawRow(line func(text, []text), r sideRow) {
 	}
 }
 
-func sideRows(res *run.Result, maxLines int) []sideRow {
+func sideRows(res *result.Result, maxLines int) []sideRow {
 	var rows []sideRow
 	names := make([]string, len(res.Hosts))
 	anyUnreached := false
@@ -161,8 +161,8 @@ func sideRows(res *run.Result, maxLines int) []sideRow {
 		}
 		rows = append(rows, r)
 	}
-	add := func(name string, pick func(run.HostResult) *run.StepResult) {
-		steps := make([]*run.StepResult, len(res.Hosts))
+	add := func(name string, pick func(result.HostResult) *result.StepResult) {
+		steps := make([]*result.StepResult, len(res.Hosts))
 		command := ""
 		for i, h := range res.Hosts {
 			if steps[i] = pick(h); steps[i] != nil && command == "" {
@@ -180,29 +180,29 @@ func sideRows(res *run.Result, maxLines int) []sideRow {
 		rows = append(rows, r)
 	}
 	for i, name := range res.Steps {
-		add(name, func(h run.HostResult) *run.StepResult { return stepAt(h.Steps, i) })
+		add(name, func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
 	}
 	for i, name := range res.Cleanup {
-		add("cleanup: "+name, func(h run.HostResult) *run.StepResult { return stepAt(h.Cleanup, i) })
+		add("cleanup: "+name, func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	return rows
 }
 
-func stepAt(steps []run.StepResult, i int) *run.StepResult {
+func stepAt(steps []result.StepResult, i int) *result.StepResult {
 	if i < len(steps) {
 		return &steps[i]
 	}
 	return nil
 }
 
-var statusColor = map[run.Status]string{run.OK: ansiGreen, run.Failed: ansiRed, run.Timeout: ansiRed, run.Error: ansiRed, run.Skipped: ansiDim}
+var statusColor = map[result.Status]string{result.OK: ansiGreen, result.Failed: ansiRed, result.Timeout: ansiRed, result.Error: ansiRed, result.Skipped: ansiDim}
 
-func cellText(s *run.StepResult, divergent bool) []text {
+func cellText(s *result.StepResult, divergent bool) []text {
 	if s == nil {
 		return []text{{"-", ansiDim}}
 	}
 	head := statusIcon(s.Status) + " " + string(s.Status)
-	if s.Status != run.Skipped {
+	if s.Status != result.Skipped {
 		head += " " + formatDuration(s.Duration())
 	}
 	lines := []text{{head, statusColor[s.Status]}}

@@ -10,8 +10,9 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
+	"everywhere/internal/result"
 )
 
 // Defaults for a Runner's zero fields.
@@ -34,15 +35,16 @@ type target struct {
 
 func (t target) RunID() string { return t.runID }
 
-// ConnectFunc opens the connection to a host. *hosts.Dialer's Dial is one.
-type ConnectFunc func(ctx context.Context, h hosts.Host) (Conn, error)
+// ConnectFunc opens the connection to a host.
+type ConnectFunc func(ctx context.Context, h inventory.Host) (Conn, error)
 
-// SSH adapts a hosts.Dialer to a ConnectFunc.
-func SSH(d *hosts.Dialer) ConnectFunc {
-	return func(ctx context.Context, h hosts.Host) (Conn, error) {
-		c, err := d.Dial(ctx, h)
+// Connector adapts a transport's dial function, such as
+// (*sshconn.Dialer).Dial, to a ConnectFunc: the runner never names a transport.
+func Connector[C Conn](dial func(context.Context, inventory.Host) (C, error)) ConnectFunc {
+	return func(ctx context.Context, h inventory.Host) (Conn, error) {
+		c, err := dial(ctx, h)
 		if err != nil {
-			return nil, err
+			return nil, err // not c: a nil *T in an interface is not nil
 		}
 		return c, nil
 	}
@@ -57,22 +59,22 @@ type Runner struct {
 	CleanupTimeout time.Duration // bound on all cleanup steps of a host, which run even after Ctrl-C
 	// Events, when set, receives progress. The runner never closes it; it
 	// must be drained until Run returns.
-	Events chan<- Event
+	Events chan<- result.Event
 }
 
 // Run runs p on every host and returns what happened. Cancelling ctx
 // (Ctrl-C) stops the steps in flight, skips the rest and still runs cleanup.
 // One host failing never stops the others: per-host failures are recorded
-// in the Result, never returned to the group.
-func (r *Runner) Run(ctx context.Context, targets []hosts.Host, p *plan.Plan) *Result {
-	res := &Result{Schema: Schema, RunID: newRunID(), Plan: p.Name, Started: time.Now().UTC()}
+// in the result.Result, never returned to the group.
+func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan) *result.Result {
+	res := &result.Result{Schema: result.Schema, RunID: newRunID(), Plan: p.Name, Started: time.Now().UTC()}
 	for _, s := range p.Steps {
 		res.Steps = append(res.Steps, s.Name)
 	}
 	for _, s := range p.Cleanup {
 		res.Cleanup = append(res.Cleanup, s.Name)
 	}
-	res.Hosts = make([]HostResult, len(targets))
+	res.Hosts = make([]result.HostResult, len(targets))
 	g := new(errgroup.Group)
 	g.SetLimit(orDefault(r.Parallel, DefaultParallel))
 	for i, h := range targets {
@@ -93,33 +95,33 @@ func newRunID() string {
 	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
 }
 
-func (r *Runner) emit(e Event) {
+func (r *Runner) emit(e result.Event) {
 	if r.Events != nil {
 		e.Time = time.Now()
 		r.Events <- e
 	}
 }
 
-func (r *Runner) runHost(ctx context.Context, runID string, index int, h hosts.Host, p *plan.Plan) HostResult {
-	hr := HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: OK}
-	defer func() { r.emit(Event{Type: HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
+func (r *Runner) runHost(ctx context.Context, runID string, index int, h inventory.Host, p *plan.Plan) result.HostResult {
+	hr := result.HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: result.OK}
+	defer func() { r.emit(result.Event{Type: result.HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
 	if ctx.Err() != nil {
-		hr.Status, hr.Error = Skipped, "run interrupted before connecting"
+		hr.Status, hr.Error = result.Skipped, "run interrupted before connecting"
 		hr.Steps = notRun(p.Steps, "run interrupted")
 		return hr
 	}
-	r.emit(Event{Type: Connecting, Host: h.Name, HostIndex: index})
+	r.emit(result.Event{Type: result.Connecting, Host: h.Name, HostIndex: index})
 	start := time.Now()
 	c, err := r.Connect(ctx, h)
 	hr.ConnectMS = time.Since(start).Milliseconds()
 	if err != nil {
-		hr.Status, hr.Error = Error, err.Error()
+		hr.Status, hr.Error = result.Error, err.Error()
 		hr.Steps = notRun(p.Steps, "host not reached")
 		return hr
 	}
 	defer c.Close()
 	conn := target{Conn: c, runID: runID}
-	r.emit(Event{Type: Connected, Host: h.Name, HostIndex: index})
+	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
 	for i, s := range p.Steps {
@@ -132,7 +134,7 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h hosts.H
 		}
 		sr := r.runStep(ctx, index, conn, p, s, false)
 		hr.Steps = append(hr.Steps, sr)
-		if s.Critical && sr.Status != OK {
+		if s.Critical && sr.Status != result.OK {
 			skipReason = fmt.Sprintf("critical step %q did not succeed", s.Name)
 		}
 	}
@@ -156,10 +158,10 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
-func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *plan.Plan, s plan.Step, cleanup bool) StepResult {
+func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *plan.Plan, s plan.Step, cleanup bool) result.StepResult {
 	h := conn.Host()
-	sr := StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Started: time.Now().UTC()}
-	r.emit(Event{Type: StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup})
+	sr := result.StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Started: time.Now().UTC()}
+	r.emit(result.Event{Type: result.StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup})
 	timeout := p.TimeoutFor(s)
 	if r.StepTimeout > 0 && s.Timeout == 0 {
 		timeout = r.StepTimeout
@@ -174,47 +176,47 @@ func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *pl
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
-		sr.Status, sr.Error = Timeout, fmt.Sprintf("no result within %v (step timeout)", timeout)
+		sr.Status, sr.Error = result.Timeout, fmt.Sprintf("no result within %v (step timeout)", timeout)
 		if err != context.DeadlineExceeded { // the action says what it did about it
 			sr.Error += ": " + err.Error()
 		}
 	case errors.Is(err, plan.ErrNotApplicable):
-		sr.Status, sr.Error = Skipped, err.Error()
+		sr.Status, sr.Error = result.Skipped, err.Error()
 	case err != nil && ctx.Err() != nil:
-		sr.Status, sr.Error = Error, "interrupted: "+err.Error()
+		sr.Status, sr.Error = result.Error, "interrupted: "+err.Error()
 	case err != nil:
-		sr.Status, sr.Error = Error, err.Error()
+		sr.Status, sr.Error = result.Error, err.Error()
 	default:
 		code := out.ExitCode
 		sr.ExitCode, sr.Signal = &code, out.Signal
 		sr.Expectations = s.Expect.Check(out, h)
-		sr.Status = OK
+		sr.Status = result.OK
 		if !s.Expect.ExitOK(out) {
-			sr.Status = Failed
+			sr.Status = result.Failed
 		}
 		for _, e := range sr.Expectations {
 			if !e.OK {
-				sr.Status = Failed
+				sr.Status = result.Failed
 			}
 		}
 	}
-	r.emit(Event{Type: StepDone, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup, Status: sr.Status, Duration: sr.Duration(), Detail: sr.Summary()})
+	r.emit(result.Event{Type: result.StepDone, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup, Status: sr.Status, Duration: sr.Duration(), Detail: sr.Summary()})
 	return sr
 }
 
-func notRun(steps []plan.Step, reason string) []StepResult {
-	out := make([]StepResult, len(steps))
+func notRun(steps []plan.Step, reason string) []result.StepResult {
+	out := make([]result.StepResult, len(steps))
 	for i, s := range steps {
-		out[i] = StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Status: Skipped, Error: reason}
+		out[i] = result.StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Status: result.Skipped, Error: reason}
 	}
 	return out
 }
 
 // worst is a host's status: ok only when every step and cleanup step is ok
 // or was skipped for a reason other than a failure of its own.
-func worst(lists ...[]StepResult) Status {
-	rank := map[Status]int{OK: 0, Skipped: 0, Failed: 1, Timeout: 2, Error: 3}
-	status := OK
+func worst(lists ...[]result.StepResult) result.Status {
+	rank := map[result.Status]int{result.OK: 0, result.Skipped: 0, result.Failed: 1, result.Timeout: 2, result.Error: 3}
+	status := result.OK
 	for _, list := range lists {
 		for _, s := range list {
 			if rank[s.Status] > rank[status] {

@@ -12,13 +12,16 @@ import (
 	"testing"
 	"time"
 
-	"everywhere/internal/hosts"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
+	"everywhere/internal/result"
+	"everywhere/internal/sshconn"
 	"everywhere/internal/sshtest"
 )
 
 // fakeHost answers like a Debian machine of one architecture.
-func fakeHost(arch hosts.Arch) sshtest.Handler {
+func fakeHost(arch host.Arch) sshtest.Handler {
 	return func(command string, stdout, stderr io.Writer, stop <-chan struct{}) int {
 		switch command {
 		case "uname -m":
@@ -41,17 +44,17 @@ func fakeHost(arch hosts.Arch) sshtest.Handler {
 }
 
 type lab struct {
-	hosts   []hosts.Host
+	hosts   []inventory.Host
 	servers map[string]*sshtest.Server
 }
 
-func newLab(t *testing.T, archs ...hosts.Arch) *lab {
+func newLab(t *testing.T, archs ...host.Arch) *lab {
 	l := &lab{servers: map[string]*sshtest.Server{}}
 	for i, a := range archs {
 		s := sshtest.NewServer(t, fakeHost(a))
 		name := fmt.Sprintf("%s-%d", a, i)
 		l.servers[name] = s
-		l.hosts = append(l.hosts, hosts.Host{Name: name, Arch: a, Address: s.Host, Port: s.Port, User: "u",
+		l.hosts = append(l.hosts, inventory.Host{Name: name, Arch: a, Address: s.Host, Port: s.Port, User: "u",
 			Identity: s.IdentityFile, KnownHosts: s.KnownHostsFile, ConnectTimeout: 5 * time.Second})
 	}
 	return l
@@ -67,10 +70,10 @@ func mustPlan(t *testing.T, src string) *plan.Plan {
 }
 
 func runner() *Runner {
-	return &Runner{Connect: SSH(hosts.NewDialer(false, 0)), Parallel: 4, OutputLimit: 1 << 10}
+	return &Runner{Connect: Connector(sshconn.NewDialer(false, 0).Dial), Parallel: 4, OutputLimit: 1 << 10}
 }
 
-func statuses(h HostResult) string {
+func statuses(h result.HostResult) string {
 	var s []string
 	for _, st := range h.Steps {
 		s = append(s, string(st.Status))
@@ -88,13 +91,13 @@ steps:
 `
 
 func TestRunSuccess(t *testing.T) {
-	l := newLab(t, hosts.ArmHF, hosts.Arm64, hosts.S390X)
+	l := newLab(t, host.ArmHF, host.Arm64, host.S390X)
 	res := runner().Run(context.Background(), l.hosts, mustPlan(t, archPlan))
-	if res.ExitCode() != ExitOK {
+	if res.ExitCode() != result.ExitOK {
 		t.Fatalf("exit code %d: %+v", res.ExitCode(), res)
 	}
 	for i, h := range res.Hosts {
-		if h.Name != l.hosts[i].Name || h.Status != OK || statuses(h) != "ok ok" {
+		if h.Name != l.hosts[i].Name || h.Status != result.OK || statuses(h) != "ok ok" {
 			t.Errorf("host %d: %s %s (%s)", i, h.Name, h.Status, statuses(h))
 		}
 		arch := l.hosts[i].Arch
@@ -102,7 +105,7 @@ func TestRunSuccess(t *testing.T) {
 			t.Errorf("host %s outputs %q %q", h.Name, h.Steps[0].Stdout, h.Steps[1].Stdout)
 		}
 	}
-	if res.Schema != Schema || len(res.Steps) != 2 || res.RunID == "" {
+	if res.Schema != result.Schema || len(res.Steps) != 2 || res.RunID == "" {
 		t.Errorf("result header: %+v", res)
 	}
 }
@@ -123,9 +126,9 @@ func TestRunFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			l := newLab(t, hosts.Arm64)
+			l := newLab(t, host.Arm64)
 			if tt.name == "wrong arch" {
-				l.hosts[0].Arch = hosts.ArmHF // the inventory is wrong about this host
+				l.hosts[0].Arch = host.ArmHF // the inventory is wrong about this host
 			}
 			res := runner().Run(context.Background(), l.hosts, mustPlan(t, tt.plan))
 			h := res.Hosts[0]
@@ -133,17 +136,17 @@ func TestRunFailures(t *testing.T) {
 				t.Fatalf("statuses %q, want %q", got, tt.want)
 			}
 			for _, s := range append(h.Steps, h.Cleanup...) {
-				if s.Status != OK {
+				if s.Status != result.OK {
 					if !strings.Contains(s.Summary(), tt.detail) {
 						t.Errorf("summary %q, want %q", s.Summary(), tt.detail)
 					}
-					if res.ExitCode() != ExitFailed {
+					if res.ExitCode() != result.ExitFailed {
 						t.Errorf("exit code %d", res.ExitCode())
 					}
 					return
 				}
 			}
-			if res.ExitCode() != ExitOK {
+			if res.ExitCode() != result.ExitOK {
 				t.Errorf("exit code %d", res.ExitCode())
 			}
 		})
@@ -153,7 +156,7 @@ func TestRunFailures(t *testing.T) {
 // TestOneHostFailingNeverStopsOthers: refused, changed key, hanging and
 // healthy hosts in one run; every healthy one finishes.
 func TestOneHostFailingNeverStopsOthers(t *testing.T) {
-	l := newLab(t, hosts.ArmHF, hosts.Arm64, hosts.I686, hosts.AMD64)
+	l := newLab(t, host.ArmHF, host.Arm64, host.I686, host.AMD64)
 	closed, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +164,7 @@ func TestOneHostFailingNeverStopsOthers(t *testing.T) {
 	l.hosts[0].Port = closed.Addr().(*net.TCPAddr).Port
 	closed.Close()
 	wrongKeys := filepath.Join(t.TempDir(), "known_hosts")
-	other := sshtest.NewServer(t, fakeHost(hosts.AMD64))
+	other := sshtest.NewServer(t, fakeHost(host.AMD64))
 	sshtest.WriteKnownHosts(t, wrongKeys, l.hosts[1].Address, l.hosts[1].Port, other.HostKey)
 	l.hosts[1].KnownHosts = wrongKeys
 
@@ -171,14 +174,14 @@ func TestOneHostFailingNeverStopsOthers(t *testing.T) {
 	res := r.Run(context.Background(), l.hosts, p)
 
 	want := []struct {
-		status Status
+		status result.Status
 		error  string
 		steps  string
 	}{
-		{Error, "connection refused", "skipped skipped skipped"},
-		{Error, "host key changed", "skipped skipped skipped"},
-		{Timeout, "", "ok ok timeout"},
-		{Timeout, "", "ok ok timeout"},
+		{result.Error, "connection refused", "skipped skipped skipped"},
+		{result.Error, "host key changed", "skipped skipped skipped"},
+		{result.Timeout, "", "ok ok timeout"},
+		{result.Timeout, "", "ok ok timeout"},
 	}
 	for i, w := range want {
 		h := res.Hosts[i]
@@ -189,7 +192,7 @@ func TestOneHostFailingNeverStopsOthers(t *testing.T) {
 	if !strings.Contains(res.Hosts[1].Error, "host "+l.hosts[1].Name) {
 		t.Errorf("host key error does not name the host: %s", res.Hosts[1].Error)
 	}
-	if res.ExitCode() != ExitFailed {
+	if res.ExitCode() != result.ExitFailed {
 		t.Errorf("exit code %d", res.ExitCode())
 	}
 }
@@ -197,18 +200,18 @@ func TestOneHostFailingNeverStopsOthers(t *testing.T) {
 // TestInterruptRunsCleanup: Ctrl-C mid-step stops the step, skips the rest,
 // runs cleanup on a fresh context, and the exit code says interrupted.
 func TestInterruptRunsCleanup(t *testing.T) {
-	l := newLab(t, hosts.Arm64, hosts.PPC64EL)
+	l := newLab(t, host.Arm64, host.PPC64EL)
 	p := mustPlan(t, "steps: [{shell: uname -m}, {shell: hang}, {shell: 'dpkg --print-architecture'}]\ncleanup: [{shell: cleanup}]")
 	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan Event, 100)
+	events := make(chan result.Event, 100)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	var seen []Event
+	var seen []result.Event
 	go func() {
 		defer wg.Done()
 		hanging := 0
 		for e := range events {
-			if e.Type == StepStarted && e.Step == "hang" {
+			if e.Type == result.StepStarted && e.Step == "hang" {
 				if hanging++; hanging == len(l.hosts) {
 					cancel() // the user presses Ctrl-C while every host hangs
 				}
@@ -222,7 +225,7 @@ func TestInterruptRunsCleanup(t *testing.T) {
 	close(events)
 	wg.Wait()
 	cancel()
-	if res.ExitCode() != ExitInterrupted || !res.Interrupted {
+	if res.ExitCode() != result.ExitInterrupted || !res.Interrupted {
 		t.Fatalf("exit code %d", res.ExitCode())
 	}
 	for _, h := range res.Hosts {
@@ -238,27 +241,27 @@ func TestInterruptRunsCleanup(t *testing.T) {
 	}
 	var done int
 	for _, e := range seen {
-		if e.Type == HostDone {
+		if e.Type == result.HostDone {
 			done++
 		}
 	}
 	if done != 2 {
-		t.Errorf("%d HostDone events, want 2", done)
+		t.Errorf("%d result.HostDone events, want 2", done)
 	}
 }
 
 func TestResultRoundTrip(t *testing.T) {
-	l := newLab(t, hosts.Arm64)
+	l := newLab(t, host.Arm64)
 	res := runner().Run(context.Background(), l.hosts, mustPlan(t, archPlan))
 	file := filepath.Join(t.TempDir(), "result.json")
 	if err := res.WriteFile(file); err != nil {
 		t.Fatal(err)
 	}
-	back, err := ReadFile(file)
+	back, err := result.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if back.RunID != res.RunID || back.Hosts[0].Steps[1].Stdout != "arm64\n" || back.ExitCode() != ExitOK {
+	if back.RunID != res.RunID || back.Hosts[0].Steps[1].Stdout != "arm64\n" || back.ExitCode() != result.ExitOK {
 		t.Errorf("round trip lost data: %+v", back)
 	}
 }

@@ -101,7 +101,7 @@ func NewUserKey(t testing.TB, dir string) (ssh.Signer, string) {
 }
 
 // writeKey writes a fresh ed25519 private key in OpenSSH format to file.
-// (hosts.WriteNewKey does the same, but hosts' tests import this package.)
+// (sshconn.WriteNewKey does the same, but hosts' tests import this package.)
 func writeKey(t testing.TB, file string) ssh.Signer {
 	t.Helper()
 	_, priv, err := ed25519.GenerateKey(nil)

@@ -1,6 +1,8 @@
-package run
+package result
 
-import "time"
+import (
+	"time"
+)
 
 // EventType says what an Event reports.
 type EventType int

@@ -1,4 +1,4 @@
-package hosts
+package sshconn
 
 import (
 	"context"
@@ -9,13 +9,15 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/sshtest"
 )
 
 // TestOpenSSH runs the transport against a real OpenSSH sshd.
 func TestOpenSSH(t *testing.T) {
 	sshd := sshtest.StartOpenSSH(t)
-	h := Host{Name: "openssh", Arch: AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+	h := inventory.Host{Name: "openssh", Arch: host.AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
 		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second, Keepalive: time.Second}
 	c := dial(t, h)
 
@@ -46,11 +48,11 @@ func TestOpenSSH(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		arch, err := ParseArch(strings.TrimSpace(out.Stdout.String()))
+		arch, err := host.ParseArch(strings.TrimSpace(out.Stdout.String()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want, _ := ParseArch(runtime.GOARCH); arch != want {
+		if want, _ := host.ParseArch(runtime.GOARCH); arch != want {
 			t.Errorf("uname -m says %s, Go says %s", arch, runtime.GOARCH)
 		}
 	})

@@ -1,19 +1,23 @@
-// Package hosts reads inventories of hosts and reaches them over SSH.
-package hosts
+// Package inventory reads inventories: the hosts to reach, their declared
+// architecture and how to reach them, every default applied.
+package inventory
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/user"
 	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"everywhere/internal/host"
 	"everywhere/internal/yamlfile"
 )
 
@@ -28,7 +32,7 @@ const (
 // every path absolute.
 type Host struct {
 	Name           string
-	Arch           Arch
+	Arch           host.Arch
 	Address        string
 	Port           int
 	User           string
@@ -158,7 +162,7 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		if rh.Arch == "" {
 			return nil, yamlfile.Errorf(file, node, "%s: arch: missing (one of %s)", where, strings.Join(canonicalArchNames(), ", "))
 		}
-		arch, err := ParseArch(rh.Arch)
+		arch, err := host.ParseArch(rh.Arch)
 		if err != nil {
 			return nil, yamlfile.Errorf(file, at("arch"), "%s: arch: %v", where, err)
 		}
@@ -231,6 +235,8 @@ func resolveAlias(node *yaml.Node) *yaml.Node {
 	return node
 }
 
+func netJoin(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
+
 func first[T comparable](values ...T) T {
 	var zero T
 	for _, v := range values {
@@ -243,7 +249,7 @@ func first[T comparable](values ...T) T {
 
 func canonicalArchNames() []string {
 	var names []string
-	for _, a := range AllArchs() {
+	for _, a := range host.AllArchs() {
 		names = append(names, string(a))
 	}
 	return names
@@ -292,7 +298,7 @@ func (inv *Inventory) Select(sel string) ([]Host, error) {
 		switch key {
 		case "name", "label":
 		case "arch":
-			a, err := ParseArch(value)
+			a, err := host.ParseArch(value)
 			if err != nil {
 				return nil, fmt.Errorf("--hosts %q: %w", sel, err)
 			}

@@ -1,4 +1,4 @@
-package hosts
+package sshconn
 
 import (
 	"crypto/ed25519"

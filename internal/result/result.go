@@ -1,6 +1,6 @@
 // Package run fans a plan out over hosts and records what happened in a
 // Result, the one data model every report is rendered from.
-package run
+package result
 
 import (
 	"encoding/json"
@@ -8,8 +8,6 @@ import (
 	"os"
 	"strings"
 	"time"
-
-	"everywhere/internal/plan"
 )
 
 // Schema names the version of the JSON result document. A reader accepts
@@ -74,22 +72,29 @@ func (h HostResult) Step(name string) StepResult {
 
 // StepResult is one cell of the report.
 type StepResult struct {
-	Name            string         `json:"name"`
-	Kind            string         `json:"kind"`
-	Command         string         `json:"command"`
-	Status          Status         `json:"status"`
-	ExitCode        *int           `json:"exit_code,omitempty"`
-	Signal          string         `json:"signal,omitempty"`
-	Stdout          string         `json:"stdout"`
-	Stderr          string         `json:"stderr"`
-	StdoutBytes     int64          `json:"stdout_bytes"` // written by the command, kept or not
-	StderrBytes     int64          `json:"stderr_bytes"`
-	StdoutTruncated bool           `json:"stdout_truncated,omitempty"`
-	StderrTruncated bool           `json:"stderr_truncated,omitempty"`
-	Started         time.Time      `json:"started"`
-	DurationMS      int64          `json:"duration_ms"`
-	Error           string         `json:"error,omitempty"`
-	Expectations    []plan.Outcome `json:"expectations,omitempty"`
+	Name            string    `json:"name"`
+	Kind            string    `json:"kind"`
+	Command         string    `json:"command"`
+	Status          Status    `json:"status"`
+	ExitCode        *int      `json:"exit_code,omitempty"`
+	Signal          string    `json:"signal,omitempty"`
+	Stdout          string    `json:"stdout"`
+	Stderr          string    `json:"stderr"`
+	StdoutBytes     int64     `json:"stdout_bytes"` // written by the command, kept or not
+	StderrBytes     int64     `json:"stderr_bytes"`
+	StdoutTruncated bool      `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool      `json:"stderr_truncated,omitempty"`
+	Started         time.Time `json:"started"`
+	DurationMS      int64     `json:"duration_ms"`
+	Error           string    `json:"error,omitempty"`
+	Expectations    []Outcome `json:"expectations,omitempty"`
+}
+
+// Outcome is one expectation checked against one result.
+type Outcome struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
 }
 
 // Duration is how long the step took.

@@ -1,4 +1,4 @@
-package hosts
+package sshconn
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/sshtest"
 )
 
@@ -43,12 +45,12 @@ func commands(command string, stdout, stderr io.Writer, stop <-chan struct{}) in
 	return 0
 }
 
-func hostFor(s *sshtest.Server) Host {
-	return Host{Name: "test", Arch: Arm64, Address: s.Host, Port: s.Port, User: "u", Identity: s.IdentityFile,
+func hostFor(s *sshtest.Server) inventory.Host {
+	return inventory.Host{Name: "test", Arch: host.Arm64, Address: s.Host, Port: s.Port, User: "u", Identity: s.IdentityFile,
 		KnownHosts: s.KnownHostsFile, ConnectTimeout: 5 * time.Second, Keepalive: time.Second}
 }
 
-func dial(t *testing.T, h Host) *Conn {
+func dial(t *testing.T, h inventory.Host) *Conn {
 	t.Helper()
 	c, err := NewDialer(false, 0).Dial(context.Background(), h)
 	if err != nil {
@@ -141,21 +143,24 @@ func TestDialErrors(t *testing.T) {
 
 	tests := []struct {
 		name   string
-		modify func(*Host)
+		modify func(*inventory.Host)
 		kind   error
 		detail string
 	}{
-		{"connection refused", func(h *Host) { h.Port = refusedPort }, ErrUnreachable, "connection refused"},
-		{"stalled handshake", func(h *Host) {
+		{"connection refused", func(h *inventory.Host) { h.Port = refusedPort }, ErrUnreachable, "connection refused"},
+		{"stalled handshake", func(h *inventory.Host) {
 			h.Port = silent.Addr().(*net.TCPAddr).Port
 			h.ConnectTimeout = 300 * time.Millisecond
 		}, ErrUnreachable, "SSH handshake did not finish within 300ms"},
-		{"changed host key", func(h *Host) { h.KnownHosts = otherKey }, ErrHostKeyChanged, "this may be an attack"},
-		{"unknown host key", func(h *Host) { h.KnownHosts = filepath.Join(dir, "empty"); os.WriteFile(h.KnownHosts, nil, 0o600) },
+		{"changed host key", func(h *inventory.Host) { h.KnownHosts = otherKey }, ErrHostKeyChanged, "this may be an attack"},
+		{"unknown host key", func(h *inventory.Host) {
+			h.KnownHosts = filepath.Join(dir, "empty")
+			os.WriteFile(h.KnownHosts, nil, 0o600)
+		},
 			ErrHostKeyUnknown, "rerun with --accept-new-host-keys"},
-		{"missing known_hosts", func(h *Host) { h.KnownHosts = filepath.Join(dir, "absent") }, ErrHostKeyUnknown, "no such file"},
-		{"wrong key", func(h *Host) { h.Identity = wrongIdentity }, ErrAuth, "the server accepted none of these keys"},
-		{"missing identity", func(h *Host) { h.Identity = filepath.Join(dir, "nokey") }, ErrAuth, "no such file"},
+		{"missing known_hosts", func(h *inventory.Host) { h.KnownHosts = filepath.Join(dir, "absent") }, ErrHostKeyUnknown, "no such file"},
+		{"wrong key", func(h *inventory.Host) { h.Identity = wrongIdentity }, ErrAuth, "the server accepted none of these keys"},
+		{"missing identity", func(h *inventory.Host) { h.Identity = filepath.Join(dir, "nokey") }, ErrAuth, "no such file"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -309,8 +314,8 @@ func TestShellQuote(t *testing.T) {
 		{[]string{"echo", ""}, "echo ''"},
 	}
 	for _, tt := range tests {
-		if got := ShellQuote(tt.argv); got != tt.want {
-			t.Errorf("ShellQuote(%q) = %q, want %q", tt.argv, got, tt.want)
+		if got := host.ShellQuote(tt.argv); got != tt.want {
+			t.Errorf("host.ShellQuote(%q) = %q, want %q", tt.argv, got, tt.want)
 		}
 	}
 }

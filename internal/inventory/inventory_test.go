@@ -1,4 +1,4 @@
-package hosts
+package inventory
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/host"
 	"everywhere/internal/yamlfile"
 )
 
@@ -44,7 +45,7 @@ func TestParseInventoryErrors(t *testing.T) {
 			`inv.yaml:1: no hosts: the inventory needs a hosts: list`},
 		{"empty", "", `inv.yaml: empty document`},
 		{"syntax", "hosts:\n  - name: a\n    arch: amd64: x\n", `inv.yaml:3: mapping values are not allowed in this context`},
-		{"hosts not a list", "hosts: 3\n", "inv.yaml:1: cannot unmarshal !!int `3` into []hosts.rawHost"},
+		{"hosts not a list", "hosts: 3\n", "inv.yaml:1: cannot unmarshal !!int `3` into []inventory.rawHost"},
 		{"docker socket and host", "hosts:\n  - name: a\n    arch: amd64\n    address: x\n    docker: {socket: /s, host: 'tcp://x:2376'}\n",
 			`inv.yaml:5: host "a": docker: give socket (through SSH) or host (direct), not both`},
 		{"lxd url without certificate", "hosts:\n  - name: a\n    arch: amd64\n    address: x\n    lxd: {url: 'https://x:8443'}\n",
@@ -87,9 +88,9 @@ hosts:
 		t.Fatal(err)
 	}
 	want := []Host{
-		{Name: "pi4", Arch: ArmHF, Address: "10.0.0.21", Port: 22, User: "ubuntu", Identity: "/srv/lab/keys/id", KnownHosts: "/etc/kh",
+		{Name: "pi4", Arch: host.ArmHF, Address: "10.0.0.21", Port: 22, User: "ubuntu", Identity: "/srv/lab/keys/id", KnownHosts: "/etc/kh",
 			ConnectTimeout: 3 * time.Second, Keepalive: DefaultKeepalive, Labels: []string{"edge"}, Line: 8},
-		{Name: "z15", Arch: S390X, Address: "z15.example", Port: 2222, User: "root", Identity: "/abs/key", KnownHosts: "/srv/lab/kh",
+		{Name: "z15", Arch: host.S390X, Address: "z15.example", Port: 2222, User: "root", Identity: "/abs/key", KnownHosts: "/srv/lab/kh",
 			ConnectTimeout: 3 * time.Second, Keepalive: DefaultKeepalive, Line: 9},
 	}
 	if len(inv.Hosts) != len(want) {
@@ -169,17 +170,17 @@ hosts:
 func TestArchesIn(t *testing.T) {
 	tests := []struct {
 		text string
-		want []Arch
+		want []host.Arch
 	}{
-		{"Linux h 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux", []Arch{AMD64}},
-		{"aarch64\n", []Arch{Arm64}},
-		{"i386", []Arch{I686}},
-		{"armv7l armhf", []Arch{ArmHF, ArmHF}},
-		{"ppc64le s390x", []Arch{PPC64EL, S390X}},
+		{"Linux h 6.1.0-18-amd64 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux", []host.Arch{host.AMD64}},
+		{"aarch64\n", []host.Arch{host.Arm64}},
+		{"i386", []host.Arch{host.I686}},
+		{"armv7l armhf", []host.Arch{host.ArmHF, host.ArmHF}},
+		{"ppc64le s390x", []host.Arch{host.PPC64EL, host.S390X}},
 		{"no arch here", nil},
 	}
 	for _, tt := range tests {
-		got, _ := ArchesIn(tt.text)
+		got, _ := host.ArchesIn(tt.text)
 		if len(got) != len(tt.want) {
 			t.Errorf("%q: got %v, want %v", tt.text, got, tt.want)
 			continue
@@ -193,10 +194,10 @@ func TestArchesIn(t *testing.T) {
 }
 
 func TestArchNames(t *testing.T) {
-	for _, a := range AllArchs() {
+	for _, a := range host.AllArchs() {
 		for _, name := range []string{string(a), a.Debian(), a.Kernel()} {
-			if got, err := ParseArch(name); err != nil || got != a {
-				t.Errorf("ParseArch(%q) = %v, %v; want %v", name, got, err, a)
+			if got, err := host.ParseArch(name); err != nil || got != a {
+				t.Errorf("host.ParseArch(%q) = %v, %v; want %v", name, got, err, a)
 			}
 		}
 	}

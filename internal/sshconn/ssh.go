@@ -1,15 +1,15 @@
-package hosts
+package sshconn
 
 import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"everywhere/internal/inventory"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -78,7 +78,7 @@ func NewDialer(acceptNewHostKeys bool, maxHandshakes int) *Dialer {
 // Conn is one SSH connection to one host; every step runs in a new session
 // on it. Close it once, when the host's work is done.
 type Conn struct {
-	host   Host
+	host   inventory.Host
 	client *ssh.Client
 	stop   chan struct{}
 	once   sync.Once
@@ -89,7 +89,7 @@ type Conn struct {
 
 // Dial connects to h and authenticates, honouring ctx and h.ConnectTimeout
 // for the TCP connect and the whole SSH handshake.
-func (d *Dialer) Dial(ctx context.Context, h Host) (*Conn, error) {
+func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 	fail := func(kind error, format string, args ...any) error {
 		return &ConnectError{Host: h.Name, Addr: h.Addr(), Kind: kind, Detail: fmt.Sprintf(format, args...)}
 	}
@@ -111,7 +111,7 @@ func (d *Dialer) Dial(ctx context.Context, h Host) (*Conn, error) {
 
 	timeout := h.ConnectTimeout
 	if timeout <= 0 {
-		timeout = DefaultConnectTimeout
+		timeout = inventory.DefaultConnectTimeout
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -196,7 +196,7 @@ func (c *Conn) keepalive(every time.Duration) {
 }
 
 // Host is the host this connection reaches.
-func (c *Conn) Host() Host { return c.host }
+func (c *Conn) Host() inventory.Host { return c.host }
 
 // Attach returns the client named key that dials through this connection
 // (a Docker or LXD client), opening it on first use. Attached clients are
@@ -240,11 +240,9 @@ func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn,
 	return c.client.DialContext(ctx, network, addr)
 }
 
-func netJoin(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
-
 // authMethods offers the host's identity file (when set) and the keys of a
 // running ssh-agent, else the usual ~/.ssh keys. tried describes them for errors.
-func authMethods(h Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
+func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
 	closeAgent = func() {}
 	var signers []ssh.Signer
 	var names []string
@@ -299,7 +297,7 @@ func (e *hostKeyError) Error() string { return e.detail }
 // hostKeyCallback verifies against h.KnownHosts and, when the host is known,
 // returns the key algorithms recorded for it so the server presents one we
 // can check (as OpenSSH does) rather than an unknown type.
-func (d *Dialer) hostKeyCallback(h Host) (ssh.HostKeyCallback, []string, error) {
+func (d *Dialer) hostKeyCallback(h inventory.Host) (ssh.HostKeyCallback, []string, error) {
 	check, err := d.knownHostsFile(h.KnownHosts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("known_hosts %s: %w (create it, or rerun with --accept-new-host-keys)", h.KnownHosts, err)
