@@ -6,31 +6,25 @@ import (
 	"github.com/spf13/cobra"
 
 	"everywhere/internal/plan"
+	"everywhere/internal/run"
 )
-
-// cleanPlan removes what earlier runs left behind, found by their labels.
-const cleanPlan = `
-name: clean
-timeout: 2m
-steps:
-  - {name: docker, docker.clean: {}}
-`
 
 func newCleanCommand(stdout, stderr io.Writer) *cobra.Command {
 	var o runOptions
 	c := &cobra.Command{
 		Use:   "clean [-i INVENTORY] [--hosts SEL]",
-		Short: "Remove what earlier runs left on the hosts (containers labelled io.everywhere.run)",
-		Long: `Every container a run creates carries the label io.everywhere.run=RUN_ID, and the run
-removes it when done, also after a failure or Ctrl-C. What a killed everywhere could
-not remove, and containers kept with keep: true, clean removes from every selected host.`,
+		Short: "Remove what runs that are gone left on the hosts (containers, LXD instances)",
+		Long: `Everything a run creates carries its run id: Docker containers the label
+io.everywhere.run=RUN_ID, LXD instances the config key user.everywhere.run=RUN_ID. The run
+removes it when done, also after a failure or Ctrl-C; what a killed everywhere could not
+remove, and containers kept with keep: true, clean removes from every selected host.
+
+A run in progress on this machine holds a lease (under ~/.local/state/everywhere/runs) and
+what it owns is kept. Runs of everywhere on other machines have no lease here: run clean
+where they ran, or when they are over.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := plan.Parse("(clean)", []byte(cleanPlan))
-			if err != nil {
-				return err
-			}
-			return runAndReport(cmd.Context(), &o, stdout, stderr, p)
+			return runAndReport(cmd.Context(), &o, stdout, stderr, plan.Cleaners(run.Live))
 		},
 	}
 	o.fleetOptions.register(c.Flags())

@@ -8,47 +8,38 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"everywhere/internal/host"
 	"everywhere/internal/plan"
 	"everywhere/internal/report"
 	"everywhere/internal/result"
 )
 
-// probePlan finds out what each host is. Step names are the table's columns.
-const probePlan = `
-name: hosts
-timeout: 30s
-steps:
-  - {name: machine, shell: uname -m, expect: {arch_matches_host: true}}
-  - {name: kernel, shell: uname -r}
-  - {name: distro, shell: '. /etc/os-release && echo "$PRETTY_NAME"'}
-  - {name: docker, docker.version: {}}
-`
+type hostsOptions struct {
+	fleetOptions
+	format string
+}
 
 func newHostsCommand(stdout, stderr io.Writer) *cobra.Command {
-	var o fleetOptions
-	var format string
+	var o hostsOptions
 	c := &cobra.Command{
 		Use:   "hosts [-i INVENTORY] [--hosts SEL]",
-		Short: "Check every host: reachable? which arch, kernel and distro really?",
-		Long: `Connect to every selected host and show what it is: its uname -m (checked against the
-declared arch), kernel release, distribution and Docker engine. Exit code 1 when a host
-is unreachable or not the architecture the inventory declares; a host without Docker
-is shown as such, not as a failure.`,
+		Short: "Check every host: reachable? which arch, kernel and distro really? Docker? LXD?",
+		Long: `Connect to every selected host and ask each driver what it finds there: the host's
+uname -m (checked against the declared arch), kernel release and distribution, its Docker
+engine and its LXD, each with its version and API. Exit code 1 when a host is unreachable
+or not the architecture the inventory declares; a host without Docker or LXD is shown as
+such (NOTE says why), not as a failure. --format json prints every probe's facts.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if format != "table" && format != "json" {
-				return usagef("--format %q: use table or json", format)
+			if o.format != "table" && o.format != "json" {
+				return usagef("--format %q: use table or json", o.format)
 			}
 			targets, err := o.targets()
 			if err != nil {
 				return err
 			}
-			p, err := plan.Parse("(hosts probe)", []byte(probePlan))
-			if err != nil {
-				return err
-			}
-			res := o.execute(cmd.Context(), stderr, targets, p)
-			if format == "json" {
+			res := o.execute(cmd.Context(), stderr, targets, plan.Probes())
+			if o.format == "json" {
 				err = report.JSON(stdout, res)
 			} else {
 				err = hostTable(stdout, res)
@@ -60,8 +51,33 @@ is shown as such, not as a failure.`,
 		},
 	}
 	o.register(c.Flags())
-	c.Flags().StringVar(&format, "format", "table", "table or json")
+	c.Flags().StringVar(&o.format, "format", "table", "table or json")
 	return c
+}
+
+// hostFacts are a host's probe results by driver name.
+func hostFacts(h result.HostResult) map[string]host.Facts {
+	facts := map[string]host.Facts{}
+	for _, s := range h.Steps {
+		if s.Facts != nil {
+			facts[s.Name] = *s.Facts
+		}
+	}
+	return facts
+}
+
+// archMismatch says how the host's own answer differs from its declared
+// arch; empty when it matches.
+func archMismatch(h result.HostResult) string {
+	shell := hostFacts(h)["shell"]
+	if !shell.Available {
+		return ""
+	}
+	reported, err := host.ParseArch(shell.Arch)
+	if err != nil || string(reported) != h.Arch {
+		return fmt.Sprintf("declared %s but uname -m says %s", h.Arch, shell.Arch)
+	}
+	return ""
 }
 
 // hostsExit fails for an unreachable host or a wrong architecture; the
@@ -71,39 +87,53 @@ func hostsExit(res *result.Result) error {
 		return exitCode(result.ExitInterrupted)
 	}
 	for _, h := range res.Hosts {
-		if h.Error != "" || h.Step("machine").Status != result.OK {
+		if h.Error != "" || !hostFacts(h)["shell"].Available || archMismatch(h) != "" {
 			return exitCode(result.ExitFailed)
 		}
 	}
 	return nil
 }
 
-// hostTable prints a line per host from the probe plan's result.
+// hostTable prints a line per host from the probes' facts.
 func hostTable(w io.Writer, res *result.Result) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tDECLARED\tADDRESS\tREACHED\tMACHINE\tKERNEL\tDISTRO\tDOCKER\tNOTE")
+	fmt.Fprintln(tw, "HOST\tDECLARED\tADDRESS\tREACHED\tMACHINE\tKERNEL\tDISTRO\tDOCKER\tLXD\tNOTE")
 	for _, h := range res.Hosts {
-		cells := map[string]string{}
+		facts := hostFacts(h)
 		var notes []string
 		if h.Error != "" {
 			notes = append(notes, h.Error)
 		}
+		if m := archMismatch(h); m != "" {
+			notes = append(notes, m)
+		}
 		for _, s := range h.Steps {
-			cells[s.Name] = firstLine(s.Stdout)
-			if s.Status != result.OK && s.Status != result.Skipped {
+			f := facts[s.Name]
+			switch {
+			case s.Status != result.OK && s.Status != result.Skipped:
 				notes = append(notes, s.Name+": "+s.Summary())
+			case !f.Available && f.Reason != "":
+				notes = append(notes, s.Name+": "+f.Reason)
+			case f.Note != "":
+				notes = append(notes, s.Name+": "+f.Note)
 			}
 		}
-		docker, _, _ := strings.Cut(strings.TrimPrefix(cells["docker"], "Engine "), " (client")
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Arch, h.Address, yesNo(h.Error == ""),
-			dash(cells["machine"]), dash(cells["kernel"]), dash(cells["distro"]), dash(docker), strings.Join(notes, "; "))
+		shell := facts["shell"]
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Arch, h.Address, yesNo(h.Error == ""),
+			dash(shell.Arch), dash(shell.Version), dash(shell.OS), engine(facts["docker"]), engine(facts["lxd"]), strings.Join(notes, "; "))
 	}
 	return tw.Flush()
 }
 
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return line
+// engine is a backend's version and API for the table, or "-".
+func engine(f host.Facts) string {
+	switch {
+	case !f.Available:
+		return "-"
+	case f.API != "":
+		return f.Version + " (API " + f.API + ")"
+	}
+	return f.Version
 }
 
 func dash(s string) string {

@@ -24,6 +24,14 @@ func everywhere(ctx context.Context, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
+// writeFile writes a test's input file.
+func writeFile(t *testing.T, file, content string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // openSSHInventory writes an inventory whose hosts all reach one real sshd.
 func openSSHInventory(t *testing.T, sshd *sshtest.OpenSSH, names ...string) string {
 	t.Helper()
@@ -133,7 +141,7 @@ func TestRunFaultsOnOpenSSH(t *testing.T) {
 	sshd := sshtest.StartOpenSSH(t)
 	inv := openSSHInventory(t, sshd, "good", "down")
 	plan := filepath.Join(t.TempDir(), "plan.yaml")
-	os.WriteFile(plan, []byte("steps:\n  - {name: m, shell: uname -m, expect: {arch_matches_host: true}}\n  - {name: slow, shell: sleep 5, timeout: 500ms}\n"), 0o600)
+	writeFile(t, plan, "steps:\n  - {name: m, shell: uname -m, expect: {arch_matches_host: true}}\n  - {name: slow, shell: sleep 5, timeout: 500ms}\n")
 	code, stdout, stderr := everywhere(context.Background(), "run", "-i", inv, "-p", plan, "--width", "200", "--no-progress")
 	if code != result.ExitFailed {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
@@ -164,7 +172,7 @@ func TestInterruptRunsCleanupOnOpenSSH(t *testing.T) {
 	inv := openSSHInventory(t, sshd, "one", "two")
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan.yaml")
-	os.WriteFile(plan, []byte(fmt.Sprintf("steps:\n  - {shell: sleep 3}\n  - {shell: 'true'}\ncleanup:\n  - {shell: 'touch %s/cleaned-$$'}\n", dir)), 0o600)
+	writeFile(t, plan, fmt.Sprintf("steps:\n  - {shell: sleep 3}\n  - {shell: 'true'}\ncleanup:\n  - {shell: 'touch %s/cleaned-$$'}\n", dir))
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(700*time.Millisecond, cancel)
 	code, stdout, stderr := everywhere(ctx, "run", "-i", inv, "-p", plan, "--no-progress", "--width", "200")
@@ -183,11 +191,11 @@ func TestInterruptRunsCleanupOnOpenSSH(t *testing.T) {
 func TestUsageErrors(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.yaml")
-	os.WriteFile(bad, []byte("hosts:\n  - {name: a, arch: mips, address: x}\n"), 0o600)
+	writeFile(t, bad, "hosts:\n  - {name: a, arch: mips, address: x}\n")
 	badPlan := filepath.Join(dir, "plan.yaml")
-	os.WriteFile(badPlan, []byte("steps:\n  - {shel: ls}\n"), 0o600)
+	writeFile(t, badPlan, "steps:\n  - {shel: ls}\n")
 	good := filepath.Join(dir, "good.yaml")
-	os.WriteFile(good, []byte("hosts:\n  - {name: a, arch: amd64, address: 127.0.0.1}\n"), 0o600)
+	writeFile(t, good, "hosts:\n  - {name: a, arch: amd64, address: 127.0.0.1}\n")
 	tests := []struct {
 		args []string
 		want string
@@ -201,6 +209,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", "-i", good}, "requires at least 1 arg"},
 		{[]string{"lauch"}, `unknown command "lauch" for "everywhere"`},
 		{[]string{"report", filepath.Join(dir, "good.yaml")}, "not a result document"},
+		// Bad flag values are refused as parsed, before the inventory (absent here) is read.
+		{[]string{"run", "-i", filepath.Join(dir, "none.yaml"), "--parallel", "0"}, `invalid argument "0" for "--parallel" flag: must be at least 1`},
+		{[]string{"exec", "-i", filepath.Join(dir, "none.yaml"), "--timeout", "-1s", "--", "true"}, `invalid argument "-1s" for "--timeout" flag: must not be negative`},
+		{[]string{"hosts", "-i", filepath.Join(dir, "none.yaml"), "--output-limit", "-5"}, `invalid argument "-5" for "--output-limit" flag: must be at least 1`},
+		{[]string{"clean", "-i", filepath.Join(dir, "none.yaml"), "--max-handshakes", "many"}, `invalid argument "many" for "--max-handshakes" flag: not a whole number`},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -230,5 +243,37 @@ func TestHostsOnOpenSSH(t *testing.T) {
 	}
 	if !strings.HasPrefix(down, "down") || !strings.Contains(down, " no ") || !strings.Contains(down, "connection refused") {
 		t.Errorf("unreachable host row: %q", down)
+	}
+	// This sshd's machine has no Docker socket for the test user: the probe says why.
+	if !strings.Contains(lines[1], "docker: ") {
+		t.Errorf("reachable host row has no docker note: %q", lines[1])
+	}
+}
+
+// TestHostTableFromFacts: the table's engine columns are the probes' fields,
+// whatever sentence a step would print.
+func TestHostTableFromFacts(t *testing.T) {
+	res := &result.Result{Hosts: []result.HostResult{{Name: "arm", Arch: "arm64", Address: "10.0.0.1:22", Status: result.OK, Steps: []result.StepResult{
+		{Name: "shell", Status: result.OK, Facts: &host.Facts{Available: true, Arch: "aarch64", Version: "6.1.0", OS: "Debian 12"}},
+		{Name: "docker", Status: result.OK, Facts: &host.Facts{Available: true, Version: "20.10.24+dfsg1", API: "1.41", Arch: "amd64", Note: "engine is amd64"}},
+		{Name: "lxd", Status: result.OK, Facts: &host.Facts{Reason: "no LXD socket on the host"}},
+	}}, {Name: "liar", Arch: "s390x", Address: "10.0.0.2:22", Status: result.OK, Steps: []result.StepResult{
+		{Name: "shell", Status: result.OK, Facts: &host.Facts{Available: true, Arch: "x86_64", Version: "6.1.0", OS: "Debian 12"}},
+	}}}}
+	var b strings.Builder
+	if err := hostTable(&b, res); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	for _, want := range []string{"aarch64", "6.1.0", "Debian 12", "20.10.24+dfsg1 (API 1.41)", "docker: engine is amd64", "lxd: no LXD socket on the host"} {
+		if !strings.Contains(lines[1], want) {
+			t.Errorf("row %q lacks %q", lines[1], want)
+		}
+	}
+	if !strings.Contains(lines[2], "declared s390x but uname -m says x86_64") {
+		t.Errorf("row %q does not say the arch is wrong", lines[2])
+	}
+	if err := hostsExit(res); err == nil {
+		t.Error("a host of the wrong arch should fail hosts")
 	}
 }

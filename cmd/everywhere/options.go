@@ -38,12 +38,12 @@ type fleetOptions struct {
 func (o *fleetOptions) register(f *pflag.FlagSet) {
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
-	f.IntVar(&o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
-	f.IntVar(&o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
+	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
+	intAtLeastOne(f, &o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
 	f.BoolVar(&o.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts\n(a changed key is always refused)")
-	f.DurationVar(&o.stepTimeout, "timeout", 0, "time limit of each step that sets none itself (default: the plan's, else 5m)")
-	f.DurationVar(&o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
-	f.IntVar(&o.outputLimit, "output-limit", host.DefaultOutputLimit, "bytes of each output stream kept per step; the rest is counted and marked")
+	durationNotNegative(f, &o.stepTimeout, "timeout", 0, "time limit of each step that sets none itself (default: the plan's, else 5m)")
+	durationNotNegative(f, &o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
+	intAtLeastOne(f, &o.outputLimit, "output-limit", host.DefaultOutputLimit, "bytes of each output stream kept per step; the rest is counted and marked")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no live progress on stderr")
 }
 
@@ -67,15 +67,20 @@ func (o *fleetOptions) targets() ([]inventory.Host, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	if o.parallel < 1 || o.outputLimit < 1 || o.maxHandshakes < 1 {
-		return nil, usagef("--parallel, --max-handshakes and --output-limit must be at least 1")
-	}
 	return selected, nil
 }
 
-// execute runs p on the selected hosts with live progress on stderr.
+// execute runs p on the selected hosts with live progress on stderr. The
+// run holds its lease meanwhile, so `everywhere clean` leaves it alone.
 func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []inventory.Host, p *plan.Plan) *result.Result {
+	runID := run.NewRunID()
+	if release, err := run.Hold(runID); err != nil {
+		fmt.Fprintf(stderr, "everywhere: warning: %v: a concurrent everywhere clean could remove what this run creates\n", err)
+	} else {
+		defer release()
+	}
 	r := &run.Runner{
+		RunID:          runID,
 		Connect:        run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial),
 		Parallel:       o.parallel,
 		OutputLimit:    o.outputLimit,
@@ -207,12 +212,4 @@ func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, 
 		return err
 	}
 	return finish(res)
-}
-
-// finish turns a result into the command's exit status.
-func finish(res *result.Result) error {
-	if code := res.ExitCode(); code != result.ExitOK {
-		return exitCode(code)
-	}
-	return nil
 }

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strings"
 
@@ -15,8 +14,8 @@ import (
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/client"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
-	"everywhere/internal/plan"
 )
 
 // Label marks everything a run creates, with the run id as its value, so
@@ -34,28 +33,26 @@ var ErrImageMissing = errors.New("image not present")
 // engine is a host's Docker client, shared by the host's steps.
 type engine struct {
 	*client.Client
+	config  Config
 	where   string        // how it is reached, for errors
 	version types.Version // asked once, when connecting
 }
 
+// engines holds each connection's Docker client.
+var engines = driver.NewPerConn(open)
+
 // connect returns the host's Docker client, negotiated and checked, opening
 // it on first use.
-func connect(ctx context.Context, t plan.Conn) (*engine, error) {
-	c, err := t.Attach("docker", func() (io.Closer, error) { return open(ctx, t) })
-	if err != nil {
-		return nil, err
-	}
-	return c.(*engine), nil
-}
+func connect(ctx context.Context, t driver.Conn) (*engine, error) { return engines.Get(ctx, t) }
 
-func open(ctx context.Context, t plan.Conn) (*engine, error) {
-	cfg := t.Host().Docker
+func open(ctx context.Context, t driver.Conn) (*engine, error) {
+	cfg := Block.Of(t.Host())
 	opts := []client.Opt{client.WithAPIVersionNegotiation()}
-	e := &engine{}
+	e := &engine{config: cfg}
 	if cfg.Host != "" {
 		e.where = cfg.Host
 		opts = append(opts, client.WithHost(cfg.Host))
-		if cfg.TLS.CA != "" || cfg.TLS.Cert != "" {
+		if cfg.TLS.complete() {
 			opts = append(opts, client.WithTLSClientConfig(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key))
 		}
 	} else {
@@ -83,10 +80,23 @@ func open(ctx context.Context, t plan.Conn) (*engine, error) {
 	return e, nil
 }
 
+// note is what to know of the engine besides its versions: that it runs the
+// host's containers under emulation, or is reached without TLS.
+func (e *engine) note(declared host.Arch) string {
+	var notes []string
+	if e.version.Arch != Platform(declared).Architecture {
+		notes = append(notes, fmt.Sprintf("engine is %s on a host declared %s: %s containers run under emulation", e.version.Arch, declared, declared))
+	}
+	if e.config.plainTCP() {
+		notes = append(notes, "reached over plain TCP without TLS (tls: false)")
+	}
+	return strings.Join(notes, "; ")
+}
+
 // diagnose turns a failure to reach the engine into what the user can do:
 // OpenSSH says only "open failed" for a missing socket and a refused one.
-func diagnose(ctx context.Context, t plan.Conn, where string, err error) error {
-	socket := t.Host().Docker.Socket
+func diagnose(ctx context.Context, t driver.Conn, where string, err error) error {
+	socket := Block.Of(t.Host()).Socket
 	if socket == "" {
 		return fmt.Errorf("docker engine at %s: %w", where, err)
 	}

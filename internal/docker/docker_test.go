@@ -80,13 +80,26 @@ func startDockerd(t *testing.T) string {
 	return socket
 }
 
-// loadTestImage builds an image holding one static Go program and loads it.
+// loadTestImage builds an image holding one static Go program and Debian's
+// static busybox (for the shell that stopping an exec needs), and loads it.
 func loadTestImage(t *testing.T, c *client.Client) {
 	root := t.TempDir()
 	build := exec.Command("go", "build", "-o", filepath.Join(root, "bin", "tool"), "./testdata/tool")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the test tool: %v\n%s", err, out)
+	}
+	busybox, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("the test image needs Debian's busybox-static (scripts/install-deps installs it): %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "bin", "busybox"), busybox, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, applet := range []string{"sh", "tr", "grep", "ps", "kill"} {
+		if err := os.Symlink("busybox", filepath.Join(root, "bin", applet)); err != nil {
+			t.Fatal(err)
+		}
 	}
 	arch, _ := host.ParseArch(runtime.GOARCH)
 	var archive bytes.Buffer
@@ -107,9 +120,9 @@ func loadTestImage(t *testing.T, c *client.Client) {
 func fleet(t *testing.T, socket string) []inventory.Host {
 	sshd := sshtest.StartOpenSSH(t)
 	arch, _ := host.ParseArch(runtime.GOARCH)
-	return []inventory.Host{{Name: "docker-host", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
-		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second,
-		Docker: inventory.DockerConfig{Socket: socket}}}
+	h := inventory.Host{Name: "docker-host", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}
+	return []inventory.Host{Block.With(h, Config{Socket: socket})}
 }
 
 func runPlan(t *testing.T, ctx context.Context, targets []inventory.Host, src string) *result.Result {
@@ -153,6 +166,8 @@ steps:
   - {name: missing, docker.run: {image: "no/such:image"}}
   - {name: keep, docker.run: {image: %[1]s, cmd: [/bin/tool, sleep, 30s], name: kept-test, keep: true}, timeout: 2s}
   - {name: exec, docker.exec: {container: kept-test, cmd: [/bin/tool, echo, inside]}}
+  - {name: exec-timeout, docker.exec: {container: kept-test, cmd: [/bin/tool, sleep, 600s]}, timeout: 2s}
+  - {name: after-timeout, docker.exec: {container: kept-test, cmd: [/bin/sh, -c, "ps -o args | grep -c '^/bin/tool sleep 600s'"]}}
 cleanup:
   - {name: rm, docker.rm: {container: kept-test}}
 `, testImage))
@@ -181,6 +196,10 @@ cleanup:
 	}
 	check("missing", result.Error, `"no/such:image" is not on this engine (no pull attempted`, func(s result.StepResult) string { return s.Error })
 	check("exec", result.OK, "inside", stdout)
+	check("exec-timeout", result.Timeout, "killed pids ", func(s result.StepResult) string { return s.Error })
+	if s := steps["after-timeout"]; strings.TrimSpace(s.Stdout) != "0" {
+		t.Errorf("the timed-out exec still runs: %q (%s %q)", s.Stdout, s.Status, s.Error)
+	}
 	check("rm", result.OK, "kept-test: removed", stdout)
 	if left := containersOf(t, socket, res.RunID); len(left) != 0 {
 		t.Errorf("containers left by run %s: %+v", res.RunID, left)
@@ -203,24 +222,38 @@ func TestDockerCancelLeavesNoContainer(t *testing.T) {
 }
 
 func TestDockerErrors(t *testing.T) {
-	socket := startDockerd(t)
+	startDockerd(t)
 	targets := fleet(t, filepath.Join(t.TempDir(), "absent.sock"))
 	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
 	if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "no Docker socket at") || !strings.Contains(s.Error, "is Docker installed and running?") {
 		t.Errorf("missing socket: %s %q", s.Status, s.Error)
 	}
-	// A leftover of an earlier run, found and removed by Clean.
-	c, _ := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	defer c.Close()
-	if _, err := c.ContainerCreate(context.Background(), &container.Config{Image: testImage, Labels: map[string]string{Label: "old-run"}}, nil, nil, nil, ""); err != nil {
+}
+
+// TestCleanKeepsLiveRuns: the Docker cleaner removes the containers of runs
+// that are gone and keeps those of a run still live.
+func TestCleanKeepsLiveRuns(t *testing.T) {
+	socket := startDockerd(t)
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
 		t.Fatal(err)
 	}
-	res = runPlan(t, context.Background(), fleet(t, socket), "steps:\n  - docker.clean: {}\n")
-	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "of run old-run") {
-		t.Errorf("docker.clean: %s %q %q", s.Status, s.Stdout, s.Error)
+	defer c.Close()
+	for _, run := range []string{"gone-run", "live-run"} {
+		if _, err := c.ContainerCreate(context.Background(), &container.Config{Image: testImage, Labels: map[string]string{Label: run}}, nil, nil, nil, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if left := containersOf(t, socket, ""); len(left) != 0 {
-		t.Errorf("left after Clean: %+v", left)
+	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 1024}
+	res := r.Run(context.Background(), fleet(t, socket), plan.Cleaners(func(id string) bool { return id == "live-run" }))
+	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "of run gone-run") || !strings.Contains(s.Stdout, "run live-run is still running") {
+		t.Errorf("clean: %s %q %q", s.Status, s.Stdout, s.Error)
+	}
+	if left := containersOf(t, socket, "gone-run"); len(left) != 0 {
+		t.Errorf("left after clean: %+v", left)
+	}
+	if kept := containersOf(t, socket, "live-run"); len(kept) != 1 {
+		t.Errorf("the live run's container: %+v", kept)
 	}
 }
 
@@ -258,9 +291,27 @@ func TestVersionLess(t *testing.T) {
 func TestDockerDirectHost(t *testing.T) {
 	socket := startDockerd(t)
 	targets := fleet(t, socket)
-	targets[0].Docker = inventory.DockerConfig{Host: "unix://" + socket}
+	targets[0] = Block.With(targets[0], Config{Host: "unix://" + socket})
 	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
 	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "API 1.") {
 		t.Errorf("%s %q %q", s.Status, s.Stdout, s.Error)
+	}
+}
+
+// TestPlainTCPOnlyWhenSaid: a tcp:// engine without TLS is accepted only
+// with tls: false, and is then reported as such.
+func TestPlainTCPOnlyWhenSaid(t *testing.T) {
+	inv, err := inventory.ParseInventory("inv.yaml", []byte("hosts:\n  - {name: a, arch: amd64, address: x, docker: {host: 'tcp://x:2375', tls: false}}\n  - {name: b, arch: amd64, address: y}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, socket := Block.Of(inv.Hosts[0]), Block.Of(inv.Hosts[1])
+	if !plain.plainTCP() || socket.plainTCP() || socket.Socket != DefaultSocket {
+		t.Errorf("a: %+v, b: %+v", plain, socket)
+	}
+	e := &engine{config: plain}
+	e.version.Arch = "amd64"
+	if note := e.note(host.AMD64); note != "reached over plain TCP without TLS (tls: false)" {
+		t.Errorf("note %q", note)
 	}
 }

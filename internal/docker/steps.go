@@ -15,18 +15,9 @@ import (
 	"github.com/docker/docker/pkg/stdcopy"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
-	"everywhere/internal/plan"
 )
-
-func init() {
-	plan.Register("docker.version", plan.DecodeAction[Version])
-	plan.Register("docker.images", plan.DecodeAction[Images])
-	plan.Register("docker.run", plan.DecodeAction[Run])
-	plan.Register("docker.exec", plan.DecodeAction[Exec])
-	plan.Register("docker.rm", plan.DecodeAction[Remove])
-	plan.Register("docker.clean", plan.DecodeAction[Clean])
-}
 
 // removeGrace bounds removing a container after its step was cancelled.
 const removeGrace = 30 * time.Second
@@ -34,14 +25,11 @@ const removeGrace = 30 * time.Second
 // Version reports the engine: `docker.version: {}`.
 type Version struct{}
 
-// Kind is "docker.version".
-func (*Version) Kind() string { return "docker.version" }
-
 // Command describes the step.
 func (*Version) Command() string { return "docker version" }
 
 // Run reports the engine's versions and platform, as asked when connecting.
-func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+func (*Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -49,9 +37,9 @@ func (*Version) Run(ctx context.Context, t plan.Target, limit int) (*host.Output
 	v := e.version
 	out := host.NewOutput(limit)
 	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
-	if declared := t.Host().Arch; v.Arch != Platform(declared).Architecture {
-		// Honest about emulation: an engine of another architecture runs this host's containers through qemu.
-		fmt.Fprintf(&out.Stdout, "engine is %s on a host declared %s: %s containers run under emulation\n", v.Arch, declared, declared)
+	// Honest about emulation and about plain TCP.
+	if note := e.note(t.Host().Arch); note != "" {
+		fmt.Fprintln(&out.Stdout, note)
 	}
 	return out, nil
 }
@@ -62,14 +50,11 @@ type Images struct {
 	Reference string `yaml:"reference"` // only images matching this reference pattern
 }
 
-// Kind is "docker.images".
-func (*Images) Kind() string { return "docker.images" }
-
 // Command describes the step.
 func (i *Images) Command() string { return strings.TrimSpace("docker images " + i.Reference) }
 
 // Run lists the images, sorted by name.
-func (i *Images) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -134,9 +119,6 @@ func (r *Run) Validate() error {
 	return nil
 }
 
-// Kind is "docker.run".
-func (*Run) Kind() string { return "docker.run" }
-
 // Command describes the step as docker would be called.
 func (r *Run) Command() string {
 	return strings.TrimSpace("docker run " + r.Image + " " + host.ShellQuote(r.Cmd))
@@ -144,7 +126,7 @@ func (r *Run) Command() string {
 
 // Run creates, starts, waits for and removes the container. Its output is
 // read from the engine's log of it.
-func (r *Run) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -229,25 +211,33 @@ func (x *Exec) Validate() error {
 	return nil
 }
 
-// Kind is "docker.exec".
-func (*Exec) Kind() string { return "docker.exec" }
-
 // Command describes the step as docker would be called.
 func (x *Exec) Command() string { return "docker exec " + x.Container + " " + host.ShellQuote(x.Cmd) }
 
-// Run executes the command and returns its output and exit code.
-func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+// Run executes the command and returns its output and exit code. When the
+// step ends first, the command and what it started are killed.
+func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	created, err := e.ContainerExecCreate(ctx, x.Container, container.ExecOptions{Cmd: x.Cmd, AttachStdout: true, AttachStderr: true})
+	mark := driver.NewExecMark()
+	out, err := e.exec(ctx, x.Container, x.Cmd, []string{driver.ExecMarker + "=" + mark}, limit)
+	if err != nil && ctx.Err() != nil {
+		return out, e.stop(context.WithoutCancel(ctx), x.Container, mark, err)
+	}
+	return out, err
+}
+
+// exec runs cmd in a running container and waits for it, or for ctx.
+func (e *engine) exec(ctx context.Context, containerID string, cmd, env []string, limit int) (*host.Output, error) {
+	created, err := e.ContainerExecCreate(ctx, containerID, container.ExecOptions{Cmd: cmd, Env: env, AttachStdout: true, AttachStderr: true})
 	if err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", x.Container, err)
+		return nil, fmt.Errorf("exec in %s: %w", containerID, err)
 	}
 	attached, err := e.ContainerExecAttach(ctx, created.ID, container.ExecAttachOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("exec in %s: %w", x.Container, err)
+		return nil, fmt.Errorf("exec in %s: %w", containerID, err)
 	}
 	defer attached.Close()
 	out := host.NewOutput(limit)
@@ -269,6 +259,18 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output,
 	return out, nil
 }
 
+// stop kills the processes of an exec whose step ended (cause), by the mark
+// in their environment: the engine's API cannot kill an exec.
+func (e *engine) stop(ctx context.Context, containerID, mark string, cause error) error {
+	ctx, cancel := context.WithTimeout(ctx, removeGrace)
+	defer cancel()
+	killed, err := e.exec(ctx, containerID, driver.KillMarked(mark), nil, 4096)
+	if err != nil {
+		return fmt.Errorf("exec in %s: %w; stopping the command failed: %v", containerID, cause, err)
+	}
+	return fmt.Errorf("exec in %s: killed pids %s: %w", containerID, strings.Join(strings.Fields(killed.Stdout.String()), " "), cause)
+}
+
 // Remove removes a container, running or not; one already gone is fine,
 // so cleanup can always run it: `docker.rm: {container: c1}`.
 type Remove struct {
@@ -282,14 +284,11 @@ func (rm *Remove) Validate() error {
 	return nil
 }
 
-// Kind is "docker.rm".
-func (*Remove) Kind() string { return "docker.rm" }
-
 // Command describes the step as docker would be called.
 func (rm *Remove) Command() string { return "docker rm -f " + rm.Container }
 
 // Run removes the container.
-func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+func (rm *Remove) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -303,42 +302,6 @@ func (rm *Remove) Run(ctx context.Context, t plan.Target, limit int) (*host.Outp
 		return nil, fmt.Errorf("removing %s: %w", rm.Container, err)
 	default:
 		fmt.Fprintf(&out.Stdout, "%s: removed\n", rm.Container)
-	}
-	return out, nil
-}
-
-// Clean removes the containers that earlier everywhere runs left on the
-// engine (found by Label): `docker.clean: {}`, what `everywhere clean` runs.
-type Clean struct{}
-
-// Kind is "docker.clean".
-func (*Clean) Kind() string { return "docker.clean" }
-
-// Command describes the step.
-func (*Clean) Command() string { return "docker rm -f $(docker ps -aq --filter label=" + Label + ")" }
-
-// Run removes every labelled container but the current run's and lists them.
-func (*Clean) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
-	if err != nil {
-		return nil, err
-	}
-	list, err := e.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", Label))})
-	if err != nil {
-		return nil, fmt.Errorf("listing containers: %w", err)
-	}
-	out := host.NewOutput(limit)
-	for _, c := range list {
-		if c.Labels[Label] == t.RunID() {
-			continue
-		}
-		if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return out, fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
-		}
-		fmt.Fprintf(&out.Stdout, "removed container %s (%s) of run %s\n", shortID(c.ID), c.Image, c.Labels[Label])
-	}
-	if len(list) == 0 {
-		fmt.Fprintln(&out.Stdout, "nothing to remove")
 	}
 	return out, nil
 }

@@ -12,6 +12,7 @@ type Output struct {
 	Signal   string // set when the command was killed by a signal
 	Stdout   CappedBuffer
 	Stderr   CappedBuffer
+	Facts    *Facts // what a probe learned, when the action is one
 }
 
 // NewOutput is an empty Output keeping at most limit bytes per stream.

@@ -9,6 +9,7 @@ import (
 	"os/user"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"sort"
 	"strconv"
@@ -41,43 +42,13 @@ type Host struct {
 	ConnectTimeout time.Duration
 	Keepalive      time.Duration
 	Labels         []string
-	Docker         DockerConfig
-	LXD            LXDConfig
 	Line           int // where the host is declared, for error messages
-}
 
-// LXDConfig says how to reach a host's LXD: its unix socket through the SSH
-// connection (by default the snap's, then Debian's path), or an HTTPS
-// remote with a client certificate, as `lxc remote add` sets up.
-type LXDConfig struct {
-	Socket     string `yaml:"socket"`
-	URL        string `yaml:"url"` // https://HOST:8443
-	ClientCert string `yaml:"client_cert"`
-	ClientKey  string `yaml:"client_key"`
-	ServerCert string `yaml:"server_cert"` // pinned; without it the system's roots verify the server
-}
-
-// DefaultDockerSocket is where Docker listens on a Linux host.
-const DefaultDockerSocket = "/var/run/docker.sock"
-
-// DockerConfig says how to reach a host's Docker engine: by default its
-// unix socket, through the host's SSH connection (no port opened on the
-// host); or a TCP endpoint, with TLS.
-type DockerConfig struct {
-	Socket string    `yaml:"socket"` // on the host, through SSH
-	Host   string    `yaml:"host"`   // tcp://ADDRESS:2376, reached directly
-	TLS    DockerTLS `yaml:"tls"`
-}
-
-// DockerTLS names the files of a TLS-protected Docker endpoint.
-type DockerTLS struct {
-	CA   string `yaml:"ca"`
-	Cert string `yaml:"cert"`
-	Key  string `yaml:"key"`
+	blocks map[string]any // each registered block, decoded (see Block)
 }
 
 // Addr is the host's address in host:port form.
-func (h Host) Addr() string { return netJoin(h.Address, h.Port) }
+func (h Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.Port)) }
 
 // Inventory is the set of hosts read from one file.
 type Inventory struct {
@@ -92,8 +63,6 @@ type settings struct {
 	KnownHosts     string        `yaml:"known_hosts"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	Keepalive      time.Duration `yaml:"keepalive"`
-	Docker         DockerConfig  `yaml:"docker"`
-	LXD            LXDConfig     `yaml:"lxd"`
 }
 
 type rawHost struct {
@@ -128,101 +97,145 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 		return nil, err
 	}
 	var raw rawInventory
-	if err := yamlfile.Decode(file, root, &raw); err != nil {
+	if err := yamlfile.DecodeKnown(file, root, &raw, yamlfile.Extra{reflect.TypeOf(rawHost{}): blockNames(), reflect.TypeOf(settings{}): blockNames()}); err != nil {
 		return nil, err
 	}
 	hostNodes := mappingValue(root, "hosts")
 	if hostNodes == nil || len(raw.Hosts) == 0 {
 		return nil, yamlfile.Errorf(file, root, "no hosts: the inventory needs a hosts: list")
 	}
-	base := filepath.Dir(file)
+	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults, seen: map[string]int{}}
 	inv := &Inventory{File: file}
-	seen := map[string]int{}
 	for i, rh := range raw.Hosts {
-		node := resolveAlias(hostNodes.Content[i])
-		at := func(field string) *yaml.Node {
-			if v := mappingValue(node, field); v != nil {
-				return v
-			}
-			return node
-		}
-		where := fmt.Sprintf("hosts[%d]", i)
-		if rh.Name != "" {
-			where = fmt.Sprintf("host %q", rh.Name)
-		}
-		switch {
-		case rh.Name == "":
-			return nil, yamlfile.Errorf(file, node, "%s: name: missing", where)
-		case !hostNamePattern.MatchString(rh.Name):
-			return nil, yamlfile.Errorf(file, at("name"), "%s: name: use letters, digits, '.', '_' and '-'", where)
-		case seen[rh.Name] != 0:
-			return nil, yamlfile.Errorf(file, at("name"), "%s: name: duplicate (first declared at line %d)", where, seen[rh.Name])
-		}
-		seen[rh.Name] = node.Line
-		if rh.Arch == "" {
-			return nil, yamlfile.Errorf(file, node, "%s: arch: missing (one of %s)", where, strings.Join(canonicalArchNames(), ", "))
-		}
-		arch, err := host.ParseArch(rh.Arch)
+		h, err := p.host(i, resolveAlias(hostNodes.Content[i]), rh)
 		if err != nil {
-			return nil, yamlfile.Errorf(file, at("arch"), "%s: arch: %v", where, err)
-		}
-		if rh.Address == "" {
-			return nil, yamlfile.Errorf(file, node, "%s: address: missing", where)
-		}
-		h := Host{
-			Name:           rh.Name,
-			Arch:           arch,
-			Address:        rh.Address,
-			Port:           first(rh.Port, raw.Defaults.Port, DefaultPort),
-			User:           first(rh.User, raw.Defaults.User, currentUser()),
-			Identity:       resolvePath(base, first(rh.Identity, raw.Defaults.Identity)),
-			KnownHosts:     resolvePath(base, first(rh.KnownHosts, raw.Defaults.KnownHosts, "~/.ssh/known_hosts")),
-			ConnectTimeout: first(rh.ConnectTimeout, raw.Defaults.ConnectTimeout, DefaultConnectTimeout),
-			Keepalive:      first(rh.Keepalive, raw.Defaults.Keepalive, DefaultKeepalive),
-			Labels:         rh.Labels,
-			Docker:         first(rh.Docker, raw.Defaults.Docker),
-			LXD:            first(rh.LXD, raw.Defaults.LXD),
-			Line:           node.Line,
-		}
-		if h.Docker.Socket == "" && h.Docker.Host == "" {
-			h.Docker.Socket = DefaultDockerSocket
-		}
-		if h.Docker.Socket != "" && h.Docker.Host != "" {
-			return nil, yamlfile.Errorf(file, at("docker"), "%s: docker: give socket (through SSH) or host (direct), not both", where)
-		}
-		if h.LXD.Socket != "" && h.LXD.URL != "" {
-			return nil, yamlfile.Errorf(file, at("lxd"), "%s: lxd: give socket (through SSH) or url (HTTPS), not both", where)
-		}
-		if h.LXD.URL != "" && (h.LXD.ClientCert == "" || h.LXD.ClientKey == "") {
-			return nil, yamlfile.Errorf(file, at("lxd"), "%s: lxd: an url needs client_cert and client_key", where)
-		}
-		for _, f := range []*string{&h.Docker.TLS.CA, &h.Docker.TLS.Cert, &h.Docker.TLS.Key, &h.LXD.ClientCert, &h.LXD.ClientKey, &h.LXD.ServerCert} {
-			*f = resolvePath(base, *f)
-		}
-		if h.Port < 1 || h.Port > 65535 {
-			portNode := at("port")
-			if rh.Port == 0 {
-				portNode = mappingValue(mappingValue(root, "defaults"), "port")
-			}
-			return nil, yamlfile.Errorf(file, portNode, "%s: port: %d is not in 1-65535", where, h.Port)
-		}
-		if h.ConnectTimeout < 0 || h.Keepalive < 0 {
-			return nil, yamlfile.Errorf(file, node, "%s: connect_timeout and keepalive must not be negative", where)
+			return nil, err
 		}
 		inv.Hosts = append(inv.Hosts, h)
 	}
 	return inv, nil
 }
 
+// parser turns each raw host into a Host: identity checked, defaults
+// applied, paths resolved, blocks decoded.
+type parser struct {
+	file, base string
+	root       *yaml.Node
+	defaults   settings
+	seen       map[string]int // host name → line
+}
+
+func (p *parser) host(i int, node *yaml.Node, rh rawHost) (Host, error) {
+	where := fmt.Sprintf("hosts[%d]", i)
+	if rh.Name != "" {
+		where = fmt.Sprintf("host %q", rh.Name)
+	}
+	at := func(field string) *yaml.Node {
+		if v := mappingValue(node, field); v != nil {
+			return v
+		}
+		return node
+	}
+	arch, err := p.identity(node, where, at, rh)
+	if err != nil {
+		return Host{}, err
+	}
+	d := p.defaults
+	h := Host{
+		Name:           rh.Name,
+		Arch:           arch,
+		Address:        rh.Address,
+		Port:           first(rh.Port, d.Port, DefaultPort),
+		User:           first(rh.User, d.User, currentUser()),
+		Identity:       resolvePath(p.base, first(rh.Identity, d.Identity)),
+		KnownHosts:     resolvePath(p.base, first(rh.KnownHosts, d.KnownHosts, "~/.ssh/known_hosts")),
+		ConnectTimeout: first(rh.ConnectTimeout, d.ConnectTimeout, DefaultConnectTimeout),
+		Keepalive:      first(rh.Keepalive, d.Keepalive, DefaultKeepalive),
+		Labels:         rh.Labels,
+		Line:           node.Line,
+	}
+	if h.Port < 1 || h.Port > 65535 {
+		portNode := at("port")
+		if rh.Port == 0 {
+			portNode = mappingValue(mappingValue(p.root, "defaults"), "port")
+		}
+		return Host{}, yamlfile.Errorf(p.file, portNode, "%s: port: %d is not in 1-65535", where, h.Port)
+	}
+	if h.ConnectTimeout < 0 || h.Keepalive < 0 {
+		return Host{}, yamlfile.Errorf(p.file, node, "%s: connect_timeout and keepalive must not be negative", where)
+	}
+	if h.blocks, err = p.decodeBlocks(node, where); err != nil {
+		return Host{}, err
+	}
+	return h, nil
+}
+
+// identity checks the host's name, arch and address.
+func (p *parser) identity(node *yaml.Node, where string, at func(string) *yaml.Node, rh rawHost) (host.Arch, error) {
+	switch {
+	case rh.Name == "":
+		return "", yamlfile.Errorf(p.file, node, "%s: name: missing", where)
+	case !hostNamePattern.MatchString(rh.Name):
+		return "", yamlfile.Errorf(p.file, at("name"), "%s: name: use letters, digits, '.', '_' and '-'", where)
+	case p.seen[rh.Name] != 0:
+		return "", yamlfile.Errorf(p.file, at("name"), "%s: name: duplicate (first declared at line %d)", where, p.seen[rh.Name])
+	}
+	p.seen[rh.Name] = node.Line
+	if rh.Arch == "" {
+		return "", yamlfile.Errorf(p.file, node, "%s: arch: missing (one of %s)", where, strings.Join(canonicalArchNames(), ", "))
+	}
+	arch, err := host.ParseArch(rh.Arch)
+	if err != nil {
+		return "", yamlfile.Errorf(p.file, at("arch"), "%s: arch: %v", where, err)
+	}
+	if rh.Address == "" {
+		return "", yamlfile.Errorf(p.file, node, "%s: address: missing", where)
+	}
+	return arch, nil
+}
+
+// decodeBlocks decodes every registered block for the host: its own, else
+// the defaults', else none (the block's decoder then gives its defaults).
+func (p *parser) decodeBlocks(node *yaml.Node, where string) (map[string]any, error) {
+	blocksMu.RLock()
+	defer blocksMu.RUnlock()
+	decoded := make(map[string]any, len(blocks))
+	for name, decode := range blocks {
+		value := mappingValue(node, name)
+		if value == nil {
+			value = mappingValue(mappingValue(p.root, "defaults"), name)
+		}
+		v, err := decode(BlockSource{File: p.file, Base: p.base, Where: where + ": " + name, Node: value})
+		if err != nil {
+			return nil, err
+		}
+		decoded[name] = v
+	}
+	return decoded, nil
+}
+
 // mappingValue returns the value node under key in a mapping node, or nil.
+// Keys merged in with `<<: *anchor` count, as yaml.v3 decodes them: the
+// mapping's own keys first, then the merged ones in order.
 func mappingValue(node *yaml.Node, key string) *yaml.Node {
 	node = resolveAlias(node)
 	if node == nil || node.Kind != yaml.MappingNode {
 		return nil
 	}
+	var merged []*yaml.Node
 	for i := 0; i+1 < len(node.Content); i += 2 {
-		if node.Content[i].Value == key {
-			return resolveAlias(node.Content[i+1])
+		switch k, v := node.Content[i], resolveAlias(node.Content[i+1]); {
+		case k.Value == key:
+			return v
+		case k.Value == "<<" && v.Kind == yaml.SequenceNode:
+			merged = append(merged, v.Content...)
+		case k.Value == "<<":
+			merged = append(merged, v)
+		}
+	}
+	for _, m := range merged {
+		if v := mappingValue(m, key); v != nil {
+			return v
 		}
 	}
 	return nil
@@ -234,8 +247,6 @@ func resolveAlias(node *yaml.Node) *yaml.Node {
 	}
 	return node
 }
-
-func netJoin(host string, port int) string { return net.JoinHostPort(host, strconv.Itoa(port)) }
 
 func first[T comparable](values ...T) T {
 	var zero T

@@ -52,6 +52,12 @@ func TestParseInventoryErrors(t *testing.T) {
 			`inv.yaml:5: host "a": lxd: an url needs client_cert and client_key`},
 		{"unknown docker key", "hosts:\n  - {name: a, arch: amd64, address: x, docker: {sock: /s}}\n",
 			`inv.yaml:2: unknown field "sock" (known: host, socket, tls)`},
+		{"docker tcp without tls", "hosts:\n  - {name: a, arch: amd64, address: x, docker: {host: 'tcp://x:2375'}}\n",
+			`inv.yaml:2: host "a": docker: tcp://x:2375 without TLS would be plain, unauthenticated TCP: give tls: {ca, cert, key}, or tls: false to accept that`},
+		{"docker tcp with a key only", "hosts:\n  - {name: a, arch: amd64, address: x, docker: {host: 'tcp://x:2376', tls: {key: k.pem}}}\n",
+			`inv.yaml:2: host "a": docker: tcp://x:2376 without TLS would be plain`},
+		{"docker tls true", "defaults:\n  docker: {host: 'tcp://x:2376', tls: true}\nhosts: [{name: a, arch: amd64, address: x}]\n",
+			`inv.yaml:2: tls: true says nothing: give {ca, cert, key}, or false for plain TCP`},
 		{"bad duration", "defaults: {connect_timeout: soon}\nhosts: [{name: a, arch: amd64, address: x}]\n",
 			"inv.yaml:1: cannot unmarshal !!str `soon` into time.Duration"},
 	}

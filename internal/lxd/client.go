@@ -20,8 +20,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-
-	"everywhere/internal/inventory"
 )
 
 // Sockets where LXD listens, tried in order: the snap's, then Debian's.
@@ -62,7 +60,7 @@ func NewUnix(dial Dialer, socket string) *Client {
 // NewHTTPS returns a client of a remote LXD, authenticated by a client
 // certificate. The server is verified against serverCert (a PEM file, as
 // `lxc remote add` stores it) or, without it, the system's roots; never skipped.
-func NewHTTPS(cfg inventory.LXDConfig) (*Client, error) {
+func NewHTTPS(cfg Config) (*Client, error) {
 	cert, err := tls.LoadX509KeyPair(cfg.ClientCert, cfg.ClientKey)
 	if err != nil {
 		return nil, fmt.Errorf("lxd client certificate: %w", err)

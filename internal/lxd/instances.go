@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -91,6 +92,12 @@ type CreateInstance struct {
 	Config   map[string]string `json:"config,omitempty"`
 }
 
+// Create asks the server to create an instance and returns the creation's
+// operation, to Wait for: the instance exists once that succeeds.
+func (c *Client) Create(ctx context.Context, req CreateInstance) (string, error) {
+	return c.do(ctx, http.MethodPost, "/1.0/instances", req, nil)
+}
+
 // SetState starts or stops an instance and waits for it.
 func (c *Client) SetState(ctx context.Context, name, action string, force bool) error {
 	_, err := c.act(ctx, http.MethodPut, "/1.0/instances/"+url.PathEscape(name)+"/state",
@@ -125,10 +132,13 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 
 // Exec runs command in the instance without websockets: LXD records the
 // output to log files, which are read into stdout and stderr and deleted.
-func (c *Client) Exec(ctx context.Context, name string, command []string, stdout, stderr io.Writer) (int, error) {
+// env adds to the command's environment.
+func (c *Client) Exec(ctx context.Context, name string, command []string, env map[string]string, stdout, stderr io.Writer) (int, error) {
+	environment := map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	maps.Copy(environment, env)
 	op, err := c.act(ctx, http.MethodPost, "/1.0/instances/"+url.PathEscape(name)+"/exec", map[string]any{
 		"command": command, "wait-for-websocket": false, "interactive": false, "record-output": true,
-		"environment": map[string]string{"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		"environment": environment,
 	})
 	if err != nil {
 		return 0, err

@@ -83,9 +83,9 @@ func (l testLog) Write(p []byte) (int, error) {
 // sshHost is a host reached over a real OpenSSH sshd whose LXD socket is c's.
 func sshHost(t *testing.T, c lab.Config) inventory.Host {
 	sshd := sshtest.StartOpenSSH(t)
-	return inventory.Host{Name: "lxd-host", Arch: host.AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
-		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second,
-		LXD: inventory.LXDConfig{Socket: c.LXDSocket()}}
+	h := inventory.Host{Name: "lxd-host", Arch: host.AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}
+	return lxd.Block.With(h, lxd.Config{Socket: c.LXDSocket()})
 }
 
 func runPlan(t *testing.T, ctx context.Context, h inventory.Host, src string) *result.Result {
@@ -166,12 +166,38 @@ cleanup:
 		}
 	})
 
-	t.Run("cancelled mid-launch leaves no instance", func(t *testing.T) {
+	t.Run("cancelled mid-launch deletes the instance it created", func(t *testing.T) {
+		// Cancel once the instance exists, so the test proves it was created
+		// and then deleted, not that the cancel beat the POST.
 		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(400*time.Millisecond, cancel)
+		defer cancel()
+		created := make(chan string, 1)
+		go func() {
+			for ctx.Err() == nil {
+				if list, err := direct(c).Instances(ctx); err == nil {
+					for _, i := range list {
+						if i.Config[lxd.RunKey] != "" && strings.HasPrefix(i.Name, "everywhere-") {
+							created <- i.Name
+							cancel()
+							return
+						}
+					}
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}()
 		res := runPlan(t, ctx, h, "steps:\n  - {lxd.launch: {image: \"debian/bookworm/amd64\", wait_ipv4: true}}\n")
+		var name string
+		select {
+		case name = <-created:
+		default:
+			t.Fatalf("the instance was never seen created (step %+v)", res.Hosts[0].Steps[0])
+		}
 		if !res.Interrupted || res.Hosts[0].Steps[0].Status != result.Error {
 			t.Fatalf("interrupted %v, step %+v", res.Interrupted, res.Hosts[0].Steps[0])
+		}
+		if !strings.Contains(name, res.RunID) {
+			t.Errorf("instance %s is not this run's (%s)", name, res.RunID)
 		}
 		if left := instancesOf(t, c, res.RunID); len(left) != 0 {
 			t.Errorf("instances left after cancellation: %v", left)
@@ -179,11 +205,86 @@ cleanup:
 	})
 
 	t.Run("no socket", func(t *testing.T) {
-		h := h
-		h.LXD.Socket = filepath.Join(t.TempDir(), "absent.socket")
+		h := lxd.Block.With(h, lxd.Config{Socket: filepath.Join(t.TempDir(), "absent.socket")})
 		res := runPlan(t, context.Background(), h, "steps:\n  - lxd.list: {}\n")
 		if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "no LXD socket on the host") {
 			t.Errorf("%s %q", s.Status, s.Error)
+		}
+	})
+
+	t.Run("steps after a failed launch are skipped", func(t *testing.T) {
+		res := runPlan(t, context.Background(), h, `
+steps:
+  - {name: launch, lxd.launch: {image: "no/such/image"}}
+  - {name: list, lxd.list: {}, expect: {contains: RUNNING}}
+  - {name: uname, lxd.exec: {cmd: [uname, -m]}}
+cleanup:
+  - {name: delete, lxd.delete: {}}
+`)
+		s := steps(res)
+		if s["launch"].Status != result.Error {
+			t.Errorf("launch: %s %q", s["launch"].Status, s["launch"].Error)
+		}
+		for _, name := range []string{"list", "uname", "delete"} {
+			if s[name].Status != result.Skipped || !strings.Contains(s[name].Error, "lxd.launch did not succeed") || !strings.Contains(s[name].Error, "no/such/image") {
+				t.Errorf("%s: %s %q, want skipped because the launch failed", name, s[name].Status, s[name].Error)
+			}
+		}
+	})
+
+	t.Run("a run never deletes or enters an instance it did not create", func(t *testing.T) {
+		d := direct(c)
+		ctx := context.Background()
+		// prod-db: made by someone else, without everywhere's run key.
+		op, err := d.Create(ctx, lxd.CreateInstance{Name: "prod-db", Type: "container",
+			Source: lxd.InstanceSource{Type: "image", Alias: "debian/bookworm/amd64"}, Profiles: []string{"default"}})
+		if err == nil {
+			_, err = d.Wait(ctx, op)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = d.Delete(context.Background(), "prod-db") })
+		res := runPlan(t, ctx, h, `
+steps:
+  - {name: clash, lxd.launch: {image: "debian/bookworm/amd64", name: prod-db}}
+  - {name: enter, lxd.exec: {instance: prod-db, cmd: [true]}}
+  - {name: named-delete, lxd.delete: {instance: prod-db}}
+cleanup:
+  - {name: delete, lxd.delete: {}}
+`)
+		s := steps(res)
+		if s["clash"].Status != result.Error || !strings.Contains(s["clash"].Error, "already exists") {
+			t.Errorf("clash: %s %q", s["clash"].Status, s["clash"].Error)
+		}
+		for _, name := range []string{"enter", "named-delete"} {
+			if s[name].Status != result.Error || !strings.Contains(s[name].Error, "not created by this run") {
+				t.Errorf("%s: %s %q, want refused", name, s[name].Status, s[name].Error)
+			}
+		}
+		if s["delete"].Status != result.Skipped {
+			t.Errorf("cleanup delete: %s %q %q, want skipped (the launch failed)", s["delete"].Status, s["delete"].Stdout, s["delete"].Error)
+		}
+		if _, err := d.Instance(ctx, "prod-db"); err != nil {
+			t.Errorf("prod-db is gone: %v", err)
+		}
+	})
+
+	t.Run("an exec that times out is killed", func(t *testing.T) {
+		res := runPlan(t, context.Background(), h, `
+steps:
+  - {name: launch, lxd.launch: {image: "debian/bookworm/amd64"}, timeout: 3m}
+  - {name: slow, lxd.exec: {cmd: [sleep, "600"]}, timeout: 2s}
+  - {name: after, lxd.exec: {cmd: [sh, -c, "ps -eo args | grep -c '^sleep 600' || true"]}}
+cleanup:
+  - {name: delete, lxd.delete: {}}
+`)
+		s := steps(res)
+		if s["slow"].Status != result.Timeout || !strings.Contains(s["slow"].Error, "killed pids") {
+			t.Errorf("slow: %s %q", s["slow"].Status, s["slow"].Error)
+		}
+		if got := strings.TrimSpace(s["after"].Stdout); got != "0" {
+			t.Errorf("sleep 600 still running after its step timed out: %q (%s %q)", got, s["after"].Status, s["after"].Error)
 		}
 	})
 
@@ -194,14 +295,15 @@ cleanup:
 		if err := patchServer(d, fmt.Sprintf("127.0.0.1:%d", port), cert); err != nil {
 			t.Fatal(err)
 		}
-		remote := h
-		remote.LXD = inventory.LXDConfig{URL: fmt.Sprintf("https://127.0.0.1:%d", port), ClientCert: cert, ClientKey: key,
+		httpsConfig := lxd.Config{URL: fmt.Sprintf("https://127.0.0.1:%d", port), ClientCert: cert, ClientKey: key,
 			ServerCert: filepath.Join(c.Dir, "lxd-daemon", "server.crt")}
+		remote := lxd.Block.With(h, httpsConfig)
 		res := runPlan(t, context.Background(), remote, "steps:\n  - lxd.list: {}\n")
 		if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.HasPrefix(s.Stdout, "NAME") {
 			t.Errorf("over HTTPS: %s %q %q", s.Status, s.Stdout, s.Error)
 		}
-		remote.LXD.ServerCert = cert // a certificate that is not the server's
+		httpsConfig.ServerCert = cert // a certificate that is not the server's
+		remote = lxd.Block.With(h, httpsConfig)
 		res = runPlan(t, context.Background(), remote, "steps:\n  - lxd.list: {}\n")
 		if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "does not match the pinned server_cert") {
 			t.Errorf("wrong pin: %s %q", s.Status, s.Error)
@@ -239,8 +341,12 @@ func clientCert(t *testing.T) (string, string) {
 	}
 	dir := t.TempDir()
 	certFile, keyFile := filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return certFile, keyFile
 }
 

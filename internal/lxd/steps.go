@@ -2,120 +2,20 @@ package lxd
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
-	"everywhere/internal/plan"
 )
-
-func init() {
-	plan.Register("lxd.launch", plan.DecodeAction[Launch])
-	plan.Register("lxd.list", plan.DecodeAction[List])
-	plan.Register("lxd.exec", plan.DecodeAction[Exec])
-	plan.Register("lxd.delete", plan.DecodeAction[Delete])
-}
-
-// server is a host's LXD, shared by the host's steps within a run.
-type server struct {
-	*Client
-	info *Server
-
-	mu       sync.Mutex
-	launched []string // instances this run launched through this host, oldest first
-}
-
-func (s *server) remember(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.launched = append(s.launched, name)
-}
-
-func (s *server) forget(name string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.launched = slices.DeleteFunc(s.launched, func(n string) bool { return n == name })
-}
-
-func (s *server) instances() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.launched)
-}
-
-// connect returns the host's LXD, opened on first use. It also checks that
-// the server can run the host's architecture: where it cannot (the built-in
-// lab's LXD runs only x86_64 and i686), the step does not apply.
-func connect(ctx context.Context, t plan.Conn) (*server, error) {
-	v, err := t.Attach("lxd", func() (io.Closer, error) { return open(ctx, t) })
-	if err != nil {
-		return nil, err
-	}
-	s := v.(*server)
-	arch := t.Host().Arch
-	if !slices.Contains(s.info.Environment.Architectures, arch.Kernel()) {
-		return nil, fmt.Errorf("%w: LXD at %s runs %s only, not %s (%s)", plan.ErrNotApplicable, s.Where(),
-			strings.Join(s.info.Environment.Architectures, ", "), arch.Kernel(), arch)
-	}
-	return s, nil
-}
-
-func open(ctx context.Context, t plan.Conn) (*server, error) {
-	cfg := t.Host().LXD
-	if cfg.URL != "" {
-		c, err := NewHTTPS(cfg)
-		if err != nil {
-			return nil, err
-		}
-		info, err := c.Server(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("lxd at %s: %w", cfg.URL, err)
-		}
-		if info.Auth != "trusted" {
-			return nil, fmt.Errorf("lxd at %s does not trust this client certificate (lxc config trust add)", cfg.URL)
-		}
-		return &server{Client: c, info: info}, nil
-	}
-	sockets := Sockets
-	if cfg.Socket != "" {
-		sockets = []string{cfg.Socket}
-	}
-	var errs []error
-	for _, socket := range sockets {
-		c := NewUnix(t.DialContext, socket)
-		info, err := c.Server(ctx)
-		if err == nil {
-			return &server{Client: c, info: info}, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, diagnose(ctx, t, sockets, errors.Join(errs...))
-}
-
-// diagnose says why no socket answered: OpenSSH reports a missing socket and
-// a forbidden one alike.
-func diagnose(ctx context.Context, t plan.Conn, sockets []string, err error) error {
-	probe := "for s in " + host.ShellQuote(sockets) + `; do if [ -S "$s" ]; then if [ -w "$s" ]; then echo "ok $s"; else echo "denied $s"; fi; fi; done`
-	out, probeErr := t.Exec(ctx, probe, 1024)
-	if probeErr == nil {
-		for _, line := range strings.Split(strings.TrimSpace(out.Stdout.String()), "\n") {
-			if socket, denied := strings.CutPrefix(line, "denied "); denied {
-				return fmt.Errorf("permission denied on %s: add user %q to the lxd group", socket, t.Host().User)
-			}
-		}
-		if strings.TrimSpace(out.Stdout.String()) == "" {
-			return fmt.Errorf("no LXD socket on the host (tried %s): is LXD installed and initialised (lxd init)?", strings.Join(sockets, ", "))
-		}
-	}
-	return fmt.Errorf("lxd (tried %s): %w", strings.Join(sockets, ", "), err)
-}
 
 // Launch creates and starts an instance, like `lxc launch IMAGE -p default
 // -p docker`, and waits for it to run: `lxd.launch: {image: ..., profiles: [...]}`.
@@ -135,9 +35,6 @@ func (l *Launch) Validate() error {
 	return nil
 }
 
-// Kind is "lxd.launch".
-func (*Launch) Kind() string { return "lxd.launch" }
-
 // Command describes the step as lxc would be called.
 func (l *Launch) Command() string {
 	cmd := "lxc launch " + l.Image
@@ -152,7 +49,16 @@ var fingerprint = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // Run launches the instance. What it creates is remembered for lxd.exec and
 // lxd.delete; a launch cut short by Ctrl-C or a timeout is finished and
 // deleted on a context of its own, so it leaves nothing behind.
-func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+func (l *Launch) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	out, err := l.launch(ctx, t, limit)
+	if !errors.Is(err, driver.ErrNotApplicable) {
+		state, _ := launchStates.Get(ctx, t)
+		state.set(err) // the latest launch decides: the steps after it act on what it made
+	}
+	return out, err
+}
+
+func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	s, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -184,12 +90,17 @@ func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*host.Outpu
 	if profiles == nil {
 		profiles = []string{"default"}
 	}
-	s.remember(name)
-	creation, err := s.do(ctx, "POST", "/1.0/instances", CreateInstance{Name: name, Type: "container", Source: source, Profiles: profiles, Config: l.Config}, nil)
-	if err == nil {
-		_, err = s.Wait(ctx, creation)
+	config := map[string]string{RunKey: t.RunID(), HostKey: h.Name}
+	for k, v := range l.Config {
+		config[k] = v
 	}
-	if err == nil {
+	creation, err := s.Create(ctx, CreateInstance{Name: name, Type: "container", Source: source, Profiles: profiles, Config: config})
+	if err != nil {
+		// Nothing was created: an instance of that name that exists is not ours.
+		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
+	}
+	if _, err = s.Wait(ctx, creation); err == nil {
+		s.remember(name) // only now is it known to be this run's
 		err = s.SetState(ctx, name, "start", false)
 	}
 	var inst *Instance
@@ -198,7 +109,7 @@ func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*host.Outpu
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			s.undo(context.WithoutCancel(ctx), creation, name)
+			s.undo(context.WithoutCancel(ctx), creation, name, t.RunID())
 		}
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
@@ -211,38 +122,118 @@ func (l *Launch) Run(ctx context.Context, t plan.Target, limit int) (*host.Outpu
 }
 
 // undo removes an instance whose launch was cut short, once the server has
-// finished creating it.
-func (s *server) undo(ctx context.Context, creation, name string) {
+// finished creating it, and only when it is this run's.
+func (s *server) undo(ctx context.Context, creation, name, runID string) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if creation != "" {
-		_, _ = s.Wait(ctx, creation)
+	if _, err := s.Wait(ctx, creation); err != nil {
+		return // the creation failed: there is nothing to remove
+	}
+	if _, err := s.owned(ctx, name, runID); err != nil {
+		return
 	}
 	if err := s.Delete(ctx, name); err == nil || IsNotFound(err) {
 		s.forget(name)
 	}
 }
 
-var notInName = regexp.MustCompile(`[^a-zA-Z0-9-]`)
+// launchState remembers, per connection, why this run's lxd.launch did
+// not succeed, so that the steps needing it are skipped saying so.
+type launchState struct {
+	mu     sync.Mutex
+	failed error
+}
 
-func instanceName(runID, host string) string {
-	name := "everywhere-" + runID + "-" + host
-	name = notInName.ReplaceAllString(name, "-")
-	return strings.Trim(name[:min(len(name), 63)], "-")
+func (st *launchState) set(err error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.failed = err
+}
+
+func (st *launchState) err() error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.failed
+}
+
+// Close has nothing to release.
+func (*launchState) Close() error { return nil }
+
+var launchStates = driver.NewPerConn(func(context.Context, driver.Conn) (*launchState, error) { return &launchState{}, nil })
+
+// connectAfterLaunch is connect for a step that acts on what lxd.launch
+// made when needsLaunch: when this run's launch failed, the step is skipped.
+func connectAfterLaunch(ctx context.Context, t driver.Target, needsLaunch bool) (*server, error) {
+	if err := launchFailure(ctx, t); needsLaunch && err != nil {
+		return nil, err
+	}
+	return connect(ctx, t)
+}
+
+// launchFailure is the reason to skip a step that needs this run's launch
+// on this host, when that launch failed; nil otherwise.
+func launchFailure(ctx context.Context, t driver.Target) error {
+	state, _ := launchStates.Get(ctx, t)
+	if err := state.err(); err != nil {
+		return fmt.Errorf("%w: lxd.launch did not succeed (%v)", driver.ErrPrerequisite, err)
+	}
+	return nil
+}
+
+// HostKey is the instance config key naming the inventory host through
+// which the instance was created: on an LXD that several hosts share, each
+// host's cleanup touches only its own.
+const HostKey = "user.everywhere.host"
+
+// ErrNotOwned is returned for an instance that this run did not create.
+var ErrNotOwned = errors.New("not created by this run")
+
+// owned returns the instance when it carries runID, and ErrNotOwned when it
+// carries another or none: a run never touches what it did not create.
+func (s *server) owned(ctx context.Context, name, runID string) (*Instance, error) {
+	i, err := s.Instance(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if got := i.Config[RunKey]; got != runID {
+		owner := "no " + RunKey
+		if got != "" {
+			owner = RunKey + "=" + got
+		}
+		return nil, fmt.Errorf("instance %s has %s: %w (refusing to touch it; set any_run: true on the step to allow it)", name, owner, ErrNotOwned)
+	}
+	return i, nil
+}
+
+var notInName = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
+
+// instanceName is unique per run and host and valid for LXD (at most 63
+// letters, digits and hyphens, starting with a letter): the host name is
+// shortened and cleaned for reading, and a hash of the whole name keeps
+// hosts apart whose names clean to the same (web.1 and web_1).
+func instanceName(runID, hostName string) string {
+	sum := sha256.Sum256([]byte(hostName))
+	suffix := "-" + hex.EncodeToString(sum[:3])
+	name := "everywhere-" + notInName.ReplaceAllString(runID, "-")
+	readable := strings.Trim(notInName.ReplaceAllString(hostName, "-"), "-")
+	if room := 63 - len(name) - len(suffix) - 1; room > 0 && readable != "" {
+		name += "-" + strings.TrimRight(readable[:min(len(readable), room)], "-")
+	}
+	if len(name)+len(suffix) > 63 {
+		name = strings.TrimRight(name[:63-len(suffix)], "-")
+	}
+	return name + suffix
 }
 
 // List shows the server's instances like `lxc list`: `lxd.list: {}`.
 type List struct{}
 
-// Kind is "lxd.list".
-func (*List) Kind() string { return "lxd.list" }
-
 // Command describes the step as lxc would be called.
 func (*List) Command() string { return "lxc list" }
 
 // Run lists name, state, IPv4 addresses and architecture.
-func (*List) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
-	s, err := connect(ctx, t)
+func (*List) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	s, err := connectAfterLaunch(ctx, t, true)
 	if err != nil {
 		return nil, err
 	}
@@ -260,10 +251,12 @@ func (*List) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, e
 }
 
 // Exec runs a command in an instance, by default the one this run launched
-// last through this host: `lxd.exec: {cmd: [uname, -a]}`.
+// last through this host: `lxd.exec: {cmd: [uname, -a]}`. It acts only on an
+// instance this run created unless AnyRun.
 type Exec struct {
 	Instance string   `yaml:"instance"`
 	Cmd      []string `yaml:"cmd"`
+	AnyRun   bool     `yaml:"any_run"` // also in an instance this run did not create
 }
 
 // Validate checks the fields.
@@ -274,9 +267,6 @@ func (x *Exec) Validate() error {
 	return nil
 }
 
-// Kind is "lxd.exec".
-func (*Exec) Kind() string { return "lxd.exec" }
-
 // Command describes the step as lxc would be called.
 func (x *Exec) Command() string {
 	instance := x.Instance
@@ -286,9 +276,13 @@ func (x *Exec) Command() string {
 	return "lxc exec " + instance + " -- " + host.ShellQuote(x.Cmd)
 }
 
-// Run executes the command and returns its output and exit code.
-func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
-	s, err := connect(ctx, t)
+// stopGrace bounds stopping a command whose step ended first.
+const stopGrace = 30 * time.Second
+
+// Run executes the command and returns its output and exit code. When the
+// step ends first, the command and what it started are killed.
+func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	s, err := connectAfterLaunch(ctx, t, x.Instance == "")
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +294,23 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output,
 		}
 		name = launched[len(launched)-1]
 	}
+	if !x.AnyRun {
+		if _, err := s.owned(ctx, name, t.RunID()); err != nil {
+			return nil, fmt.Errorf("exec in %s: %w", name, err)
+		}
+	}
 	out := host.NewOutput(limit)
-	code, err := s.Client.Exec(ctx, name, x.Cmd, &out.Stdout, &out.Stderr)
+	mark := driver.NewExecMark()
+	code, err := s.Client.Exec(ctx, name, x.Cmd, map[string]string{driver.ExecMarker: mark}, &out.Stdout, &out.Stderr)
+	if err != nil && ctx.Err() != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
+		defer cancel()
+		var killed strings.Builder
+		if _, stopErr := s.Client.Exec(stopCtx, name, driver.KillMarked(mark), nil, &killed, io.Discard); stopErr != nil {
+			return out, fmt.Errorf("exec in %s: %w; stopping the command failed: %v", name, err, stopErr)
+		}
+		return out, fmt.Errorf("exec in %s: killed pids %s: %w", name, strings.Join(strings.Fields(killed.String()), " "), err)
+	}
 	if err != nil {
 		return out, fmt.Errorf("exec in %s: %w", name, err)
 	}
@@ -311,13 +320,12 @@ func (x *Exec) Run(ctx context.Context, t plan.Target, limit int) (*host.Output,
 
 // Delete stops and deletes an instance, by default every instance this run
 // launched through this host; one already gone is fine, so cleanup can
-// always run it: `lxd.delete: {}`.
+// always run it: `lxd.delete: {}`. It deletes only what this run created
+// unless AnyRun.
 type Delete struct {
 	Instance string `yaml:"instance"`
+	AnyRun   bool   `yaml:"any_run"` // also an instance this run did not create
 }
-
-// Kind is "lxd.delete".
-func (*Delete) Kind() string { return "lxd.delete" }
 
 // Command describes the step as lxc would be called.
 func (d *Delete) Command() string {
@@ -327,18 +335,33 @@ func (d *Delete) Command() string {
 	return "lxc delete --force " + d.Instance
 }
 
-// Run deletes the instances.
-func (d *Delete) Run(ctx context.Context, t plan.Target, limit int) (*host.Output, error) {
+// Run deletes the instances. With nothing to delete because this run's
+// launch failed, it is skipped; what a failed launch did create is deleted.
+func (d *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	s, err := connect(ctx, t)
 	if err != nil {
+		if failed := launchFailure(ctx, t); d.Instance == "" && failed != nil && !errors.Is(err, driver.ErrNotApplicable) {
+			return nil, failed
+		}
 		return nil, err
 	}
 	names := s.instances()
 	if d.Instance != "" {
 		names = []string{d.Instance}
+	} else if failed := launchFailure(ctx, t); len(names) == 0 && failed != nil {
+		return nil, failed
 	}
 	out := host.NewOutput(limit)
 	for _, name := range names {
+		if !d.AnyRun {
+			if _, err := s.owned(ctx, name, t.RunID()); IsNotFound(err) {
+				fmt.Fprintf(&out.Stdout, "%s: already gone\n", name)
+				s.forget(name)
+				continue
+			} else if err != nil {
+				return out, fmt.Errorf("deleting %s: %w", name, err)
+			}
+		}
 		err := s.Delete(ctx, name)
 		switch {
 		case IsNotFound(err):

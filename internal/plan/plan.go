@@ -1,26 +1,21 @@
 // Package plan reads plans: ordered steps with expectations, plus cleanup
-// steps that always run. A step's action is one of the registered kinds
-// (shell here; docker.* and lxd.* register themselves), so adding a kind
-// never touches the runner.
+// steps that always run. A step's action is one of the kinds drivers
+// register (shell, docker.*, lxd.*), so adding a kind never touches the
+// runner.
 package plan
 
 import (
-	"context"
 	_ "embed"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
-	"everywhere/internal/inventory"
+	"everywhere/internal/shell"
 	"everywhere/internal/yamlfile"
 )
 
@@ -39,109 +34,12 @@ type Plan struct {
 // Step is one action with the expectations its result must meet.
 type Step struct {
 	Name     string
-	Action   Action
+	Kind     string // the plan keyword of Action, as its driver registered it
+	Action   driver.Action
 	Expect   Expect
 	Timeout  time.Duration
 	Critical bool // when it does not succeed, the host's later steps are skipped
 	Line     int
-}
-
-// Conn is one host's connection, as actions use it.
-type Conn interface {
-	Host() inventory.Host
-	// Exec runs shell text on the host, keeping at most limit bytes per stream.
-	Exec(ctx context.Context, command string, limit int) (*host.Output, error)
-	// DialContext reaches a socket on the host's side (e.g. unix /var/run/docker.sock).
-	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
-	// Attach returns the client named key, opened on first use and closed
-	// with the connection: how a Docker or LXD client is shared by steps.
-	Attach(key string, open func() (io.Closer, error)) (io.Closer, error)
-}
-
-// Target is what an action runs against: a host's connection within a run.
-type Target interface {
-	Conn
-	// RunID names the run, for labels on what it creates.
-	RunID() string
-}
-
-// Action is what a step does. An error means the action could not be carried
-// out (the host, transport or daemon failed); a command that ran and exited
-// non-zero is an Output, not an error.
-type Action interface {
-	// Kind is the plan keyword, e.g. "shell".
-	Kind() string
-	// Command describes what runs, for reports.
-	Command() string
-	Run(ctx context.Context, target Target, limit int) (*host.Output, error)
-}
-
-// ErrNotApplicable, wrapped with the reason, says a step cannot apply to a
-// host (an LXD that cannot run the host's architecture): the step is
-// skipped with that reason, which is not a failure of the host.
-var ErrNotApplicable = errors.New("not applicable here")
-
-// ParseFunc builds an action from the value under its kind's key.
-type ParseFunc func(file string, node *yaml.Node) (Action, error)
-
-var (
-	kindsMu sync.RWMutex
-	kinds   = map[string]ParseFunc{}
-)
-
-// Register makes a step kind available to plans. It panics on a duplicate,
-// which is a programming error found at start-up.
-func Register(kind string, parse ParseFunc) {
-	kindsMu.Lock()
-	defer kindsMu.Unlock()
-	if _, dup := kinds[kind]; dup {
-		panic("plan: step kind registered twice: " + kind)
-	}
-	kinds[kind] = parse
-}
-
-// Kinds lists the registered step kinds, sorted.
-func Kinds() []string {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	names := make([]string, 0, len(kinds))
-	for k := range kinds {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	return names
-}
-
-func parserFor(kind string) (ParseFunc, bool) {
-	kindsMu.RLock()
-	defer kindsMu.RUnlock()
-	p, ok := kinds[kind]
-	return p, ok
-}
-
-// Validator is implemented by actions that check their fields once decoded.
-type Validator interface{ Validate() error }
-
-// DecodeAction is the ParseFunc of an action whose YAML is its struct's
-// fields: decoded strictly (unknown keys are errors), then validated. An
-// empty value (`docker.version:`) decodes as no fields.
-func DecodeAction[T any, P interface {
-	*T
-	Action
-}](file string, node *yaml.Node) (Action, error) {
-	var action T
-	if node.Tag == "!!null" {
-		node = &yaml.Node{Kind: yaml.MappingNode, Line: node.Line}
-	}
-	if err := yamlfile.Decode(file, node, &action); err != nil {
-		return nil, err
-	}
-	if v, ok := any(&action).(Validator); ok {
-		if err := v.Validate(); err != nil {
-			return nil, yamlfile.Errorf(file, node, "%s: %v", P(&action).Kind(), err)
-		}
-	}
-	return P(&action), nil
 }
 
 //go:embed default.yaml
@@ -185,9 +83,6 @@ func Parse(file string, data []byte) (*Plan, error) {
 	p := &Plan{Name: raw.Name, File: file, Timeout: raw.Timeout}
 	if p.Name == "" {
 		p.Name = strings.TrimSuffix(strings.TrimSuffix(fileBase(file), ".yaml"), ".yml")
-	}
-	if p.Timeout == 0 {
-		p.Timeout = DefaultStepTimeout
 	}
 	if p.Steps, err = parseSteps(file, "steps", &raw.Steps); err != nil {
 		return nil, err
@@ -252,8 +147,8 @@ func parseStep(file string, node *yaml.Node) (Step, error) {
 			common.Content = append(common.Content, key, value)
 			continue
 		}
-		if _, ok := parserFor(key.Value); !ok {
-			return Step{}, yamlfile.Errorf(file, key, "unknown step field or kind %q (fields: critical, expect, name, timeout; kinds: %s)", key.Value, strings.Join(Kinds(), ", "))
+		if _, ok := driver.Parser(key.Value); !ok {
+			return Step{}, yamlfile.Errorf(file, key, "unknown step field or kind %q (fields: critical, expect, name, timeout; kinds: %s)", key.Value, strings.Join(driver.Kinds(), ", "))
 		}
 		if kindKey != nil {
 			return Step{}, yamlfile.Errorf(file, key, "step has two actions, %q and %q: use one per step", kindKey.Value, key.Value)
@@ -261,14 +156,14 @@ func parseStep(file string, node *yaml.Node) (Step, error) {
 		kindKey, kindValue = key, value
 	}
 	if kindKey == nil {
-		return Step{}, yamlfile.Errorf(file, node, "step has no action (kinds: %s)", strings.Join(Kinds(), ", "))
+		return Step{}, yamlfile.Errorf(file, node, "step has no action (kinds: %s)", strings.Join(driver.Kinds(), ", "))
 	}
 	var raw rawStep
 	if err := yamlfile.Decode(file, common, &raw); err != nil {
 		return Step{}, err
 	}
-	parse, _ := parserFor(kindKey.Value)
-	action, err := parse(file, kindValue)
+	parse, _ := driver.Parser(kindKey.Value)
+	action, err := parse(kindKey.Value, file, kindValue)
 	if err != nil {
 		return Step{}, err
 	}
@@ -283,7 +178,7 @@ func parseStep(file string, node *yaml.Node) (Step, error) {
 	if name == "" {
 		name = action.Command()
 	}
-	return Step{Name: name, Action: action, Expect: expect, Timeout: raw.Timeout, Critical: raw.Critical, Line: node.Line}, nil
+	return Step{Name: name, Kind: kindKey.Value, Action: action, Expect: expect, Timeout: raw.Timeout, Critical: raw.Critical, Line: node.Line}, nil
 }
 
 // fieldNode is the value node of key in a step mapping, or the step itself,
@@ -297,12 +192,16 @@ func fieldNode(node *yaml.Node, key string) *yaml.Node {
 	return node
 }
 
-// TimeoutFor is the bound on step s under plan p.
-func (p *Plan) TimeoutFor(s Step) time.Duration {
-	if s.Timeout > 0 {
-		return s.Timeout
+// TimeoutFor is the bound on step s under plan p, the one place its
+// precedence is decided: the step's own timeout, else override (the
+// --timeout flag), else the plan's, else DefaultStepTimeout.
+func (p *Plan) TimeoutFor(s Step, override time.Duration) time.Duration {
+	for _, d := range []time.Duration{s.Timeout, override, p.Timeout} {
+		if d > 0 {
+			return d
+		}
 	}
-	return p.Timeout
+	return DefaultStepTimeout
 }
 
 // Command is a one-step plan that runs argv on every host: what
@@ -313,7 +212,7 @@ func Command(argv []string) *Plan {
 	if len(argv) > 1 {
 		text = host.ShellQuote(argv)
 	}
-	return &Plan{Name: "exec", Timeout: DefaultStepTimeout, Steps: []Step{{Name: text, Action: Shell{Script: text}}}}
+	return &Plan{Name: "exec", Steps: []Step{{Name: text, Kind: shell.Kind, Action: shell.Script(text)}}}
 }
 
 // DefaultSource is the built-in plan's YAML, to show users and to copy.

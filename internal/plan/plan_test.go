@@ -54,7 +54,7 @@ cleanup:
 		t.Fatalf("got %+v", p)
 	}
 	s := p.Steps[1]
-	if s.Name != "dpkg -l docker.io" || s.Line != 5 || p.TimeoutFor(s) != 5*time.Second || p.TimeoutFor(p.Steps[0]) != 30*time.Second {
+	if s.Name != "dpkg -l docker.io" || s.Line != 5 || p.TimeoutFor(s, 0) != 5*time.Second || p.TimeoutFor(p.Steps[0], 0) != 30*time.Second {
 		t.Errorf("step defaults wrong: %+v", s)
 	}
 	if !p.Steps[0].Critical || !p.Steps[0].Expect.ArchMatchesHost {

@@ -4,6 +4,7 @@ package result
 
 import (
 	"encoding/json"
+	"everywhere/internal/host"
 	"fmt"
 	"os"
 	"strings"
@@ -24,14 +25,6 @@ const (
 	Failed  Status = "failed"  // ran, but exit code or an expectation was not as expected
 	Timeout Status = "timeout" // killed at its time limit
 	Error   Status = "error"   // could not run: host unreachable, transport or daemon failure
-)
-
-// Exit codes of the everywhere command.
-const (
-	ExitOK          = 0
-	ExitFailed      = 1
-	ExitUsage       = 2
-	ExitInterrupted = 3
 )
 
 // Result is everything a run learned, host by host and step by step.
@@ -72,22 +65,23 @@ func (h HostResult) Step(name string) StepResult {
 
 // StepResult is one cell of the report.
 type StepResult struct {
-	Name            string    `json:"name"`
-	Kind            string    `json:"kind"`
-	Command         string    `json:"command"`
-	Status          Status    `json:"status"`
-	ExitCode        *int      `json:"exit_code,omitempty"`
-	Signal          string    `json:"signal,omitempty"`
-	Stdout          string    `json:"stdout"`
-	Stderr          string    `json:"stderr"`
-	StdoutBytes     int64     `json:"stdout_bytes"` // written by the command, kept or not
-	StderrBytes     int64     `json:"stderr_bytes"`
-	StdoutTruncated bool      `json:"stdout_truncated,omitempty"`
-	StderrTruncated bool      `json:"stderr_truncated,omitempty"`
-	Started         time.Time `json:"started"`
-	DurationMS      int64     `json:"duration_ms"`
-	Error           string    `json:"error,omitempty"`
-	Expectations    []Outcome `json:"expectations,omitempty"`
+	Name            string      `json:"name"`
+	Kind            string      `json:"kind"`
+	Command         string      `json:"command"`
+	Status          Status      `json:"status"`
+	ExitCode        *int        `json:"exit_code,omitempty"`
+	Signal          string      `json:"signal,omitempty"`
+	Stdout          string      `json:"stdout"`
+	Stderr          string      `json:"stderr"`
+	StdoutBytes     int64       `json:"stdout_bytes"` // written by the command, kept or not
+	StderrBytes     int64       `json:"stderr_bytes"`
+	StdoutTruncated bool        `json:"stdout_truncated,omitempty"`
+	StderrTruncated bool        `json:"stderr_truncated,omitempty"`
+	Started         time.Time   `json:"started"`
+	DurationMS      int64       `json:"duration_ms"`
+	Error           string      `json:"error,omitempty"`
+	Expectations    []Outcome   `json:"expectations,omitempty"`
+	Facts           *host.Facts `json:"facts,omitempty"` // what a probe learned (everywhere hosts)
 }
 
 // Outcome is one expectation checked against one result.
@@ -122,19 +116,6 @@ func (s StepResult) Summary() string {
 		parts = append(parts, fmt.Sprintf("exit status %d", *s.ExitCode))
 	}
 	return strings.Join(parts, "; ")
-}
-
-// ExitCode is what the everywhere command exits with for this result.
-func (r *Result) ExitCode() int {
-	if r.Interrupted {
-		return ExitInterrupted
-	}
-	for _, h := range r.Hosts {
-		if h.Status != OK {
-			return ExitFailed
-		}
-	}
-	return ExitOK
 }
 
 // Counts tallies hosts by status.

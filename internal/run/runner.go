@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
@@ -23,7 +24,7 @@ const (
 
 // Conn is a live connection to one host.
 type Conn interface {
-	plan.Conn
+	driver.Conn
 	Close() error
 }
 
@@ -53,6 +54,7 @@ func Connector[C Conn](dial func(context.Context, inventory.Host) (C, error)) Co
 // Runner runs a plan on many hosts at once.
 type Runner struct {
 	Connect        ConnectFunc
+	RunID          string        // names the run; a new one (NewRunID) when empty
 	Parallel       int           // hosts worked on at once
 	OutputLimit    int           // bytes kept per output stream per step
 	StepTimeout    time.Duration // overrides the plan's default step timeout when set
@@ -67,7 +69,11 @@ type Runner struct {
 // One host failing never stops the others: per-host failures are recorded
 // in the result.Result, never returned to the group.
 func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan) *result.Result {
-	res := &result.Result{Schema: result.Schema, RunID: newRunID(), Plan: p.Name, Started: time.Now().UTC()}
+	runID := r.RunID
+	if runID == "" {
+		runID = NewRunID()
+	}
+	res := &result.Result{Schema: result.Schema, RunID: runID, Plan: p.Name, Started: time.Now().UTC()}
 	for _, s := range p.Steps {
 		res.Steps = append(res.Steps, s.Name)
 	}
@@ -89,7 +95,8 @@ func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan
 	return res
 }
 
-func newRunID() string {
+// NewRunID is a new run id: when it started, and random bits.
+func NewRunID() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b)
@@ -120,7 +127,7 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 		return hr
 	}
 	defer c.Close()
-	conn := target{Conn: c, runID: runID}
+	conn := &target{Conn: c, runID: runID}
 	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
@@ -158,14 +165,11 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
-func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *plan.Plan, s plan.Step, cleanup bool) result.StepResult {
+func (r *Runner) runStep(ctx context.Context, index int, conn driver.Target, p *plan.Plan, s plan.Step, cleanup bool) result.StepResult {
 	h := conn.Host()
-	sr := result.StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Started: time.Now().UTC()}
+	sr := result.StepResult{Name: s.Name, Kind: s.Kind, Command: s.Action.Command(), Started: time.Now().UTC()}
 	r.emit(result.Event{Type: result.StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup})
-	timeout := p.TimeoutFor(s)
-	if r.StepTimeout > 0 && s.Timeout == 0 {
-		timeout = r.StepTimeout
-	}
+	timeout := p.TimeoutFor(s, r.StepTimeout)
 	stepCtx, cancel := context.WithTimeout(ctx, timeout)
 	out, err := s.Action.Run(stepCtx, conn, r.OutputLimit)
 	cancel()
@@ -173,6 +177,7 @@ func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *pl
 	if out != nil {
 		sr.Stdout, sr.StdoutBytes, sr.StdoutTruncated = out.Stdout.String(), out.Stdout.Total(), out.Stdout.Truncated()
 		sr.Stderr, sr.StderrBytes, sr.StderrTruncated = out.Stderr.String(), out.Stderr.Total(), out.Stderr.Truncated()
+		sr.Facts = out.Facts
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
@@ -180,7 +185,7 @@ func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *pl
 		if err != context.DeadlineExceeded { // the action says what it did about it
 			sr.Error += ": " + err.Error()
 		}
-	case errors.Is(err, plan.ErrNotApplicable):
+	case errors.Is(err, driver.ErrNotApplicable), errors.Is(err, driver.ErrPrerequisite):
 		sr.Status, sr.Error = result.Skipped, err.Error()
 	case err != nil && ctx.Err() != nil:
 		sr.Status, sr.Error = result.Error, "interrupted: "+err.Error()
@@ -207,7 +212,7 @@ func (r *Runner) runStep(ctx context.Context, index int, conn plan.Target, p *pl
 func notRun(steps []plan.Step, reason string) []result.StepResult {
 	out := make([]result.StepResult, len(steps))
 	for i, s := range steps {
-		out[i] = result.StepResult{Name: s.Name, Kind: s.Action.Kind(), Command: s.Action.Command(), Status: result.Skipped, Error: reason}
+		out[i] = result.StepResult{Name: s.Name, Kind: s.Kind, Command: s.Action.Command(), Status: result.Skipped, Error: reason}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package run
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -263,5 +265,78 @@ func TestResultRoundTrip(t *testing.T) {
 	}
 	if back.RunID != res.RunID || back.Hosts[0].Steps[1].Stdout != "arm64\n" || back.ExitCode() != result.ExitOK {
 		t.Errorf("round trip lost data: %+v", back)
+	}
+}
+
+// stubAction ends with a fixed error, as a driver's action would.
+type stubAction struct{ err error }
+
+func (stubAction) Command() string { return "stub" }
+func (a stubAction) Run(context.Context, driver.Target, int) (*host.Output, error) {
+	return nil, a.err
+}
+
+// TestNotApplicableAndPrerequisiteAreSkipped: a step a driver says cannot
+// apply here, or that needs an earlier step that failed, is skipped with the
+// reason and does not fail the host.
+func TestNotApplicableAndPrerequisiteAreSkipped(t *testing.T) {
+	l := newLab(t, host.ArmHF)
+	p := &plan.Plan{Name: "stub", Steps: []plan.Step{
+		{Name: "na", Kind: "stub.na", Action: stubAction{fmt.Errorf("%w: LXD runs x86_64 only", driver.ErrNotApplicable)}},
+		{Name: "pre", Kind: "stub.pre", Action: stubAction{fmt.Errorf("%w: lxd.launch did not succeed", driver.ErrPrerequisite)}},
+		{Name: "broken", Kind: "stub.broken", Action: stubAction{errors.New("daemon down")}},
+	}}
+	h := runner().Run(context.Background(), l.hosts, p).Hosts[0]
+	want := []struct {
+		status result.Status
+		reason string
+	}{{result.Skipped, "LXD runs x86_64 only"}, {result.Skipped, "lxd.launch did not succeed"}, {result.Error, "daemon down"}}
+	for i, w := range want {
+		if s := h.Steps[i]; s.Status != w.status || !strings.Contains(s.Error, w.reason) || s.Kind != p.Steps[i].Kind {
+			t.Errorf("step %s: %s %q kind %q; want %s with %q", s.Name, s.Status, s.Error, s.Kind, w.status, w.reason)
+		}
+	}
+	if h.Status != result.Error {
+		t.Errorf("host status %s: only the broken step should count", h.Status)
+	}
+}
+
+// TestTimeoutFlagOverridesThePlan: --timeout (Runner.StepTimeout) bounds a
+// step that sets no timeout of its own, over the plan's; a step's own wins.
+func TestTimeoutFlagOverridesThePlan(t *testing.T) {
+	l := newLab(t, host.AMD64)
+	r := runner()
+	r.StepTimeout = 300 * time.Millisecond
+	res := r.Run(context.Background(), l.hosts, mustPlan(t, `
+timeout: 1h
+steps:
+  - {name: flag, shell: hang}
+  - {name: own, shell: hang, timeout: 600ms}
+`))
+	for _, tt := range []struct{ step, within string }{{"flag", "300ms"}, {"own", "600ms"}} {
+		s := res.Hosts[0].Step(tt.step)
+		if s.Status != result.Timeout || !strings.Contains(s.Error, "no result within "+tt.within) {
+			t.Errorf("step %s: %s %q, want a timeout within %s", tt.step, s.Status, s.Error, tt.within)
+		}
+	}
+}
+
+// TestInterruptBeforeConnecting: a run cancelled before it starts reaches no
+// host and says so for every host and step.
+func TestInterruptBeforeConnecting(t *testing.T) {
+	l := newLab(t, host.AMD64, host.Arm64)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	dialled := 0
+	r := runner()
+	r.Connect = func(context.Context, inventory.Host) (Conn, error) { dialled++; return nil, errors.New("dialled") }
+	res := r.Run(ctx, l.hosts, mustPlan(t, archPlan))
+	if !res.Interrupted || dialled != 0 {
+		t.Fatalf("interrupted %v, dialled %d times", res.Interrupted, dialled)
+	}
+	for _, h := range res.Hosts {
+		if h.Status != result.Skipped || h.Error != "run interrupted before connecting" || statuses(h) != "skipped skipped" {
+			t.Errorf("host %s: %s %q %s", h.Name, h.Status, h.Error, statuses(h))
+		}
 	}
 }

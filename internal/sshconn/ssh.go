@@ -6,7 +6,6 @@ import (
 	"errors"
 	"everywhere/internal/inventory"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -83,8 +82,9 @@ type Conn struct {
 	stop   chan struct{}
 	once   sync.Once
 
-	mu          sync.Mutex
-	attachments map[string]io.Closer // clients that dial through this connection
+	mu      sync.Mutex
+	closed  bool
+	onClose []func() // closers of clients that dial through this connection
 }
 
 // Dial connects to h and authenticates, honouring ctx and h.ConnectTimeout
@@ -198,37 +198,34 @@ func (c *Conn) keepalive(every time.Duration) {
 // Host is the host this connection reaches.
 func (c *Conn) Host() inventory.Host { return c.host }
 
-// Attach returns the client named key that dials through this connection
-// (a Docker or LXD client), opening it on first use. Attached clients are
-// closed with the connection.
-func (c *Conn) Attach(key string, open func() (io.Closer, error)) (io.Closer, error) {
+// OnClose has f run when the connection closes, before the SSH client
+// goes: how a Docker or LXD client dialling through it is closed. On a
+// closed connection f runs at once.
+func (c *Conn) OnClose(f func()) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v, ok := c.attachments[key]; ok {
-		return v, nil
+	if !c.closed {
+		c.onClose = append(c.onClose, f)
+		c.mu.Unlock()
+		return
 	}
-	v, err := open()
-	if err != nil {
-		return nil, err
-	}
-	if c.attachments == nil {
-		c.attachments = map[string]io.Closer{}
-	}
-	c.attachments[key] = v
-	return v, nil
+	c.mu.Unlock()
+	f()
 }
 
-// Close ends the connection, its attached clients and every session on it.
-// Safe to call twice.
+// Close ends the connection, the clients dialling through it and every
+// session on it. Safe to call twice.
 func (c *Conn) Close() error {
 	var err error
 	c.once.Do(func() {
 		close(c.stop)
 		c.mu.Lock()
-		for _, a := range c.attachments {
-			_ = a.Close()
-		}
+		c.closed = true
+		closers := c.onClose
+		c.onClose = nil
 		c.mu.Unlock()
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
 		err = c.client.Close()
 	})
 	return err

@@ -72,7 +72,16 @@ func syntaxError(file string, err error) error {
 // Decode checks node against v's yaml tags (unknown keys are errors, with the
 // list of known ones) and then decodes it into v.
 func Decode(file string, node *yaml.Node, v any) error {
-	if err := checkKnown(file, node, reflect.TypeOf(v)); err != nil {
+	return DecodeKnown(file, node, v, nil)
+}
+
+// Extra names keys that mappings decoded into a struct type may hold though
+// the type has no field for them: blocks that others read from the node.
+type Extra map[reflect.Type][]string
+
+// DecodeKnown is Decode that also accepts the keys in extra.
+func DecodeKnown(file string, node *yaml.Node, v any, extra Extra) error {
+	if err := checkKnown(file, node, reflect.TypeOf(v), extra); err != nil {
 		return err
 	}
 	if err := node.Decode(v); err != nil {
@@ -91,7 +100,7 @@ var yamlUnmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 // nodeType fields keep raw YAML for the caller to interpret.
 var nodeType = reflect.TypeOf(yaml.Node{})
 
-func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
+func checkKnown(file string, node *yaml.Node, t reflect.Type, extra Extra) error {
 	for t.Kind() == reflect.Pointer {
 		if t.Implements(yamlUnmarshaler) {
 			return nil
@@ -107,6 +116,9 @@ func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
 			return nil // node.Decode reports the type mismatch with its line
 		}
 		fields := structFields(t)
+		for _, name := range extra[t] {
+			fields[name] = nil
+		}
 		for i := 0; i+1 < len(node.Content); i += 2 {
 			key, val := node.Content[i], node.Content[i+1]
 			if key.Value == "<<" {
@@ -116,14 +128,17 @@ func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
 			if !ok {
 				return Errorf(file, key, "unknown field %q (known: %s)", key.Value, strings.Join(sortedKeys(fields), ", "))
 			}
-			if err := checkKnown(file, val, ft); err != nil {
+			if ft == nil {
+				continue // an extra key: its reader checks it
+			}
+			if err := checkKnown(file, val, ft, extra); err != nil {
 				return err
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		if node.Kind == yaml.SequenceNode {
 			for _, item := range node.Content {
-				if err := checkKnown(file, item, t.Elem()); err != nil {
+				if err := checkKnown(file, item, t.Elem(), extra); err != nil {
 					return err
 				}
 			}
@@ -131,7 +146,7 @@ func checkKnown(file string, node *yaml.Node, t reflect.Type) error {
 	case reflect.Map:
 		if node.Kind == yaml.MappingNode {
 			for i := 1; i < len(node.Content); i += 2 {
-				if err := checkKnown(file, node.Content[i], t.Elem()); err != nil {
+				if err := checkKnown(file, node.Content[i], t.Elem(), extra); err != nil {
 					return err
 				}
 			}

@@ -1,0 +1,169 @@
+// Package driver is the seam between everywhere and its backends (a shell
+// over SSH, Docker, LXD). A driver registers, in one place, its step kinds,
+// a probe for `everywhere hosts` and a cleaner for `everywhere clean`; its
+// per-connection client is a PerConn. The inventory, the runner and the
+// renderers never name a backend.
+package driver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sort"
+	"sync"
+
+	"gopkg.in/yaml.v3"
+
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
+	"everywhere/internal/yamlfile"
+)
+
+// Conn is one host's connection, as drivers use it.
+type Conn interface {
+	Host() inventory.Host
+	// Exec runs shell text on the host, keeping at most limit bytes per stream.
+	Exec(ctx context.Context, command string, limit int) (*host.Output, error)
+	// DialContext reaches a socket on the host's side (e.g. unix /var/run/docker.sock).
+	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
+	// OnClose has f run once when the connection closes (at once if it
+	// already has): how clients opened through it are closed with it.
+	OnClose(f func())
+}
+
+// Target is what an action runs against: a host's connection within a run.
+type Target interface {
+	Conn
+	// RunID names the run, for labels on what it creates.
+	RunID() string
+}
+
+// Action is what a step does. An error means the action could not be carried
+// out (the host, transport or daemon failed); a command that ran and exited
+// non-zero is an Output, not an error.
+type Action interface {
+	// Command describes what runs, for reports.
+	Command() string
+	Run(ctx context.Context, target Target, limit int) (*host.Output, error)
+}
+
+// ErrNotApplicable, wrapped with the reason, says a step cannot apply to a
+// host (an LXD that cannot run the host's architecture): the step is
+// skipped with that reason, which is not a failure of the host.
+var ErrNotApplicable = errors.New("not applicable here")
+
+// ErrPrerequisite, wrapped with the reason, says an earlier step that this
+// one needs did not succeed (an lxd.exec after a failed lxd.launch): the
+// step is skipped saying so; the earlier step already counts as the failure.
+var ErrPrerequisite = errors.New("skipped")
+
+// ParseFunc builds an action of the named kind from the value under its key.
+type ParseFunc func(kind, file string, node *yaml.Node) (Action, error)
+
+// Kind is a step kind: the plan keyword, written once, and its parser.
+type Kind struct {
+	Name  string
+	Parse ParseFunc
+}
+
+// Live says whether the run of this id is still running, so a cleaner
+// leaves what it owns alone.
+type Live func(runID string) bool
+
+// Driver is one backend.
+type Driver struct {
+	Name  string
+	Kinds []Kind
+	// Probe finds out what the backend is on a host: it always answers,
+	// saying in the facts why the backend is not there when it is not.
+	Probe func(ctx context.Context, t Target) host.Facts
+	// Clean removes what runs that are no longer live left on a host.
+	Clean func(ctx context.Context, t Target, live Live, limit int) (*host.Output, error)
+}
+
+var (
+	mu      sync.RWMutex
+	drivers = map[string]*Driver{}
+	kinds   = map[string]ParseFunc{}
+)
+
+// Register makes a driver and its step kinds available. It panics on a
+// duplicate driver or kind, a programming error found at start-up.
+func Register(d *Driver) {
+	mu.Lock()
+	defer mu.Unlock()
+	if _, dup := drivers[d.Name]; dup {
+		panic("driver: registered twice: " + d.Name)
+	}
+	for _, k := range d.Kinds {
+		if _, dup := kinds[k.Name]; dup {
+			panic("driver: step kind registered twice: " + k.Name)
+		}
+	}
+	drivers[d.Name] = d
+	for _, k := range d.Kinds {
+		kinds[k.Name] = k.Parse
+	}
+}
+
+// Drivers lists the registered drivers, sorted by name.
+func Drivers() []*Driver {
+	mu.RLock()
+	defer mu.RUnlock()
+	list := make([]*Driver, 0, len(drivers))
+	for _, d := range drivers {
+		list = append(list, d)
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list
+}
+
+// Kinds lists the registered step kinds, sorted.
+func Kinds() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Parser returns the parser of a step kind.
+func Parser(kind string) (ParseFunc, bool) {
+	mu.RLock()
+	defer mu.RUnlock()
+	p, ok := kinds[kind]
+	return p, ok
+}
+
+// Validator is implemented by actions that check their fields once decoded.
+type Validator interface{ Validate() error }
+
+// Decode is the ParseFunc of an action whose YAML is its struct's fields:
+// decoded strictly (unknown keys are errors), then validated. An empty value
+// (`docker.version:`) decodes as no fields.
+func Decode[T any, P interface {
+	*T
+	Action
+}](kind, file string, node *yaml.Node) (Action, error) {
+	var action T
+	if node.Tag == "!!null" {
+		node = &yaml.Node{Kind: yaml.MappingNode, Line: node.Line}
+	}
+	if err := yamlfile.Decode(file, node, &action); err != nil {
+		return nil, err
+	}
+	if v, ok := any(&action).(Validator); ok {
+		if err := v.Validate(); err != nil {
+			return nil, yamlfile.Errorf(file, node, "%s: %v", kind, err)
+		}
+	}
+	return P(&action), nil
+}
+
+// Unavailable is the facts of a backend that did not answer, and why.
+func Unavailable(err error) host.Facts {
+	return host.Facts{Reason: err.Error()}
+}

@@ -1,0 +1,126 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
+)
+
+type noop struct{ text string }
+
+func (n noop) Command() string { return n.text }
+func (noop) Run(context.Context, Target, int) (*host.Output, error) {
+	return host.NewOutput(16), nil
+}
+
+func parseNoop(kind, _ string, node *yaml.Node) (Action, error) {
+	return noop{kind + " " + node.Value}, nil
+}
+
+// TestRegisterTwoKinds: a driver's kinds are found by the names written once
+// in its registration, and each parser gets its own kind's name.
+func TestRegisterTwoKinds(t *testing.T) {
+	Register(&Driver{Name: "test", Kinds: []Kind{{Name: "test.one", Parse: parseNoop}, {Name: "test.two", Parse: parseNoop}}})
+	for _, kind := range []string{"test.one", "test.two"} {
+		parse, ok := Parser(kind)
+		if !ok {
+			t.Fatalf("%s not registered (kinds: %v)", kind, Kinds())
+		}
+		a, err := parse(kind, "p.yaml", &yaml.Node{Kind: yaml.ScalarNode, Value: "x"})
+		if err != nil || a.Command() != kind+" x" {
+			t.Errorf("%s parsed as %v, %v", kind, a, err)
+		}
+	}
+	if _, ok := Parser("test.three"); ok {
+		t.Error("an unregistered kind was found")
+	}
+	found := false
+	for _, d := range Drivers() {
+		found = found || d.Name == "test"
+	}
+	if !found {
+		t.Error("the driver is not listed")
+	}
+	for _, dup := range []*Driver{
+		{Name: "test"}, // the driver again
+		{Name: "other", Kinds: []Kind{{Name: "test.two", Parse: parseNoop}}}, // a kind again
+	} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(r.(string), "registered twice") {
+					t.Errorf("registering %+v again: %v, want a panic", dup, r)
+				}
+			}()
+			Register(dup)
+		}()
+	}
+}
+
+// fakeConn counts what PerConn does with it.
+type fakeConn struct {
+	mu      sync.Mutex
+	onClose []func()
+}
+
+func (*fakeConn) Host() inventory.Host { return inventory.Host{Name: "h"} }
+func (*fakeConn) Exec(context.Context, string, int) (*host.Output, error) {
+	return nil, errors.New("no exec")
+}
+func (*fakeConn) DialContext(context.Context, string, string) (net.Conn, error) {
+	return nil, errors.New("no dial")
+}
+func (c *fakeConn) OnClose(f func()) { c.mu.Lock(); c.onClose = append(c.onClose, f); c.mu.Unlock() }
+func (c *fakeConn) close() {
+	for _, f := range c.onClose {
+		f()
+	}
+}
+
+type client struct{ closed int }
+
+func (c *client) Close() error { c.closed++; return nil }
+
+// TestPerConnOpensOnceAndClosesWithTheConnection: one client per
+// connection, opened on first use; a failed open is tried again; closing the
+// connection closes its client once.
+func TestPerConnOpensOnceAndClosesWithTheConnection(t *testing.T) {
+	opens, fail := 0, true
+	p := NewPerConn(func(context.Context, Conn) (*client, error) {
+		opens++
+		if fail {
+			fail = false
+			return nil, errors.New("daemon down")
+		}
+		return &client{}, nil
+	})
+	a, b := &fakeConn{}, &fakeConn{}
+	if _, err := p.Get(context.Background(), a); err == nil {
+		t.Fatal("the first open should fail")
+	}
+	ca, err := p.Get(context.Background(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := p.Get(context.Background(), a); again != ca {
+		t.Error("a second Get opened another client")
+	}
+	cb, _ := p.Get(context.Background(), b)
+	if cb == ca || opens != 3 {
+		t.Errorf("two connections share a client, or opens = %d (want 3)", opens)
+	}
+	a.close()
+	if ca.closed != 1 || cb.closed != 0 {
+		t.Errorf("closed a: %d b: %d, want 1 and 0", ca.closed, cb.closed)
+	}
+	if fresh, _ := p.Get(context.Background(), a); fresh == ca {
+		t.Error("a closed connection's client was handed out again")
+	}
+}

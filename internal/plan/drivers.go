@@ -1,0 +1,60 @@
+package plan
+
+import (
+	"context"
+	"time"
+
+	"everywhere/internal/driver"
+	"everywhere/internal/host"
+)
+
+// probeTimeout bounds each driver's probe of a host.
+const probeTimeout = 30 * time.Second
+
+// Probes is the plan of `everywhere hosts`: a step per driver that has a
+// probe, named after the driver, whose output carries the facts.
+func Probes() *Plan {
+	p := &Plan{Name: "hosts", Timeout: probeTimeout}
+	for _, d := range driver.Drivers() {
+		if d.Probe != nil {
+			p.Steps = append(p.Steps, Step{Name: d.Name, Kind: d.Name + ".probe", Action: probeAction{d}})
+		}
+	}
+	return p
+}
+
+type probeAction struct{ d *driver.Driver }
+
+func (a probeAction) Command() string { return "probe " + a.d.Name }
+
+func (a probeAction) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	facts := a.d.Probe(ctx, t)
+	out := host.NewOutput(limit)
+	out.Facts = &facts
+	return out, nil
+}
+
+// Cleaners is the plan of `everywhere clean`: a step per driver that has a
+// cleaner, removing what runs that are not live left behind.
+func Cleaners(live driver.Live) *Plan {
+	p := &Plan{Name: "clean"}
+	for _, d := range driver.Drivers() {
+		if d.Clean != nil {
+			p.Steps = append(p.Steps, Step{Name: d.Name, Kind: d.Name + ".clean", Action: cleanAction{d, live}})
+		}
+	}
+	return p
+}
+
+type cleanAction struct {
+	d    *driver.Driver
+	live driver.Live
+}
+
+func (a cleanAction) Command() string {
+	return "clean " + a.d.Name + " (what runs no longer running left)"
+}
+
+func (a cleanAction) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	return a.d.Clean(ctx, t, a.live, limit)
+}

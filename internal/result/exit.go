@@ -1,0 +1,24 @@
+package result
+
+// Exit codes of the everywhere command: their one home, beside the statuses
+// they are computed from, so that renderers can print them too.
+const (
+	ExitOK          = 0 // every host and step ok
+	ExitFailed      = 1 // a step failed, an expectation was unmet or a host unreachable
+	ExitUsage       = 2 // bad flags, arguments, inventory or plan
+	ExitInterrupted = 3 // Ctrl-C, SIGTERM: cleanup still ran
+)
+
+// ExitCode is what the everywhere command exits with for this result:
+// interrupted before anything else, then any host not ok.
+func (r *Result) ExitCode() int {
+	if r.Interrupted {
+		return ExitInterrupted
+	}
+	for _, h := range r.Hosts {
+		if h.Status != OK {
+			return ExitFailed
+		}
+	}
+	return ExitOK
+}
