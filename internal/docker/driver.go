@@ -9,7 +9,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"everywhere/internal/driver"
 	"everywhere/internal/host"

@@ -12,7 +12,7 @@ import (
 	"sort"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"

@@ -8,7 +8,7 @@ import (
 	"sync"
 	"testing"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"

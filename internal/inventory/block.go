@@ -4,7 +4,7 @@ import (
 	"sort"
 	"sync"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // BlockSource is a block of a host's inventory entry (`docker:`, `lxd:`)
