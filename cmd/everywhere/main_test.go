@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"everywhere/internal/host"
+	"everywhere/internal/plan"
 	"everywhere/internal/result"
 	"everywhere/internal/sshtest"
 )
@@ -275,5 +276,20 @@ func TestHostTableFromFacts(t *testing.T) {
 	}
 	if err := hostsExit(res); err == nil {
 		t.Error("a host of the wrong arch should fail hosts")
+	}
+}
+
+// TestRunHelpShowsTheBuiltInPlan: run --help lists every step of the real
+// built-in plan, generated from it.
+func TestRunHelpShowsTheBuiltInPlan(t *testing.T) {
+	code, stdout, _ := everywhere(context.Background(), "run", "--help")
+	p, err := plan.Default()
+	if code != result.ExitOK || err != nil {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	for _, s := range append(p.Steps, p.Cleanup...) {
+		if !strings.Contains(stdout, "  "+s.Name+" ") || !strings.Contains(stdout, s.Action.Command()) {
+			t.Errorf("run --help does not show step %s (%s):\n%s", s.Name, s.Action.Command(), stdout)
+		}
 	}
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -25,8 +27,8 @@ func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
 per host, a session per step), then cleanup steps, which run even after a failure or
 Ctrl-C. One host failing never stops the others.
 
-Without -p the built-in plan runs: uname -a, uname -m and dpkg --print-architecture
-(each checked against the host's declared arch) and the address of eth0.
+Without -p the built-in plan runs (everywhere run --show-plan prints its YAML):
+` + builtInPlanSteps() + `
 
 A plan file:
   name: smoke
@@ -60,4 +62,23 @@ A plan file:
 	c.Flags().StringVarP(&o.planFile, "plan", "p", "", "plan file (default: the built-in plan)")
 	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan and exit")
 	return c
+}
+
+// builtInPlanSteps lists the built-in plan's steps for --help, from the plan
+// itself so that the help cannot drift from it.
+func builtInPlanSteps() string {
+	p, err := plan.Default()
+	if err != nil {
+		return "  (the built-in plan does not parse: " + err.Error() + ")"
+	}
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+	for _, s := range p.Steps {
+		fmt.Fprintf(tw, "  %s\t%s\n", s.Name, s.Action.Command())
+	}
+	for _, s := range p.Cleanup {
+		fmt.Fprintf(tw, "  %s\t%s (cleanup, always runs)\n", s.Name, s.Action.Command())
+	}
+	_ = tw.Flush()
+	return strings.TrimRight(b.String(), "\n")
 }
