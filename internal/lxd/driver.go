@@ -173,7 +173,8 @@ func probe(ctx context.Context, t driver.Target) host.Facts {
 	return facts
 }
 
-// clean deletes the instances of runs that are no longer live, found by RunKey.
+// clean deletes the instances of runs that are no longer live, found by
+// RunKey, that were created through this host.
 func clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*host.Output, error) {
 	s, err := servers.Get(ctx, t)
 	if err != nil {
@@ -187,9 +188,11 @@ func clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*
 	removed := 0
 	for _, i := range list {
 		run := i.Config[RunKey]
-		switch {
+		switch owner := i.Config[HostKey]; {
 		case run == "":
 			continue // not everywhere's
+		case owner != "" && owner != t.Host().Name:
+			continue // created through another host sharing this LXD: its to clean
 		case live(run):
 			fmt.Fprintf(&out.Stdout, "kept instance %s: run %s is still running\n", i.Name, run)
 			continue
