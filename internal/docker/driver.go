@@ -82,10 +82,8 @@ var Block = inventory.NewBlock("docker", decodeConfig)
 
 func decodeConfig(src inventory.BlockSource) (Config, error) {
 	var c Config
-	if src.Node != nil {
-		if err := yamlfile.Decode(src.File, src.Node, &c); err != nil {
-			return Config{}, err
-		}
+	if err := src.Decode(&c); err != nil {
+		return Config{}, err
 	}
 	switch {
 	case c.Socket != "" && c.Host != "":

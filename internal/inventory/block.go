@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"everywhere/internal/yamlfile"
 	"sort"
 	"sync"
 
@@ -14,6 +15,15 @@ type BlockSource struct {
 	Base  string     // the inventory's folder, which anchors relative paths
 	Where string     // `host "a": docker`, to begin error messages with
 	Node  *yaml.Node // the host's block, else the defaults' block; nil when neither has one
+}
+
+// Decode decodes the block strictly into v, with file:line errors; without a
+// block it leaves v as it is, for the driver's defaults.
+func (b BlockSource) Decode(v any) error {
+	if b.Node == nil {
+		return nil
+	}
+	return yamlfile.Decode(b.File, b.Node, v)
 }
 
 // Path resolves a path written in the inventory: ~ expanded, relative
