@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"time"
-	"unicode"
 
 	"everywhere/internal/host"
 	"everywhere/internal/result"
@@ -40,10 +39,15 @@ func FileName(format string) string {
 }
 
 // JSON writes the result document (the format `everywhere report` reads back).
+// It carries the groups of hosts by outcome (see Groups), so scripts need
+// not compute them. Text is as the hosts sent it: JSON escapes what it must.
 func JSON(w io.Writer, res *result.Result) error {
+	doc := *res
+	doc.Groups = Groups(res)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	enc.SetEscapeHTML(false) // <host> reads better than \u003chost\u003e
+	return enc.Encode(&doc)
 }
 
 func durationMS(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
@@ -57,23 +61,6 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// cleanText makes remote output safe to print: escape sequences and other
-// control characters from a host must not drive the user's terminal.
-func cleanText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case unicode.IsControl(r) || r == unicode.ReplacementChar:
-			return '·'
-		}
-		return r
-	}, s)
 }
 
 // shape reduces output to what should agree across hosts of a fleet:
