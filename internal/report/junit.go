@@ -62,7 +62,7 @@ func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
 // JUnit writes the result as JUnit XML, remote text neutralised (see
 // text.Clean): what XML 1.0 cannot carry and what a CI page would hide.
 func JUnit(w io.Writer, res *result.Result) error {
-	doc := junitSuites{Name: res.Plan, Time: seconds(res.DurationMS)}
+	doc := junitSuites{Name: text.Line(res.Plan), Time: seconds(res.DurationMS)}
 	for _, h := range res.Hosts {
 		suite := junitSuite{Name: text.Line(h.Name), Hostname: text.Line(h.Address), Timestamp: res.Started.Format("2006-01-02T15:04:05"),
 			Properties: []junitProperty{{"arch", text.Line(h.Arch)}, {"run_id", text.Line(res.RunID)}}}

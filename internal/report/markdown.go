@@ -10,7 +10,7 @@ import (
 )
 
 // mdMaxLines is the output lines shown per Markdown cell.
-const mdMaxLines = 6
+const mdMaxLines = DefaultMaxLines
 
 // Markdown writes the result as a GitHub-flavoured table (a column per
 // host) followed by the details of every step that was not ok. A cell
