@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
 
@@ -69,16 +68,29 @@ func formatDuration(d time.Duration) string {
 func shape(out, hostName string) string {
 	words := strings.Fields(out)
 	for i, w := range words {
-		if _, err := host.ParseArch(w); err == nil {
+		if found, _ := host.ArchesIn(w); len(found) > 0 {
 			words[i] = "<arch>"
 			continue
 		}
 		words[i] = strings.ReplaceAll(w, hostName, "<host>")
 	}
-	return digitRuns.ReplaceAllString(strings.Join(words, " "), "0")
+	return foldDigits(strings.Join(words, " "))
 }
 
-var digitRuns = regexp.MustCompile(`[0-9]+`)
+// foldDigits turns every run of digits into one 0.
+func foldDigits(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			if i == 0 || s[i-1] < '0' || s[i-1] > '9' {
+				b = append(b, '0')
+			}
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
 
 // divergent marks, for one step, the hosts whose output shape differs from
 // a strict majority's. With no majority nothing is marked.
@@ -87,16 +99,20 @@ func divergent(steps []*result.StepResult, names []string) []bool {
 	counts := map[string]int{}
 	shapes := make([]string, len(steps))
 	ran := 0
+	for _, s := range steps {
+		if s != nil && s.ExitCode != nil {
+			ran++
+		}
+	}
+	if ran < 3 {
+		return marks
+	}
 	for i, s := range steps {
 		if s == nil || s.ExitCode == nil {
 			continue
 		}
 		shapes[i] = shape(s.Stdout+"\x00"+s.Stderr, names[i])
 		counts[shapes[i]]++
-		ran++
-	}
-	if ran < 3 {
-		return marks
 	}
 	for majority, n := range counts {
 		if n*2 > ran {

@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -47,7 +48,7 @@ const (
 
 // sheet builds the view line by line, every line at most width cells.
 type sheet struct {
-	b     strings.Builder
+	b     *bufio.Writer
 	color bool
 	width int
 }
@@ -89,7 +90,7 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 	if opts.MaxLines <= 0 {
 		opts.MaxLines = DefaultMaxLines
 	}
-	sh := &sheet{color: opts.Color, width: opts.Width}
+	sh := &sheet{b: bufio.NewWriterSize(w, 64<<10), color: opts.Color, width: opts.Width}
 	title := fmt.Sprintf("%s · run %s · %s · %s · %s", text.Line(res.Plan), text.Line(res.RunID), count(len(res.Hosts), "host"), count(len(res.Steps), "step"), formatDuration(durationMS(res.DurationMS)))
 	sh.text(title, ansiBold, 0, 2)
 	labels := stepLabels(res, opts.MaxLines)
@@ -116,8 +117,7 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 		}
 	}
 	sh.text(summaryLine(res), ansiBold, 0, 0)
-	_, err := io.WriteString(w, sh.b.String())
-	return err
+	return sh.b.Flush()
 }
 
 // stepLabels are the label column's rows of each step (connect first when
@@ -221,7 +221,7 @@ func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]lin
 		end := min(start+perBand, len(res.Hosts))
 		n := end - start
 		colWidth := max(4, (opts.Width-labelWidth-3*n)/n)
-		g := grid{sh: sh, labelWidth: labelWidth, colWidth: colWidth}
+		g := &grid{sh: sh, labelWidth: labelWidth, colWidth: colWidth}
 		sh.b.WriteString("\n")
 		header := make([][]line, n)
 		for i, h := range res.Hosts[start:end] {
@@ -271,15 +271,22 @@ func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]lin
 type grid struct {
 	sh                   *sheet
 	labelWidth, colWidth int
+	ruleText             []string // the rule for n columns, at [0], len n
 }
 
-func (g grid) rule(n int) {
-	b := &g.sh.b
-	b.WriteString(strings.Repeat("─", g.labelWidth))
-	for i := 0; i < n; i++ {
-		b.WriteString("─┼─" + strings.Repeat("─", g.colWidth))
+func (g *grid) rule(n int) {
+	if len(g.ruleText) != n {
+		var b strings.Builder
+		b.WriteString(strings.Repeat("─", g.labelWidth))
+		for i := 0; i < n; i++ {
+			b.WriteString("─┼─" + strings.Repeat("─", g.colWidth))
+		}
+		g.ruleText = append(g.ruleText[:0], b.String()+"\n")
+		for len(g.ruleText) < n {
+			g.ruleText = append(g.ruleText, "")
+		}
 	}
-	b.WriteString("\n")
+	g.sh.b.WriteString(g.ruleText[0])
 }
 
 func (g grid) row(label []line, cells [][]line) {
@@ -287,7 +294,7 @@ func (g grid) row(label []line, cells [][]line) {
 	for _, c := range cells {
 		height = max(height, len(c))
 	}
-	b := &g.sh.b
+	b := g.sh.b
 	for y := 0; y < height; y++ {
 		pending := 0 // spaces owed: written only before something visible
 		put := func(l line, width int) {
