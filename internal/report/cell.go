@@ -33,7 +33,7 @@ type stream struct {
 	width  int  // of a row, prefix included; 0: rows are not wrapped
 }
 
-// rawStream is a stream's kept text split at the cut marker, if any.
+// splitStream is a stream's kept text split at the cut marker, if any.
 func splitStream(kept string, truncated bool) (head, tail string, cut host.Cut, ok bool) {
 	if !truncated {
 		return kept, "", host.Cut{}, false
@@ -47,7 +47,6 @@ func layoutStream(kept string, truncated bool, total int64, prefix string, width
 	head, tail, cut, ok := splitStream(kept, truncated)
 	st.cut = cut
 	w := width - text.Width(prefix)
-	n := 0
 	add := func(s string, base int) int {
 		s = strings.TrimSuffix(text.Clean(s), "\n")
 		if s == "" {
@@ -65,7 +64,7 @@ func layoutStream(kept string, truncated bool, total int64, prefix string, width
 		}
 		return len(lines)
 	}
-	n = add(head, 0)
+	n := add(head, 0)
 	marker := func(s string) {
 		rows := []string{s}
 		if width > 0 {
