@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +11,7 @@ import (
 	"everywhere/internal/plan"
 	"everywhere/internal/report"
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 type hostsOptions struct {
@@ -94,10 +94,10 @@ func hostsExit(res *result.Result) error {
 	return nil
 }
 
-// hostTable prints a line per host from the probes' facts.
+// hostTable prints a line per host from the probes' facts. Every cell is
+// remote or inventory text: one line each, neutralised, padded by display cells.
 func hostTable(w io.Writer, res *result.Result) error {
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tDECLARED\tADDRESS\tREACHED\tMACHINE\tKERNEL\tDISTRO\tDOCKER\tLXD\tNOTE")
+	rows := [][]string{{"HOST", "DECLARED", "ADDRESS", "REACHED", "MACHINE", "KERNEL", "DISTRO", "DOCKER", "LXD", "NOTE"}}
 	for _, h := range res.Hosts {
 		facts := hostFacts(h)
 		var notes []string
@@ -119,10 +119,35 @@ func hostTable(w io.Writer, res *result.Result) error {
 			}
 		}
 		shell := facts["shell"]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.Name, h.Arch, h.Address, yesNo(h.Error == ""),
-			dash(shell.Arch), dash(shell.Version), dash(shell.OS), engine(facts["docker"]), engine(facts["lxd"]), strings.Join(notes, "; "))
+		rows = append(rows, []string{h.Name, h.Arch, h.Address, yesNo(h.Error == ""),
+			dash(shell.Arch), dash(shell.Version), dash(shell.OS), engine(facts["docker"]), engine(facts["lxd"]), strings.Join(notes, "; ")})
 	}
-	return tw.Flush()
+	return writeTable(w, rows)
+}
+
+// writeTable writes rows in columns two cells apart, each cell made one
+// safe line and measured in display cells (tabwriter counts runes, which
+// misaligns CJK and emoji).
+func writeTable(w io.Writer, rows [][]string) error {
+	widths := map[int]int{}
+	for _, row := range rows {
+		for i, cell := range row {
+			row[i] = text.Line(cell)
+			widths[i] = max(widths[i], text.Width(row[i]))
+		}
+	}
+	var b strings.Builder
+	for _, row := range rows {
+		for i, cell := range row {
+			b.WriteString(cell)
+			if i < len(row)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-text.Width(cell)+2))
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }
 
 // engine is a backend's version and API for the table, or "-".

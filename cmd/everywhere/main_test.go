@@ -16,6 +16,7 @@ import (
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
 	"everywhere/internal/sshtest"
+	"everywhere/internal/text"
 )
 
 // everywhere runs the command line in-process and returns its exit code and output.
@@ -260,6 +261,9 @@ func TestHostTableFromFacts(t *testing.T) {
 		{Name: "lxd", Status: result.OK, Facts: &host.Facts{Reason: "no LXD socket on the host"}},
 	}}, {Name: "liar", Arch: "s390x", Address: "10.0.0.2:22", Status: result.OK, Steps: []result.StepResult{
 		{Name: "shell", Status: result.OK, Facts: &host.Facts{Available: true, Arch: "x86_64", Version: "6.1.0", OS: "Debian 12"}},
+	}}, {Name: "hostile", Arch: "amd64", Address: "10.0.0.3:22", Status: result.OK, Steps: []result.StepResult{
+		// A fake uname -m that writes to the clipboard (OSC 52), and a distro name over two lines.
+		{Name: "shell", Status: result.OK, Facts: &host.Facts{Available: true, Arch: "\x1b]52;c;ZXZpbA==\x07x86_64", Version: "6.1.0", OS: "Debian\n12 \u202e"}},
 	}}}}
 	var b strings.Builder
 	if err := hostTable(&b, res); err != nil {
@@ -273,6 +277,12 @@ func TestHostTableFromFacts(t *testing.T) {
 	}
 	if !strings.Contains(lines[2], "declared s390x but uname -m says x86_64") {
 		t.Errorf("row %q does not say the arch is wrong", lines[2])
+	}
+	if len(lines) != 5 || strings.ContainsAny(b.String(), "\x1b\x07\u202e") || !strings.Contains(lines[3], "␛]52;c;ZXZpbA==␇x86_64") {
+		t.Errorf("hostile text reached the table raw:\n%q", b.String())
+	}
+	if a, h := strings.Index(lines[0], "MACHINE"), strings.Index(lines[3], "␛"); a < 0 || text.Width(lines[0][:a]) != text.Width(lines[3][:h]) {
+		t.Errorf("columns misaligned:\n%s", b.String())
 	}
 	if err := hostsExit(res); err == nil {
 		t.Error("a host of the wrong arch should fail hosts")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -130,11 +131,15 @@ type renderOptions struct {
 	color    string
 	maxLines int
 	output   string
+	group    bool
+	flags    *pflag.FlagSet // to tell --group=false from no --group
 }
 
 func (o *renderOptions) register(f *pflag.FlagSet, withOutputDir bool) {
 	f.StringVar(&o.format, "format", "side", "report on stdout: "+strings.Join(report.Formats, ", "))
-	f.IntVar(&o.width, "width", 0, "columns of the side-by-side view (default: the terminal's, else 120)")
+	o.flags = f
+	f.IntVar(&o.width, "width", 0, "columns of the side-by-side view (default: the terminal's, else $COLUMNS, else 120)")
+	f.BoolVar(&o.group, "group", false, "side-by-side view: a block per distinct outcome of each step, headed by its hosts\n(default: when the hosts do not fit side by side; --group=false keeps columns)")
 	f.StringVar(&o.color, "color", "auto", "colour the side-by-side view: auto, always, never")
 	f.IntVar(&o.maxLines, "max-lines", report.DefaultMaxLines, "output lines shown per cell of the side-by-side view")
 	if withOutputDir {
@@ -149,7 +154,34 @@ func (o *renderOptions) check() error {
 	if !contains([]string{"auto", "always", "never"}, o.color) {
 		return usagef("--color %q: use auto, always or never", o.color)
 	}
+	if o.width < 0 {
+		return usagef("--width %d: give a number of columns", o.width)
+	}
 	return nil
+}
+
+// sideOptions shape the side view for stdout: --width, else the
+// terminal's width when stdout is one, else $COLUMNS, else 120.
+func (o *renderOptions) sideOptions(tty bool, termWidth int, columns string) report.SideOptions {
+	opts := report.SideOptions{Width: o.width, MaxLines: o.maxLines, Color: o.color == "always" || (o.color == "auto" && tty && os.Getenv("NO_COLOR") == "")}
+	if opts.Width == 0 && tty {
+		opts.Width = termWidth
+	}
+	if n, err := strconv.Atoi(strings.TrimSpace(columns)); opts.Width == 0 && err == nil && n > 0 {
+		opts.Width = n
+	}
+	if opts.Width == 0 {
+		opts.Width = report.DefaultWidth
+	}
+	switch {
+	case o.flags == nil || !o.flags.Changed("group"):
+		opts.Group = report.GroupAuto
+	case o.group:
+		opts.Group = report.GroupOn
+	default:
+		opts.Group = report.GroupOff
+	}
+	return opts
 }
 
 func contains(list []string, s string) bool {
@@ -164,10 +196,7 @@ func contains(list []string, s string) bool {
 // render writes the report to stdout and, with -o, every format to files.
 func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) error {
 	tty, width := terminal(stdout)
-	opts := report.SideOptions{Width: o.width, MaxLines: o.maxLines, Color: o.color == "always" || (o.color == "auto" && tty && os.Getenv("NO_COLOR") == "")}
-	if opts.Width == 0 {
-		opts.Width = width
-	}
+	opts := o.sideOptions(tty, width, os.Getenv("COLUMNS"))
 	if err := report.Render(stdout, o.format, res, opts); err != nil {
 		return err
 	}
@@ -184,7 +213,7 @@ func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) err
 		if err != nil {
 			return fmt.Errorf("-o: %w", err)
 		}
-		err = report.Render(f, format, res, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines})
+		err = report.Render(f, format, res, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Group: opts.Group})
 		if closeErr := f.Close(); err == nil {
 			err = closeErr
 		}

@@ -166,8 +166,6 @@ steps:
   - {name: missing, docker.run: {image: "no/such:image"}}
   - {name: keep, docker.run: {image: %[1]s, cmd: [/bin/tool, sleep, 30s], name: kept-test, keep: true}, timeout: 2s}
   - {name: exec, docker.exec: {container: kept-test, cmd: [/bin/tool, echo, inside]}}
-  - {name: exec-timeout, docker.exec: {container: kept-test, cmd: [/bin/tool, sleep, 600s]}, timeout: 2s}
-  - {name: after-timeout, docker.exec: {container: kept-test, cmd: [/bin/sh, -c, "ps -o args | grep -c '^/bin/tool sleep 600s'"]}}
 cleanup:
   - {name: rm, docker.rm: {container: kept-test}}
 `, testImage))
@@ -191,18 +189,37 @@ cleanup:
 	if code := steps["fails"].ExitCode; code == nil || *code != 3 {
 		t.Errorf("exit code %v, want 3", code)
 	}
-	if s := steps["big"]; !s.StdoutTruncated || s.StdoutBytes != 100000 || len(s.Stdout) != 1024 {
-		t.Errorf("big: truncated %v, bytes %d, kept %d", s.StdoutTruncated, s.StdoutBytes, len(s.Stdout))
+	if s := steps["big"]; !s.StdoutTruncated || s.StdoutBytes != 100000 {
+		t.Errorf("big: truncated %v, bytes %d", s.StdoutTruncated, s.StdoutBytes)
+	} else if head, tail, _, ok := host.SplitKept(s.Stdout); !ok || len(head)+len(tail) != 1024 {
+		t.Errorf("big: kept head %d + tail %d bytes (marker found: %v), want 1024 in all", len(head), len(tail), ok)
 	}
 	check("missing", result.Error, `"no/such:image" is not on this engine (no pull attempted`, func(s result.StepResult) string { return s.Error })
 	check("exec", result.OK, "inside", stdout)
-	check("exec-timeout", result.Timeout, "killed pids ", func(s result.StepResult) string { return s.Error })
-	if s := steps["after-timeout"]; strings.TrimSpace(s.Stdout) != "0" {
-		t.Errorf("the timed-out exec still runs: %q (%s %q)", s.Stdout, s.Status, s.Error)
-	}
 	check("rm", result.OK, "kept-test: removed", stdout)
 	if left := containersOf(t, socket, res.RunID); len(left) != 0 {
 		t.Errorf("containers left by run %s: %+v", res.RunID, left)
+	}
+}
+
+// TestExecTimeoutKillsTheCommand: a docker.exec that outlives its step is
+// killed, with what it started, instead of running on in the container.
+func TestExecTimeoutKillsTheCommand(t *testing.T) {
+	socket := startDockerd(t)
+	res := runPlan(t, context.Background(), fleet(t, socket), fmt.Sprintf(`
+steps:
+  - {name: keep, docker.run: {image: %s, cmd: [/bin/tool, sleep, 60s], name: exec-timeout-test, keep: true}, timeout: 2s}
+  - {name: slow, docker.exec: {container: exec-timeout-test, cmd: [/bin/sh, -c, "/bin/tool sleep 600s; /bin/tool sleep 601s"]}, timeout: 2s}
+  - {name: after, docker.exec: {container: exec-timeout-test, cmd: [/bin/sh, -c, "ps -o args | grep -c 'tool sleep 60[01]s'"]}}
+cleanup:
+  - {docker.rm: {container: exec-timeout-test}}
+`, testImage))
+	slow, after := res.Hosts[0].Step("slow"), res.Hosts[0].Step("after")
+	if slow.Status != result.Timeout || !strings.Contains(slow.Error, "killed pids ") {
+		t.Errorf("slow: %s %q", slow.Status, slow.Error)
+	}
+	if strings.TrimSpace(after.Stdout) != "0" {
+		t.Errorf("the timed-out exec (or its child) still runs: %q (%s %q)", after.Stdout, after.Status, after.Error)
 	}
 }
 

@@ -14,14 +14,17 @@ import (
 )
 
 // Expect is what a step's result must show besides its exit code.
-// Text expectations look at standard output.
+// Text expectations look at standard output; matches is a regular
+// expression in multi-line mode, so ^ii finds the line dpkg -l marks
+// installed.
 type Expect struct {
 	ExitCode        int
 	ExitCodeSet     bool // exit_code was written in the plan, so it is reported
 	Contains        []string
 	NotContains     []string
-	Matches         *regexp.Regexp
+	Matches         *regexp.Regexp // as written; it is applied line by line (see matchLines)
 	ArchMatchesHost bool
+	matchLines      *regexp.Regexp // Matches in multi-line mode: ^ and $ at line boundaries
 }
 
 type rawExpect struct {
@@ -58,7 +61,7 @@ func (r rawExpect) compile(file string, node *yaml.Node) (Expect, error) {
 		if err != nil {
 			return Expect{}, yamlfile.Errorf(file, node, "expect.matches: %v", err)
 		}
-		e.Matches = re
+		e.Matches, e.matchLines = re, regexp.MustCompile("(?m)"+r.Matches)
 	}
 	return e, nil
 }
@@ -95,7 +98,11 @@ func (e Expect) Check(out *host.Output, h inventory.Host) []result.Outcome {
 		outcomes = append(outcomes, o)
 	}
 	if e.Matches != nil {
-		o := result.Outcome{Name: fmt.Sprintf("matches /%s/", e.Matches), OK: e.Matches.MatchString(stdout)}
+		lines := e.matchLines
+		if lines == nil {
+			lines = regexp.MustCompile("(?m)" + e.Matches.String())
+		}
+		o := result.Outcome{Name: fmt.Sprintf("matches /%s/", e.Matches), OK: lines.MatchString(stdout)}
 		if !o.OK {
 			o.Detail = "no match in standard output"
 		}
@@ -128,7 +135,7 @@ func archOutcome(stdout string, h inventory.Host) result.Outcome {
 
 func describeExit(out *host.Output) string {
 	if out.Signal != "" {
-		return "killed by " + out.Signal
+		return "killed by " + host.SignalName(out.Signal)
 	}
 	return fmt.Sprintf("exit status %d", out.ExitCode)
 }

@@ -4,9 +4,9 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"strings"
 
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 // JUnit XML as read by Jenkins, GitLab and GitHub test reporters: a
@@ -59,35 +59,36 @@ type junitProblem struct {
 
 func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
 
-// JUnit writes the result as JUnit XML.
+// JUnit writes the result as JUnit XML, remote text neutralised (see
+// text.Clean): what XML 1.0 cannot carry and what a CI page would hide.
 func JUnit(w io.Writer, res *result.Result) error {
-	doc := junitSuites{Name: res.Plan, Time: seconds(res.DurationMS)}
+	doc := junitSuites{Name: text.Line(res.Plan), Time: seconds(res.DurationMS)}
 	for _, h := range res.Hosts {
-		suite := junitSuite{Name: h.Name, Hostname: h.Address, Timestamp: res.Started.Format("2006-01-02T15:04:05"),
-			Properties: []junitProperty{{"arch", h.Arch}, {"run_id", res.RunID}}}
+		suite := junitSuite{Name: text.Line(h.Name), Hostname: text.Line(h.Address), Timestamp: res.Started.Format("2006-01-02T15:04:05"),
+			Properties: []junitProperty{{"arch", text.Line(h.Arch)}, {"run_id", text.Line(res.RunID)}}}
 		var total int64
-		classname := res.Plan + "." + h.Name
+		classname := text.Line(res.Plan + "." + h.Name)
 		if h.Error != "" {
 			suite.Cases = append(suite.Cases, junitCase{Name: "connect", Classname: classname, Time: seconds(h.ConnectMS),
-				Error: &junitProblem{Message: xmlSafe(h.Error), Type: "unreachable"}})
+				Error: &junitProblem{Message: text.Line(h.Error), Type: "unreachable"}})
 		}
 		steps := append([]result.StepResult(nil), h.Steps...)
 		for _, s := range h.Cleanup {
-			s.Name = "cleanup: " + s.Name
+			s.Name = result.CleanupLabel(s.Name)
 			steps = append(steps, s)
 		}
 		for _, s := range steps {
 			total += s.DurationMS
-			c := junitCase{Name: s.Name, Classname: classname, Time: seconds(s.DurationMS),
-				SystemOut: xmlSafe(s.Stdout), SystemErr: xmlSafe(s.Stderr)}
-			problem := &junitProblem{Message: xmlSafe(s.Summary()), Type: string(s.Status), Body: xmlSafe(s.Command)}
+			c := junitCase{Name: text.Line(s.Name), Classname: classname, Time: seconds(s.DurationMS),
+				SystemOut: text.Clean(s.Stdout), SystemErr: text.Clean(s.Stderr)}
+			problem := &junitProblem{Message: text.Line(s.Summary()), Type: string(s.Status), Body: text.Clean(s.Command)}
 			switch s.Status {
 			case result.Failed, result.Timeout:
 				c.Failure = problem
 			case result.Error:
 				c.Error = problem
 			case result.Skipped:
-				c.Skipped = &junitProblem{Message: xmlSafe(s.Error)}
+				c.Skipped = &junitProblem{Message: text.Line(s.Error)}
 			}
 			suite.Cases = append(suite.Cases, c)
 		}
@@ -119,15 +120,4 @@ func JUnit(w io.Writer, res *result.Result) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
-}
-
-// xmlSafe drops what XML 1.0 cannot carry (most control characters), which
-// remote output may well contain.
-func xmlSafe(s string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r != 0xFFFE && r != 0xFFFF && r != 0xFFFD) {
-			return r
-		}
-		return -1
-	}, s)
 }

@@ -6,21 +6,39 @@ import (
 	"strings"
 
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
+// mdMaxLines is the output lines shown per Markdown cell.
+const mdMaxLines = DefaultMaxLines
+
 // Markdown writes the result as a GitHub-flavoured table (a column per
-// host) followed by the details of every step that was not ok.
+// host) followed by the details of every step that was not ok. A cell
+// holds the status, then for a step that is not ok its reason and the end
+// of stderr, then the head and tail of stdout; remote text is escaped so it
+// can never leave its cell or become markup.
 func Markdown(w io.Writer, res *result.Result) error {
 	b := &strings.Builder{}
-	fmt.Fprintf(b, "# %s\n\nRun `%s` · %s · %s\n\n", mdEscape(res.Plan), res.RunID, formatDuration(durationMS(res.DurationMS)), summaryLine(res))
+	fmt.Fprintf(b, "# %s\n\nRun <code>%s</code> · %s · %s\n\n", mdText(res.Plan), mdText(res.RunID), formatDuration(durationMS(res.DurationMS)), summaryLine(res))
 	b.WriteString("| step |")
 	for _, h := range res.Hosts {
-		fmt.Fprintf(b, " %s<br>%s |", mdEscape(h.Name), mdEscape(h.Arch))
+		fmt.Fprintf(b, " %s<br>%s |", mdText(h.Name), mdText(h.Arch))
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---|", len(res.Hosts)) + "\n")
 	names := make([]string, len(res.Hosts))
 	for i, h := range res.Hosts {
 		names[i] = h.Name
+	}
+	if unreached(res) {
+		b.WriteString("| **connect** |")
+		for _, h := range res.Hosts {
+			if h.Error == "" {
+				fmt.Fprintf(b, " ✔ %s |", formatDuration(durationMS(h.ConnectMS)))
+				continue
+			}
+			fmt.Fprintf(b, " %s %s<br>%s |", statusIcon(h.Status), h.Status, mdText(h.Error))
+		}
+		b.WriteString("\n")
 	}
 	row := func(label string, pick func(result.HostResult) *result.StepResult) {
 		steps := make([]*result.StepResult, len(res.Hosts))
@@ -28,21 +46,22 @@ func Markdown(w io.Writer, res *result.Result) error {
 			steps[i] = pick(h)
 		}
 		marks := divergent(steps, names)
-		fmt.Fprintf(b, "| **%s** |", mdEscape(label))
+		fmt.Fprintf(b, "| **%s** |", mdText(label))
 		for i, s := range steps {
 			if s == nil {
 				b.WriteString(" |")
 				continue
 			}
-			cell := statusIcon(s.Status) + " " + string(s.Status)
-			if s.Status != result.Skipped {
-				cell += " " + formatDuration(s.Duration())
-			}
+			cell := cellHead(s).s
 			if marks[i] {
 				cell += " ≠"
 			}
-			if out := strings.TrimSpace(cleanText(s.Stdout)); out != "" {
-				cell += "<br>`" + strings.ReplaceAll(mdCode(firstLines(out, 3)), "\n", "`<br>`") + "`"
+			for _, l := range cellBody(s, 0, mdMaxLines, nil) {
+				if strings.HasPrefix(l.s, "→ ") {
+					cell += "<br>" + mdText(l.s)
+					continue
+				}
+				cell += "<br><code>" + mdText(l.s) + "</code>"
 			}
 			fmt.Fprintf(b, " %s |", cell)
 		}
@@ -52,37 +71,47 @@ func Markdown(w io.Writer, res *result.Result) error {
 		row(name, func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
 	}
 	for i, name := range res.Cleanup {
-		row("cleanup: "+name, func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
+		row(result.CleanupLabel(name), func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	if list := problems(res); len(list) > 0 {
 		b.WriteString("\n## Problems\n\n")
 		for _, p := range list {
 			if p.step == "" {
-				fmt.Fprintf(b, "- **%s**: %s\n", mdEscape(p.host), mdEscape(p.message))
+				fmt.Fprintf(b, "- **%s**: %s\n", mdText(p.host), mdText(p.message))
 				continue
 			}
-			fmt.Fprintf(b, "- **%s** / %s (`%s`): %s\n", mdEscape(p.host), mdEscape(p.step), mdCode(p.command), mdEscape(p.message))
+			fmt.Fprintf(b, "- **%s** / %s (<code>%s</code>): %s\n", mdText(p.host), mdText(p.step), mdText(p.command), mdText(p.message))
 		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
 }
 
-func firstLines(s string, n int) string {
-	lines := strings.Split(s, "\n")
-	if len(lines) > n {
-		lines = append(lines[:n], fmt.Sprintf("… %d more lines", len(lines)-n))
+// mdText makes untrusted text one line of plain Markdown text, good in a
+// table cell, a heading, a list item or between <code> tags: neutralised
+// (see text.Line), HTML's & < > as entities and the characters that start
+// markup inside a line backslash-escaped, so nothing in it is markup: no
+// code span, link, image, emphasis, strike-through, math, mention,
+// heading, HTML or cell break. (GitHub still links a bare URL, showing it as
+// it is.)
+func mdText(s string) string {
+	s = text.Line(s)
+	var b strings.Builder
+	b.Grow(len(s))
+	for _, r := range s {
+		switch {
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case r < 0x80 && strings.ContainsRune("\\`*_[]()!#|~$@", r):
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
 	}
-	return strings.Join(lines, "\n")
-}
-
-// mdEscape keeps text from breaking the table or being read as markup.
-func mdEscape(s string) string {
-	return strings.NewReplacer("|", `\|`, "<", "&lt;", ">", "&gt;", "`", "'", "*", `\*`, "_", `\_`).Replace(s)
-}
-
-// mdCode escapes text for a code span inside a table cell, where only the
-// pipe and the backtick need care.
-func mdCode(s string) string {
-	return strings.NewReplacer("|", `\|`, "`", "'").Replace(s)
+	return b.String()
 }

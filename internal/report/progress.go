@@ -8,9 +8,11 @@ import (
 	"time"
 
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
-// Progress shows a run's events as they happen, on stderr. On a terminal
+// Progress shows a run's events as they happen, on stderr, every name and
+// detail from a host neutralised and folded onto one line. On a terminal
 // it keeps a line per host updated in place (one summary line for fleets of
 // more than MaxLines hosts); elsewhere, as in CI logs, it prints a line when
 // a host finishes or a step is not ok, and every WarnEvery a line naming
@@ -42,7 +44,7 @@ type hostProgress struct {
 func NewProgress(w io.Writer, tty bool, hosts []string, steps int) *Progress {
 	p := &Progress{w: w, tty: tty, steps: steps, WarnEvery: 30 * time.Second, MaxLines: 30}
 	for _, h := range hosts {
-		p.hosts = append(p.hosts, hostProgress{name: h})
+		p.hosts = append(p.hosts, hostProgress{name: text.Line(h)})
 	}
 	return p
 }
@@ -95,15 +97,15 @@ func (p *Progress) apply(e result.Event) {
 		if !e.Cleanup {
 			h.stepNo++
 		}
-		h.step, h.since = e.Step, e.Time
+		h.step, h.since = text.Line(e.Step), e.Time
 		if e.Cleanup {
-			h.step = "cleanup: " + e.Step
+			h.step = result.CleanupLabel(h.step)
 		}
 	case result.StepDone:
 		if e.Status != result.OK && e.Status != result.Skipped {
 			h.notOK++
 			if !quiet {
-				fmt.Fprintf(p.w, "%s %s · %s: %s %s: %s\n", statusIcon(e.Status), h.name, h.step, e.Status, formatDuration(e.Duration), e.Detail)
+				fmt.Fprintf(p.w, "%s %s · %s: %s %s: %s\n", statusIcon(e.Status), h.name, h.step, e.Status, formatDuration(e.Duration), text.Line(e.Detail))
 			}
 		}
 	case result.HostDone:
@@ -123,7 +125,7 @@ func (p *Progress) lines(now time.Time) []string {
 	}
 	width := 0
 	for _, h := range p.hosts {
-		width = max(width, len(h.name))
+		width = max(width, text.Width(h.name))
 	}
 	var out []string
 	for _, h := range p.hosts {
@@ -139,7 +141,7 @@ func (p *Progress) lines(now time.Time) []string {
 		if h.notOK > 0 && !h.done {
 			state += fmt.Sprintf(" · %d not ok", h.notOK)
 		}
-		out = append(out, fmt.Sprintf("%-*s  %s", width, h.name, state))
+		out = append(out, h.name+strings.Repeat(" ", width-text.Width(h.name))+"  "+state)
 	}
 	return out
 }
@@ -192,7 +194,7 @@ func (p *Progress) draw() {
 	p.moveUp(&b)
 	for _, l := range lines {
 		if p.Width > 1 {
-			l = truncate(l, p.Width-1)
+			l = text.Truncate(l, p.Width-1)
 		}
 		b.WriteString("\x1b[2K" + l + "\n")
 	}

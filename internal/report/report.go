@@ -7,10 +7,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"regexp"
 	"strings"
 	"time"
-	"unicode"
 
 	"everywhere/internal/host"
 	"everywhere/internal/result"
@@ -40,10 +38,15 @@ func FileName(format string) string {
 }
 
 // JSON writes the result document (the format `everywhere report` reads back).
+// It carries the groups of hosts by outcome (see Groups), so scripts need
+// not compute them. Text is as the hosts sent it: JSON escapes what it must.
 func JSON(w io.Writer, res *result.Result) error {
+	doc := *res
+	doc.Groups = Groups(res)
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	return enc.Encode(res)
+	enc.SetEscapeHTML(false) // <host> reads better than \u003chost\u003e
+	return enc.Encode(&doc)
 }
 
 func durationMS(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }
@@ -59,39 +62,35 @@ func formatDuration(d time.Duration) string {
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
-// cleanText makes remote output safe to print: escape sequences and other
-// control characters from a host must not drive the user's terminal.
-func cleanText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n':
-			return r
-		case r == '\t':
-			return ' '
-		case unicode.IsControl(r) || r == unicode.ReplacementChar:
-			return '·'
-		}
-		return r
-	}, s)
-}
-
 // shape reduces output to what should agree across hosts of a fleet:
 // numbers, the host's own name and architecture names are masked, so that
 // a cell stands out only where the output really differs in kind.
 func shape(out, hostName string) string {
 	words := strings.Fields(out)
 	for i, w := range words {
-		if _, err := host.ParseArch(w); err == nil {
+		if found, _ := host.ArchesIn(w); len(found) > 0 {
 			words[i] = "<arch>"
 			continue
 		}
 		words[i] = strings.ReplaceAll(w, hostName, "<host>")
 	}
-	return digitRuns.ReplaceAllString(strings.Join(words, " "), "0")
+	return foldDigits(strings.Join(words, " "))
 }
 
-var digitRuns = regexp.MustCompile(`[0-9]+`)
+// foldDigits turns every run of digits into one 0.
+func foldDigits(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= '0' && c <= '9' {
+			if i == 0 || s[i-1] < '0' || s[i-1] > '9' {
+				b = append(b, '0')
+			}
+			continue
+		}
+		b = append(b, s[i])
+	}
+	return string(b)
+}
 
 // divergent marks, for one step, the hosts whose output shape differs from
 // a strict majority's. With no majority nothing is marked.
@@ -100,16 +99,20 @@ func divergent(steps []*result.StepResult, names []string) []bool {
 	counts := map[string]int{}
 	shapes := make([]string, len(steps))
 	ran := 0
+	for _, s := range steps {
+		if s != nil && s.ExitCode != nil {
+			ran++
+		}
+	}
+	if ran < 3 {
+		return marks
+	}
 	for i, s := range steps {
 		if s == nil || s.ExitCode == nil {
 			continue
 		}
 		shapes[i] = shape(s.Stdout+"\x00"+s.Stderr, names[i])
 		counts[shapes[i]]++
-		ran++
-	}
-	if ran < 3 {
-		return marks
 	}
 	for majority, n := range counts {
 		if n*2 > ran {
@@ -160,7 +163,7 @@ func problems(res *result.Result) []problem {
 		}
 		for _, s := range h.Cleanup {
 			if s.Status != result.OK && s.Status != result.Skipped {
-				list = append(list, problem{h.Name, "cleanup: " + s.Name, s.Command, s.Summary()})
+				list = append(list, problem{h.Name, result.CleanupLabel(s.Name), s.Command, s.Summary()})
 			}
 		}
 	}

@@ -105,23 +105,6 @@ func TestRenderersGolden(t *testing.T) {
 	}
 }
 
-func TestSideFitsWidth(t *testing.T) {
-	for _, width := range []int{60, 80, 100, 160, 240} {
-		var buf bytes.Buffer
-		if err := Side(&buf, fixture(), SideOptions{Width: width}); err != nil {
-			t.Fatal(err)
-		}
-		for i, line := range strings.Split(buf.String(), "\n") {
-			if n := len([]rune(line)); n > width && i > 0 {
-				t.Errorf("width %d: line %d has %d columns: %q", width, i, n, line)
-			}
-		}
-		if strings.Contains(buf.String(), "\x1b") {
-			t.Errorf("width %d: remote escape sequence reached the terminal", width)
-		}
-	}
-}
-
 func TestDivergent(t *testing.T) {
 	res := fixture()
 	var eth0 []*result.StepResult

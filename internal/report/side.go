@@ -1,26 +1,40 @@
 package report
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
-	"unicode/utf8"
 
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 // SideOptions shape the side-by-side view.
 type SideOptions struct {
-	Width    int  // terminal columns; 0 means DefaultWidth
-	Color    bool // ANSI colours
-	MaxLines int  // output lines shown per cell; 0 means DefaultMaxLines
+	Width    int      // terminal columns; 0 means DefaultWidth
+	Color    bool     // ANSI colours
+	MaxLines int      // output lines shown per cell; 0 means DefaultMaxLines
+	Group    Grouping // columns, or a block per distinct outcome
 }
+
+// Grouping says whether the side view gathers hosts by outcome.
+type Grouping int
+
+// Groupings: GroupAuto groups when the hosts do not fit side by side in
+// one band of columns.
+const (
+	GroupAuto Grouping = iota
+	GroupOn
+	GroupOff
+)
 
 // Defaults for SideOptions' zero fields.
 const (
 	DefaultWidth    = 120
 	DefaultMaxLines = 8
 	minColumnWidth  = 18
+	minWidth        = 40 // narrower is drawn as if this wide
 )
 
 const (
@@ -32,160 +46,376 @@ const (
 	ansiBold   = "\x1b[1m"
 )
 
-// text is a line of a cell with the colour it is drawn in.
-type text struct {
-	s     string
-	color string
+// sheet builds the view line by line, every line at most width cells.
+type sheet struct {
+	b     *bufio.Writer
+	color bool
+	width int
 }
 
-type sideRow struct {
-	label []text
-	cells [][]text // per host
+func (sh *sheet) paint(l line) string {
+	if !sh.color || l.color == "" || l.s == "" {
+		return l.s
+	}
+	return l.color + l.s + ansiReset
+}
+
+// text writes clean text wrapped to the width, each row indented.
+func (sh *sheet) text(s, color string, indent, hang int) {
+	first := true
+	for _, l := range text.Lines(s) {
+		for _, r := range text.Wrap(l, sh.width-max(indent, hang)) {
+			pad := hang
+			if first {
+				pad = indent
+			}
+			first = false
+			sh.b.WriteString(strings.Repeat(" ", pad) + sh.paint(line{r, color}) + "\n")
+		}
+	}
 }
 
 // Side writes the result as a table: a column per host headed by its name
 // and architecture, a row per step with status, duration and output. Hosts
-// that do not fit the width go into further blocks below. A cell whose
-// output differs in shape from most hosts' is marked ≠.
+// that do not fit the width go into further bands below, unless they are
+// grouped: then each step is a block per distinct outcome headed by the
+// hosts that gave it (see Groups). A cell whose output differs in shape
+// from most hosts' is marked ≠. Every remote string is neutralised and
+// every line fits the width in display cells.
 func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 	if opts.Width <= 0 {
 		opts.Width = DefaultWidth
 	}
+	opts.Width = max(opts.Width, minWidth)
 	if opts.MaxLines <= 0 {
 		opts.MaxLines = DefaultMaxLines
 	}
-	rows := sideRows(res, opts.MaxLines)
+	sh := &sheet{b: bufio.NewWriterSize(w, 64<<10), color: opts.Color, width: opts.Width}
+	title := fmt.Sprintf("%s · run %s · %s · %s · %s", text.Line(res.Plan), text.Line(res.RunID), count(len(res.Hosts), "host"), count(len(res.Steps), "step"), formatDuration(durationMS(res.DurationMS)))
+	sh.text(title, ansiBold, 0, 2)
+	labels := stepLabels(res, opts.MaxLines)
 	labelWidth := 8
-	for _, r := range rows {
-		for _, l := range r.label {
-			labelWidth = max(labelWidth, utf8.RuneCountInString(l.s))
+	for _, l := range labels {
+		for _, r := range l {
+			labelWidth = max(labelWidth, text.Width(r.s))
 		}
 	}
 	labelWidth = min(labelWidth, 28, opts.Width/4)
-	perBlock := max(1, (opts.Width-labelWidth)/(minColumnWidth+3))
-	b := &strings.Builder{}
-	paint := func(t text) string {
-		if !opts.Color || t.color == "" {
-			return t.s
-		}
-		return t.color + t.s + ansiReset
-	}
-	fmt.Fprintln(b, paint(text{fmt.Sprintf("%s · run %s · %d hosts · %d steps · %s", res.Plan, res.RunID, len(res.Hosts), len(res.Steps), formatDuration(durationMS(res.DurationMS))), ansiBold}))
-	for start := 0; start < len(res.Hosts); start += perBlock {
-		end := min(start+perBlock, len(res.Hosts))
-		n := end - start
-		colWidth := max(8, (opts.Width-labelWidth-3*n)/n)
-		line := func(label text, cells []text) {
-			b.WriteString(paint(label) + strings.Repeat(" ", labelWidth-utf8.RuneCountInString(label.s)))
-			for _, c := range cells {
-				b.WriteString(" │ " + paint(c) + strings.Repeat(" ", colWidth-utf8.RuneCountInString(c.s)))
+	perBand := max(1, (opts.Width-labelWidth)/(minColumnWidth+3))
+	if opts.Group == GroupOn || (opts.Group == GroupAuto && len(res.Hosts) > perBand) {
+		sideGrouped(sh, res, opts)
+	} else {
+		labels = stepLabels(res, opts.MaxLines, labelWidth)
+		sideColumns(sh, res, opts, labels, labelWidth, perBand)
+		sh.b.WriteString("\n")
+		for _, p := range problems(res) {
+			where := p.host
+			if p.step != "" {
+				where += " · " + p.step
 			}
-			trimLine(b)
-		}
-		rule := func() {
-			b.WriteString(strings.Repeat("─", labelWidth))
-			for i := 0; i < n; i++ {
-				b.WriteString("─┼─" + strings.Repeat("─", colWidth))
-			}
-			b.WriteString("\n")
-		}
-		fmt.Fprintln(b)
-		header := make([][]text, n)
-		for i, h := range res.Hosts[start:end] {
-			header[i] = []text{{truncate(h.Name+" ("+h.Arch+")", colWidth), ansiBold}, {truncate(h.Address, colWidth), ansiDim}}
-		}
-		drawRow(line, sideRow{label: []text{{"", ""}, {"", ""}}, cells: header})
-		for _, r := range rows {
-			rule()
-			drawRow(line, sideRow{label: wrapTexts(r.label, labelWidth), cells: wrapCells(r.cells[start:end], colWidth, opts.MaxLines)})
+			sh.text(statusIcon(result.Failed)+" "+text.Line(where)+": "+text.Line(p.message), ansiRed, 0, 2)
 		}
 	}
-	fmt.Fprintln(b)
-	for _, p := range problems(res) {
-		where := p.host
-		if p.step != "" {
-			where += " · " + p.step
-		}
-		for _, l := range wrapTexts([]text{{statusIcon(result.Failed) + " " + where + ": " + cleanText(p.message), ansiRed}}, opts.Width) {
-			fmt.Fprintln(b, paint(l))
-		}
-	}
-	fmt.Fprintln(b, paint(text{summaryLine(res), ansiBold}))
-	_, err := io.WriteString(w, b.String())
-	return err
+	sh.text(summaryLine(res), ansiBold, 0, 0)
+	return sh.b.Flush()
 }
 
-// trimLine ends the line being built without its trailing padding.
-func trimLine(b *strings.Builder) {
-	s := strings.TrimRight(b.String(), " ")
-	b.Reset()
-	b.WriteString(s + "\n")
-}
-
-func drawRow(line func(text, []text), r sideRow) {
-	height := len(r.label)
-	for _, c := range r.cells {
-		height = max(height, len(c))
-	}
-	for y := 0; y < height; y++ {
-		label := text{}
-		if y < len(r.label) {
-			label = r.label[y]
-		}
-		cells := make([]text, len(r.cells))
-		for i, c := range r.cells {
-			if y < len(c) {
-				cells[i] = c[y]
+// stepLabels are the label column's rows of each step (connect first when
+// a host was not reached): its name and its command, wrapped to width
+// when one is given.
+func stepLabels(res *result.Result, maxLines int, width ...int) [][]line {
+	wrap := func(s string, prefix string) []outRow {
+		var rows []outRow
+		for i, l := range text.Lines(text.Clean(s)) {
+			if len(width) == 0 {
+				rows = append(rows, outRow{s: prefix + l, line: i})
+				continue
 			}
-		}
-		line(label, cells)
-	}
-}
-
-func sideRows(res *result.Result, maxLines int) []sideRow {
-	var rows []sideRow
-	names := make([]string, len(res.Hosts))
-	anyUnreached := false
-	for i, h := range res.Hosts {
-		names[i] = h.Name
-		anyUnreached = anyUnreached || h.Error != ""
-	}
-	if anyUnreached {
-		r := sideRow{label: []text{{"connect", ""}}}
-		for _, h := range res.Hosts {
-			if h.Error != "" {
-				r.cells = append(r.cells, []text{{statusIcon(h.Status) + " " + string(h.Status), ansiRed}, {h.Error, ansiRed}})
-			} else {
-				r.cells = append(r.cells, []text{{"✔ " + formatDuration(durationMS(h.ConnectMS)), ansiGreen}})
+			for _, r := range text.Wrap(prefix+l, width[0]) {
+				rows = append(rows, outRow{s: r, line: i})
 			}
+			prefix = ""
 		}
-		rows = append(rows, r)
+		return rows
+	}
+	var labels [][]line
+	if unreached(res) {
+		labels = append(labels, []line{{"connect", ansiBold}})
 	}
 	add := func(name string, pick func(result.HostResult) *result.StepResult) {
-		steps := make([]*result.StepResult, len(res.Hosts))
+		var l []line
+		for _, r := range wrap(name, "") {
+			l = append(l, line{r.s, ansiBold})
+		}
 		command := ""
-		for i, h := range res.Hosts {
-			if steps[i] = pick(h); steps[i] != nil && command == "" {
-				command = steps[i].Command
+		for _, h := range res.Hosts {
+			if s := pick(h); s != nil && s.Command != "" {
+				command = s.Command
+				break
 			}
 		}
-		r := sideRow{label: []text{{name, ansiBold}}}
 		if command != "" && command != name {
-			r.label = append(r.label, text{command, ansiDim})
+			st := stream{rows: wrap(strings.TrimRight(command, "\n"), "")}
+			if len(width) > 0 {
+				st.width = width[0]
+			}
+			for _, c := range st.show(maxLines) {
+				l = append(l, line{c.s, ansiDim})
+			}
 		}
-		marks := divergent(steps, names)
-		for i, s := range steps {
-			r.cells = append(r.cells, cellText(s, marks[i]))
-		}
-		rows = append(rows, r)
+		labels = append(labels, l)
 	}
 	for i, name := range res.Steps {
 		add(name, func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
 	}
 	for i, name := range res.Cleanup {
-		add("cleanup: "+name, func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
+		add(result.CleanupLabel(name), func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
-	return rows
+	return labels
+}
+
+// count is "1 host", "2 hosts".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func unreached(res *result.Result) bool {
+	for _, h := range res.Hosts {
+		if h.Error != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// sideColumns draws the hosts side by side, perBand columns at a time.
+func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]line, labelWidth, perBand int) {
+	names := make([]string, len(res.Hosts))
+	for i, h := range res.Hosts {
+		names[i] = h.Name
+	}
+	type stepRow struct {
+		steps []*result.StepResult
+		marks []bool
+	}
+	var rows []stepRow
+	addRow := func(pick func(result.HostResult) *result.StepResult) {
+		r := stepRow{steps: make([]*result.StepResult, len(res.Hosts))}
+		for i, h := range res.Hosts {
+			r.steps[i] = pick(h)
+		}
+		r.marks = divergent(r.steps, names)
+		rows = append(rows, r)
+	}
+	for i := range res.Steps {
+		addRow(func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
+	}
+	for i := range res.Cleanup {
+		addRow(func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
+	}
+	connect := unreached(res)
+	for start := 0; start < len(res.Hosts); start += perBand {
+		end := min(start+perBand, len(res.Hosts))
+		n := end - start
+		colWidth := max(4, (opts.Width-labelWidth-3*n)/n)
+		g := &grid{sh: sh, labelWidth: labelWidth, colWidth: colWidth}
+		sh.b.WriteString("\n")
+		header := make([][]line, n)
+		for i, h := range res.Hosts[start:end] {
+			header[i] = []line{{text.Truncate(text.Line(h.Name+" ("+h.Arch+")"), colWidth), ansiBold}, {text.Truncate(text.Line(h.Address), colWidth), ansiDim}}
+		}
+		g.row(nil, header)
+		li := 0
+		if connect {
+			cells := make([][]line, n)
+			for i, h := range res.Hosts[start:end] {
+				if h.Error == "" {
+					cells[i] = []line{{"✔ " + formatDuration(durationMS(h.ConnectMS)), ansiGreen}}
+					continue
+				}
+				cells[i] = []line{{statusIcon(h.Status) + " " + string(h.Status), ansiRed}}
+				st := layoutStream(h.Error, false, 0, "", colWidth)
+				for _, l := range st.show(opts.MaxLines) {
+					cells[i] = append(cells[i], line{l.s, ansiRed})
+				}
+			}
+			g.rule(n)
+			g.row(labels[0], cells)
+			li = 1
+		}
+		for ri, r := range rows {
+			cells := make([][]line, n)
+			for i := start; i < end; i++ {
+				s := r.steps[i]
+				if s == nil {
+					cells[i-start] = []line{{"-", ansiDim}}
+					continue
+				}
+				c := []line{cellHead(s)}
+				if r.marks[i] {
+					c = append(c, line{"≠ differs", ansiYellow})
+				}
+				cells[i-start] = append(c, cellBody(s, colWidth, opts.MaxLines, nil)...)
+			}
+			g.rule(n)
+			g.row(labels[li+ri], cells)
+		}
+	}
+}
+
+// grid draws rows of a label and cells, the separators of every line in
+// the same display column.
+type grid struct {
+	sh                   *sheet
+	labelWidth, colWidth int
+	ruleText             []string // the rule for n columns, at [0], len n
+}
+
+func (g *grid) rule(n int) {
+	if len(g.ruleText) != n {
+		var b strings.Builder
+		b.WriteString(strings.Repeat("─", g.labelWidth))
+		for i := 0; i < n; i++ {
+			b.WriteString("─┼─" + strings.Repeat("─", g.colWidth))
+		}
+		g.ruleText = append(g.ruleText[:0], b.String()+"\n")
+		for len(g.ruleText) < n {
+			g.ruleText = append(g.ruleText, "")
+		}
+	}
+	g.sh.b.WriteString(g.ruleText[0])
+}
+
+func (g grid) row(label []line, cells [][]line) {
+	height := len(label)
+	for _, c := range cells {
+		height = max(height, len(c))
+	}
+	b := g.sh.b
+	for y := 0; y < height; y++ {
+		pending := 0 // spaces owed: written only before something visible
+		put := func(l line, width int) {
+			if text.Width(l.s) > width { // never: rows are wrapped to fit; but the grid must hold
+				l.s = text.Truncate(l.s, width)
+			}
+			if l.s != "" {
+				b.WriteString(strings.Repeat(" ", pending))
+				b.WriteString(g.sh.paint(l))
+				pending = 0
+			}
+			pending += width - text.Width(l.s)
+		}
+		if y < len(label) {
+			put(label[y], g.labelWidth)
+		} else {
+			pending = g.labelWidth
+		}
+		for _, c := range cells {
+			b.WriteString(strings.Repeat(" ", pending) + " │")
+			pending = 1
+			if y < len(c) {
+				put(c[y], g.colWidth)
+			} else {
+				pending += g.colWidth
+			}
+		}
+		b.WriteString("\n")
+	}
+}
+
+// sideGrouped draws each step as a block per distinct outcome, the largest
+// first, headed by the hosts that gave it; the others are marked ≠.
+func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
+	names := make([]string, len(res.Hosts))
+	for i, h := range res.Hosts {
+		names[i] = text.Line(h.Name)
+	}
+	hostList := func(hosts []int) string {
+		list := make([]string, len(hosts))
+		for i, h := range hosts {
+			list[i] = names[h]
+		}
+		return foldHosts(list, 3*opts.Width)
+	}
+	if unreached(res) {
+		sh.b.WriteString("\n")
+		sh.text("connect", ansiBold, 0, 0)
+		var reached []int
+		byError := map[string][]int{}
+		var errors []string
+		for i, h := range res.Hosts {
+			if h.Error == "" {
+				reached = append(reached, i)
+				continue
+			}
+			e := Masker(h, res.RunID)(h.Error)
+			if byError[e] == nil {
+				errors = append(errors, e)
+			}
+			byError[e] = append(byError[e], i)
+		}
+		if len(reached) > 0 {
+			sh.text("✔ reached · "+hostList(reached), ansiGreen, 2, 4)
+		}
+		for _, e := range errors {
+			sh.text("! unreachable · "+hostList(byError[e]), ansiRed, 2, 4)
+			sh.text(text.Clean(e), ansiRed, 4, 4)
+		}
+	}
+	for _, so := range groupSteps(res) {
+		sh.b.WriteString("\n")
+		name := so.name
+		if so.cleanup {
+			name = result.CleanupLabel(name)
+		}
+		sh.text(text.Clean(name), ansiBold, 0, 2)
+		if so.command != "" && so.command != so.name {
+			st := stream{width: opts.Width - 4}
+			for i, l := range text.Lines(text.Clean(strings.TrimRight(so.command, "\n"))) {
+				for _, r := range text.Wrap(l, opts.Width-4) {
+					st.rows = append(st.rows, outRow{s: r, line: i})
+				}
+			}
+			for j, l := range st.show(opts.MaxLines) {
+				prefix := "  $ "
+				if j > 0 {
+					prefix = "    "
+				}
+				sh.b.WriteString(prefix + sh.paint(line{l.s, ansiDim}) + "\n")
+			}
+		}
+		for i, o := range so.outcomes {
+			mark := ""
+			if i > 0 {
+				mark = "≠ "
+			}
+			var head line
+			if o.step == nil {
+				head = line{"- no such step", ansiDim}
+			} else {
+				head = cellHead(o.step)
+				if o.step.Status != result.Skipped && o.maxMS != o.minMS {
+					head.s = statusIcon(o.status) + " " + string(o.status) + " " + formatDuration(durationMS(o.minMS)) + "–" + formatDuration(durationMS(o.maxMS))
+				}
+			}
+			if mark != "" {
+				sh.b.WriteString("  " + sh.paint(line{mark, ansiYellow}))
+				sh.text(head.s+" · "+hostList(o.hosts), head.color, 0, 6)
+			} else {
+				sh.text(head.s+" · "+hostList(o.hosts), head.color, 2, 6)
+			}
+			if o.step == nil {
+				continue
+			}
+			for _, l := range cellBody(o.step, opts.Width-6, opts.MaxLines, o.mask) {
+				sh.b.WriteString("      " + sh.paint(l) + "\n")
+			}
+		}
+	}
+	sh.b.WriteString("\n")
 }
 
 func stepAt(steps []result.StepResult, i int) *result.StepResult {
@@ -196,78 +426,3 @@ func stepAt(steps []result.StepResult, i int) *result.StepResult {
 }
 
 var statusColor = map[result.Status]string{result.OK: ansiGreen, result.Failed: ansiRed, result.Timeout: ansiRed, result.Error: ansiRed, result.Skipped: ansiDim}
-
-func cellText(s *result.StepResult, divergent bool) []text {
-	if s == nil {
-		return []text{{"-", ansiDim}}
-	}
-	head := statusIcon(s.Status) + " " + string(s.Status)
-	if s.Status != result.Skipped {
-		head += " " + formatDuration(s.Duration())
-	}
-	lines := []text{{head, statusColor[s.Status]}}
-	if divergent {
-		lines = append(lines, text{"≠ differs", ansiYellow})
-	}
-	add := func(out, prefix string, truncated bool, total int64) {
-		out = strings.TrimRight(cleanText(out), "\n")
-		if out != "" {
-			for _, l := range strings.Split(out, "\n") {
-				lines = append(lines, text{prefix + l, ""})
-			}
-		}
-		if truncated {
-			lines = append(lines, text{fmt.Sprintf("[%s kept of %d bytes]", prefix+"output", total), ansiYellow})
-		}
-	}
-	add(s.Stdout, "", s.StdoutTruncated, s.StdoutBytes)
-	add(s.Stderr, "2> ", s.StderrTruncated, s.StderrBytes)
-	if summary := s.Summary(); summary != "" {
-		lines = append(lines, text{"→ " + cleanText(summary), statusColor[s.Status]})
-	}
-	return lines
-}
-
-// wrapCells wraps each cell's lines to width, keeping its first line (the
-// status) and at most maxLines after it.
-func wrapCells(cells [][]text, width, maxLines int) [][]text {
-	out := make([][]text, len(cells))
-	for i, c := range cells {
-		wrapped := wrapTexts(c, width)
-		if len(wrapped) > maxLines+1 {
-			hidden := len(wrapped) - maxLines
-			wrapped = append(wrapped[:maxLines], text{fmt.Sprintf("… %d more lines", hidden), ansiDim})
-		}
-		out[i] = wrapped
-	}
-	return out
-}
-
-// wrapTexts breaks lines to width, at a space where there is one in the
-// second half of the line, else mid-word.
-func wrapTexts(lines []text, width int) []text {
-	var out []text
-	for _, l := range lines {
-		runes := []rune(l.s)
-		for len(runes) > width {
-			cut := width
-			for i := width; i > width/2; i-- {
-				if runes[i] == ' ' {
-					cut = i
-					break
-				}
-			}
-			out = append(out, text{strings.TrimRight(string(runes[:cut]), " "), l.color})
-			runes = []rune(strings.TrimLeft(string(runes[cut:]), " "))
-		}
-		out = append(out, text{string(runes), l.color})
-	}
-	return out
-}
-
-func truncate(s string, width int) string {
-	if utf8.RuneCountInString(s) <= width {
-		return s
-	}
-	return string([]rune(s)[:width-1]) + "…"
-}

@@ -1,14 +1,15 @@
-// Package run fans a plan out over hosts and records what happened in a
+// Package result is what a run learned, host by host and step by step: the
 // Result, the one data model every report is rendered from.
 package result
 
 import (
 	"encoding/json"
-	"everywhere/internal/host"
 	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"everywhere/internal/host"
 )
 
 // Schema names the version of the JSON result document. A reader accepts
@@ -38,6 +39,25 @@ type Result struct {
 	Steps       []string     `json:"steps"`             // the plan's step names, in order
 	Cleanup     []string     `json:"cleanup,omitempty"` // the plan's cleanup step names
 	Hosts       []HostResult `json:"hosts"`             // in inventory order
+	// Groups gathers, step by step, the hosts whose outcomes are equal once
+	// each host's own identity is masked (see report.Groups). Written by
+	// the JSON report; ignored when a document is read back.
+	Groups []StepGroups `json:"groups,omitempty"`
+}
+
+// StepGroups is one step's hosts gathered by outcome, the largest group first.
+type StepGroups struct {
+	Step    string  `json:"step"`
+	Cleanup bool    `json:"cleanup,omitempty"`
+	Groups  []Group `json:"groups"`
+}
+
+// Group is the hosts that gave one outcome of a step.
+type Group struct {
+	Status Status   `json:"status"`           // empty for hosts that have no such step
+	Reason string   `json:"reason,omitempty"` // why not ok, each host's identity masked
+	Hosts  []string `json:"hosts"`            // in inventory order
+	Odd    bool     `json:"odd,omitempty"`    // not the largest group: the odd ones out
 }
 
 // HostResult is one host's column of the report.
@@ -65,12 +85,15 @@ func (h HostResult) Step(name string) StepResult {
 
 // StepResult is one cell of the report.
 type StepResult struct {
-	Name            string      `json:"name"`
-	Kind            string      `json:"kind"`
-	Command         string      `json:"command"`
-	Status          Status      `json:"status"`
-	ExitCode        *int        `json:"exit_code,omitempty"`
-	Signal          string      `json:"signal,omitempty"`
+	Name     string `json:"name"`
+	Kind     string `json:"kind"`
+	Command  string `json:"command"`
+	Status   Status `json:"status"`
+	ExitCode *int   `json:"exit_code,omitempty"`
+	Signal   string `json:"signal,omitempty"`
+	// Stdout and Stderr are what was kept of each stream: all of it or,
+	// past the output limit, its first and last halves with a line
+	// "[everywhere: N bytes, M newlines cut here]" between them.
 	Stdout          string      `json:"stdout"`
 	Stderr          string      `json:"stderr"`
 	StdoutBytes     int64       `json:"stdout_bytes"` // written by the command, kept or not
@@ -105,7 +128,7 @@ func (s StepResult) Summary() string {
 	}
 	var parts []string
 	if s.Signal != "" {
-		parts = append(parts, "killed by "+s.Signal)
+		parts = append(parts, "killed by "+host.SignalName(s.Signal))
 	}
 	for _, e := range s.Expectations {
 		if !e.OK {
@@ -136,6 +159,16 @@ func (r *Result) WriteFile(path string) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
+// SchemaKnown says whether a document of schema s can be read: same name,
+// same major version ("everywhere.result/1.x"). The name holds a dot of its
+// own, so the version is what follows the slash.
+func SchemaKnown(s string) bool {
+	name, version, ok := strings.Cut(s, "/")
+	wantName, wantVersion, _ := strings.Cut(Schema, "/")
+	major := func(v string) string { m, _, _ := strings.Cut(v, "."); return m }
+	return ok && name == wantName && major(version) == major(wantVersion)
+}
+
 // ReadFile loads a saved result, refusing documents of another schema.
 func ReadFile(path string) (*Result, error) {
 	data, err := os.ReadFile(path)
@@ -146,9 +179,13 @@ func ReadFile(path string) (*Result, error) {
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("%s: not a result document: %w", path, err)
 	}
-	major := func(s string) string { m, _, _ := strings.Cut(s, "."); return m }
-	if r.Schema == "" || major(r.Schema) != major(Schema) {
+	if !SchemaKnown(r.Schema) {
 		return nil, fmt.Errorf("%s: schema %q, this everywhere reads %q", path, r.Schema, Schema)
 	}
+	r.Groups = nil // derived: renderers compute them afresh
 	return &r, nil
 }
+
+// CleanupLabel is how a cleanup step is named in every report and view,
+// apart from the plan's steps of the same name.
+func CleanupLabel(step string) string { return "cleanup: " + step }

@@ -54,7 +54,7 @@ func (c *Conn) Exec(ctx context.Context, command string, limit int) (*host.Outpu
 	case errors.As(err, &exitErr):
 		out.ExitCode = exitErr.ExitStatus()
 		if sig := exitErr.Signal(); sig != "" {
-			out.Signal = "SIG" + strings.TrimPrefix(sig, "SIG")
+			out.Signal = "SIG" + host.SignalName(strings.TrimPrefix(sig, "SIG"))
 		}
 	case errors.As(err, &missing):
 		return out, errors.New("the connection ended before the command reported an exit status")
