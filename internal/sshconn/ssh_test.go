@@ -303,23 +303,6 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	tests := []struct {
-		argv []string
-		want string
-	}{
-		{[]string{"uname", "-a"}, "uname -a"},
-		{[]string{"sh", "-c", "ip addr; echo $HOME"}, "sh -c 'ip addr; echo $HOME'"},
-		{[]string{"echo", "it's"}, `echo 'it'\''s'`},
-		{[]string{"echo", ""}, "echo ''"},
-	}
-	for _, tt := range tests {
-		if got := host.ShellQuote(tt.argv); got != tt.want {
-			t.Errorf("host.ShellQuote(%q) = %q, want %q", tt.argv, got, tt.want)
-		}
-	}
-}
-
 // TestAgentAuth: with no identity file, the keys of a running ssh-agent
 // (SSH_AUTH_SOCK) are offered.
 func TestAgentAuth(t *testing.T) {
