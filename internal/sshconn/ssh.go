@@ -7,11 +7,13 @@ import (
 	"everywhere/internal/inventory"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -241,22 +243,27 @@ func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn,
 }
 
 // authMethods offers the host's identity file (when set) and the keys of a
-// running ssh-agent, else the usual ~/.ssh keys. tried describes them for errors.
+// running ssh-agent, else the usual ~/.ssh keys. tried describes them for
+// errors, with the default keys skipped and why.
 func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
 	closeAgent = func() {}
 	var signers []ssh.Signer
-	var names []string
+	var names, skipped []string
 	keyFiles := []string{h.Identity}
 	if h.Identity == "" {
 		home, _ := os.UserHomeDir()
 		keyFiles = []string{filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(home, ".ssh/id_ecdsa"), filepath.Join(home, ".ssh/id_rsa")}
 	}
 	for _, file := range keyFiles {
-		data, readErr := os.ReadFile(file)
-		if readErr != nil {
-			if h.Identity != "" {
-				return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, readErr)
-			}
+		data, readErr := readIdentity(file)
+		var open *tooOpenError
+		switch {
+		case readErr != nil && h.Identity != "":
+			return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, readErr)
+		case errors.As(readErr, &open):
+			skipped = append(skipped, fmt.Sprintf("%s skipped: %v", file, readErr))
+			continue
+		case readErr != nil:
 			continue
 		}
 		signer, parseErr := ssh.ParsePrivateKey(data)
@@ -281,9 +288,44 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 		}
 	}
 	if len(signers) == 0 {
-		return nil, closeAgent, "", errors.New("no key to offer: set identity: in the inventory or start ssh-agent")
+		return nil, closeAgent, "", errors.New(strings.Join(append([]string{"no key to offer: set identity: in the inventory or start ssh-agent"}, skipped...), "; "))
 	}
-	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, strings.Join(names, ", "), nil
+	tried = strings.Join(names, ", ")
+	if len(skipped) > 0 {
+		tried += " (" + strings.Join(skipped, "; ") + ")"
+	}
+	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, tried, nil
+}
+
+// tooOpenError is a private key that others than its owner may read. OpenSSH
+// ignores such a key; so do we, lest a key that leaked stay in use unnoticed.
+type tooOpenError struct {
+	file string
+	mode fs.FileMode
+}
+
+func (e *tooOpenError) Error() string {
+	return fmt.Sprintf("Permissions %04o for '%s' are too open: it is required that your private key files are NOT accessible by others (chmod 600 %s)", e.mode.Perm(), e.file, e.file)
+}
+
+// readIdentity reads a private key file, refusing it as OpenSSH's
+// sshkey_perm_ok does: when it belongs to us and group or others have any
+// access to it. A key owned by someone else (root, sharing it with a
+// group) is allowed, as there.
+func readIdentity(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Getuid() && info.Mode().Perm()&0o077 != 0 {
+		return nil, &tooOpenError{file: file, mode: info.Mode()}
+	}
+	return io.ReadAll(f)
 }
 
 // hostKeyError carries a precise explanation through x/crypto/ssh's handshake.

@@ -348,3 +348,68 @@ func TestAgentAuth(t *testing.T) {
 		t.Errorf("no key: %v", err)
 	}
 }
+
+// TestIdentityTooOpenRefused: a private key that group or others may read
+// is not used, as with OpenSSH; a configured one is an error that says how
+// to fix it, a default ~/.ssh one is skipped and the error says so.
+func TestIdentityTooOpenRefused(t *testing.T) {
+	server := sshtest.NewServer(t, commands)
+	key, err := os.ReadFile(server.IdentityFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		file     string // under a fresh HOME
+		mode     os.FileMode
+		explicit bool
+		want     []string // in the error; none: the dial succeeds
+	}{
+		{"configured 0644", "key", 0o644, true, []string{"Permissions 0644 for '%s' are too open", "chmod 600 %s"}},
+		{"configured 0640", "key", 0o640, true, []string{"Permissions 0640 for '%s' are too open", "chmod 600 %s"}},
+		{"configured 0400", "key", 0o400, true, nil},
+		{"default 0604", ".ssh/id_ed25519", 0o604, false, []string{"no key to offer", "%s skipped: Permissions 0604"}},
+		{"default 0600", ".ssh/id_ed25519", 0o600, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			t.Setenv("SSH_AUTH_SOCK", "")
+			file := filepath.Join(home, tt.file)
+			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, key, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(file, tt.mode); err != nil { // past the umask
+				t.Fatal(err)
+			}
+			h := hostFor(server)
+			h.Identity = ""
+			if tt.explicit {
+				h.Identity = file
+			}
+			c, err := NewDialer(false, 0).Dial(context.Background(), h)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+				return
+			}
+			if err == nil {
+				c.Close()
+			}
+			if !errors.Is(err, ErrAuth) {
+				t.Fatalf("err = %v, want %v", err, ErrAuth)
+			}
+			for _, w := range tt.want {
+				if w := strings.ReplaceAll(w, "%s", file); !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q should say %q", err, w)
+				}
+			}
+		})
+	}
+}
