@@ -2,7 +2,6 @@ package sshconn
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"everywhere/internal/inventory"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // DefaultMaxHandshakes caps SSH handshakes in flight: an sshd's listen
@@ -30,6 +28,10 @@ var (
 	ErrUnreachable    = errors.New("unreachable")
 	ErrHostKeyChanged = errors.New("host key changed")
 	ErrHostKeyUnknown = errors.New("host key unknown")
+	// ErrHostKeyRevoked is a key (or a certificate's CA) that known_hosts
+	// marks @revoked: refused like a changed key, and told apart so that
+	// the message does not suggest replacing the pin.
+	ErrHostKeyRevoked = errors.New("host key revoked")
 	ErrAuth           = errors.New("authentication failed")
 )
 
@@ -56,7 +58,6 @@ type Dialer struct {
 	AcceptNewHostKeys bool
 
 	handshakes chan struct{}
-	writeMu    sync.Mutex // serialises known_hosts appends
 
 	cacheMu    sync.Mutex
 	knownHosts map[string]knownHostsDB // parsed once per file: a fleet shares one
@@ -64,8 +65,8 @@ type Dialer struct {
 
 // knownHostsDB is a parsed known_hosts file, or why it could not be read.
 type knownHostsDB struct {
-	check ssh.HostKeyCallback
-	err   error
+	kh  *knownHosts
+	err error
 }
 
 // NewDialer returns a Dialer allowing maxHandshakes handshakes at once
@@ -100,7 +101,7 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 		return nil, fail(ErrAuth, "%v", err)
 	}
 	defer closeAgent()
-	hostKeys, algorithms, err := d.hostKeyCallback(h)
+	hostKeys, algorithms, expected, err := d.hostKeyCallback(h)
 	if err != nil {
 		return nil, fail(ErrHostKeyUnknown, "%v", err)
 	}
@@ -145,6 +146,8 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 		switch {
 		case errors.As(err, &keyErr):
 			return nil, fail(keyErr.kind, "%s", keyErr.detail)
+		case len(algorithms) > 0 && strings.Contains(err.Error(), "no common algorithm for host key"):
+			return nil, fail(ErrHostKeyChanged, "the server offers no host key of the kinds known_hosts expects of it (%s); this may be an attack, or the host was reinstalled", expected)
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fail(ErrAuth, "as user %q with %s: the server accepted none of these keys", h.User, tried)
 		case !stopped && ctx.Err() != nil:
@@ -336,113 +339,39 @@ type hostKeyError struct {
 
 func (e *hostKeyError) Error() string { return e.detail }
 
-// hostKeyCallback verifies against h.KnownHosts and, when the host is known,
-// returns the key algorithms recorded for it so the server presents one we
-// can check (as OpenSSH does) rather than an unknown type.
-func (d *Dialer) hostKeyCallback(h inventory.Host) (ssh.HostKeyCallback, []string, error) {
-	check, err := d.knownHostsFile(h.KnownHosts)
+// hostKeyCallback verifies against h.KnownHosts, and returns the host key
+// algorithms to ask for (see knownHosts.algorithms) and what known_hosts
+// expects of the host, for an error when the server offers none of them.
+func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback, algorithms []string, expected string, err error) {
+	kh, err := d.knownHostsFile(h.KnownHosts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("known_hosts %s: %w (create it, or rerun with --accept-new-host-keys)", h.KnownHosts, err)
+		return nil, nil, "", err
 	}
-	algorithms := knownAlgorithms(check, h.Addr())
-	var callback ssh.HostKeyCallback
-	callback = func(addr string, remote net.Addr, key ssh.PublicKey) error {
-		err := check(addr, remote, key)
-		var keyErr *knownhosts.KeyError
-		if err == nil || !errors.As(err, &keyErr) {
+	callback = func(addr string, _ net.Addr, key ssh.PublicKey) error {
+		err := kh.verify(addr, key)
+		switch {
+		case !errors.Is(err, errKeyNotKnown):
 			return err
-		}
-		fp := ssh.FingerprintSHA256(key)
-		if len(keyErr.Want) > 0 {
-			want := keyErr.Want[0]
-			return &hostKeyError{kind: ErrHostKeyChanged, detail: fmt.Sprintf(
-				"server offered %s %s but %s:%d records %s %s; this may be an attack. If the host was reinstalled, remove that line (ssh-keygen -R %q -f %s) and verify the new key",
-				key.Type(), fp, want.Filename, want.Line, want.Key.Type(), ssh.FingerprintSHA256(want.Key), knownhosts.Normalize(addr), h.KnownHosts)}
-		}
-		if !d.AcceptNewHostKeys {
+		case !d.AcceptNewHostKeys:
 			return &hostKeyError{kind: ErrHostKeyUnknown, detail: fmt.Sprintf(
-				"%s %s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
-				key.Type(), fp, h.KnownHosts, h.Port, h.Address)}
+				"%s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
+				describe(plainKey(key)), h.KnownHosts, h.Port, h.Address)}
 		}
-		// The parsed file may be older than keys trusted since: decide on
-		// the file as it is now, so a key that changed is never taken.
-		return d.remember(h.KnownHosts, addr, remote, key, func(fresh ssh.HostKeyCallback) error {
-			check = fresh
-			return callback(addr, remote, key)
-		})
+		return remember(h.KnownHosts, addr, key)
 	}
-	return callback, algorithms, nil
+	return callback, kh.algorithms(h.Addr()), kh.expected(h.Addr()), nil
 }
 
 // knownHostsFile parses file once for the Dialer's life: parsing it per
 // host made a fleet's cost grow with the square of its size. Keys that
 // trust-on-first-use adds later are checked against the file itself.
-func (d *Dialer) knownHostsFile(file string) (ssh.HostKeyCallback, error) {
+func (d *Dialer) knownHostsFile(file string) (*knownHosts, error) {
 	d.cacheMu.Lock()
 	defer d.cacheMu.Unlock()
 	if db, ok := d.knownHosts[file]; ok {
-		return db.check, db.err
+		return db.kh, db.err
 	}
-	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && d.AcceptNewHostKeys {
-		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(file, nil, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	check, err := knownhosts.New(file)
-	d.knownHosts[file] = knownHostsDB{check, err}
-	return check, err
-}
-
-// remember appends a first-seen key to known_hosts. The file is read again
-// first: when it now holds a key for addr, verify decides with it instead.
-func (d *Dialer) remember(file, addr string, remote net.Addr, key ssh.PublicKey, verify func(ssh.HostKeyCallback) error) error {
-	d.writeMu.Lock()
-	fresh, err := knownhosts.New(file)
-	if err != nil {
-		d.writeMu.Unlock()
-		return fmt.Errorf("recording host key: %w", err)
-	}
-	var keyErr *knownhosts.KeyError
-	if err := fresh(addr, remote, key); err == nil || !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
-		d.writeMu.Unlock()
-		return verify(fresh)
-	}
-	defer d.writeMu.Unlock()
-	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("recording host key: %w", err)
-	}
-	if _, err := f.WriteString(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("recording host key: %w", err)
-	}
-	return f.Close()
-}
-
-// probeKey is a key no known_hosts line holds; checking it reveals the keys
-// that are recorded for an address.
-var probeKey = func() ssh.PublicKey {
-	pub, _, _ := ed25519.GenerateKey(nil)
-	key, _ := ssh.NewPublicKey(pub)
-	return key
-}()
-
-func knownAlgorithms(check ssh.HostKeyCallback, addr string) []string {
-	var keyErr *knownhosts.KeyError
-	if err := check(addr, &net.TCPAddr{}, probeKey); !errors.As(err, &keyErr) {
-		return nil
-	}
-	var algorithms []string
-	for _, k := range keyErr.Want {
-		switch k.Key.Type() {
-		case ssh.KeyAlgoRSA:
-			algorithms = append(algorithms, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algorithms = append(algorithms, k.Key.Type())
-		}
-	}
-	return algorithms
+	kh, err := readKnownHosts(file, d.AcceptNewHostKeys)
+	d.knownHosts[file] = knownHostsDB{kh, err}
+	return kh, err
 }

@@ -1,0 +1,191 @@
+package sshconn
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/sshtest"
+)
+
+// pin is a known_hosts line, without its newline, recording key for
+// 127.0.0.1:port.
+func pin(port int, key ssh.PublicKey) string {
+	return knownhosts.Line([]string{net.JoinHostPort("127.0.0.1", strconv.Itoa(port))}, key)
+}
+
+func writeFile(t *testing.T, file, content string) {
+	t.Helper()
+	if err := os.WriteFile(file, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestAcceptNewKeyKeepsPinsWhenFileLacksNewline: trust on first use used to
+// append its line to a file lacking a final newline, gluing it to the last
+// line, which x/crypto's knownhosts then skipped: the pin on that line was
+// gone, and the next run with --accept-new-host-keys took any key for it.
+func TestAcceptNewKeyKeepsPinsWhenFileLacksNewline(t *testing.T) {
+	pinned := sshtest.NewServer(t, commands)
+	impostor := sshtest.NewServer(t, commands) // its port is pinned to pinned's key
+	newcomer := sshtest.NewServer(t, commands)
+	file := filepath.Join(t.TempDir(), "known_hosts")
+	before := pin(pinned.Port, pinned.HostKey) + "\n" + pin(impostor.Port, pinned.HostKey)
+	writeFile(t, file, before)
+
+	dialWith := func(d *Dialer, s *sshtest.Server) error {
+		h := hostFor(s)
+		h.KnownHosts = file
+		c, err := d.Dial(context.Background(), h)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dialWith(NewDialer(true, 0), newcomer); err != nil {
+		t.Fatalf("first use of a new host: %v", err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := before + "\n" + pin(newcomer.Port, newcomer.HostKey) + "\n"; string(data) != want {
+		t.Errorf("known_hosts is\n%s\nwant\n%s", data, want)
+	}
+	// A later run, trusting on first use again, with the file as it now is.
+	later := NewDialer(true, 0)
+	for _, tt := range []struct {
+		server *sshtest.Server
+		kind   error
+	}{
+		{pinned, nil},
+		{newcomer, nil},
+		{impostor, ErrHostKeyChanged},
+	} {
+		if err := dialWith(later, tt.server); !errors.Is(err, tt.kind) || (err != nil) != (tt.kind != nil) {
+			t.Errorf("dialling port %d: err = %v, want %v", tt.server.Port, err, tt.kind)
+		}
+	}
+}
+
+// TestKnownHostsUnparsableLineIsError: a line x/crypto's knownhosts would
+// skip (and with it the pin it held) is an error naming file:line; every
+// form OpenSSH writes parses.
+func TestKnownHostsUnparsableLineIsError(t *testing.T) {
+	server := sshtest.NewServer(t, commands)
+	other := sshtest.NewServer(t, commands).HostKey
+	good := pin(server.Port, server.HostKey)
+	addr := net.JoinHostPort(server.Host, strconv.Itoa(server.Port))
+	keyText := func(k ssh.PublicKey) string { return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) }
+	tests := []struct {
+		name    string
+		content string
+		line    int // the line named in the error; 0: the dial succeeds; -1: the key is refused
+	}{
+		{"comments, blank lines, markers", "# a comment\n\n  \t\n@cert-authority *.example.com " + keyText(other) +
+			"\n@revoked [192.0.2.1]:22 " + keyText(other) + "\n" + good + " a comment\n", 0},
+		{"hashed host", knownhosts.HashHostname(knownhosts.Normalize(addr)) + " " + keyText(server.HostKey) + "\n", 0},
+		{"wildcard and negation", "![127.0.0.1]:" + strconv.Itoa(server.Port) + ",[127.0.0.*]:* " + keyText(other) +
+			"\n127.0.0.1 " + keyText(other) + // port 22 only
+			"\n[127.0.0.?]:* " + keyText(server.HostKey) + "\n", 0},
+		{"wildcard mismatch", "[127.0.0.*]:* " + keyText(other) + "\n", -1},
+		{"CRLF line ends", "# made on Windows\r\n" + good + "\r\n", 0},
+		{"last line without newline", good, 0},
+		{"two lines glued", good + "\n" + pin(1, other) + pin(2, other) + "\n", 2},
+		{"a word alone", good + "\n\nnonsense\n", 3},
+		{"unknown marker", "@trusted " + good + "\n", 1},
+		{"two markers", "@cert-authority @revoked " + good + "\n", 1},
+		{"key type mismatch", "host ssh-rsa " + strings.Fields(good)[2] + "\n" + good + "\n", 1},
+		{"bad hash", "|1|abc|def " + keyText(server.HostKey) + "\n" + good + "\n", 1},
+		{"negation of nothing", "! " + keyText(other) + "\n" + good + "\n", 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hostFor(server)
+			h.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+			writeFile(t, h.KnownHosts, tt.content)
+			c, err := NewDialer(true, 0).Dial(context.Background(), h)
+			if tt.line == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+				return
+			}
+			if err == nil {
+				c.Close()
+			}
+			if tt.line < 0 {
+				if !errors.Is(err, ErrHostKeyChanged) {
+					t.Errorf("err = %v, want %v", err, ErrHostKeyChanged)
+				}
+				return
+			}
+			if where := fmt.Sprintf("%s:%d:", h.KnownHosts, tt.line); !errors.Is(err, ErrHostKeyUnknown) || !strings.Contains(fmt.Sprint(err), where) {
+				t.Errorf("err = %v, want %v naming %s", err, ErrHostKeyUnknown, where)
+			}
+		})
+	}
+}
+
+// TestAcceptNewKeysConcurrentRunsKeepEveryLine: Dialers share no lock
+// in memory, as two everywhere processes do not; the file lock alone keeps
+// their appends whole and never records a host twice.
+func TestAcceptNewKeysConcurrentRunsKeepEveryLine(t *testing.T) {
+	var servers []*sshtest.Server
+	for i := 0; i < 6; i++ {
+		servers = append(servers, sshtest.NewServer(t, commands))
+	}
+	file := filepath.Join(t.TempDir(), "sub", "known_hosts")
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(servers))
+	for run := 0; run < 4; run++ {
+		d := NewDialer(true, 0)
+		for _, s := range servers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				h := hostFor(s)
+				h.KnownHosts = file
+				c, err := d.Dial(context.Background(), h)
+				if err != nil {
+					errs <- err
+					return
+				}
+				c.Close()
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, s := range servers {
+		want = append(want, pin(s.Port, s.HostKey))
+	}
+	got := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("known_hosts has %d lines, want %d:\n%s", len(got), len(want), data)
+	}
+	for _, line := range want {
+		if !strings.Contains(string(data), line+"\n") {
+			t.Errorf("known_hosts lacks %q:\n%s", line, data)
+		}
+	}
+}
