@@ -189,3 +189,21 @@ func TestAcceptNewKeysConcurrentRunsKeepEveryLine(t *testing.T) {
 		}
 	}
 }
+
+// TestCertAuthorityKeyIsNoPin: x/crypto's knownhosts takes a @cert-authority
+// line's key as a pin too, so a host presenting the CA key itself passed.
+// A CA vouches for certificates only, and a host that offers none is told
+// apart from an unreachable one.
+func TestCertAuthorityKeyIsNoPin(t *testing.T) {
+	server := sshtest.NewServer(t, commands)
+	h := hostFor(server)
+	h.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+	writeFile(t, h.KnownHosts, "@cert-authority "+pin(server.Port, server.HostKey)+"\n")
+	c, err := NewDialer(true, 0).Dial(context.Background(), h)
+	if err == nil {
+		c.Close()
+	}
+	if want := "offers no host key of the kinds known_hosts expects of it (certificate from CA ssh-ed25519 " + ssh.FingerprintSHA256(server.HostKey) + " at " + h.KnownHosts + ":1)"; !errors.Is(err, ErrHostKeyChanged) || !strings.Contains(fmt.Sprint(err), want) {
+		t.Errorf("err = %v, want %v saying %q", err, ErrHostKeyChanged, want)
+	}
+}
