@@ -74,6 +74,9 @@ func parseKnownEntry(text string) (knownEntry, error) {
 			return e, fmt.Errorf("unknown marker %q (want %s or %s)", fields[0], markerCA, markerRevoked)
 		}
 		e.marker, fields = fields[0], fields[1:]
+		if len(fields) > 0 && strings.HasPrefix(fields[0], "@") {
+			return e, fmt.Errorf("a second marker, %q", fields[0])
+		}
 	}
 	if len(fields) < 3 {
 		return e, errors.New("want host patterns, a key type and a key")
@@ -179,25 +182,36 @@ func wildcardMatch(pattern, s string) bool {
 	return s == ""
 }
 
-// matching lists the entries with marker ("" for plain pins) that speak
-// for addr.
-func (kh *knownHosts) matching(addr, marker string) []knownEntry {
+// hostEntries are the lines that speak for one host.
+type hostEntries struct {
+	authorities []knownEntry // @cert-authority
+	pins        []knownEntry // plain keys
+}
+
+// lookup finds the entries for addr, in one pass: hashed lines cost an
+// HMAC each.
+func (kh *knownHosts) lookup(addr string) hostEntries {
 	name := lookupName(addr)
-	var entries []knownEntry
+	var found hostEntries
 	for _, e := range kh.entries {
-		if e.marker == marker && e.hosts(name) {
-			entries = append(entries, e)
+		switch {
+		case e.marker == markerRevoked || !e.hosts(name):
+		case e.marker == markerCA:
+			found.authorities = append(found.authorities, e)
+		default:
+			found.pins = append(found.pins, e)
 		}
 	}
-	return entries
+	return found
 }
 
 // revoked returns the @revoked entry for key, or nil. A revoked key is
 // refused for every host, whatever the line's host patterns (as x/crypto's
 // knownhosts does; the safer reading of "must not ever be accepted").
 func (kh *knownHosts) revoked(key ssh.PublicKey) *knownEntry {
+	blob := plainKey(key).Marshal()
 	for i, e := range kh.entries {
-		if e.marker == markerRevoked && bytes.Equal(plainKey(e.key).Marshal(), plainKey(key).Marshal()) {
+		if e.marker == markerRevoked && bytes.Equal(plainKey(e.key).Marshal(), blob) {
 			return &kh.entries[i]
 		}
 	}
@@ -228,13 +242,13 @@ func (kh *knownHosts) verify(addr string, key ssh.PublicKey) error {
 	if e := kh.revoked(key); e != nil {
 		return refuse(ErrHostKeyRevoked, "server offered %s, which %s marks @revoked: it must never be trusted again", describe(plainKey(key)), kh.where(*e))
 	}
-	authorities := kh.matching(addr, markerCA)
-	offered := "key " + describe(key)
+	found := kh.lookup(addr)
+	offered := describe(key)
 	if cert, ok := key.(*ssh.Certificate); ok {
 		if e := kh.revoked(cert.SignatureKey); e != nil {
 			return refuse(ErrHostKeyRevoked, "server offered a host certificate signed by CA %s, which %s marks @revoked: it must never be trusted again", describe(cert.SignatureKey), kh.where(*e))
 		}
-		for _, ca := range authorities {
+		for _, ca := range found.authorities {
 			if !bytes.Equal(ca.key.Marshal(), cert.SignatureKey.Marshal()) {
 				continue
 			}
@@ -248,13 +262,12 @@ func (kh *knownHosts) verify(addr string, key ssh.PublicKey) error {
 		offered = fmt.Sprintf("a host certificate signed by CA %s for key %s", describe(cert.SignatureKey), describe(cert.Key))
 		key = cert.Key
 	}
-	pins := kh.matching(addr, "")
-	for _, pin := range pins {
+	for _, pin := range found.pins {
 		if bytes.Equal(pin.key.Marshal(), key.Marshal()) {
 			return nil
 		}
 	}
-	switch {
+	switch pins, authorities := found.pins, found.authorities; {
 	case len(pins) > 0:
 		return refuse(ErrHostKeyChanged,
 			"server offered %s but %s records %s; this may be an attack. If the host was reinstalled, remove that line (ssh-keygen -R %q -f %s) and verify the new key",
@@ -283,50 +296,43 @@ func checkHostCert(addr string, cert *ssh.Certificate) error {
 	return (&ssh.CertChecker{}).CheckCert(host, cert)
 }
 
-// algorithms are the host key algorithms to ask of the server at addr: the
-// types known_hosts records for it, so that the server presents a key we
+// algorithms are the host key algorithms to ask of a host with these
+// entries: the types they record, so that the server presents a key we
 // can check (as OpenSSH does) rather than one of an unknown type, and host
 // certificates first when a @cert-authority line speaks for it. Nil, for a
 // host known_hosts does not name, leaves x/crypto's defaults.
-func (kh *knownHosts) algorithms(addr string) []string {
+func (found hostEntries) algorithms() []string {
 	var algorithms []string
-	if len(kh.matching(addr, markerCA)) > 0 {
+	if len(found.authorities) > 0 {
 		for _, a := range ssh.SupportedAlgorithms().HostKeys {
 			if strings.HasSuffix(a, "-cert-v01@openssh.com") {
 				algorithms = append(algorithms, a)
 			}
 		}
 	}
-	for _, pin := range kh.matching(addr, "") {
-		switch t := pin.key.Type(); t {
-		case ssh.KeyAlgoRSA:
-			algorithms = append(algorithms, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algorithms = append(algorithms, t)
+	for _, pin := range found.pins {
+		types := []string{pin.key.Type()}
+		if types[0] == ssh.KeyAlgoRSA {
+			types = []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
+		}
+		for _, t := range types {
+			if !slices.Contains(algorithms, t) {
+				algorithms = append(algorithms, t)
+			}
 		}
 	}
-	return dedupe(algorithms)
+	return algorithms
 }
 
-func dedupe(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// expected describes, for an error, the lines that speak for addr.
-func (kh *knownHosts) expected(addr string) string {
+// expected describes the entries for an error: what the host was expected
+// to present, and where known_hosts says so.
+func (kh *knownHosts) expected(found hostEntries) string {
 	var lines []string
-	for _, e := range append(kh.matching(addr, markerCA), kh.matching(addr, "")...) {
-		kind := e.key.Type()
-		if e.marker == markerCA {
-			kind = "certificate from CA " + describe(e.key)
-		}
-		lines = append(lines, fmt.Sprintf("%s at %s", kind, kh.where(e)))
+	for _, e := range found.authorities {
+		lines = append(lines, fmt.Sprintf("certificate from CA %s at %s", describe(e.key), kh.where(e)))
+	}
+	for _, e := range found.pins {
+		lines = append(lines, fmt.Sprintf("%s at %s", e.key.Type(), kh.where(e)))
 	}
 	return strings.Join(lines, ", ")
 }

@@ -359,7 +359,8 @@ func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback
 		}
 		return remember(h.KnownHosts, addr, key)
 	}
-	return callback, kh.algorithms(h.Addr()), kh.expected(h.Addr()), nil
+	found := kh.lookup(h.Addr())
+	return callback, found.algorithms(), kh.expected(found), nil
 }
 
 // knownHostsFile parses file once for the Dialer's life: parsing it per
