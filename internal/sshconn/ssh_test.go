@@ -117,6 +117,8 @@ func TestDialErrors(t *testing.T) {
 	otherKey := filepath.Join(dir, "other_known_hosts")
 	sshtest.WriteKnownHosts(t, otherKey, server.Host, server.Port, sshtest.NewServer(t, commands).HostKey)
 	_, wrongIdentity := sshtest.NewUserKey(t, dir)
+	empty := filepath.Join(dir, "empty")
+	writeFile(t, empty, "")
 
 	refused, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -153,11 +155,7 @@ func TestDialErrors(t *testing.T) {
 			h.ConnectTimeout = 300 * time.Millisecond
 		}, ErrUnreachable, "SSH handshake did not finish within 300ms"},
 		{"changed host key", func(h *inventory.Host) { h.KnownHosts = otherKey }, ErrHostKeyChanged, "this may be an attack"},
-		{"unknown host key", func(h *inventory.Host) {
-			h.KnownHosts = filepath.Join(dir, "empty")
-			os.WriteFile(h.KnownHosts, nil, 0o600)
-		},
-			ErrHostKeyUnknown, "rerun with --accept-new-host-keys"},
+		{"unknown host key", func(h *inventory.Host) { h.KnownHosts = empty }, ErrHostKeyUnknown, "rerun with --accept-new-host-keys"},
 		{"missing known_hosts", func(h *inventory.Host) { h.KnownHosts = filepath.Join(dir, "absent") }, ErrHostKeyUnknown, "no such file"},
 		{"wrong key", func(h *inventory.Host) { h.Identity = wrongIdentity }, ErrAuth, "the server accepted none of these keys"},
 		{"missing identity", func(h *inventory.Host) { h.Identity = filepath.Join(dir, "nokey") }, ErrAuth, "no such file"},
