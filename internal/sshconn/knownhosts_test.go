@@ -6,15 +6,19 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 
+	"everywhere/internal/inventory"
 	"everywhere/internal/sshtest"
 )
 
@@ -138,56 +142,93 @@ func TestKnownHostsUnparsableLineIsError(t *testing.T) {
 	}
 }
 
-// TestAcceptNewKeysConcurrentRunsKeepEveryLine: Dialers share no lock
-// in memory, as two everywhere processes do not; the file lock alone keeps
-// their appends whole and never records a host twice.
+// TestAcceptNewKeysConcurrentRunsKeepEveryLine: several processes trusting
+// the same new hosts at once all connect, and each host is recorded once, on
+// a whole line. (The race it guards against is narrow and seldom lost even
+// without the lock; TestKnownHostsWaitForFileLock shows the lock is taken.)
 func TestAcceptNewKeysConcurrentRunsKeepEveryLine(t *testing.T) {
 	var servers []*sshtest.Server
+	var targets []string
 	for i := 0; i < 6; i++ {
-		servers = append(servers, sshtest.NewServer(t, commands))
+		s := sshtest.NewServer(t, commands)
+		servers = append(servers, s)
+		targets = append(targets, fmt.Sprintf("%d=%s", s.Port, s.IdentityFile))
 	}
 	file := filepath.Join(t.TempDir(), "sub", "known_hosts")
-	var wg sync.WaitGroup
-	errs := make(chan error, 4*len(servers))
-	for run := 0; run < 4; run++ {
-		d := NewDialer(true, 0)
-		for _, s := range servers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				h := hostFor(s)
-				h.KnownHosts = file
-				c, err := d.Dial(context.Background(), h)
-				if err != nil {
-					errs <- err
-					return
-				}
-				c.Close()
-			}()
-		}
+	// The runs start dialling together, so their appends race.
+	start := time.Now().Add(500 * time.Millisecond).UnixNano()
+	type run struct {
+		cmd *exec.Cmd
+		out strings.Builder
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+	var runs []*run
+	for i := 0; i < 4; i++ {
+		r := &run{cmd: exec.Command(os.Args[0], "-test.run=^TestHelperAcceptNewRun$")}
+		r.cmd.Env = append(os.Environ(), "EVERYWHERE_TEST_KNOWN_HOSTS="+file, "EVERYWHERE_TEST_TARGETS="+strings.Join(targets, ","),
+			fmt.Sprintf("EVERYWHERE_TEST_START=%d", start))
+		r.cmd.Stdout, r.cmd.Stderr = &r.out, &r.out
+		if err := r.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { // after a failure below, no run outlives the test
+			if r.cmd.ProcessState == nil {
+				_ = r.cmd.Process.Kill()
+				_ = r.cmd.Wait()
+			}
+		})
+		runs = append(runs, r)
+	}
+	for i, r := range runs {
+		if err := r.cmd.Wait(); err != nil {
+			t.Errorf("run %d: %v\n%s", i, err, r.out.String())
+		}
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var want []string
-	for _, s := range servers {
-		want = append(want, pin(s.Port, s.HostKey))
-	}
 	got := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
-	if len(got) != len(want) {
-		t.Fatalf("known_hosts has %d lines, want %d:\n%s", len(got), len(want), data)
+	if len(got) != len(servers) {
+		t.Errorf("known_hosts has %d lines, want %d:\n%s", len(got), len(servers), data)
 	}
-	for _, line := range want {
-		if !strings.Contains(string(data), line+"\n") {
+	for _, s := range servers {
+		if line := pin(s.Port, s.HostKey); !strings.Contains(string(data), line+"\n") {
 			t.Errorf("known_hosts lacks %q:\n%s", line, data)
 		}
 	}
+}
+
+// TestHelperAcceptNewRun is one run of TestAcceptNewKeysConcurrentRunsKeepEveryLine,
+// in a process of its own: it dials every target at once, trusting new keys.
+func TestHelperAcceptNewRun(t *testing.T) {
+	file := os.Getenv("EVERYWHERE_TEST_KNOWN_HOSTS")
+	if file == "" {
+		t.Skip("run by TestAcceptNewKeysConcurrentRunsKeepEveryLine")
+	}
+	start, err := strconv.ParseInt(os.Getenv("EVERYWHERE_TEST_START"), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := NewDialer(true, 0)
+	time.Sleep(time.Until(time.Unix(0, start)))
+	var wg sync.WaitGroup
+	for _, target := range strings.Split(os.Getenv("EVERYWHERE_TEST_TARGETS"), ",") {
+		port, identity, _ := strings.Cut(target, "=")
+		h := inventory.Host{Name: "run", Address: "127.0.0.1", User: "u", Identity: identity, KnownHosts: file, ConnectTimeout: 10 * time.Second}
+		var err error
+		if h.Port, err = strconv.Atoi(port); err != nil {
+			t.Fatal(err)
+		}
+		wg.Go(func() {
+			c, err := d.Dial(context.Background(), h)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			c.Close()
+		})
+	}
+	wg.Wait()
 }
 
 // TestCertAuthorityKeyIsNoPin: x/crypto's knownhosts takes a @cert-authority
@@ -205,5 +246,55 @@ func TestCertAuthorityKeyIsNoPin(t *testing.T) {
 	}
 	if want := "offers no host key of the kinds known_hosts expects of it (certificate from CA ssh-ed25519 " + ssh.FingerprintSHA256(server.HostKey) + " at " + h.KnownHosts + ":1)"; !errors.Is(err, ErrHostKeyChanged) || !strings.Contains(fmt.Sprint(err), want) {
 		t.Errorf("err = %v, want %v saying %q", err, ErrHostKeyChanged, want)
+	}
+}
+
+// TestKnownHostsWaitForFileLock: reading known_hosts waits while another
+// run appends to it (holds the lock exclusively), and appending waits
+// while another run reads it.
+func TestKnownHostsWaitForFileLock(t *testing.T) {
+	server := sshtest.NewServer(t, commands)
+	for _, tt := range []struct {
+		name string
+		how  int // the other run's lock
+	}{
+		{"reading waits for an append", syscall.LOCK_EX},
+		{"appending waits for a reader", syscall.LOCK_SH},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := hostFor(server)
+			h.KnownHosts = filepath.Join(t.TempDir(), "known_hosts")
+			writeFile(t, h.KnownHosts, "")
+			other, err := os.Open(h.KnownHosts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer other.Close()
+			if err := syscall.Flock(int(other.Fd()), tt.how); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() {
+				c, err := NewDialer(true, 0).Dial(context.Background(), h)
+				if err == nil {
+					c.Close()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				t.Fatalf("dial finished (err = %v) while another run held the lock", err)
+			case <-time.After(300 * time.Millisecond):
+			}
+			if err := syscall.Flock(int(other.Fd()), syscall.LOCK_UN); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			if data, err := os.ReadFile(h.KnownHosts); err != nil || string(data) != pin(server.Port, server.HostKey)+"\n" {
+				t.Errorf("known_hosts is %q (%v)", data, err)
+			}
+		})
 	}
 }
