@@ -86,6 +86,9 @@ func parseKnownEntry(text string) (knownEntry, error) {
 		return e, err
 	}
 	blob, err := base64.StdEncoding.DecodeString(fields[2])
+	if err != nil && len(fields) > 3 {
+		return e, fmt.Errorf("key is not base64 (%w): is another entry glued onto this line, after a missing newline?", err)
+	}
 	if err != nil {
 		return e, fmt.Errorf("key is not base64: %w", err)
 	}
@@ -281,13 +284,17 @@ func (kh *knownHosts) verify(addr string, key ssh.PublicKey) error {
 }
 
 // checkHostCert checks a certificate already known to be signed by a
-// trusted CA: a host certificate, naming the host as a principal (the name
-// we dialled, without the port), within its validity, with no critical
-// option. OpenSSH accepts a host certificate with no principals for any
-// host; we do not, as a certificate should say whom it is for.
+// trusted CA as OpenSSH does: a host certificate, naming the host (as
+// dialled, without the port) among its principals, within its validity,
+// with no critical option. Unlike OpenSSH, a certificate naming no
+// principals is refused rather than valid for every host the CA covers:
+// one leaked host key would otherwise pass for any of them.
 func checkHostCert(addr string, cert *ssh.Certificate) error {
 	if cert.CertType != ssh.HostCert {
 		return errors.New("it is a user certificate")
+	}
+	if len(cert.ValidPrincipals) == 0 {
+		return errors.New("it names no principals (sign it for the host's name: ssh-keygen -h -n NAME)")
 	}
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {

@@ -2,6 +2,7 @@ package sshconn
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -297,4 +298,60 @@ func TestKnownHostsWaitForFileLock(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHostCertChecks: what makes a certificate from a trusted CA valid for
+// the host dialled.
+func TestHostCertChecks(t *testing.T) {
+	ca, _ := sshtest.NewUserKey(t, t.TempDir())
+	host, _ := sshtest.NewUserKey(t, t.TempDir())
+	now := uint64(time.Now().Unix())
+	tests := []struct {
+		name   string
+		modify func(*ssh.Certificate)
+		want   string // in the error; "": valid
+	}{
+		{"valid", func(*ssh.Certificate) {}, ""},
+		{"valid forever", func(c *ssh.Certificate) { c.ValidAfter, c.ValidBefore = 0, ssh.CertTimeInfinity }, ""},
+		{"another name", func(c *ssh.Certificate) { c.ValidPrincipals = []string{"db.example"} }, `principal "web.example" not in the set`},
+		{"expired", func(c *ssh.Certificate) { c.ValidBefore = now - 60 }, "expired"},
+		{"not yet valid", func(c *ssh.Certificate) { c.ValidAfter = now + 3600 }, "not yet valid"},
+		{"user certificate", func(c *ssh.Certificate) { c.CertType = ssh.UserCert }, "user certificate"},
+		{"critical option", func(c *ssh.Certificate) { c.CriticalOptions = map[string]string{"force-command": "true"} }, "unsupported critical option"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cert := &ssh.Certificate{Key: host.PublicKey(), CertType: ssh.HostCert, KeyId: "test", ValidPrincipals: []string{"web.example"},
+				ValidAfter: now - 60, ValidBefore: now + 3600}
+			tt.modify(cert)
+			if err := cert.SignCert(rand.Reader, ca); err != nil {
+				t.Fatal(err)
+			}
+			err := checkHostCert("web.example:2222", cert)
+			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
+				t.Errorf("err = %v, want %q", err, tt.want)
+			}
+		})
+	}
+	// x/crypto will not sign a certificate naming no principals; OpenSSH
+	// will, and takes it as valid for every host.
+	t.Run("no principals", func(t *testing.T) {
+		ca := sshtest.NewCA(t)
+		pub := filepath.Join(t.TempDir(), "host.pub")
+		writeFile(t, pub, string(ssh.MarshalAuthorizedKey(host.PublicKey())))
+		if out, err := exec.Command("ssh-keygen", "-q", "-s", ca.KeyFile, "-h", "-I", "test", pub).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+		certText, err := os.ReadFile(strings.TrimSuffix(pub, ".pub") + "-cert.pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, _, _, _, err := ssh.ParseAuthorizedKey(certText)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkHostCert("web.example:2222", key.(*ssh.Certificate)); err == nil || !strings.Contains(err.Error(), "names no principals") {
+			t.Errorf("err = %v, want it to name no principals", err)
+		}
+	})
 }
