@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"everywhere/internal/inventory"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 	"golang.org/x/sync/errgroup"
+
+	"everywhere/internal/inventory"
 )
 
 // floor is the least a fan-out can do: per host one handshake and one

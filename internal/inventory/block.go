@@ -1,11 +1,12 @@
 package inventory
 
 import (
-	"everywhere/internal/yamlfile"
 	"sort"
 	"sync"
 
 	"go.yaml.in/yaml/v3"
+
+	"everywhere/internal/yamlfile"
 )
 
 // BlockSource is a block of a host's inventory entry (`docker:`, `lxd:`)

@@ -3,12 +3,13 @@ package sshconn
 import (
 	"context"
 	"errors"
-	"everywhere/internal/host"
 	"fmt"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"everywhere/internal/host"
 )
 
 // killGrace is how long a killed command's session gets to report back.

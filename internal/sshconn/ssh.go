@@ -2,20 +2,22 @@ package sshconn
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
-	"everywhere/internal/inventory"
 	"fmt"
+	"io"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
-	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/inventory"
 )
 
 // DefaultMaxHandshakes caps SSH handshakes in flight: an sshd's listen
@@ -27,6 +29,10 @@ var (
 	ErrUnreachable    = errors.New("unreachable")
 	ErrHostKeyChanged = errors.New("host key changed")
 	ErrHostKeyUnknown = errors.New("host key unknown")
+	// ErrHostKeyRevoked is a key (or a certificate's CA) that known_hosts
+	// marks @revoked: refused like a changed key, and told apart so that
+	// the message does not suggest replacing the pin.
+	ErrHostKeyRevoked = errors.New("host key revoked")
 	ErrAuth           = errors.New("authentication failed")
 )
 
@@ -53,7 +59,6 @@ type Dialer struct {
 	AcceptNewHostKeys bool
 
 	handshakes chan struct{}
-	writeMu    sync.Mutex // serialises known_hosts appends
 
 	cacheMu    sync.Mutex
 	knownHosts map[string]knownHostsDB // parsed once per file: a fleet shares one
@@ -61,8 +66,8 @@ type Dialer struct {
 
 // knownHostsDB is a parsed known_hosts file, or why it could not be read.
 type knownHostsDB struct {
-	check ssh.HostKeyCallback
-	err   error
+	kh  *knownHosts
+	err error
 }
 
 // NewDialer returns a Dialer allowing maxHandshakes handshakes at once
@@ -98,7 +103,7 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 		return nil, fail(ErrAuth, "%v", err)
 	}
 	defer closeAgent()
-	hostKeys, algorithms, err := d.hostKeyCallback(h)
+	hostKeys, algorithms, expected, err := d.hostKeyCallback(h)
 	if err != nil {
 		return nil, fail(ErrHostKeyUnknown, "%v", err)
 	}
@@ -143,6 +148,8 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 		switch {
 		case errors.As(err, &keyErr):
 			return nil, fail(keyErr.kind, "%s", keyErr.detail)
+		case len(algorithms) > 0 && strings.Contains(err.Error(), "no common algorithm for host key"):
+			return nil, fail(ErrHostKeyChanged, "the server offers no host key of the kinds known_hosts expects of it (%s); this may be an attack, or the host was reinstalled", expected)
 		case strings.Contains(err.Error(), "unable to authenticate"):
 			return nil, fail(ErrAuth, "as user %q with %s: the server accepted none of these keys", h.User, tried)
 		case !stopped && ctx.Err() != nil:
@@ -238,22 +245,27 @@ func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn,
 }
 
 // authMethods offers the host's identity file (when set) and the keys of a
-// running ssh-agent, else the usual ~/.ssh keys. tried describes them for errors.
+// running ssh-agent, else the usual ~/.ssh keys. tried describes them for
+// errors, with the default keys skipped and why.
 func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
 	closeAgent = func() {}
 	var signers []ssh.Signer
-	var names []string
+	var names, skipped []string
 	keyFiles := []string{h.Identity}
 	if h.Identity == "" {
 		home, _ := os.UserHomeDir()
 		keyFiles = []string{filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(home, ".ssh/id_ecdsa"), filepath.Join(home, ".ssh/id_rsa")}
 	}
 	for _, file := range keyFiles {
-		data, readErr := os.ReadFile(file)
-		if readErr != nil {
-			if h.Identity != "" {
-				return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, readErr)
-			}
+		data, readErr := readIdentity(file)
+		var open *tooOpenError
+		switch {
+		case readErr != nil && h.Identity != "":
+			return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, readErr)
+		case errors.As(readErr, &open):
+			skipped = append(skipped, fmt.Sprintf("%s skipped: %v", file, readErr))
+			continue
+		case readErr != nil:
 			continue
 		}
 		signer, parseErr := ssh.ParsePrivateKey(data)
@@ -278,9 +290,44 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 		}
 	}
 	if len(signers) == 0 {
-		return nil, closeAgent, "", errors.New("no key to offer: set identity: in the inventory or start ssh-agent")
+		return nil, closeAgent, "", errors.New(strings.Join(append([]string{"no key to offer: set identity: in the inventory or start ssh-agent"}, skipped...), "; "))
 	}
-	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, strings.Join(names, ", "), nil
+	tried = strings.Join(names, ", ")
+	if len(skipped) > 0 {
+		tried += " (" + strings.Join(skipped, "; ") + ")"
+	}
+	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, tried, nil
+}
+
+// tooOpenError is a private key that others than its owner may read. OpenSSH
+// ignores such a key; so do we, lest a key that leaked stay in use unnoticed.
+type tooOpenError struct {
+	file string
+	mode fs.FileMode
+}
+
+func (e *tooOpenError) Error() string {
+	return fmt.Sprintf("Permissions %04o for '%s' are too open: it is required that your private key files are NOT accessible by others (chmod 600 %s)", e.mode.Perm(), e.file, e.file)
+}
+
+// readIdentity reads a private key file, refusing it as OpenSSH's
+// sshkey_perm_ok does: when it belongs to us and group or others have any
+// access to it. A key owned by someone else (root, sharing it with a
+// group) is allowed, as there.
+func readIdentity(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) == os.Getuid() && info.Mode().Perm()&0o077 != 0 {
+		return nil, &tooOpenError{file: file, mode: info.Mode()}
+	}
+	return io.ReadAll(f)
 }
 
 // hostKeyError carries a precise explanation through x/crypto/ssh's handshake.
@@ -291,113 +338,40 @@ type hostKeyError struct {
 
 func (e *hostKeyError) Error() string { return e.detail }
 
-// hostKeyCallback verifies against h.KnownHosts and, when the host is known,
-// returns the key algorithms recorded for it so the server presents one we
-// can check (as OpenSSH does) rather than an unknown type.
-func (d *Dialer) hostKeyCallback(h inventory.Host) (ssh.HostKeyCallback, []string, error) {
-	check, err := d.knownHostsFile(h.KnownHosts)
+// hostKeyCallback verifies against h.KnownHosts, and returns the host key
+// algorithms to ask for (see knownHosts.algorithms) and what known_hosts
+// expects of the host, for an error when the server offers none of them.
+func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback, algorithms []string, expected string, err error) {
+	kh, err := d.knownHostsFile(h.KnownHosts)
 	if err != nil {
-		return nil, nil, fmt.Errorf("known_hosts %s: %w (create it, or rerun with --accept-new-host-keys)", h.KnownHosts, err)
+		return nil, nil, "", err
 	}
-	algorithms := knownAlgorithms(check, h.Addr())
-	var callback ssh.HostKeyCallback
-	callback = func(addr string, remote net.Addr, key ssh.PublicKey) error {
-		err := check(addr, remote, key)
-		var keyErr *knownhosts.KeyError
-		if err == nil || !errors.As(err, &keyErr) {
+	callback = func(addr string, _ net.Addr, key ssh.PublicKey) error {
+		err := kh.verify(addr, key)
+		switch {
+		case !errors.Is(err, errKeyNotKnown):
 			return err
-		}
-		fp := ssh.FingerprintSHA256(key)
-		if len(keyErr.Want) > 0 {
-			want := keyErr.Want[0]
-			return &hostKeyError{kind: ErrHostKeyChanged, detail: fmt.Sprintf(
-				"server offered %s %s but %s:%d records %s %s; this may be an attack. If the host was reinstalled, remove that line (ssh-keygen -R %q -f %s) and verify the new key",
-				key.Type(), fp, want.Filename, want.Line, want.Key.Type(), ssh.FingerprintSHA256(want.Key), knownhosts.Normalize(addr), h.KnownHosts)}
-		}
-		if !d.AcceptNewHostKeys {
+		case !d.AcceptNewHostKeys:
 			return &hostKeyError{kind: ErrHostKeyUnknown, detail: fmt.Sprintf(
-				"%s %s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
-				key.Type(), fp, h.KnownHosts, h.Port, h.Address)}
+				"%s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
+				describe(plainKey(key)), h.KnownHosts, h.Port, h.Address)}
 		}
-		// The parsed file may be older than keys trusted since: decide on
-		// the file as it is now, so a key that changed is never taken.
-		return d.remember(h.KnownHosts, addr, remote, key, func(fresh ssh.HostKeyCallback) error {
-			check = fresh
-			return callback(addr, remote, key)
-		})
+		return remember(h.KnownHosts, addr, key)
 	}
-	return callback, algorithms, nil
+	found := kh.lookup(h.Addr())
+	return callback, found.algorithms(), kh.expected(found), nil
 }
 
 // knownHostsFile parses file once for the Dialer's life: parsing it per
 // host made a fleet's cost grow with the square of its size. Keys that
 // trust-on-first-use adds later are checked against the file itself.
-func (d *Dialer) knownHostsFile(file string) (ssh.HostKeyCallback, error) {
+func (d *Dialer) knownHostsFile(file string) (*knownHosts, error) {
 	d.cacheMu.Lock()
 	defer d.cacheMu.Unlock()
 	if db, ok := d.knownHosts[file]; ok {
-		return db.check, db.err
+		return db.kh, db.err
 	}
-	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && d.AcceptNewHostKeys {
-		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
-			return nil, err
-		}
-		if err := os.WriteFile(file, nil, 0o600); err != nil {
-			return nil, err
-		}
-	}
-	check, err := knownhosts.New(file)
-	d.knownHosts[file] = knownHostsDB{check, err}
-	return check, err
-}
-
-// remember appends a first-seen key to known_hosts. The file is read again
-// first: when it now holds a key for addr, verify decides with it instead.
-func (d *Dialer) remember(file, addr string, remote net.Addr, key ssh.PublicKey, verify func(ssh.HostKeyCallback) error) error {
-	d.writeMu.Lock()
-	fresh, err := knownhosts.New(file)
-	if err != nil {
-		d.writeMu.Unlock()
-		return fmt.Errorf("recording host key: %w", err)
-	}
-	var keyErr *knownhosts.KeyError
-	if err := fresh(addr, remote, key); err == nil || !errors.As(err, &keyErr) || len(keyErr.Want) > 0 {
-		d.writeMu.Unlock()
-		return verify(fresh)
-	}
-	defer d.writeMu.Unlock()
-	f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
-	if err != nil {
-		return fmt.Errorf("recording host key: %w", err)
-	}
-	if _, err := f.WriteString(knownhosts.Line([]string{knownhosts.Normalize(addr)}, key) + "\n"); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("recording host key: %w", err)
-	}
-	return f.Close()
-}
-
-// probeKey is a key no known_hosts line holds; checking it reveals the keys
-// that are recorded for an address.
-var probeKey = func() ssh.PublicKey {
-	pub, _, _ := ed25519.GenerateKey(nil)
-	key, _ := ssh.NewPublicKey(pub)
-	return key
-}()
-
-func knownAlgorithms(check ssh.HostKeyCallback, addr string) []string {
-	var keyErr *knownhosts.KeyError
-	if err := check(addr, &net.TCPAddr{}, probeKey); !errors.As(err, &keyErr) {
-		return nil
-	}
-	var algorithms []string
-	for _, k := range keyErr.Want {
-		switch k.Key.Type() {
-		case ssh.KeyAlgoRSA:
-			algorithms = append(algorithms, ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA)
-		default:
-			algorithms = append(algorithms, k.Key.Type())
-		}
-	}
-	return algorithms
+	kh, err := readKnownHosts(file, d.AcceptNewHostKeys)
+	d.knownHosts[file] = knownHostsDB{kh, err}
+	return kh, err
 }

@@ -72,7 +72,7 @@ func TestExec(t *testing.T) {
 		{"uname -m", 100, 0, "aarch64\n", "", 8},
 		{"exit 3", 100, 3, "", "bye\n", 0},
 		{"nosuch", 100, 127, "", "sh: nosuch: not found\n", 0},
-		{"big", 10, 0, "xxxxxxxxxx", "", 100000},
+		{"big", 10, 0, "xxxxx\n[everywhere: 99990 bytes, 0 newlines cut here]\nxxxxx", "", 100000},
 	}
 	for _, tt := range tests {
 		t.Run(tt.command, func(t *testing.T) {
@@ -117,6 +117,8 @@ func TestDialErrors(t *testing.T) {
 	otherKey := filepath.Join(dir, "other_known_hosts")
 	sshtest.WriteKnownHosts(t, otherKey, server.Host, server.Port, sshtest.NewServer(t, commands).HostKey)
 	_, wrongIdentity := sshtest.NewUserKey(t, dir)
+	empty := filepath.Join(dir, "empty")
+	writeFile(t, empty, "")
 
 	refused, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -153,11 +155,7 @@ func TestDialErrors(t *testing.T) {
 			h.ConnectTimeout = 300 * time.Millisecond
 		}, ErrUnreachable, "SSH handshake did not finish within 300ms"},
 		{"changed host key", func(h *inventory.Host) { h.KnownHosts = otherKey }, ErrHostKeyChanged, "this may be an attack"},
-		{"unknown host key", func(h *inventory.Host) {
-			h.KnownHosts = filepath.Join(dir, "empty")
-			os.WriteFile(h.KnownHosts, nil, 0o600)
-		},
-			ErrHostKeyUnknown, "rerun with --accept-new-host-keys"},
+		{"unknown host key", func(h *inventory.Host) { h.KnownHosts = empty }, ErrHostKeyUnknown, "rerun with --accept-new-host-keys"},
 		{"missing known_hosts", func(h *inventory.Host) { h.KnownHosts = filepath.Join(dir, "absent") }, ErrHostKeyUnknown, "no such file"},
 		{"wrong key", func(h *inventory.Host) { h.Identity = wrongIdentity }, ErrAuth, "the server accepted none of these keys"},
 		{"missing identity", func(h *inventory.Host) { h.Identity = filepath.Join(dir, "nokey") }, ErrAuth, "no such file"},
@@ -303,23 +301,6 @@ func TestKeepaliveClosesDeadConnection(t *testing.T) {
 	}
 }
 
-func TestShellQuote(t *testing.T) {
-	tests := []struct {
-		argv []string
-		want string
-	}{
-		{[]string{"uname", "-a"}, "uname -a"},
-		{[]string{"sh", "-c", "ip addr; echo $HOME"}, "sh -c 'ip addr; echo $HOME'"},
-		{[]string{"echo", "it's"}, `echo 'it'\''s'`},
-		{[]string{"echo", ""}, "echo ''"},
-	}
-	for _, tt := range tests {
-		if got := host.ShellQuote(tt.argv); got != tt.want {
-			t.Errorf("host.ShellQuote(%q) = %q, want %q", tt.argv, got, tt.want)
-		}
-	}
-}
-
 // TestAgentAuth: with no identity file, the keys of a running ssh-agent
 // (SSH_AUTH_SOCK) are offered.
 func TestAgentAuth(t *testing.T) {
@@ -363,5 +344,70 @@ func TestAgentAuth(t *testing.T) {
 	t.Setenv("SSH_AUTH_SOCK", "")
 	if _, err := NewDialer(false, 0).Dial(context.Background(), h); !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "no key to offer") {
 		t.Errorf("no key: %v", err)
+	}
+}
+
+// TestIdentityTooOpenRefused: a private key that group or others may read
+// is not used, as with OpenSSH; a configured one is an error that says how
+// to fix it, a default ~/.ssh one is skipped and the error says so.
+func TestIdentityTooOpenRefused(t *testing.T) {
+	server := sshtest.NewServer(t, commands)
+	key, err := os.ReadFile(server.IdentityFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		file     string // under a fresh HOME
+		mode     os.FileMode
+		explicit bool
+		want     []string // in the error; none: the dial succeeds
+	}{
+		{"configured 0644", "key", 0o644, true, []string{"Permissions 0644 for '%s' are too open", "chmod 600 %s"}},
+		{"configured 0640", "key", 0o640, true, []string{"Permissions 0640 for '%s' are too open", "chmod 600 %s"}},
+		{"configured 0400", "key", 0o400, true, nil},
+		{"default 0604", ".ssh/id_ed25519", 0o604, false, []string{"no key to offer", "%s skipped: Permissions 0604"}},
+		{"default 0600", ".ssh/id_ed25519", 0o600, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			t.Setenv("HOME", home)
+			t.Setenv("SSH_AUTH_SOCK", "")
+			file := filepath.Join(home, tt.file)
+			if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(file, key, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(file, tt.mode); err != nil { // past the umask
+				t.Fatal(err)
+			}
+			h := hostFor(server)
+			h.Identity = ""
+			if tt.explicit {
+				h.Identity = file
+			}
+			c, err := NewDialer(false, 0).Dial(context.Background(), h)
+			if tt.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.Close()
+				return
+			}
+			if err == nil {
+				c.Close()
+			}
+			if !errors.Is(err, ErrAuth) {
+				t.Fatalf("err = %v, want %v", err, ErrAuth)
+			}
+			for _, w := range tt.want {
+				if w := strings.ReplaceAll(w, "%s", file); !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q should say %q", err, w)
+				}
+			}
+		})
 	}
 }

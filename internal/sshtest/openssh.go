@@ -43,8 +43,41 @@ func RequireOpenSSH(t testing.TB) {
 	t.Skipf("%s not installed (apt-get install openssh-server)", SSHDPath)
 }
 
+// CA is a certificate authority's key pair, for host certificates.
+type CA struct {
+	KeyFile   string // the private key, in OpenSSH's format, for ssh-keygen -s
+	PublicKey ssh.PublicKey
+}
+
+// NewCA writes a new CA key into a temporary directory of the test.
+func NewCA(t testing.TB) *CA {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "ca")
+	return &CA{KeyFile: file, PublicKey: writeKey(t, file).PublicKey()}
+}
+
+// HostCert is a certificate for an sshd's host key, made as
+// ssh-keygen -s CA -h -I id -n Principals -V Validity makes it.
+type HostCert struct {
+	CA         *CA
+	Principals []string // empty: the address the sshd listens on
+	Validity   string   // ssh-keygen -V, such as 20200101:20200102; empty: forever
+}
+
 // StartOpenSSH starts sshd for the current user and stops it at the end of the test.
 func StartOpenSSH(t testing.TB) *OpenSSH {
+	t.Helper()
+	return startOpenSSH(t, nil)
+}
+
+// StartOpenSSHWithCert starts sshd as StartOpenSSH does, presenting cert
+// (HostCertificate in sshd_config) as well as its plain host key.
+func StartOpenSSHWithCert(t testing.TB, cert HostCert) *OpenSSH {
+	t.Helper()
+	return startOpenSSH(t, &cert)
+}
+
+func startOpenSSH(t testing.TB, cert *HostCert) *OpenSSH {
 	t.Helper()
 	RequireOpenSSH(t)
 	u, err := user.Current()
@@ -65,10 +98,14 @@ func StartOpenSSH(t testing.TB) *OpenSSH {
 	}
 	s := &OpenSSH{Host: "127.0.0.1", User: u.Username, IdentityFile: identity, HostKey: hostSigner.PublicKey(),
 		KnownHostsFile: filepath.Join(dir, "known_hosts")}
+	var serverConfig []string
+	if cert != nil {
+		serverConfig = append(serverConfig, "HostCertificate "+signHostKey(t, *cert, hostKeyFile, s.HostKey, s.Host))
+	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		s.Port = freePort(t)
-		if lastErr = s.start(dir, hostKeyFile, authorized); lastErr == nil {
+		if lastErr = s.start(dir, hostKeyFile, authorized, serverConfig); lastErr == nil {
 			WriteKnownHosts(t, s.KnownHostsFile, s.Host, s.Port, s.HostKey)
 			t.Cleanup(s.stop)
 			return s
@@ -78,7 +115,28 @@ func StartOpenSSH(t testing.TB) *OpenSSH {
 	return nil
 }
 
-func (s *OpenSSH) start(dir, hostKeyFile, authorized string) error {
+// signHostKey certifies hostKey, the public half of hostKeyFile, with
+// ssh-keygen and returns the certificate's file.
+func signHostKey(t testing.TB, cert HostCert, hostKeyFile string, hostKey ssh.PublicKey, host string) string {
+	t.Helper()
+	if err := os.WriteFile(hostKeyFile+".pub", ssh.MarshalAuthorizedKey(hostKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	principals := cert.Principals
+	if len(principals) == 0 {
+		principals = []string{host}
+	}
+	args := []string{"-q", "-s", cert.CA.KeyFile, "-h", "-I", "everywhere-test", "-n", strings.Join(principals, ",")}
+	if cert.Validity != "" {
+		args = append(args, "-V", cert.Validity)
+	}
+	if out, err := exec.Command("ssh-keygen", append(args, hostKeyFile+".pub")...).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return hostKeyFile + "-cert.pub"
+}
+
+func (s *OpenSSH) start(dir, hostKeyFile, authorized string, extraConfig []string) error {
 	config := filepath.Join(dir, "sshd_config")
 	lines := []string{
 		fmt.Sprintf("ListenAddress %s:%d", s.Host, s.Port),
@@ -95,6 +153,7 @@ func (s *OpenSSH) start(dir, hostKeyFile, authorized string) error {
 		"MaxSessions 100",
 		"LogLevel ERROR",
 	}
+	lines = append(lines, extraConfig...)
 	if err := os.WriteFile(config, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
