@@ -309,7 +309,7 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 		if _, stopErr := s.Client.Exec(stopCtx, name, driver.KillMarked(mark), nil, &killed, io.Discard); stopErr != nil {
 			return out, fmt.Errorf("exec in %s: %w; stopping the command failed: %v", name, err, stopErr)
 		}
-		return out, fmt.Errorf("exec in %s: killed pids %s: %w", name, strings.Join(strings.Fields(killed.String()), " "), err)
+		return out, fmt.Errorf("exec in %s: killed pids %s: %w", name, strings.Join(strings.Fields(killed.String()), " "), ctx.Err())
 	}
 	if err != nil {
 		return out, fmt.Errorf("exec in %s: %w", name, err)
