@@ -27,7 +27,10 @@ func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
 per host, a session per step), then cleanup steps, which run even after a failure or
 Ctrl-C. One host failing never stops the others.
 
-Without -p the built-in plan runs (everywhere run --show-plan prints its YAML):
+Built-in plans (-p NAME; --show-plan -p NAME prints one's YAML, to copy):
+` + builtInPlans() + `
+
+Without -p the default plan runs:
 ` + builtInPlanSteps() + `
 
 A plan file:
@@ -43,25 +46,36 @@ A plan file:
     - {shell: rm -f /tmp/smoke}`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.showPlan {
-				_, err := fmt.Fprint(stdout, plan.DefaultSource())
+			if src, builtin := plan.BuiltinSource(o.planFile); o.showPlan && builtin {
+				_, err := fmt.Fprint(stdout, src)
 				return err
 			}
-			p, err := plan.Default()
-			if o.planFile != "" {
-				p, err = plan.Load(o.planFile)
-			}
+			p, err := plan.Open(o.planFile)
 			if err != nil {
 				return usageError{err}
+			}
+			if o.showPlan {
+				return usagef("--show-plan prints a built-in plan; %s is a file: read it", o.planFile)
 			}
 			return runAndReport(cmd.Context(), &o, stdout, stderr, p)
 		},
 	}
 	o.fleetOptions.register(c.Flags())
 	o.renderOptions.register(c.Flags(), true)
-	c.Flags().StringVarP(&o.planFile, "plan", "p", "", "plan file (default: the built-in plan)")
-	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan and exit")
+	c.Flags().StringVarP(&o.planFile, "plan", "p", plan.DefaultName, "a built-in plan's name ("+strings.Join(plan.Builtins(), ", ")+") or a plan file")
+	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan's YAML (-p NAME) and exit")
 	return c
+}
+
+// builtInPlans lists the built-in plans with what each does.
+func builtInPlans() string {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 2, 8, 2, ' ', 0)
+	for _, name := range plan.Builtins() {
+		fmt.Fprintf(tw, "  %s\t%s\n", name, plan.BuiltinSummary(name))
+	}
+	_ = tw.Flush()
+	return strings.TrimRight(b.String(), "\n")
 }
 
 // builtInPlanSteps lists the built-in plan's steps for --help, from the plan

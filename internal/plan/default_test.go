@@ -21,7 +21,22 @@ func TestDefaultPlan(t *testing.T) {
 	if got := strings.Join(names, " "); got != "lxd-launch lxd-running lxd-uname kernel machine dpkg-arch eth0 docker-version docker-images docker-run" {
 		t.Errorf("default plan steps: %s", got)
 	}
-	if plan.DefaultSource() == "" {
+	if src, ok := plan.BuiltinSource(plan.DefaultName); !ok || src == "" {
 		t.Error("no source to show")
+	}
+}
+
+// TestEveryBuiltinPlanParses: each built-in plan parses and says what it does.
+func TestEveryBuiltinPlanParses(t *testing.T) {
+	for _, name := range plan.Builtins() {
+		if _, err := plan.Open(name); err != nil {
+			t.Errorf("built-in plan %s: %v", name, err)
+		}
+		if plan.BuiltinSummary(name) == "" {
+			t.Errorf("built-in plan %s has no summary comment on its first line", name)
+		}
+	}
+	if _, err := plan.Open("nosuchplan"); err == nil || !strings.Contains(err.Error(), "no built-in plan of that name (built in: default") {
+		t.Errorf("unknown plan name: %v", err)
 	}
 }

@@ -5,7 +5,6 @@
 package plan
 
 import (
-	_ "embed"
 	"fmt"
 	"os"
 	"strings"
@@ -40,15 +39,6 @@ type Step struct {
 	Timeout  time.Duration
 	Critical bool // when it does not succeed, the host's later steps are skipped
 	Line     int
-}
-
-//go:embed default.yaml
-var defaultPlan []byte
-
-// Default is the built-in plan: the seed sequence of the demo. It uses the
-// docker.* kinds, so a program calling it imports internal/docker.
-func Default() (*Plan, error) {
-	return Parse("(built-in default plan)", defaultPlan)
 }
 
 // Load reads and validates a plan file.
@@ -214,6 +204,3 @@ func Command(argv []string) *Plan {
 	}
 	return &Plan{Name: "exec", Steps: []Step{{Name: text, Kind: shell.Kind, Action: shell.Script(text)}}}
 }
-
-// DefaultSource is the built-in plan's YAML, to show users and to copy.
-func DefaultSource() string { return string(defaultPlan) }
