@@ -130,8 +130,8 @@ const (
 // Up brings the lab up, reusing cached rootfs, and recovers from a crashed
 // earlier lab (whatever of it is left is taken down first).
 func Up(ctx context.Context, c Config) error {
-	c = c.WithDefaults()
-	if err := c.Validate(); err != nil {
+	c, err := c.resolved()
+	if err != nil {
 		return err
 	}
 	if err := requirements(c); err != nil {
@@ -229,6 +229,20 @@ func Up(ctx context.Context, c Config) error {
 	return nil
 }
 
+// resolved is c with defaults, its folders resolved (see ResolveDir) and
+// validated.
+func (c Config) resolved() (Config, error) {
+	c = c.WithDefaults()
+	var err error
+	if c.Dir, err = ResolveDir(c.Dir); err != nil {
+		return c, err
+	}
+	if c.CacheDir, err = ResolveDir(c.CacheDir); err != nil {
+		return c, fmt.Errorf("rootfs cache: %w", err)
+	}
+	return c, c.Validate()
+}
+
 // Validate checks the subnets and the name prefix.
 func (c Config) Validate() error {
 	for _, p := range []netip.Prefix{c.Subnet, c.LXDSubnet} {
@@ -253,10 +267,15 @@ func (c Config) save() error {
 	return os.WriteFile(filepath.Join(c.Dir, configFile), append(data, '\n'), 0o644)
 }
 
-// Load reads the configuration a lab in dir was brought up with.
+// Load reads the configuration a lab in dir was brought up with. dir is
+// resolved first (see ResolveDir).
 func Load(dir string) (Config, error) {
 	if dir == "" {
 		dir = DefaultDir
+	}
+	dir, err := ResolveDir(dir)
+	if err != nil {
+		return Config{}, err
 	}
 	data, err := os.ReadFile(filepath.Join(dir, configFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -277,6 +296,10 @@ func Load(dir string) (Config, error) {
 // It is idempotent and needs nothing but what it finds.
 func Down(ctx context.Context, c Config) error {
 	c = c.WithDefaults()
+	var err error
+	if c.Dir, err = ResolveDir(c.Dir); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root: run as root (sudo)")
 	}
@@ -404,11 +427,50 @@ func command(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
-// Purge deletes the lab folder (after Down). The rootfs cache is kept.
+// Purge deletes the lab folder (after Down). The rootfs cache is kept. It
+// refuses a folder that holds no lab, one with anything still mounted in
+// it, and never crosses into another filesystem (see removeTree).
 func Purge(c Config) error {
 	c = c.WithDefaults()
-	if len(mountsUnder(c.Dir)) > 0 {
-		return fmt.Errorf("%s still has mounts: run lab down first", c.Dir)
+	dir, err := ResolveDir(c.Dir)
+	if err != nil {
+		return err
 	}
-	return os.RemoveAll(c.Dir)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lock(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := isLabFolder(dir); err != nil {
+		return err
+	}
+	points, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	if len(points) > 0 {
+		return fmt.Errorf("%s still has mounts (%s): run lab down first", dir, strings.Join(points, ", "))
+	}
+	return removeTree(dir)
+}
+
+// isLabFolder checks that dir is a lab's: it holds the lab's configuration,
+// or nothing but the lock a lab command takes.
+func isLabFolder(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != "lock" {
+			return fmt.Errorf("%s holds no lab (no %s): refusing to delete it", dir, configFile)
+		}
+	}
+	return nil
 }

@@ -214,7 +214,7 @@ func TestLab(t *testing.T) {
 			for e := range events {
 				if e.Type == result.StepStarted && e.Step == "nap" && e.Host == victim.Name {
 					time.Sleep(300 * time.Millisecond)
-					for _, pid := range processesOf(victim.root()) {
+					for _, pid := range cgroupMembers(victim.cgroup("sshd")) {
 						_ = syscall.Kill(pid, syscall.SIGKILL)
 					}
 				}
@@ -236,6 +236,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("down leaves nothing", func(t *testing.T) {
+		bystander := startBystander(t, "tail", "-f", filepath.Join(c.Hosts()[0].dir(), "sshd.log"))
 		if err := Down(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
@@ -259,11 +260,11 @@ func TestLab(t *testing.T) {
 		if strings.Contains(string(mounts), c.Dir) {
 			t.Errorf("mounts left under %s", c.Dir)
 		}
-		for _, h := range c.Hosts() {
-			if pids := processesOf(h.dir()); len(pids) > 0 {
-				t.Errorf("host %s: processes left: %v", h.Name, pids)
-			}
+		if pids := cgroupMembers(c.cgroup()); len(pids) > 0 {
+			t.Errorf("processes left: %v", pids)
 		}
+		checkNoCgroupLeft(t, c)
+		bystander.checkAlive(t)
 	})
 }
 
@@ -291,7 +292,9 @@ func TestMirrorIn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		file := filepath.Join(dir, tt.name)
-		os.WriteFile(file, []byte(tt.content), 0o644)
+		if err := os.WriteFile(file, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if got := mirrorIn(file); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}
