@@ -137,78 +137,27 @@ func Up(ctx context.Context, c Config) error {
 	if err := requirements(c); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return err
-	}
 	unlock, err := lock(c.Dir)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	// Whatever an earlier lab in this folder left (after a crash, or with
-	// other settings) goes first.
-	if _, err := os.Stat(filepath.Join(c.Dir, configFile)); err == nil {
-		previous, err := Load(c.Dir)
-		if err != nil {
-			return err
-		}
-		if err := down(ctx, previous); err != nil {
-			return fmt.Errorf("clearing an earlier lab: %w", err)
-		}
-	}
-	if err := down(ctx, c); err != nil {
+	if err := clearEarlier(ctx, c); err != nil {
 		return fmt.Errorf("clearing an earlier lab: %w", err)
 	}
 	if err := c.save(); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := ensureEmulation(ctx, c); err != nil {
-		return err
-	}
-	mirror := c.Mirror
-	if mirror == "" {
-		if mirror, err = aptMirror(); err != nil {
-			return err
-		}
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, h := range c.Hosts() {
-		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, hostRootfs, mirror) })
-	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	signer, err := userKey(c.Dir)
+	mirror, err := prepareRootfs(ctx, c)
 	if err != nil {
 		return err
 	}
-	if err := setupBridge(ctx, c); err != nil {
+	known, err := startHosts(ctx, c)
+	if err != nil {
 		return err
 	}
-	var known []string
-	for _, h := range c.Hosts() {
-		line, err := startHost(ctx, h, signer)
-		if err != nil {
-			return fmt.Errorf("lab host %s: %w", h.Name, err)
-		}
-		known = append(known, line)
-	}
-	// Docker engines start in parallel: each loads a rootfs-sized image.
-	g, gctx = errgroup.WithContext(ctx)
-	for _, h := range c.Hosts() {
-		g.Go(func() error {
-			archive, err := imageArchive(c, h.Arch)
-			if err != nil {
-				return err
-			}
-			if err := startDocker(gctx, h, archive); err != nil {
-				return fmt.Errorf("lab host %s: %w", h.Name, err)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	if err := startEngines(ctx, c); err != nil {
 		return err
 	}
 	if err := startLXD(ctx, c, mirror); err != nil {
@@ -219,10 +168,7 @@ func Up(ctx context.Context, c Config) error {
 			return fmt.Errorf("lab host %s: %w", h.Name, err)
 		}
 	}
-	if err := os.WriteFile(filepath.Join(c.Dir, KnownHostsFile), []byte(strings.Join(known, "\n")+"\n"), 0o644); err != nil {
-		return err
-	}
-	if err := writeInventory(c); err != nil {
+	if err := writeClientFiles(c, known); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.Log, "lab up in %s: %d hosts; inventory %s\n", time.Since(start).Round(time.Second), len(c.Hosts()), filepath.Join(c.Dir, InventoryFile))
@@ -241,6 +187,90 @@ func (c Config) resolved() (Config, error) {
 		return c, fmt.Errorf("rootfs cache: %w", err)
 	}
 	return c, c.Validate()
+}
+
+// clearEarlier takes down whatever an earlier lab in c's folder left (after
+// a crash, or with other settings), and what c itself would collide with.
+func clearEarlier(ctx context.Context, c Config) error {
+	if _, err := os.Stat(filepath.Join(c.Dir, configFile)); err == nil {
+		previous, err := Load(c.Dir)
+		if err != nil {
+			return err
+		}
+		if err := down(ctx, previous); err != nil {
+			return err
+		}
+	}
+	return down(ctx, c)
+}
+
+// prepareRootfs makes every lab architecture runnable and builds (or finds
+// cached) each host's rootfs. It returns the Debian mirror it used.
+func prepareRootfs(ctx context.Context, c Config) (string, error) {
+	if err := ensureEmulation(ctx, c); err != nil {
+		return "", err
+	}
+	mirror := c.Mirror
+	if mirror == "" {
+		var err error
+		if mirror, err = aptMirror(); err != nil {
+			return "", err
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range c.Hosts() {
+		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, hostRootfs, mirror) })
+	}
+	return mirror, g.Wait()
+}
+
+// startHosts brings up the bridge and every host's sshd, and returns the
+// hosts' known_hosts lines.
+func startHosts(ctx context.Context, c Config) ([]string, error) {
+	signer, err := userKey(c.Dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := setupBridge(ctx, c); err != nil {
+		return nil, err
+	}
+	var known []string
+	for _, h := range c.Hosts() {
+		line, err := startHost(ctx, h, signer)
+		if err != nil {
+			return nil, fmt.Errorf("lab host %s: %w", h.Name, err)
+		}
+		known = append(known, line)
+	}
+	return known, nil
+}
+
+// startEngines starts every host's Docker engine, in parallel: each loads
+// a rootfs-sized image.
+func startEngines(ctx context.Context, c Config) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, h := range c.Hosts() {
+		g.Go(func() error {
+			archive, err := imageArchive(c, h.Arch)
+			if err != nil {
+				return err
+			}
+			if err := startDocker(gctx, h, archive); err != nil {
+				return fmt.Errorf("lab host %s: %w", h.Name, err)
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// writeClientFiles writes what a client of the lab needs: known_hosts and
+// the inventory.
+func writeClientFiles(c Config, known []string) error {
+	if err := os.WriteFile(filepath.Join(c.Dir, KnownHostsFile), []byte(strings.Join(known, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
+	return writeInventory(c)
 }
 
 // Validate checks the subnets and the name prefix.
