@@ -125,6 +125,15 @@ func labDir(dir string) (string, error) {
 	return resolved, nil
 }
 
+// loadLab reads the configuration of the lab in the folder --dir names.
+func loadLab(dir string) (lab.Config, error) {
+	resolved, err := labDir(dir)
+	if err != nil {
+		return lab.Config{}, err
+	}
+	return lab.Load(resolved)
+}
+
 // labDownOptions are lab down's flags.
 type labDownOptions struct {
 	dir   string
@@ -147,11 +156,7 @@ func newLabDownCommand(dir *string) *cobra.Command {
 }
 
 func runLabDown(ctx context.Context, opts labDownOptions) error {
-	dir, err := labDir(opts.dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := lab.Load(dir)
+	cfg, err := loadLab(opts.dir)
 	if err != nil {
 		return err
 	}
@@ -181,11 +186,7 @@ func newLabStatusCommand(dir *string, stdout io.Writer) *cobra.Command {
 // runLabStatus prints the status table; exit code 1 when a host is not
 // fully up.
 func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) error {
-	dir, err := labDir(opts.dir)
-	if err != nil {
-		return err
-	}
-	cfg, err := lab.Load(dir)
+	cfg, err := loadLab(opts.dir)
 	if err != nil {
 		return err
 	}
