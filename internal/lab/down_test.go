@@ -68,13 +68,21 @@ func startBystander(t *testing.T, args ...string) *bystander {
 	return b
 }
 
-func (b *bystander) checkAlive(t *testing.T) {
-	t.Helper()
+// ended says whether the process ends within wait.
+func (b *bystander) ended(wait time.Duration) bool {
 	select {
 	case err := <-b.exited:
-		b.exited <- err
-		t.Errorf("bystander %d (%s) was ended: %v", b.cmd.Process.Pid, strings.Join(b.cmd.Args, " "), err)
-	case <-time.After(200 * time.Millisecond):
+		b.exited <- err // for the next look, and cleanup
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
+func (b *bystander) checkAlive(t *testing.T) {
+	t.Helper()
+	if b.ended(200 * time.Millisecond) {
+		t.Errorf("bystander %d (%s) was ended", b.cmd.Process.Pid, strings.Join(b.cmd.Args, " "))
 	}
 }
 
@@ -185,5 +193,29 @@ func checkNoCgroupLeft(t *testing.T, c Config) {
 		if _, err := os.Stat(filepath.Join(m.point, c.cgroup())); err == nil {
 			t.Errorf("cgroup %s left in %s", c.cgroup(), m.point)
 		}
+	}
+}
+
+// A lab brought up before the lab had cgroups left its daemons in its hosts'
+// network namespaces: lab down still ends them.
+func TestDownStopsProcessesOfHostNamespace(t *testing.T) {
+	requireRoot(t)
+	c := idleLab(t, "ewn")
+	h := c.Hosts()[0]
+	if err := command(context.Background(), "ip", "netns", "add", h.netns()); err != nil {
+		t.Skip(err)
+	}
+	t.Cleanup(func() { _ = removeHostNetwork(context.Background(), h) })
+	daemon := startBystander(t, "nsenter", "--net=/run/netns/"+h.netns(), "--", "sleep", "600")
+	for deadline := time.Now().Add(5 * time.Second); len(inNamespace(h.netns())) == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stand-in daemon did not enter the namespace")
+		}
+	}
+	if err := Down(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	if !daemon.ended(5 * time.Second) {
+		t.Error("a process in the lab host's namespace survived lab down")
 	}
 }

@@ -171,6 +171,11 @@ func stopHost(ctx context.Context, h Host) error {
 	if err := stopCgroup(ctx, h.cgroup("")); err != nil {
 		return err
 	}
+	// A lab brought up by an everywhere that had no cgroups left its
+	// daemons in the host's network namespace, which the lab made too.
+	if err := stopAll(ctx, "lab host "+h.Name+"'s network namespace", func() []int { return inNamespace(h.netns()) }); err != nil {
+		return err
+	}
 	_ = os.Remove(h.pidFile())
 	return errors.Join(unmountAll(h.dir()), removeHostNetwork(ctx, h))
 }
@@ -188,4 +193,25 @@ func unmountAll(dir string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inNamespace lists the processes in the network namespace ns (of
+// /run/netns), none when it does not exist.
+func inNamespace(ns string) []int {
+	want, err := os.Stat(filepath.Join("/run/netns", ns))
+	if err != nil {
+		return nil
+	}
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if info, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && os.SameFile(info, want) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
