@@ -158,7 +158,7 @@ func removeCgroup(rel string) error {
 		})
 		slices.Reverse(dirs)
 		for _, d := range dirs {
-			if err := syscall.Rmdir(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := rmdirCgroup(d); err != nil {
 				errs = append(errs, fmt.Errorf("removing cgroup %s: %w", d, err))
 			}
 		}
@@ -169,4 +169,19 @@ func removeCgroup(rel string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rmdirCgroup removes an empty cgroup. Its last processes may have left
+// cgroup.procs and still be exiting (a zombie not yet reaped keeps it
+// busy): it retries for a while.
+func rmdirCgroup(dir string) error {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := syscall.Rmdir(dir)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) || time.Now().After(deadline) {
+			return err
+		}
+	}
 }
