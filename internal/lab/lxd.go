@@ -125,6 +125,20 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 	if err := d.ready(ctx, func() (err error) { server, err = client.Server(ctx); return err }); err != nil {
 		return err
 	}
+	if err := initLXD(ctx, c, client); err != nil {
+		return err
+	}
+	if err := ensureLXDImages(ctx, c, client, server.Environment.Architectures, mirror); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Log, "lxd %s up (architectures %s) in %s\n", server.Environment.ServerVersion,
+		strings.Join(server.Environment.Architectures, ", "), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// initLXD initialises a fresh LXD once (the preseed, then the seed's
+// docker profile); an LXD that has the profile is left as it is.
+func initLXD(ctx context.Context, c Config, client *lxd.Client) error {
 	if ok, err := client.ProfileExists(ctx, "docker"); err != nil {
 		return err
 	} else if !ok {
@@ -138,11 +152,16 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 			return fmt.Errorf("creating the docker profile: %w", err)
 		}
 	}
+	return nil
+}
+
+// ensureLXDImages imports an image for each lab architecture LXD runs
+// (runs: its kernel names), replacing one of an older recipe.
+func ensureLXDImages(ctx context.Context, c Config, client *lxd.Client, runs []string, mirror string) error {
 	for _, a := range c.Archs {
-		if !slices.Contains(server.Environment.Architectures, a.Kernel()) {
+		if !slices.Contains(runs, a.Kernel()) {
 			continue
 		}
-		// An image of an older recipe is replaced.
 		recipe := recipeID(lxdRootfs.recipe(a, c.Suite))
 		if fingerprint, err := client.ImageAlias(ctx, LXDImage(a)); err == nil {
 			img, err := client.Image(ctx, fingerprint)
@@ -165,8 +184,6 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(c.Log, "lxd %s up (architectures %s) in %s\n", server.Environment.ServerVersion,
-		strings.Join(server.Environment.Architectures, ", "), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
