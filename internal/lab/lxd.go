@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -273,18 +272,10 @@ func stopInstances(ctx context.Context, c Config) error {
 
 // rootedIn lists the processes whose root directory is in dir.
 func rootedIn(dir string) []int {
-	entries, _ := os.ReadDir("/proc")
-	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid)); err == nil && within(root, dir) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return processesWhere(func(pid int) bool {
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		return err == nil && within(root, dir)
+	})
 }
 
 // removeFirewallRules deletes the iptables rules LXD made for its bridge,

@@ -202,14 +202,18 @@ func inNamespace(ns string) []int {
 	if err != nil {
 		return nil
 	}
+	return processesWhere(func(pid int) bool {
+		info, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
+		return err == nil && os.SameFile(info, want)
+	})
+}
+
+// processesWhere lists the processes for which match holds.
+func processesWhere(match func(pid int) bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if info, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil && os.SameFile(info, want) {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && match(pid) {
 			pids = append(pids, pid)
 		}
 	}
