@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -28,109 +29,195 @@ known_hosts and a user key into the lab folder:
   everywhere run -i /var/lib/everywhere/lab/inventory.yaml
   everywhere lab down
 
+The lab folder (--dir) is made absolute with its symlinks resolved; it may not hold
+whitespace, ',' or ':'. lab down stops what the lab started (the members of its own
+cgroups) and nothing else.
+
 Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test iproute2.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(c *cobra.Command, _ []string) error { return c.Help() },
 	}
 	var dir string
 	c.PersistentFlags().StringVar(&dir, "dir", lab.DefaultDir, "the lab's folder: inventory, keys, per-host roots and logs")
+	c.AddCommand(newLabUpCommand(&dir, stdout, stderr), newLabDownCommand(&dir), newLabStatusCommand(&dir, stdout))
+	return c
+}
 
-	var archList, subnet, lxdSubnet, cacheDir, mirror string
-	var refresh bool
+// labUpOptions are lab up's flags, as given.
+type labUpOptions struct {
+	dir, archs, subnet, lxdSubnet, cacheDir, mirror string
+	refresh                                         bool
+}
+
+func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
+	var opts labUpOptions
 	up := &cobra.Command{
 		Use:   "up [--arch LIST] [--subnet CIDR]",
 		Short: "Build (or reuse) the rootfs and start every lab host",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: mirror, Refresh: refresh, Log: stderr}
-			for _, name := range strings.Split(archList, ",") {
-				if name = strings.TrimSpace(name); name == "" {
-					continue
-				}
-				a, err := host.ParseArch(name)
-				if err != nil {
-					return usagef("--arch: %v", err)
-				}
-				cfg.Archs = append(cfg.Archs, a)
-			}
-			var err error
-			if cfg.Subnet, err = netip.ParsePrefix(subnet); err != nil {
-				return usagef("--subnet: %v", err)
-			}
-			if cfg.LXDSubnet, err = netip.ParsePrefix(lxdSubnet); err != nil {
-				return usagef("--lxd-subnet: %v", err)
-			}
-			if err := cfg.WithDefaults().Validate(); err != nil {
-				return usageError{err}
-			}
-			if err := lab.Up(cmd.Context(), cfg); err != nil {
-				return err
-			}
-			fmt.Fprintf(stdout, "everywhere run -i %s\n", filepath.Join(dir, lab.InventoryFile))
-			return nil
+			opts.dir = *dir
+			return runLabUp(cmd.Context(), opts, stdout, stderr)
 		},
 	}
-	up.Flags().StringVar(&archList, "arch", "", "architectures, comma-separated (default: armhf,arm64,i686,amd64,ppc64el,s390x)")
-	up.Flags().StringVar(&subnet, "subnet", lab.DefaultSubnet, "private IPv4 range of the lab bridge; hosts take .11 to .16")
-	up.Flags().StringVar(&lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
-	up.Flags().StringVar(&cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
-	up.Flags().StringVar(&mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
-	up.Flags().BoolVar(&refresh, "refresh", false, "rebuild cached rootfs")
+	up.Flags().StringVar(&opts.archs, "arch", "", "architectures, comma-separated (default: armhf,arm64,i686,amd64,ppc64el,s390x)")
+	up.Flags().StringVar(&opts.subnet, "subnet", lab.DefaultSubnet, "private IPv4 range of the lab bridge; hosts take .11 to .16")
+	up.Flags().StringVar(&opts.lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
+	up.Flags().StringVar(&opts.cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
+	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
+	up.Flags().BoolVar(&opts.refresh, "refresh", false, "rebuild cached rootfs")
+	return up
+}
 
-	var purge bool
+func runLabUp(ctx context.Context, opts labUpOptions, stdout, stderr io.Writer) error {
+	cfg, err := opts.config()
+	if err != nil {
+		return err
+	}
+	cfg.Log = stderr
+	if err := lab.Up(ctx, cfg); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "everywhere run -i %s\n", filepath.Join(cfg.Dir, lab.InventoryFile))
+	return nil
+}
+
+// config is the lab configuration the options ask for; what is wrong in
+// them is a usage error.
+func (opts labUpOptions) config() (lab.Config, error) {
+	dir, err := labDir(opts.dir)
+	if err != nil {
+		return lab.Config{}, err
+	}
+	cacheDir, err := lab.ResolveDir(opts.cacheDir)
+	if err != nil {
+		return lab.Config{}, usagef("--cache: %v", err)
+	}
+	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Refresh: opts.refresh}
+	for _, name := range strings.Split(opts.archs, ",") {
+		if name = strings.TrimSpace(name); name == "" {
+			continue
+		}
+		a, err := host.ParseArch(name)
+		if err != nil {
+			return lab.Config{}, usagef("--arch: %v", err)
+		}
+		cfg.Archs = append(cfg.Archs, a)
+	}
+	if cfg.Subnet, err = netip.ParsePrefix(opts.subnet); err != nil {
+		return lab.Config{}, usagef("--subnet: %v", err)
+	}
+	if cfg.LXDSubnet, err = netip.ParsePrefix(opts.lxdSubnet); err != nil {
+		return lab.Config{}, usagef("--lxd-subnet: %v", err)
+	}
+	if err := cfg.WithDefaults().Validate(); err != nil {
+		return lab.Config{}, usageError{err}
+	}
+	return cfg, nil
+}
+
+// labDir is the lab folder --dir names, resolved (see lab.ResolveDir).
+func labDir(dir string) (string, error) {
+	resolved, err := lab.ResolveDir(dir)
+	if err != nil {
+		return "", usagef("--dir: %v", err)
+	}
+	return resolved, nil
+}
+
+// loadLab reads the configuration of the lab in the folder --dir names.
+func loadLab(dir string) (lab.Config, error) {
+	resolved, err := labDir(dir)
+	if err != nil {
+		return lab.Config{}, err
+	}
+	return lab.Load(resolved)
+}
+
+// labDownOptions are lab down's flags.
+type labDownOptions struct {
+	dir   string
+	purge bool
+}
+
+func newLabDownCommand(dir *string) *cobra.Command {
+	var opts labDownOptions
 	down := &cobra.Command{
 		Use:   "down",
-		Short: "Stop every lab host and remove namespaces, links and mounts",
+		Short: "Stop what the lab started and remove its namespaces, links and mounts",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := lab.Load(dir)
-			if err != nil {
-				return err
-			}
-			if err := lab.Down(cmd.Context(), cfg); err != nil {
-				return err
-			}
-			if purge {
-				return lab.Purge(cfg)
-			}
-			return nil
+			opts.dir = *dir
+			return runLabDown(cmd.Context(), opts)
 		},
 	}
-	down.Flags().BoolVar(&purge, "purge", false, "also delete the lab folder (keys, host keys, logs); the rootfs cache stays")
+	down.Flags().BoolVar(&opts.purge, "purge", false, "also delete the lab folder (keys, host keys, logs); the rootfs cache stays")
+	return down
+}
 
-	status := &cobra.Command{
+func runLabDown(ctx context.Context, opts labDownOptions) error {
+	cfg, err := loadLab(opts.dir)
+	if err != nil {
+		return err
+	}
+	if err := lab.Down(ctx, cfg); err != nil {
+		return err
+	}
+	if opts.purge {
+		return lab.Purge(cfg)
+	}
+	return nil
+}
+
+// labStatusOptions are lab status's flags.
+type labStatusOptions struct{ dir string }
+
+func newLabStatusCommand(dir *string, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
 		Use:   "status",
 		Short: "Show each lab host: namespace, sshd, answering",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := lab.Load(dir)
-			if err != nil {
-				return err
-			}
-			tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-			fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tNAMESPACE\tSSHD\tANSWERS\tDOCKER\tLXD")
-			up := 0
-			for _, s := range lab.Status(cmd.Context(), cfg) {
-				pid := "-"
-				if s.SSHDPID > 0 {
-					pid = fmt.Sprintf("pid %d", s.SSHDPID)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
-				if s.Answers && s.Docker && s.LXD {
-					up++
-				}
-			}
-			if err := tw.Flush(); err != nil {
-				return err
-			}
-			if up < len(cfg.Archs) {
-				return exitCode(1)
-			}
-			return nil
+			return runLabStatus(cmd.Context(), labStatusOptions{dir: *dir}, stdout)
 		},
 	}
-	c.AddCommand(up, down, status)
-	return c
+}
+
+// runLabStatus prints the status table; exit code 1 when a host is not
+// fully up.
+func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) error {
+	cfg, err := loadLab(opts.dir)
+	if err != nil {
+		return err
+	}
+	statuses := lab.Status(ctx, cfg)
+	if err := writeLabStatus(stdout, statuses); err != nil {
+		return err
+	}
+	up := 0
+	for _, s := range statuses {
+		if s.Answers && s.Docker && s.LXD {
+			up++
+		}
+	}
+	if up < len(cfg.Archs) {
+		return exitCode(1)
+	}
+	return nil
+}
+
+// writeLabStatus renders the status table.
+func writeLabStatus(w io.Writer, statuses []lab.HostStatus) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tNAMESPACE\tSSHD\tANSWERS\tDOCKER\tLXD")
+	for _, s := range statuses {
+		pid := "-"
+		if s.SSHDPID > 0 {
+			pid = fmt.Sprintf("pid %d", s.SSHDPID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
+	}
+	return tw.Flush()
 }
 
 func yesNo(b bool) string {

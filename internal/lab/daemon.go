@@ -17,9 +17,15 @@ type daemon struct {
 	exited  chan error
 }
 
-// spawn starts a daemon detached from this process (it outlives `lab up`),
-// its output in logFile and, when pidFile is set, its pid there.
-func spawn(logFile, pidFile string, env []string, args ...string) (*daemon, error) {
+// spawn starts a daemon detached from this process (it outlives `lab up`)
+// inside the lab's cgroup group (see cgroup.go), its output in logFile and,
+// when pidFile is set, its pid there.
+func spawn(group, logFile, pidFile string, env []string, args ...string) (*daemon, error) {
+	cg, err := openCgroup(group)
+	if err != nil {
+		return nil, err
+	}
+	defer cg.Close()
 	log, err := os.Create(logFile)
 	if err != nil {
 		return nil, err
@@ -28,7 +34,7 @@ func spawn(logFile, pidFile string, env []string, args ...string) (*daemon, erro
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, UseCgroupFD: true, CgroupFD: int(cg.Fd())}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", args[0], err)
 	}

@@ -67,9 +67,10 @@ func startDocker(ctx context.Context, h Host, archive string) error {
 	dir := filepath.Join(h.dir(), "docker")
 	// nsenter --net, not ip netns exec: the latter remounts /sys and hides
 	// the cgroup mounts dockerd needs.
-	d, err := spawn(filepath.Join(h.dir(), "dockerd.log"), "", nil, "nsenter", "--net=/run/netns/"+h.netns(), "--", "dockerd",
+	// Its containers' cgroups go into h's tree, so that lab down finds them.
+	d, err := spawn(h.cgroup("dockerd"), filepath.Join(h.dir(), "dockerd.log"), "", nil, "nsenter", "--net=/run/netns/"+h.netns(), "--", "dockerd",
 		"--host", "unix://"+h.dockerSocket(), "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "dockerd.pid"))
+		"--pidfile", filepath.Join(dir, "dockerd.pid"), "--cgroup-parent", "/"+h.cgroup("containers"))
 	if err != nil {
 		return err
 	}

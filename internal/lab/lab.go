@@ -130,14 +130,11 @@ const (
 // Up brings the lab up, reusing cached rootfs, and recovers from a crashed
 // earlier lab (whatever of it is left is taken down first).
 func Up(ctx context.Context, c Config) error {
-	c = c.WithDefaults()
-	if err := c.Validate(); err != nil {
+	c, err := c.resolved()
+	if err != nil {
 		return err
 	}
 	if err := requirements(c); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
 		return err
 	}
 	unlock, err := lock(c.Dir)
@@ -145,57 +142,113 @@ func Up(ctx context.Context, c Config) error {
 		return err
 	}
 	defer unlock()
-	// Whatever an earlier lab in this folder left (after a crash, or with
-	// other settings) goes first.
-	if _, err := os.Stat(filepath.Join(c.Dir, configFile)); err == nil {
-		previous, err := Load(c.Dir)
-		if err != nil {
-			return err
-		}
-		if err := down(ctx, previous); err != nil {
-			return fmt.Errorf("clearing an earlier lab: %w", err)
-		}
-	}
-	if err := down(ctx, c); err != nil {
+	if err := clearEarlier(ctx, c); err != nil {
 		return fmt.Errorf("clearing an earlier lab: %w", err)
 	}
 	if err := c.save(); err != nil {
 		return err
 	}
 	start := time.Now()
-	if err := ensureEmulation(ctx, c); err != nil {
+	mirror, err := prepareRootfs(ctx, c)
+	if err != nil {
 		return err
+	}
+	known, err := startHosts(ctx, c)
+	if err != nil {
+		return err
+	}
+	if err := startEngines(ctx, c); err != nil {
+		return err
+	}
+	if err := startLXD(ctx, c, mirror); err != nil {
+		return err
+	}
+	for _, h := range c.Hosts() {
+		if err := exposeLXD(h); err != nil {
+			return fmt.Errorf("lab host %s: %w", h.Name, err)
+		}
+	}
+	if err := writeClientFiles(c, known); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Log, "lab up in %s: %d hosts; inventory %s\n", time.Since(start).Round(time.Second), len(c.Hosts()), filepath.Join(c.Dir, InventoryFile))
+	return nil
+}
+
+// resolved is c with defaults, its folders resolved (see ResolveDir) and
+// validated.
+func (c Config) resolved() (Config, error) {
+	c = c.WithDefaults()
+	var err error
+	if c.Dir, err = ResolveDir(c.Dir); err != nil {
+		return c, err
+	}
+	if c.CacheDir, err = ResolveDir(c.CacheDir); err != nil {
+		return c, fmt.Errorf("rootfs cache: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// clearEarlier takes down whatever an earlier lab in c's folder left (after
+// a crash, or with other settings), and what c itself would collide with.
+func clearEarlier(ctx context.Context, c Config) error {
+	if _, err := os.Stat(filepath.Join(c.Dir, configFile)); err == nil {
+		previous, err := Load(c.Dir)
+		if err != nil {
+			return err
+		}
+		if err := down(ctx, previous); err != nil {
+			return err
+		}
+	}
+	return down(ctx, c)
+}
+
+// prepareRootfs makes every lab architecture runnable and builds (or finds
+// cached) each host's rootfs. It returns the Debian mirror it used.
+func prepareRootfs(ctx context.Context, c Config) (string, error) {
+	if err := ensureEmulation(ctx, c); err != nil {
+		return "", err
 	}
 	mirror := c.Mirror
 	if mirror == "" {
+		var err error
 		if mirror, err = aptMirror(); err != nil {
-			return err
+			return "", err
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts() {
 		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, hostRootfs, mirror) })
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
+	return mirror, g.Wait()
+}
+
+// startHosts brings up the bridge and every host's sshd, and returns the
+// hosts' known_hosts lines.
+func startHosts(ctx context.Context, c Config) ([]string, error) {
 	signer, err := userKey(c.Dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := setupBridge(ctx, c); err != nil {
-		return err
+		return nil, err
 	}
 	var known []string
 	for _, h := range c.Hosts() {
 		line, err := startHost(ctx, h, signer)
 		if err != nil {
-			return fmt.Errorf("lab host %s: %w", h.Name, err)
+			return nil, fmt.Errorf("lab host %s: %w", h.Name, err)
 		}
 		known = append(known, line)
 	}
-	// Docker engines start in parallel: each loads a rootfs-sized image.
-	g, gctx = errgroup.WithContext(ctx)
+	return known, nil
+}
+
+// startEngines starts every host's Docker engine, in parallel: each loads
+// a rootfs-sized image.
+func startEngines(ctx context.Context, c Config) error {
+	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts() {
 		g.Go(func() error {
 			archive, err := imageArchive(c, h.Arch)
@@ -208,25 +261,16 @@ func Up(ctx context.Context, c Config) error {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	if err := startLXD(ctx, c, mirror); err != nil {
-		return err
-	}
-	for _, h := range c.Hosts() {
-		if err := exposeLXD(h); err != nil {
-			return fmt.Errorf("lab host %s: %w", h.Name, err)
-		}
-	}
+	return g.Wait()
+}
+
+// writeClientFiles writes what a client of the lab needs: known_hosts and
+// the inventory.
+func writeClientFiles(c Config, known []string) error {
 	if err := os.WriteFile(filepath.Join(c.Dir, KnownHostsFile), []byte(strings.Join(known, "\n")+"\n"), 0o644); err != nil {
 		return err
 	}
-	if err := writeInventory(c); err != nil {
-		return err
-	}
-	fmt.Fprintf(c.Log, "lab up in %s: %d hosts; inventory %s\n", time.Since(start).Round(time.Second), len(c.Hosts()), filepath.Join(c.Dir, InventoryFile))
-	return nil
+	return writeInventory(c)
 }
 
 // Validate checks the subnets and the name prefix.
@@ -253,10 +297,15 @@ func (c Config) save() error {
 	return os.WriteFile(filepath.Join(c.Dir, configFile), append(data, '\n'), 0o644)
 }
 
-// Load reads the configuration a lab in dir was brought up with.
+// Load reads the configuration a lab in dir was brought up with. dir is
+// resolved first (see ResolveDir).
 func Load(dir string) (Config, error) {
 	if dir == "" {
 		dir = DefaultDir
+	}
+	dir, err := ResolveDir(dir)
+	if err != nil {
+		return Config{}, err
 	}
 	data, err := os.ReadFile(filepath.Join(dir, configFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -277,6 +326,10 @@ func Load(dir string) (Config, error) {
 // It is idempotent and needs nothing but what it finds.
 func Down(ctx context.Context, c Config) error {
 	c = c.WithDefaults()
+	var err error
+	if c.Dir, err = ResolveDir(c.Dir); err != nil {
+		return err
+	}
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root: run as root (sudo)")
 	}
@@ -404,11 +457,50 @@ func command(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
-// Purge deletes the lab folder (after Down). The rootfs cache is kept.
+// Purge deletes the lab folder (after Down). The rootfs cache is kept. It
+// refuses a folder that holds no lab, one with anything still mounted in
+// it, and never crosses into another filesystem (see removeTree).
 func Purge(c Config) error {
 	c = c.WithDefaults()
-	if len(mountsUnder(c.Dir)) > 0 {
-		return fmt.Errorf("%s still has mounts: run lab down first", c.Dir)
+	dir, err := ResolveDir(c.Dir)
+	if err != nil {
+		return err
 	}
-	return os.RemoveAll(c.Dir)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	unlock, err := lock(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := isLabFolder(dir); err != nil {
+		return err
+	}
+	points, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
+	if len(points) > 0 {
+		return fmt.Errorf("%s still has mounts (%s): run lab down first", dir, strings.Join(points, ", "))
+	}
+	return removeTree(dir)
+}
+
+// isLabFolder checks that dir is a lab's: it holds the lab's configuration,
+// or nothing but the lock a lab command takes.
+func isLabFolder(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, configFile)); err == nil {
+		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if e.Name() != "lock" {
+			return fmt.Errorf("%s holds no lab (no %s): refusing to delete it", dir, configFile)
+		}
+	}
+	return nil
 }

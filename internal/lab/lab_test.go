@@ -50,9 +50,17 @@ func testLab(t *testing.T) Config {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { removeTestDir(t, dir) })
 	return Config{Dir: dir, Prefix: "ewt", Subnet: netip.MustParsePrefix("10.213.1.0/24"),
 		LXDSubnet: netip.MustParsePrefix("10.213.101.0/24"), Log: testLog{t}}.WithDefaults()
+}
+
+// removeTestDir deletes a test's lab folder without crossing a mount left
+// by a failed down (a host's root/dev is the machine's /dev).
+func removeTestDir(t *testing.T, dir string) {
+	if err := removeTree(dir); err != nil {
+		t.Errorf("cleanup: %v", err)
+	}
 }
 
 type testLog struct{ t *testing.T }
@@ -214,7 +222,7 @@ func TestLab(t *testing.T) {
 			for e := range events {
 				if e.Type == result.StepStarted && e.Step == "nap" && e.Host == victim.Name {
 					time.Sleep(300 * time.Millisecond)
-					for _, pid := range processesOf(victim.root()) {
+					for _, pid := range cgroupMembers(victim.cgroup("sshd")) {
 						_ = syscall.Kill(pid, syscall.SIGKILL)
 					}
 				}
@@ -236,6 +244,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("down leaves nothing", func(t *testing.T) {
+		bystander := startBystander(t, "tail", "-f", filepath.Join(c.Hosts()[0].dir(), "sshd.log"))
 		if err := Down(context.Background(), c); err != nil {
 			t.Fatal(err)
 		}
@@ -259,12 +268,51 @@ func TestLab(t *testing.T) {
 		if strings.Contains(string(mounts), c.Dir) {
 			t.Errorf("mounts left under %s", c.Dir)
 		}
-		for _, h := range c.Hosts() {
-			if pids := processesOf(h.dir()); len(pids) > 0 {
-				t.Errorf("host %s: processes left: %v", h.Name, pids)
-			}
+		if pids := cgroupMembers(c.cgroup()); len(pids) > 0 {
+			t.Errorf("processes left: %v", pids)
+		}
+		checkNoCgroupLeft(t, c)
+		bystander.checkAlive(t)
+	})
+}
+
+// A relative lab folder made the LXD set-up loop over its parents forever
+// (filepath.Dir(".") is "."), deaf to the context: lab up hung.
+func TestUpRelativeDirDoesNotHang(t *testing.T) {
+	requireLab(t)
+	base, err := os.MkdirTemp("/var/tmp", "everywhere-lab-test-") // searchable: LXD's containers traverse it
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTestDir(t, base) })
+	c := Config{Dir: "lab", Prefix: "ewr", Archs: []host.Arch{host.AMD64}, Subnet: netip.MustParsePrefix("10.213.4.0/24"),
+		LXDSubnet: netip.MustParsePrefix("10.213.104.0/24"), Log: testLog{t}}
+	stop := c
+	stop.Dir = filepath.Join(base, "lab")
+	t.Cleanup(func() {
+		if err := StopLXD(context.Background(), stop); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
+	t.Chdir(base)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- StartLXD(ctx, c) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(6 * time.Minute):
+		t.Fatal("StartLXD with a relative folder hung past its context's deadline")
+	}
+	if !answers(context.Background(), stop.LXDSocket(), "/1.0") {
+		t.Errorf("LXD does not answer on %s", stop.LXDSocket())
+	}
 }
 
 func checkOneHostDown(t *testing.T, res *result.Result, broken, detail string) {
@@ -291,7 +339,9 @@ func TestMirrorIn(t *testing.T) {
 	}
 	for _, tt := range tests {
 		file := filepath.Join(dir, tt.name)
-		os.WriteFile(file, []byte(tt.content), 0o644)
+		if err := os.WriteFile(file, []byte(tt.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 		if got := mirrorIn(file); got != tt.want {
 			t.Errorf("%s: got %q, want %q", tt.name, got, tt.want)
 		}

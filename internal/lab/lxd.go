@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -62,8 +61,8 @@ profiles:
 // StartLXD runs only the lab's LXD daemon (as Up does), for tests of the
 // lxd driver against a real server. Its socket is LXDSocket.
 func StartLXD(ctx context.Context, c Config) error {
-	c = c.WithDefaults()
-	if err := c.Validate(); err != nil {
+	c, err := c.resolved()
+	if err != nil {
 		return err
 	}
 	if err := requirements(c); err != nil {
@@ -71,7 +70,6 @@ func StartLXD(ctx context.Context, c Config) error {
 	}
 	mirror := c.Mirror
 	if mirror == "" {
-		var err error
 		if mirror, err = aptMirror(); err != nil {
 			return err
 		}
@@ -80,7 +78,14 @@ func StartLXD(ctx context.Context, c Config) error {
 }
 
 // StopLXD stops what StartLXD started.
-func StopLXD(ctx context.Context, c Config) error { return stopLXD(ctx, c.WithDefaults()) }
+func StopLXD(ctx context.Context, c Config) error {
+	c = c.WithDefaults()
+	var err error
+	if c.Dir, err = ResolveDir(c.Dir); err != nil {
+		return err
+	}
+	return stopLXD(ctx, c)
+}
 
 // LXDSocket is where the lab's LXD listens.
 func (c Config) LXDSocket() string {
@@ -105,14 +110,10 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 			return err
 		}
 	}
-	// Unprivileged containers run as a mapped root that must traverse the
-	// path to their rootfs.
-	for dir := c.Dir; dir != "/"; dir = filepath.Dir(dir) {
-		if info, err := os.Stat(dir); err != nil || info.Mode().Perm()&0o001 == 0 {
-			return fmt.Errorf("LXD's containers cannot reach %s: %s must be searchable by others (chmod o+x %s)", c.lxdPool(), dir, dir)
-		}
+	if err := parentsSearchable(ctx, c.lxdPool()); err != nil {
+		return fmt.Errorf("LXD's containers cannot reach %s: %w", c.lxdPool(), err)
 	}
-	d, err := spawn(filepath.Join(c.Dir, "lxd.log"), filepath.Join(c.Dir, "lxd.pid"), []string{"LXD_DIR=" + c.lxdDir()},
+	d, err := spawn(c.lxdCgroup(), filepath.Join(c.Dir, "lxd.log"), "", []string{"LXD_DIR=" + c.lxdDir()},
 		"lxd", "--group", "root", "--logfile", filepath.Join(c.lxdDir(), "lxd.log"))
 	if err != nil {
 		return err
@@ -123,6 +124,20 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 	if err := d.ready(ctx, func() (err error) { server, err = client.Server(ctx); return err }); err != nil {
 		return err
 	}
+	if err := initLXD(ctx, c, client); err != nil {
+		return err
+	}
+	if err := ensureLXDImages(ctx, c, client, server.Environment.Architectures, mirror); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Log, "lxd %s up (architectures %s) in %s\n", server.Environment.ServerVersion,
+		strings.Join(server.Environment.Architectures, ", "), time.Since(start).Round(100*time.Millisecond))
+	return nil
+}
+
+// initLXD initialises a fresh LXD once (the preseed, then the seed's
+// docker profile); an LXD that has the profile is left as it is.
+func initLXD(ctx context.Context, c Config, client *lxd.Client) error {
 	if ok, err := client.ProfileExists(ctx, "docker"); err != nil {
 		return err
 	} else if !ok {
@@ -136,11 +151,16 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 			return fmt.Errorf("creating the docker profile: %w", err)
 		}
 	}
+	return nil
+}
+
+// ensureLXDImages imports an image for each lab architecture LXD runs
+// (runs: its kernel names), replacing one of an older recipe.
+func ensureLXDImages(ctx context.Context, c Config, client *lxd.Client, runs []string, mirror string) error {
 	for _, a := range c.Archs {
-		if !slices.Contains(server.Environment.Architectures, a.Kernel()) {
+		if !slices.Contains(runs, a.Kernel()) {
 			continue
 		}
-		// An image of an older recipe is replaced.
 		recipe := recipeID(lxdRootfs.recipe(a, c.Suite))
 		if fingerprint, err := client.ImageAlias(ctx, LXDImage(a)); err == nil {
 			img, err := client.Image(ctx, fingerprint)
@@ -163,8 +183,6 @@ func startLXD(ctx context.Context, c Config, mirror string) error {
 			return err
 		}
 	}
-	fmt.Fprintf(c.Log, "lxd %s up (architectures %s) in %s\n", server.Environment.ServerVersion,
-		strings.Join(server.Environment.Architectures, ", "), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -222,21 +240,15 @@ func stopLXD(ctx context.Context, c Config) error {
 		_ = shutdown.Run()
 	}
 	var errs []error
+	if err := stopCgroup(ctx, c.lxdCgroup()); err != nil {
+		errs = append(errs, err)
+	}
+	if err := stopInstances(ctx, c); err != nil {
+		errs = append(errs, err)
+	}
 	for _, dir := range []string{c.lxdDir(), c.lxdPool()} {
-		if err := killAll(dir); err != nil {
+		if err := unmountAll(dir); err != nil {
 			errs = append(errs, err)
-		}
-	}
-	if data, err := os.ReadFile(filepath.Join(c.Dir, "lxd.pid")); err == nil {
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && strings.Contains(cmdline(pid), "lxd") {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	for _, dir := range []string{c.lxdDir(), c.lxdPool()} {
-		for _, m := range mountsUnder(dir) {
-			if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
-				errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
-			}
 		}
 	}
 	if _, err := os.Stat(filepath.Join("/sys/class/net", c.lxdBridge())); err == nil {
@@ -248,6 +260,22 @@ func stopLXD(ctx context.Context, c Config) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// stopInstances ends what is left of the lab's LXD instances when LXD
+// could not stop them. LXC gives instances cgroups of their own outside
+// the lab's, so they are known by where they run: a process whose root
+// directory is an instance's rootfs in the lab's storage pool.
+func stopInstances(ctx context.Context, c Config) error {
+	return stopAll(ctx, "the lab's LXD instances", func() []int { return rootedIn(c.lxdPool()) })
+}
+
+// rootedIn lists the processes whose root directory is in dir.
+func rootedIn(dir string) []int {
+	return processesWhere(func(pid int) bool {
+		root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+		return err == nil && within(root, dir)
+	})
 }
 
 // removeFirewallRules deletes the iptables rules LXD made for its bridge,
@@ -303,9 +331,4 @@ func ruleWords(rule string) []string {
 func recipeID(recipe string) string {
 	sum := sha256.Sum256([]byte(recipe))
 	return hex.EncodeToString(sum[:6])
-}
-
-func cmdline(pid int) string {
-	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return string(data)
 }

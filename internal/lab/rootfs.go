@@ -46,6 +46,9 @@ func requirements(c Config) error {
 	if os.Geteuid() != 0 {
 		return errors.New("the lab needs root (namespaces, mounts, chroot): run as root (sudo)")
 	}
+	if _, err := cgroup2Root(); err != nil {
+		return err
+	}
 	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
 		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base"}
 	for _, a := range c.Archs {

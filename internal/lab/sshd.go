@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,7 +60,7 @@ func startHost(ctx context.Context, h Host, user ssh.Signer) (string, error) {
 		args = append(args, "setarch", "i686") // uname -m says i686 also on a native x86-64 kernel
 	}
 	args = append(args, "/usr/sbin/sshd", "-D", "-e", "-f", "/etc/ssh/everywhere_sshd_config")
-	d, err := spawn(filepath.Join(h.dir(), "sshd.log"), h.pidFile(), nil, append([]string{"nsenter"}, args...)...)
+	d, err := spawn(h.cgroup("sshd"), filepath.Join(h.dir(), "sshd.log"), h.pidFile(), nil, append([]string{"nsenter"}, args...)...)
 	if err != nil {
 		return "", err
 	}
@@ -150,97 +149,73 @@ func loadOrCreateKey(file string) (ssh.Signer, error) {
 }
 
 // runningPID is the pid of h's sshd when it runs, else 0. The pid file
-// alone is not trusted: the process must have h's root as its root.
+// alone is not trusted (pids are reused): the process must be in h's sshd
+// cgroup.
 func runningPID(h Host) int {
 	data, err := os.ReadFile(h.pidFile())
 	if err != nil {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || !inRoot(pid, h.root()) {
+	if err != nil || !inCgroup(pid, h.cgroup("sshd")) {
 		return 0
 	}
 	return pid
 }
 
-func inRoot(pid int, root string) bool {
-	link, err := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
-	return err == nil && link == root
-}
-
 // stopHost ends every process of h (its sshd and whatever its sessions
-// left, its dockerd, containerd and containers), unmounts everything under
-// its folder and deletes its namespace.
+// left, its dockerd, containerd and containers: the members of its
+// cgroups), unmounts everything under its folder and deletes its
+// namespace.
 func stopHost(ctx context.Context, h Host) error {
-	if err := killAll(h.dir()); err != nil {
+	if err := stopCgroup(ctx, h.cgroup("")); err != nil {
+		return err
+	}
+	// A lab brought up by an everywhere that had no cgroups left its
+	// daemons in the host's network namespace, which the lab made too.
+	if err := stopAll(ctx, "lab host "+h.Name+"'s network namespace", func() []int { return inNamespace(h.netns()) }); err != nil {
 		return err
 	}
 	_ = os.Remove(h.pidFile())
+	return errors.Join(unmountAll(h.dir()), removeHostNetwork(ctx, h))
+}
+
+// unmountAll detaches every mount at or below dir, deepest first.
+func unmountAll(dir string) error {
+	points, err := mountsUnder(dir)
+	if err != nil {
+		return err
+	}
 	var errs []error
-	for _, m := range mountsUnder(h.dir()) {
+	for _, m := range points {
 		if err := syscall.Unmount(m, syscall.MNT_DETACH); err != nil {
 			errs = append(errs, fmt.Errorf("unmounting %s: %w", m, err))
 		}
 	}
-	if err := removeHostNetwork(ctx, h); err != nil {
-		errs = append(errs, err)
-	}
 	return errors.Join(errs...)
 }
 
-// killAll ends the processes of dir (see processesOf): SIGTERM, time to
-// stop (dockerd stops its containers and containerd), then SIGKILL.
-func killAll(dir string) error {
-	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
-		pids := processesOf(dir)
-		for _, pid := range pids {
-			_ = syscall.Kill(pid, sig)
-		}
-		for deadline := time.Now().Add(15 * time.Second); len(pids) > 0 && time.Now().Before(deadline); pids = processesOf(dir) {
-			time.Sleep(50 * time.Millisecond)
-		}
-		if len(pids) == 0 {
-			return nil
-		}
+// inNamespace lists the processes in the network namespace ns (of
+// /run/netns), none when it does not exist.
+func inNamespace(ns string) []int {
+	want, err := os.Stat(filepath.Join("/run/netns", ns))
+	if err != nil {
+		return nil
 	}
-	if pids := processesOf(dir); len(pids) > 0 {
-		return fmt.Errorf("processes %v of %s survived SIGKILL", pids, dir)
-	}
-	return nil
+	return processesWhere(func(pid int) bool {
+		info, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid))
+		return err == nil && os.SameFile(info, want)
+	})
 }
 
-// processesOf lists the processes that belong to a lab host: those whose
-// root directory is in dir (sshd, its sessions, containers) and those
-// started with dir in their command line (dockerd, containerd, shims).
-func processesOf(dir string) []int {
+// processesWhere lists the processes for which match holds.
+func processesWhere(match func(pid int) bool) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
-		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if root == dir || strings.HasPrefix(root, dir+"/") || strings.Contains(string(cmdline), dir+"/") {
+		if pid, err := strconv.Atoi(e.Name()); err == nil && match(pid) {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// mountsUnder lists mount points at or below dir, deepest first.
-func mountsUnder(dir string) []string {
-	data, err := os.ReadFile("/proc/self/mounts")
-	if err != nil {
-		return nil
-	}
-	var points []string
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && (f[1] == dir || strings.HasPrefix(f[1], dir+"/")) {
-			points = append(points, f[1])
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
-	return points
 }
