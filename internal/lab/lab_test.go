@@ -15,6 +15,7 @@ import (
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
+	"everywhere/internal/report"
 	"everywhere/internal/result"
 	"everywhere/internal/run"
 	"everywhere/internal/sshconn"
@@ -154,6 +155,45 @@ func TestLab(t *testing.T) {
 				}
 			}
 		}
+	})
+
+	t.Run("uname -m groups as one, a wrong declared arch stands alone", func(t *testing.T) {
+		targets := up(t, c)
+		p, err := plan.Parse("group.yaml", []byte("steps:\n  - {name: machine, shell: uname -m}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := runPlan(t, targets, p, nil)
+		groups := report.Groups(res)[0].Groups
+		if len(groups) != 1 || len(groups[0].Hosts) != len(targets) {
+			t.Errorf("six hosts answering their own uname -m: %+v", groups)
+		}
+		targets[1].Arch = targets[0].Arch // the inventory is wrong about one host
+		res = runPlan(t, targets, p, nil)
+		groups = report.Groups(res)[0].Groups
+		if len(groups) != 2 || len(groups[1].Hosts) != 1 || groups[1].Hosts[0] != targets[1].Name || !groups[1].Odd {
+			t.Errorf("one host declared wrong: %+v", groups)
+		}
+	})
+
+	t.Run("probes give every engine's version", func(t *testing.T) {
+		res := runPlan(t, up(t, c), plan.Probes(), nil)
+		for _, h := range res.Hosts {
+			facts := map[string]*host.Facts{}
+			for _, s := range h.Steps {
+				facts[s.Name] = s.Facts
+			}
+			shell, docker, lxd := facts["shell"], facts["docker"], facts["lxd"]
+			if shell == nil || !shell.Available || shell.Arch == "" || docker == nil || !strings.HasPrefix(docker.Version, "20.10.") || docker.API != "1.41" ||
+				lxd == nil || !strings.HasPrefix(lxd.Version, "5.0") {
+				t.Errorf("host %s: facts shell %+v docker %+v lxd %+v", h.Name, shell, docker, lxd)
+			}
+		}
+	})
+
+	t.Run("kill -9 mid-run, then clean", func(t *testing.T) {
+		up(t, c)
+		killedRunIsCleaned(t, c)
 	})
 
 	// Each fault: the other hosts finish, the result names the fault, exit 1.
