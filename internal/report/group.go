@@ -27,22 +27,33 @@ type maskPattern struct{ old, new string }
 // outcome: six hosts each printing their own `uname -m` agree, one printing
 // another architecture's name does not.
 func Masker(h result.HostResult, runID string) func(string) string {
+	return masker(h, runID, MaskHost, MaskArch)
+}
+
+// sameness masks h's identity for comparing outcomes: its name and its
+// architecture's names become one token, because a host may be named after
+// its architecture (the lab's s390x answers `uname -m` with its own name).
+func sameness(h result.HostResult, runID string) func(string) string {
+	return masker(h, runID, "\x00self", "\x00self")
+}
+
+func masker(h result.HostResult, runID, hostToken, archToken string) func(string) string {
 	var pats []maskPattern
 	add := func(old, new string) {
 		if old != "" {
 			pats = append(pats, maskPattern{old, new})
 		}
 	}
-	add(h.Name, MaskHost)
+	add(h.Name, hostToken)
 	add(h.Address, MaskAddress)
 	if hostPart, _, err := net.SplitHostPort(h.Address); err == nil {
 		add(hostPart, MaskAddress)
 	}
-	add(h.Arch, MaskArch)
+	add(h.Arch, archToken)
 	if a, err := host.ParseArch(h.Arch); err == nil {
-		add(string(a), MaskArch)
-		add(a.Debian(), MaskArch)
-		add(a.Kernel(), MaskArch)
+		add(string(a), archToken)
+		add(a.Debian(), archToken)
+		add(a.Kernel(), archToken)
 	}
 	add(runID, MaskRun)
 	sort.SliceStable(pats, func(i, j int) bool { return len(pats[i].old) > len(pats[j].old) })
@@ -101,8 +112,9 @@ type stepOutcomes struct {
 // stdout and stderr, each host's identity masked.
 func groupSteps(res *result.Result) []stepOutcomes {
 	masks := make([]func(string) string, len(res.Hosts))
+	same := make([]func(string) string, len(res.Hosts))
 	for i, h := range res.Hosts {
-		masks[i] = Masker(h, res.RunID)
+		masks[i], same[i] = Masker(h, res.RunID), sameness(h, res.RunID)
 	}
 	var all []stepOutcomes
 	gather := func(name string, cleanup bool, pick func(result.HostResult) *result.StepResult) {
@@ -117,7 +129,7 @@ func groupSteps(res *result.Result) []stepOutcomes {
 					so.command = s.Command
 				}
 				reason = masks[i](s.Summary())
-				key = strings.Join([]string{string(s.Status), reason, masks[i](s.Stdout), masks[i](s.Stderr)}, "\x00")
+				key = strings.Join([]string{string(s.Status), same[i](s.Summary()), same[i](s.Stdout), same[i](s.Stderr)}, "\x00")
 			}
 			o := byKey[key]
 			if o == nil {

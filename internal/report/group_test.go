@@ -115,3 +115,22 @@ func TestJSONCarriesGroups(t *testing.T) {
 		t.Errorf("groups: %+v", doc.Groups)
 	}
 }
+
+// TestHostNamedAfterItsArch: a host named after its architecture (the lab's
+// s390x) answering `uname -m` or `uname -a` with its own names groups with
+// the others.
+func TestHostNamedAfterItsArch(t *testing.T) {
+	res := &result.Result{RunID: "r", Steps: []string{"machine", "kernel"}}
+	for _, a := range []host.Arch{host.Arm64, host.S390X, host.AMD64} {
+		name := string(a) // named after the arch, as in the lab
+		res.Hosts = append(res.Hosts, result.HostResult{Name: name, Arch: string(a), Status: result.OK, Steps: []result.StepResult{
+			{Name: "machine", Status: result.OK, Stdout: a.Kernel() + "\n"},
+			{Name: "kernel", Status: result.OK, Stdout: "Linux " + name + " 6.1.0 #1 SMP " + a.Kernel() + " GNU/Linux\n"},
+		}})
+	}
+	for _, sg := range Groups(res) {
+		if len(sg.Groups) != 1 {
+			t.Errorf("step %s: %+v, want one group", sg.Step, sg.Groups)
+		}
+	}
+}
