@@ -343,20 +343,7 @@ func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
 	if unreached(res) {
 		sh.b.WriteString("\n")
 		sh.text("connect", ansiBold, 0, 0)
-		var reached []int
-		byError := map[string][]int{}
-		var errors []string
-		for i, h := range res.Hosts {
-			if h.Error == "" {
-				reached = append(reached, i)
-				continue
-			}
-			e := Masker(h, res.RunID)(h.Error)
-			if byError[e] == nil {
-				errors = append(errors, e)
-			}
-			byError[e] = append(byError[e], i)
-		}
+		reached, errors, byError := connectOutcomes(res)
 		if len(reached) > 0 {
 			sh.text("✔ reached · "+hostList(reached), ansiGreen, 2, 4)
 		}
