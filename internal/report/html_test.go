@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -41,5 +42,16 @@ func TestHTMLReadsBack(t *testing.T) {
 	}
 	if !reflect.DeepEqual(back, res) {
 		t.Errorf("read back differs:\n%+v\nwant\n%+v", back, res)
+	}
+}
+
+// BenchmarkHTMLFleet renders 2000 hosts × 10 steps as one page: well under
+// a second is the aim.
+func BenchmarkHTMLFleet(b *testing.B) {
+	res := bigFleet(2000)
+	for b.Loop() {
+		if err := HTML(io.Discard, res); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
