@@ -3,15 +3,13 @@ package diff
 import (
 	"bytes"
 	"context"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "everywhere/internal/golden"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -21,23 +19,9 @@ import (
 	"everywhere/internal/sshtest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files")
-
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (go test ./internal/diff -update creates it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./internal/diff -update rewrites it); got:\n%s", name, got)
-	}
+	goldenfile.Check(t, name, got)
 }
 
 func code(n int) *int { return &n }

@@ -8,6 +8,7 @@ import (
 
 	"everywhere/internal/host"
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 // Placeholders that stand for a host's own identity in masked text.
@@ -189,6 +190,22 @@ func connectOutcomes(res *result.Result) (reached []int, errors []string, byErro
 		byError[e] = append(byError[e], i)
 	}
 	return reached, errors, byError
+}
+
+// hostLister names a set of res's hosts (indices into res.Hosts), folded
+// as foldHosts does within budget, each name a clean line.
+func hostLister(res *result.Result, budget int) func(hosts []int) string {
+	names := make([]string, len(res.Hosts))
+	for i, h := range res.Hosts {
+		names[i] = text.Line(h.Name)
+	}
+	return func(hosts []int) string {
+		list := make([]string, len(hosts))
+		for i, h := range hosts {
+			list[i] = names[h]
+		}
+		return foldHosts(list, budget)
+	}
 }
 
 // foldHosts names hosts the way clubak does: sorted, numbered names with a

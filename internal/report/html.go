@@ -270,17 +270,7 @@ func streamOf(name, kept string, truncated bool, total int64) htmlStream {
 // htmlGroups is the grouped view: connecting, then each step's outcomes,
 // the largest first, each shown through its first host's masks.
 func htmlGroups(res *result.Result, steps []stepOutcomes) ([]htmlGroup, []htmlStepGroup) {
-	names := make([]string, len(res.Hosts))
-	for i, h := range res.Hosts {
-		names[i] = text.Line(h.Name)
-	}
-	hostList := func(hosts []int) string {
-		list := make([]string, len(hosts))
-		for i, h := range hosts {
-			list[i] = names[h]
-		}
-		return foldHosts(list, 0)
-	}
+	hostList := hostLister(res, 0)
 	var connect []htmlGroup
 	if unreached(res) {
 		reached, errors, byError := connectOutcomes(res)
