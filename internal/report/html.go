@@ -338,10 +338,12 @@ func (m *markup) cell(s *result.StepResult, slowest int64) {
 	m.text(string(s.Status))
 	m.raw(" h" + strconv.Itoa(heat(s.DurationMS, slowest)) + `"><details class="cell"><summary>`)
 	m.text(statusIcon(s.Status))
-	if s.Status != result.Skipped {
+	if s.Status == result.Skipped {
+		m.raw(" skipped")
+	} else {
 		m.raw(" " + formatDuration(s.Duration()))
 	}
-	if body.Reason != "" {
+	if body.Reason != "" && s.Status != result.Skipped { // why a step did not run is the same down a column: shown when opened
 		m.raw(` <span class="why">`)
 		m.text(body.Reason)
 		m.raw(`</span>`)
