@@ -73,7 +73,8 @@ func (o *fleetOptions) targets() ([]inventory.Host, error) {
 
 // execute runs p on the selected hosts with live progress on stderr. The
 // run holds its lease meanwhile, so `everywhere clean` leaves it alone.
-func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []inventory.Host, p *plan.Plan) *result.Result {
+func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []inventory.Host, p *plan.Plan) (res *result.Result) {
+	defer func() { res.Version = version() }()
 	runID := run.NewRunID()
 	if release, err := run.Hold(runID); err != nil {
 		fmt.Fprintf(stderr, "everywhere: warning: %v: a concurrent everywhere clean could remove what this run creates\n", err)
@@ -105,7 +106,7 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 		close(done)
 	}()
 	r.Events = events
-	res := r.Run(ctx, targets, p)
+	res = r.Run(ctx, targets, p)
 	close(events)
 	<-done
 	return res
@@ -143,7 +144,7 @@ func (o *renderOptions) register(f *pflag.FlagSet, withOutputDir bool) {
 	f.StringVar(&o.color, "color", "auto", "colour the side-by-side view: auto, always, never")
 	f.IntVar(&o.maxLines, "max-lines", report.DefaultMaxLines, "output lines shown per cell of the side-by-side view")
 	if withOutputDir {
-		f.StringVarP(&o.output, "output-dir", "o", "", "also save result.json, report.txt, junit.xml and report.md into this folder")
+		f.StringVarP(&o.output, "output-dir", "o", "", "also save result.json, report.txt, junit.xml, report.md and report.html into this folder")
 	}
 }
 

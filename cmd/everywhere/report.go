@@ -11,9 +11,10 @@ import (
 func newReportCommand(stdout, stderr io.Writer) *cobra.Command {
 	var o renderOptions
 	c := &cobra.Command{
-		Use:   "report RESULT.json [--format side|json|junit|md]",
+		Use:   "report RESULT.json|REPORT.html [--format side|json|junit|md|html]",
 		Short: "Render a saved result again, in any format",
-		Long: `Render a result saved by run -o DIR (DIR/result.json) again, in any format.
+		Long: `Render a result saved by run -o DIR (DIR/result.json, or the page DIR/report.html,
+which embeds it) again, in any format.
 The exit code is the saved run's: 0 all ok, 1 something failed, 3 it was interrupted.`,
 		Example: `  everywhere report out/result.json
   everywhere report out/result.json --format junit > junit.xml`,

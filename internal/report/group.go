@@ -8,6 +8,7 @@ import (
 
 	"everywhere/internal/host"
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 // Placeholders that stand for a host's own identity in masked text.
@@ -164,9 +165,13 @@ func groupSteps(res *result.Result) []stepOutcomes {
 // reason, stdout, stderr) are equal once each host's own identity is masked
 // (see Masker), the largest group first; every other group is marked odd.
 // It is what the JSON report carries and the grouped side view shows.
-func Groups(res *result.Result) []result.StepGroups {
+func Groups(res *result.Result) []result.StepGroups { return groupsOf(res, groupSteps(res)) }
+
+// groupsOf is Groups from steps already gathered, for a renderer that
+// shows them and embeds them too.
+func groupsOf(res *result.Result, steps []stepOutcomes) []result.StepGroups {
 	var out []result.StepGroups
-	for _, so := range groupSteps(res) {
+	for _, so := range steps {
 		sg := result.StepGroups{Step: so.name, Cleanup: so.cleanup}
 		for i, o := range so.outcomes {
 			g := result.Group{Status: o.status, Reason: o.reason, Odd: i > 0}
@@ -178,6 +183,41 @@ func Groups(res *result.Result) []result.StepGroups {
 		out = append(out, sg)
 	}
 	return out
+}
+
+// connectOutcomes gathers hosts by how connecting went: those reached,
+// and those not, by error (each host's identity masked), in order of
+// first appearance.
+func connectOutcomes(res *result.Result) (reached []int, errors []string, byError map[string][]int) {
+	byError = map[string][]int{}
+	for i, h := range res.Hosts {
+		if h.Error == "" {
+			reached = append(reached, i)
+			continue
+		}
+		e := Masker(h, res.RunID)(h.Error)
+		if byError[e] == nil {
+			errors = append(errors, e)
+		}
+		byError[e] = append(byError[e], i)
+	}
+	return reached, errors, byError
+}
+
+// hostLister names a set of res's hosts (indices into res.Hosts), folded
+// as foldHosts does within budget, each name a clean line.
+func hostLister(res *result.Result, budget int) func(hosts []int) string {
+	names := make([]string, len(res.Hosts))
+	for i, h := range res.Hosts {
+		names[i] = text.Line(h.Name)
+	}
+	return func(hosts []int) string {
+		list := make([]string, len(hosts))
+		for i, h := range hosts {
+			list[i] = names[h]
+		}
+		return foldHosts(list, budget)
+	}
 }
 
 // foldHosts names hosts the way clubak does: sorted, numbered names with a

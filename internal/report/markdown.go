@@ -115,3 +115,7 @@ func mdText(s string) string {
 	}
 	return b.String()
 }
+
+// MarkdownText is mdText for Markdown that other packages write (everywhere
+// diff), so that one function decides what is markup.
+func MarkdownText(s string) string { return mdText(s) }

@@ -1,5 +1,6 @@
-// Package report renders a result.Result: side by side for a terminal, and as
-// JSON, JUnit XML and Markdown for machines and pull requests. A renderer
+// Package report renders a result.Result: side by side for a terminal, as
+// JSON, JUnit XML and Markdown for machines and pull requests, and as one
+// self-contained HTML page for a browser. A renderer
 // takes a Result and a writer, nothing else.
 package report
 
@@ -15,7 +16,7 @@ import (
 )
 
 // Formats lists the names Render accepts.
-var Formats = []string{"side", "json", "junit", "md"}
+var Formats = []string{"side", "json", "junit", "md", "html"}
 
 // Render writes res in the named format. Side-by-side output uses opts.
 func Render(w io.Writer, format string, res *result.Result, opts SideOptions) error {
@@ -28,13 +29,15 @@ func Render(w io.Writer, format string, res *result.Result, opts SideOptions) er
 		return JUnit(w, res)
 	case "md":
 		return Markdown(w, res)
+	case "html":
+		return HTML(w, res)
 	}
 	return fmt.Errorf("unknown format %q (use %s)", format, strings.Join(Formats, ", "))
 }
 
 // FileName is the conventional file name of a format's output in -o DIR.
 func FileName(format string) string {
-	return map[string]string{"side": "report.txt", "json": "result.json", "junit": "junit.xml", "md": "report.md"}[format]
+	return map[string]string{"side": "report.txt", "json": "result.json", "junit": "junit.xml", "md": "report.md", "html": "report.html"}[format]
 }
 
 // JSON writes the result document (the format `everywhere report` reads back).

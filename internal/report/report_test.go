@@ -3,17 +3,13 @@ package report
 import (
 	"bytes"
 	"encoding/xml"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	goldenfile "everywhere/internal/golden"
 	"everywhere/internal/result"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 func code(n int) *int { return &n }
 
@@ -67,19 +63,7 @@ func fixture() *result.Result {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	file := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(file, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatalf("%v (run go test ./internal/report -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (go test ./internal/report -update rewrites it); got:\n%s", name, got)
-	}
+	goldenfile.Check(t, name, got)
 }
 
 func TestRenderersGolden(t *testing.T) {

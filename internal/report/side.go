@@ -329,34 +329,11 @@ func (g grid) row(label []line, cells [][]line) {
 // sideGrouped draws each step as a block per distinct outcome, the largest
 // first, headed by the hosts that gave it; the others are marked ≠.
 func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
-	names := make([]string, len(res.Hosts))
-	for i, h := range res.Hosts {
-		names[i] = text.Line(h.Name)
-	}
-	hostList := func(hosts []int) string {
-		list := make([]string, len(hosts))
-		for i, h := range hosts {
-			list[i] = names[h]
-		}
-		return foldHosts(list, 3*opts.Width)
-	}
+	hostList := hostLister(res, 3*opts.Width)
 	if unreached(res) {
 		sh.b.WriteString("\n")
 		sh.text("connect", ansiBold, 0, 0)
-		var reached []int
-		byError := map[string][]int{}
-		var errors []string
-		for i, h := range res.Hosts {
-			if h.Error == "" {
-				reached = append(reached, i)
-				continue
-			}
-			e := Masker(h, res.RunID)(h.Error)
-			if byError[e] == nil {
-				errors = append(errors, e)
-			}
-			byError[e] = append(byError[e], i)
-		}
+		reached, errors, byError := connectOutcomes(res)
 		if len(reached) > 0 {
 			sh.text("✔ reached · "+hostList(reached), ansiGreen, 2, 4)
 		}

@@ -33,6 +33,7 @@ type Result struct {
 	Schema      string       `json:"schema"`
 	RunID       string       `json:"run_id"`
 	Plan        string       `json:"plan"`
+	Version     string       `json:"everywhere_version,omitempty"` // of the everywhere that ran it, when known
 	Started     time.Time    `json:"started"`
 	DurationMS  int64        `json:"duration_ms"`
 	Interrupted bool         `json:"interrupted,omitempty"`
@@ -169,11 +170,15 @@ func SchemaKnown(s string) bool {
 	return ok && name == wantName && major(version) == major(wantVersion)
 }
 
-// ReadFile loads a saved result, refusing documents of another schema.
+// ReadFile loads a saved result, a JSON document or an HTML report that
+// embeds one, refusing documents of another schema.
 func ReadFile(path string) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
+	}
+	if data, err = fromHTML(data); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {

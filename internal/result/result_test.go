@@ -40,3 +40,24 @@ func TestSummaryWithholdsABadSignalName(t *testing.T) {
 		t.Errorf("Summary = %q", got)
 	}
 }
+
+func TestReadFileHTML(t *testing.T) {
+	dir := t.TempDir()
+	for name, tt := range map[string]struct{ page, err string }{
+		"embedded":  {"<!DOCTYPE html>\n<p>x</p>" + HTMLScriptOpen + `{"schema": "everywhere.result/1.0", "run_id": "r\u003c/script\u003e", "hosts": []}</script>`, ""},
+		"none":      {"<!DOCTYPE html><p>hello</p>", "without an embedded result"},
+		"cut short": {"<html>" + HTMLScriptOpen + `{"schema": `, "cut short"},
+	} {
+		file := filepath.Join(dir, "report.html")
+		if err := os.WriteFile(file, []byte(tt.page), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res, err := ReadFile(file)
+		switch {
+		case tt.err == "" && (err != nil || res.RunID != "r</script>"):
+			t.Errorf("%s: %v, %+v", name, err, res)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("%s: err = %v, want %q", name, err, tt.err)
+		}
+	}
+}
