@@ -138,13 +138,12 @@ func writeTable(w io.Writer, rows [][]string) error {
 	}
 	var b strings.Builder
 	for _, row := range rows {
+		var line strings.Builder
 		for i, cell := range row {
-			b.WriteString(cell)
-			if i < len(row)-1 {
-				b.WriteString(strings.Repeat(" ", widths[i]-text.Width(cell)+2))
-			}
+			line.WriteString(cell)
+			line.WriteString(strings.Repeat(" ", widths[i]-text.Width(cell)+2))
 		}
-		b.WriteString("\n")
+		b.WriteString(strings.TrimRight(line.String(), " ") + "\n")
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -75,7 +75,7 @@ func TestInstanceNamesDoNotCollide(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9-]{0,61}[a-zA-Z0-9]$`)
 	seen := map[string]string{}
 	long := strings.Repeat("x", 100)
-	for _, h := range []string{"lab_host.1", "web.1", "web_1", "web-1", long + "a", long + "b", "-", "_x_"} {
+	for _, h := range []string{"lab_host.1", "web.1", "web_1", "web-1", long + "a", long + "b", "-", "_x_", "amd64"} {
 		name := instanceName(run, h)
 		if !valid.MatchString(name) || strings.Contains(name, "--") {
 			t.Errorf("host %q: %q is not a valid LXD name", h, name)
@@ -90,5 +90,8 @@ func TestInstanceNamesDoNotCollide(t *testing.T) {
 	}
 	if got := instanceName(run, "lab_host.1"); !strings.HasPrefix(got, "everywhere-"+run+"-lab-host-1-") {
 		t.Errorf("got %q: the host's name should stay readable", got)
+	}
+	if got := instanceName(run, "amd64"); got != "everywhere-"+run+"-amd64" {
+		t.Errorf("got %q: a name LXD takes as it is stays as it is", got)
 	}
 }

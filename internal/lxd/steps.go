@@ -208,14 +208,17 @@ func (s *server) owned(ctx context.Context, name, runID string) (*Instance, erro
 var notInName = regexp.MustCompile(`[^a-zA-Z0-9-]+`)
 
 // instanceName is unique per run and host and valid for LXD (at most 63
-// letters, digits and hyphens, starting with a letter): the host name is
-// shortened and cleaned for reading, and a hash of the whole name keeps
-// hosts apart whose names clean to the same (web.1 and web_1).
+// letters, digits and hyphens, starting with a letter): everywhere-RUN-HOST.
+// A host name that LXD cannot take as it is (web.1, web_1, too long) is
+// cleaned and gets a hash of the whole name, which keeps such hosts apart.
 func instanceName(runID, hostName string) string {
-	sum := sha256.Sum256([]byte(hostName))
-	suffix := "-" + hex.EncodeToString(sum[:3])
 	name := "everywhere-" + notInName.ReplaceAllString(runID, "-")
 	readable := strings.Trim(notInName.ReplaceAllString(hostName, "-"), "-")
+	if readable == hostName && len(name)+1+len(readable) <= 63 {
+		return name + "-" + readable
+	}
+	sum := sha256.Sum256([]byte(hostName))
+	suffix := "-" + hex.EncodeToString(sum[:3])
 	if room := 63 - len(name) - len(suffix) - 1; room > 0 && readable != "" {
 		name += "-" + strings.TrimRight(readable[:min(len(readable), room)], "-")
 	}

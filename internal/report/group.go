@@ -45,7 +45,6 @@ func masker(h result.HostResult, runID, hostToken, archToken string) func(string
 			pats = append(pats, maskPattern{old, new})
 		}
 	}
-	add(h.Name, hostToken)
 	add(h.Address, MaskAddress)
 	if hostPart, _, err := net.SplitHostPort(h.Address); err == nil {
 		add(hostPart, MaskAddress)
@@ -56,6 +55,8 @@ func masker(h result.HostResult, runID, hostToken, archToken string) func(string
 		add(a.Debian(), archToken)
 		add(a.Kernel(), archToken)
 	}
+	// After the arch's names: a host named after its arch shows <arch>.
+	add(h.Name, hostToken)
 	add(runID, MaskRun)
 	sort.SliceStable(pats, func(i, j int) bool { return len(pats[i].old) > len(pats[j].old) })
 	var first [256]bool
