@@ -50,25 +50,6 @@ func main() {
 	}
 }
 
-// raiseFileLimit makes room for a fleet of n simulated hosts: the harness
-// holds a listener and a connection per host, everywhere (which inherits the
-// limit) a connection per host. Root may raise the hard limit too.
-func raiseFileLimit(n int) error {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
-	}
-	want := uint64(3*n + 1024)
-	if lim.Cur >= want {
-		return nil
-	}
-	lim.Cur, lim.Max = want, max(lim.Max, want)
-	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raising the open-file limit to %d for %d hosts: %w", want, n, err)
-	}
-	return nil
-}
-
 func sizes(s string) []int {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -170,9 +151,6 @@ func benchmark(opensshSizes, simSizes []int, runs int, out string) error {
 		}
 	}
 	for _, n := range simSizes {
-		if err := raiseFileLimit(n); err != nil {
-			return err
-		}
 		sim, hostKey, err := newFleetSim(n, 2222, keys.signer.PublicKey())
 		if err != nil {
 			return fmt.Errorf("simulator of %d hosts: %w", n, err)
@@ -208,9 +186,6 @@ func profileRuns(simSizes []int, dir string) error {
 		return err
 	}
 	for _, n := range simSizes {
-		if err := raiseFileLimit(n); err != nil {
-			return err
-		}
 		sim, hostKey, err := newFleetSim(n, 2222, k.signer.PublicKey())
 		if err != nil {
 			return err
