@@ -14,11 +14,16 @@ import (
 )
 
 // fleetSim is N virtual SSH hosts of the six architectures, in one
-// process: one listener per host on its own loopback address, answering a
-// few commands from memory, so that the controller is what is measured.
+// process, each at its own loopback address, answering a few commands from
+// memory, so that the controller is what is measured. One listener on the
+// wildcard address serves them all and tells them apart by the address a
+// client dialled: a listener per host would take N of the process's open
+// files (20,000 here, a hard limit that root in this container cannot raise)
+// before any connection.
 type fleetSim struct {
-	config    *ssh.ServerConfig
-	listeners []net.Listener
+	config   *ssh.ServerConfig
+	listener net.Listener
+	n        int
 }
 
 func newFleetSim(n, port int, user ssh.PublicKey) (*fleetSim, ssh.PublicKey, error) {
@@ -37,16 +42,11 @@ func newFleetSim(n, port int, user ssh.PublicKey) (*fleetSim, ssh.PublicKey, err
 		return nil, fmt.Errorf("unknown key")
 	}}}
 	f.config.AddHostKey(signer)
-	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", fmt.Sprintf("%s:%d", loopback(i), port))
-		if err != nil {
-			f.Close()
-			return nil, nil, err
-		}
-		f.listeners = append(f.listeners, l)
-		arch := host.AllArchs()[i%6]
-		go f.serve(l, fmt.Sprintf("sim%d", i), arch)
+	f.n = n
+	if f.listener, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); err != nil {
+		return nil, nil, err
 	}
+	go f.serve()
 	return f, signer.PublicKey(), nil
 }
 
@@ -54,19 +54,31 @@ func newFleetSim(n, port int, user ssh.PublicKey) (*fleetSim, ssh.PublicKey, err
 // (127.0.1.1 onwards: 127.0.0.1 stays the machine's own).
 func loopback(i int) string { return fmt.Sprintf("127.0.%d.%d", 1+i/250, 1+i%250) }
 
-func (f *fleetSim) Close() {
-	for _, l := range f.listeners {
-		l.Close()
+// hostIndex is which host of n was dialled at addr (the inverse of
+// loopback), and false for any other address.
+func hostIndex(addr net.Addr, n int) (int, bool) {
+	ip := addr.(*net.TCPAddr).IP.To4()
+	if ip == nil || ip[0] != 127 || ip[1] != 0 || ip[2] < 1 || ip[3] < 1 || ip[3] > 250 {
+		return 0, false
 	}
+	i := (int(ip[2])-1)*250 + int(ip[3]) - 1
+	return i, i < n
 }
 
-func (f *fleetSim) serve(l net.Listener, name string, arch host.Arch) {
+func (f *fleetSim) Close() { f.listener.Close() }
+
+func (f *fleetSim) serve() {
 	for {
-		c, err := l.Accept()
+		c, err := f.listener.Accept()
 		if err != nil {
 			return
 		}
-		go f.handle(c, name, arch)
+		i, ok := hostIndex(c.LocalAddr(), f.n)
+		if !ok { // the wildcard listener answers only the fleet's addresses
+			c.Close()
+			continue
+		}
+		go f.handle(c, fmt.Sprintf("sim%d", i), host.AllArchs()[i%6])
 	}
 }
 

@@ -166,8 +166,8 @@ func benchmark(opensshSizes, simSizes []int, runs int, out string) error {
 	return report(results, out)
 }
 
-// profileRuns runs everywhere exec once per simulator size with
-// --cpuprofile, for `go tool pprof`.
+// profileRuns runs everywhere exec and the 3-step plan once per simulator
+// size with --cpuprofile and --memprofile, for `go tool pprof`.
 func profileRuns(simSizes []int, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -191,15 +191,30 @@ func profileRuns(simSizes []int, dir string) error {
 			return err
 		}
 		f, err := writeFleet(work, fmt.Sprintf("sim-%d", n), n, 2222, "sim", k, hostKey)
-		if err == nil {
-			file := filepath.Join(dir, fmt.Sprintf("everywhere-exec-%d.pprof", n))
+		if err != nil {
+			sim.Close()
+			return err
+		}
+		for _, c := range []struct {
+			name string
+			args []string
+		}{
+			{"exec", []string{"exec", "-i", f.inventory, "--", "uname -a"}},
+			{"plan3", []string{"run", "-i", f.inventory, "-p", f.plan}},
+		} {
+			base := filepath.Join(dir, fmt.Sprintf("everywhere-%s-%d", c.name, n))
+			// Flags right after the command's name: exec's own end at "--".
+			args := append([]string{c.args[0], "--parallel", strconv.Itoa(n), "--no-progress", "--format", "json", "--cpuprofile", base + ".pprof", "--memprofile", base + ".heap"}, c.args[1:]...)
+			cmd := exec.Command(everywhere, args...)
 			start := time.Now()
-			out, runErr := exec.Command(everywhere, "exec", "-i", f.inventory, "--parallel", strconv.Itoa(n), "--no-progress", "--format", "json",
-				"--cpuprofile", file, "--", "uname -a").CombinedOutput()
+			out, runErr := cmd.CombinedOutput()
 			if runErr != nil {
 				err = fmt.Errorf("%v: %s", runErr, lastLine(string(out)))
+				break
 			}
-			fmt.Fprintf(os.Stderr, "N=%d: %.2fs, profile %s\n", n, time.Since(start).Seconds(), file)
+			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+			fmt.Fprintf(os.Stderr, "N=%d %s: %.2fs, CPU %.2f ms/host, peak RSS %d MiB (%.1f KiB/host), profiles %s.{pprof,heap}\n", n, c.name, time.Since(start).Seconds(),
+				float64(ru.Utime.Nano()+ru.Stime.Nano())/1e6/float64(n), ru.Maxrss/1024, float64(ru.Maxrss)/float64(n), base)
 		}
 		sim.Close()
 		if err != nil {

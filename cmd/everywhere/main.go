@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -36,10 +35,10 @@ func main() {
 
 // Main runs the command line args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	root := newRootCommand(stdout, stderr)
+	root, prof := newRootCommand(stdout, stderr)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
-	pprof.StopCPUProfile() // flushes --cpuprofile, whatever the command's outcome
+	prof.stop(stderr)
 	var code exitCode
 	var usage usageError
 	switch {
@@ -58,7 +57,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return result.ExitFailed
 }
 
-func newRootCommand(stdout, stderr io.Writer) *cobra.Command {
+func newRootCommand(stdout, stderr io.Writer) (*cobra.Command, *profiles) {
 	root := &cobra.Command{
 		Use:   "everywhere",
 		Short: "Run the same steps on many machines of different architectures, side by side",
@@ -80,20 +79,9 @@ configuration error · 3 interrupted.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	// --cpuprofile is for finding where a big fleet's time goes (go tool pprof).
-	var cpuProfile string
-	root.PersistentFlags().StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of this command to `FILE`")
-	_ = root.PersistentFlags().MarkHidden("cpuprofile")
-	root.PersistentPreRunE = func(*cobra.Command, []string) error {
-		if cpuProfile == "" {
-			return nil
-		}
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		return pprof.StartCPUProfile(f)
-	}
+	var prof profiles
+	prof.register(root.PersistentFlags())
+	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
@@ -102,7 +90,7 @@ configuration error · 3 interrupted.`,
 	root.Args = usageArgs(cobra.NoArgs) // an unknown command is a usage error
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
 	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr), newLabCommand(stdout, stderr), newCleanCommand(stdout, stderr), newDiffCommand(stdout, stderr))
-	return root
+	return root, &prof
 }
 
 // usageArgs makes a wrong argument count a usage error (exit code 2).

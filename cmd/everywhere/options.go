@@ -34,6 +34,7 @@ type fleetOptions struct {
 	cleanupTimeout    time.Duration
 	outputLimit       int
 	noProgress        bool
+	shard             shardFlag
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
@@ -46,6 +47,7 @@ func (o *fleetOptions) register(f *pflag.FlagSet) {
 	durationNotNegative(f, &o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
 	intAtLeastOne(f, &o.outputLimit, "output-limit", host.DefaultOutputLimit, "bytes of each output stream kept per step; the rest is counted and marked")
 	f.BoolVar(&o.noProgress, "no-progress", false, "no live progress on stderr")
+	f.Var(&o.shard, "shard", shardUsage)
 }
 
 func envOr(name, fallback string) string {
@@ -68,7 +70,7 @@ func (o *fleetOptions) targets() ([]inventory.Host, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
-	return selected, nil
+	return o.shard.hosts(selected), nil
 }
 
 // execute runs p on the selected hosts with live progress on stderr. The
@@ -238,6 +240,7 @@ func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, 
 		return err
 	}
 	res := o.execute(ctx, stderr, targets, p)
+	o.shard.record(stderr, res)
 	if err := o.render(stdout, stderr, res); err != nil {
 		return err
 	}

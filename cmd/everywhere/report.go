@@ -34,5 +34,6 @@ The exit code is the saved run's: 0 all ok, 1 something failed, 3 it was interru
 		},
 	}
 	o.register(c.Flags(), false)
+	c.AddCommand(newReportMergeCommand(stdout, stderr))
 	return c
 }

@@ -3,6 +3,7 @@ package host
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"sync"
@@ -77,6 +78,38 @@ func (b *CappedBuffer) Write(p []byte) (int, error) {
 		b.tail = append(b.tail[:0], b.tail[extra:]...)
 	}
 	return n, nil
+}
+
+// Sizes of ReadFrom's read buffer: small for the few lines most commands
+// print, doubled while reads fill it, up to io.Copy's own size.
+const (
+	minReadChunk = 512
+	maxReadChunk = 32 << 10
+)
+
+// ReadFrom reads r to its end, keeping what Write would. An SSH session
+// copies each output stream with io.Copy, which without ReadFrom allocates
+// 32 KiB per stream per step however little the command prints: with
+// thousands of hosts at once, most of a run's memory.
+func (b *CappedBuffer) ReadFrom(r io.Reader) (int64, error) {
+	chunk := make([]byte, minReadChunk)
+	var n int64
+	for {
+		k, err := r.Read(chunk)
+		if k > 0 {
+			_, _ = b.Write(chunk[:k])
+			n += int64(k)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+		if k == len(chunk) && len(chunk) < maxReadChunk {
+			chunk = make([]byte, 2*len(chunk))
+		}
+	}
 }
 
 func (b *CappedBuffer) drop(p []byte) {

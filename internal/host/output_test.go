@@ -2,8 +2,11 @@ package host
 
 import (
 	"fmt"
+	"io"
+	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 )
 
 func TestCappedBufferKeepsHeadAndTail(t *testing.T) {
@@ -49,6 +52,44 @@ func TestCappedBufferWritesOfAnySize(t *testing.T) {
 			cut.Lines != int64(strings.Count(data[50:len(data)-50], "\n")) {
 			t.Errorf("chunk %d: head %q tail %q cut %+v", chunk, head, tail, cut)
 		}
+	}
+}
+
+// TestCappedBufferReadFrom: io.Copy into the buffer (as an SSH session
+// copies a stream) keeps what writes would, with reads of any size.
+func TestCappedBufferReadFrom(t *testing.T) {
+	data := strings.Repeat("abcdefghij\n", 20000)
+	for _, limit := range []int{100, 1 << 20} {
+		var copied, written CappedBuffer
+		copied.Limit, written.Limit = limit, limit
+		n, err := io.Copy(&copied, iotest.HalfReader(strings.NewReader(data)))
+		_, _ = written.Write([]byte(data))
+		if err != nil || n != int64(len(data)) || copied.String() != written.String() || copied.Total() != written.Total() {
+			t.Errorf("limit %d: copied %d bytes, %v; kept %d bytes, want %d", limit, n, err, len(copied.String()), len(written.String()))
+		}
+	}
+	var b CappedBuffer
+	b.Limit = 100
+	if _, err := io.Copy(&b, iotest.TimeoutReader(strings.NewReader("partial output\n"))); err != iotest.ErrTimeout || b.String() != "partial output\n" {
+		t.Errorf("a failing reader: %v, kept %q", err, b.String())
+	}
+}
+
+// TestCappedBufferCopiesInLittleMemory: copying a line into a buffer
+// allocates about as much as the line, not io.Copy's 32 KiB.
+func TestCappedBufferCopiesInLittleMemory(t *testing.T) {
+	const line = "Linux sim0 6.1.0-18 #1 SMP PREEMPT_DYNAMIC Debian 6.1.76-1 x86_64 GNU/Linux\n"
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	before := m.TotalAlloc
+	for range 100 {
+		b := CappedBuffer{Limit: DefaultOutputLimit}
+		// Only a Read method, like an SSH channel: no WriteTo to take over.
+		_, _ = io.Copy(&b, struct{ io.Reader }{strings.NewReader(line)})
+	}
+	runtime.ReadMemStats(&m)
+	if perCopy := (m.TotalAlloc - before) / 100; perCopy > 2048 {
+		t.Errorf("a copy of one line allocates %d bytes, want at most 2 KiB", perCopy)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"everywhere/internal/host"
+	"everywhere/internal/shard"
 )
 
 // Schema names the version of the JSON result document. A reader accepts
@@ -40,6 +41,9 @@ type Result struct {
 	Steps       []string     `json:"steps"`             // the plan's step names, in order
 	Cleanup     []string     `json:"cleanup,omitempty"` // the plan's cleanup step names
 	Hosts       []HostResult `json:"hosts"`             // in inventory order
+	// Shard is which part of the selected hosts this run had (--shard),
+	// for report merge to check that it joins a whole set.
+	Shard *shard.Shard `json:"shard,omitempty"`
 	// Groups gathers, step by step, the hosts whose outcomes are equal once
 	// each host's own identity is masked (see report.Groups). Written by
 	// the JSON report; ignored when a document is read back.

@@ -28,6 +28,13 @@ import (
 type knownHosts struct {
 	file    string
 	entries []knownEntry
+	// byName indexes, by each name, the entries whose host field is a list
+	// of plain names (no wildcard, negation or hash), and others holds the
+	// rest: a fleet's known_hosts has a line per host, and matching every
+	// line for every host made dialling 20,000 hosts spend a third of its
+	// CPU here.
+	byName map[string][]int
+	others []int
 }
 
 // knownEntry is one line of a known_hosts file.
@@ -35,6 +42,7 @@ type knownEntry struct {
 	line   int
 	marker string // "", markerCA or markerRevoked
 	hosts  hostMatcher
+	names  []string // the host field's names when all are plain, in lower case
 	key    ssh.PublicKey
 }
 
@@ -50,7 +58,7 @@ var errKeyNotKnown = errors.New("no known_hosts line for the host")
 // parseKnownHosts parses data, the content of file, in the format of
 // sshd(8)'s SSH_KNOWN_HOSTS_FILE_FORMAT.
 func parseKnownHosts(file string, data []byte) (*knownHosts, error) {
-	kh := &knownHosts{file: file}
+	kh := &knownHosts{file: file, byName: map[string][]int{}}
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		text := strings.Trim(strings.TrimSuffix(string(line), "\r"), " \t")
 		if text == "" || text[0] == '#' {
@@ -61,6 +69,12 @@ func parseKnownHosts(file string, data []byte) (*knownHosts, error) {
 			return nil, fmt.Errorf("known_hosts %s:%d: %w; fix or remove that line", file, i+1, err)
 		}
 		e.line = i + 1
+		if e.names == nil {
+			kh.others = append(kh.others, len(kh.entries))
+		}
+		for _, name := range e.names {
+			kh.byName[name] = append(kh.byName[name], len(kh.entries))
+		}
 		kh.entries = append(kh.entries, e)
 	}
 	return kh, nil
@@ -84,6 +98,9 @@ func parseKnownEntry(text string) (knownEntry, error) {
 	var err error
 	if e.hosts, err = parseHostMatcher(fields[0]); err != nil {
 		return e, err
+	}
+	if !strings.ContainsAny(fields[0], "|*?!") {
+		e.names = strings.FieldsFunc(strings.ToLower(fields[0]), func(r rune) bool { return r == ',' })
 	}
 	blob, err := base64.StdEncoding.DecodeString(fields[2])
 	if err != nil && len(fields) > 3 {
@@ -191,13 +208,16 @@ type hostEntries struct {
 	pins        []knownEntry // plain keys
 }
 
-// lookup finds the entries for addr, in one pass: hashed lines cost an
-// HMAC each.
+// lookup finds the entries for addr, in file order: those naming it
+// plainly, and of the others (hashed lines cost an HMAC each) those that
+// match.
 func (kh *knownHosts) lookup(addr string) hostEntries {
 	name := lookupName(addr)
+	lines := append(slices.Clone(kh.byName[name]), kh.others...)
+	slices.Sort(lines)
 	var found hostEntries
-	for _, e := range kh.entries {
-		switch {
+	for _, i := range lines {
+		switch e := kh.entries[i]; {
 		case e.marker == markerRevoked || !e.hosts(name):
 		case e.marker == markerCA:
 			found.authorities = append(found.authorities, e)

@@ -2,6 +2,7 @@ package sshconn
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -354,4 +355,48 @@ func TestHostCertChecks(t *testing.T) {
 			t.Errorf("err = %v, want it to name no principals", err)
 		}
 	})
+}
+
+// TestKnownHostsLookupInFileOrder: the lines naming a host plainly (found
+// by name) and those matching it by pattern or hash come back together, in
+// file order.
+func TestKnownHostsLookupInFileOrder(t *testing.T) {
+	key := func() string {
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signer, err := ssh.NewSignerFromKey(priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	}
+	data := strings.Join([]string{
+		"[127.0.0.1]:2201 " + key(),
+		"[127.0.0.9]:2201 " + key(),
+		"[127.0.0.*]:* " + key(),
+		"A.Example,[127.0.0.1]:2201 " + key(),
+		"*,![127.0.0.1]:2201 " + key(),
+		knownhosts.HashHostname("[127.0.0.1]:2201") + " " + key(),
+		"@cert-authority [127.0.0.1]:2201 " + key(),
+		"@revoked [127.0.0.1]:2201 " + key(),
+	}, "\n")
+	kh, err := parseKnownHosts("known_hosts", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := func(entries []knownEntry) (out []int) {
+		for _, e := range entries {
+			out = append(out, e.line)
+		}
+		return out
+	}
+	found := kh.lookup("127.0.0.1:2201")
+	if got := lines(found.pins); fmt.Sprint(got) != "[1 3 4 6]" || fmt.Sprint(lines(found.authorities)) != "[7]" {
+		t.Errorf("pins on lines %v, authorities %v; want [1 3 4 6] and [7]", got, lines(found.authorities))
+	}
+	if got := lines(kh.lookup("a.example:22").pins); fmt.Sprint(got) != "[4 5]" {
+		t.Errorf("a.example: pins on lines %v, want [4 5] (case ignored)", got)
+	}
 }
