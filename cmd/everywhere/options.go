@@ -26,6 +26,7 @@ import (
 // fleetOptions are the flags of every command that reaches hosts.
 type fleetOptions struct {
 	inventory         string
+	sshConfig         string
 	selection         string
 	parallel          int
 	maxHandshakes     int
@@ -38,6 +39,7 @@ type fleetOptions struct {
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
+	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
 	intAtLeastOne(f, &o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
@@ -57,7 +59,7 @@ func envOr(name, fallback string) string {
 
 // targets loads the inventory and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	inv, err := inventory.LoadInventory(o.inventory)
+	inv, err := inventory.Load(o.inventory, inventory.Options{SSHConfig: o.sshConfig})
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml)", o.inventory)
 	}
