@@ -165,7 +165,10 @@ func (d *Dialer) handshake(ctx context.Context, h inventory.Host, via *ssh.Clien
 	defer cancel()
 	stream, how, err := dialStream(dialCtx, h, via)
 	if err != nil {
-		if dialCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil:
+			return nil, fail(ErrUnreachable, "%v while connecting", ctx.Err())
+		case dialCtx.Err() == context.DeadlineExceeded:
 			return nil, fail(ErrUnreachable, "no answer %swithin %v (connect_timeout)", how, timeout)
 		}
 		return nil, fail(ErrUnreachable, "%s%v", how, err)
