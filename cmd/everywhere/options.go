@@ -30,6 +30,7 @@ type fleetOptions struct {
 	selection         string
 	parallel          int
 	maxHandshakes     int
+	retries           int
 	acceptNewHostKeys bool
 	stepTimeout       time.Duration
 	cleanupTimeout    time.Duration
@@ -43,6 +44,7 @@ func (o *fleetOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
 	intAtLeastOne(f, &o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
+	intNotNegative(f, &o.retries, "retries", 2, "dial a host this many more times when it could not be reached\n(refused, reset, timed out; never for a host key or login refused), with jittered backoff")
 	f.BoolVar(&o.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts\n(a changed key is always refused)")
 	durationNotNegative(f, &o.stepTimeout, "timeout", 0, "time limit of each step that sets none itself (default: the plan's, else 5m)")
 	durationNotNegative(f, &o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
@@ -85,6 +87,8 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	r := &run.Runner{
 		RunID:          runID,
 		Connect:        run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial),
+		Retries:        o.retries,
+		Transient:      sshconn.Transient,
 		Parallel:       o.parallel,
 		OutputLimit:    o.outputLimit,
 		StepTimeout:    o.stepTimeout,

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -20,6 +21,8 @@ import (
 const (
 	DefaultParallel       = 64
 	DefaultCleanupTimeout = 2 * time.Minute
+	DefaultRetryBackoff   = time.Second
+	maxRetryBackoff       = 30 * time.Second
 )
 
 // Conn is a live connection to one host.
@@ -59,6 +62,14 @@ type Runner struct {
 	OutputLimit    int           // bytes kept per output stream per step
 	StepTimeout    time.Duration // overrides the plan's default step timeout when set
 	CleanupTimeout time.Duration // bound on all cleanup steps of a host, which run even after Ctrl-C
+	// Retries is how many more times a host is dialled after a failure
+	// that Transient says may pass (refused, reset, timed out); a wrong
+	// host key or a refused login is never retried.
+	Retries   int
+	Transient func(error) bool
+	// RetryBackoff is the wait before the first retry, doubled for each
+	// next one and jittered; DefaultRetryBackoff when zero.
+	RetryBackoff time.Duration
 	// Events, when set, receives progress. The runner never closes it; it
 	// must be drained until Run returns.
 	Events chan<- result.Event
@@ -119,10 +130,13 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	r.emit(result.Event{Type: result.Connecting, Host: h.Name, HostIndex: index})
 	start := time.Now()
-	c, err := r.Connect(ctx, h)
+	c, err := r.connect(ctx, h, &hr.Attempts)
 	hr.ConnectMS = time.Since(start).Milliseconds()
 	if err != nil {
 		hr.Status, hr.Error = result.Error, err.Error()
+		if hr.Attempts > 1 {
+			hr.Error += fmt.Sprintf(" (after %d attempts)", hr.Attempts)
+		}
 		hr.Steps = notRun(p.Steps, "host not reached")
 		return hr
 	}
@@ -156,6 +170,28 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	hr.Status = worst(hr.Steps, hr.Cleanup)
 	return hr
+}
+
+// connect dials h, again after transient failures, up to r.Retries more
+// times, waiting between attempts with exponential backoff and jitter (so
+// that hosts refused together do not come back together), and counts the
+// attempts in attempts.
+func (r *Runner) connect(ctx context.Context, h inventory.Host, attempts *int) (Conn, error) {
+	wait := orDefault(r.RetryBackoff, DefaultRetryBackoff)
+	for {
+		*attempts++
+		c, err := r.Connect(ctx, h)
+		if err == nil || *attempts > r.Retries || r.Transient == nil || !r.Transient(err) || ctx.Err() != nil {
+			return c, err
+		}
+		jittered := wait/2 + mathrand.N(wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(jittered):
+		}
+		wait = min(2*wait, maxRetryBackoff)
+	}
 }
 
 func orDefault[T int | time.Duration](v, def T) T {

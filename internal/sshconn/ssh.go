@@ -225,6 +225,11 @@ func dialStream(ctx context.Context, h inventory.Host, via *ssh.Client) (net.Con
 	return c, "", err
 }
 
+// Transient says whether err, from Dial, may pass if the host is dialled
+// again: it could not be reached (refused, reset, no route, timed out). A
+// host key or login that was refused stays refused.
+func Transient(err error) bool { return errors.Is(err, ErrUnreachable) }
+
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()

@@ -85,6 +85,15 @@ type Options struct {
 	Netns *Netns    // the namespace it runs in; nil: the machine's own
 	Host  string    // its address; empty: 127.0.0.1
 	Port  int       // its port; 0: a free one (22 in a namespace)
+	// UserKey is the user's key it accepts, from NewUserKey; nil: a new
+	// one. A test that dials before the sshd starts makes it first.
+	UserKey *UserKey
+}
+
+// UserKey is a user's key pair, the private half in IdentityFile.
+type UserKey struct {
+	Signer       ssh.Signer
+	IdentityFile string
 }
 
 // StartOpenSSHWith starts sshd as o says and stops it at the end of the test.
@@ -103,7 +112,12 @@ func StartOpenSSHWith(t testing.TB, o Options) *OpenSSH {
 	}
 	hostKeyFile := filepath.Join(dir, "ssh_host_ed25519_key")
 	hostSigner := writeKey(t, hostKeyFile)
-	userSigner, identity := NewUserKey(t, dir)
+	key := o.UserKey
+	if key == nil {
+		signer, file := NewUserKey(t, dir)
+		key = &UserKey{signer, file}
+	}
+	userSigner, identity := key.Signer, key.IdentityFile
 	authorized := filepath.Join(dir, "authorized_keys")
 	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userSigner.PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
