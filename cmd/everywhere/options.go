@@ -93,6 +93,7 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 		OutputLimit:    o.outputLimit,
 		StepTimeout:    o.stepTimeout,
 		CleanupTimeout: o.cleanupTimeout,
+		Abort:          abortOf(ctx),
 	}
 	if o.noProgress {
 		return r.Run(ctx, targets, p)

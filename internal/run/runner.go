@@ -62,6 +62,10 @@ type Runner struct {
 	OutputLimit    int           // bytes kept per output stream per step
 	StepTimeout    time.Duration // overrides the plan's default step timeout when set
 	CleanupTimeout time.Duration // bound on all cleanup steps of a host, which run even after Ctrl-C
+	// Abort, when it ends, cuts cleanup short too (a second Ctrl-C):
+	// cleanup runs on it rather than on the run's context, which Ctrl-C
+	// ends first. Nil: cleanup is bounded by CleanupTimeout alone.
+	Abort context.Context
 	// Retries is how many more times a host is dialled after a failure
 	// that Transient says may pass (refused, reset, timed out); a wrong
 	// host key or a refused login is never retried.
@@ -161,8 +165,13 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	if len(p.Cleanup) > 0 {
 		// Cleanup runs even when ctx was cancelled: on a context of its own,
-		// bounded, so Ctrl-C never leaves what the plan launched behind.
-		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
+		// bounded, so Ctrl-C never leaves what the plan launched behind;
+		// only Abort (Ctrl-C again) ends it early.
+		base := r.Abort
+		if base == nil {
+			base = context.WithoutCancel(ctx)
+		}
+		cleanupCtx, cancel := context.WithTimeout(base, orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
 		for _, s := range p.Cleanup {
 			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, index, conn, p, s, true))
 		}
