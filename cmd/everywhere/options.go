@@ -26,6 +26,7 @@ import (
 // fleetOptions are the flags of every command that reaches hosts.
 type fleetOptions struct {
 	inventory         string
+	adHoc             string
 	sshConfig         string
 	selection         string
 	parallel          int
@@ -40,6 +41,7 @@ type fleetOptions struct {
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
+	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
 	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
@@ -59,9 +61,17 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-// targets loads the inventory and applies --hosts.
+// targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	inv, err := inventory.Load(o.inventory, inventory.Options{SSHConfig: o.sshConfig})
+	load := func() (*inventory.Inventory, error) {
+		return inventory.Load(o.inventory, inventory.Options{SSHConfig: o.sshConfig})
+	}
+	if o.adHoc != "" {
+		load = func() (*inventory.Inventory, error) {
+			return inventory.AdHoc(o.adHoc, inventory.Options{SSHConfig: o.sshConfig})
+		}
+	}
+	inv, err := load()
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml)", o.inventory)
 	}

@@ -34,7 +34,7 @@ const (
 // every path absolute.
 type Host struct {
 	Name     string
-	Arch     host.Arch
+	Arch     host.Arch // empty: not declared, detected once connected
 	Address  string
 	Port     int
 	User     string
@@ -229,8 +229,11 @@ func (p *parser) identity(node *yaml.Node, where string, at func(string) *yaml.N
 		return "", yamlfile.Errorf(p.file, at("name"), "%s: name: duplicate (first declared at line %d)", where, p.seen[rh.Name])
 	}
 	p.seen[rh.Name] = node.Line
+	if rh.Arch == "" && rh.Address == "" {
+		return "", yamlfile.Errorf(p.file, node, "%s: address: missing", where)
+	}
 	if rh.Arch == "" {
-		return "", yamlfile.Errorf(p.file, node, "%s: arch: missing (one of %s)", where, strings.Join(canonicalArchNames(), ", "))
+		return "", nil // detected on the first connection (uname -m)
 	}
 	arch, err := host.ParseArch(rh.Arch)
 	if err != nil {
@@ -304,14 +307,6 @@ func first[T comparable](values ...T) T {
 		}
 	}
 	return zero
-}
-
-func canonicalArchNames() []string {
-	var names []string
-	for _, a := range host.AllArchs() {
-		names = append(names, string(a))
-	}
-	return names
 }
 
 func currentUser() string {

@@ -19,8 +19,6 @@ func TestParseInventoryErrors(t *testing.T) {
 	}{
 		{"unknown arch", "hosts:\n  - name: a\n    arch: sparc\n    address: 10.0.0.1\n",
 			`inv.yaml:3: host "a": arch: unknown arch "sparc" (known: aarch64, amd64, arm64, armhf, armv7, armv7l, armv8l, i386, i586, i686, ppc64el, ppc64le, s390x, x86_64)`},
-		{"missing arch", "hosts:\n  - name: a\n    address: 10.0.0.1\n",
-			`inv.yaml:2: host "a": arch: missing (one of armhf, arm64, i686, amd64, ppc64el, s390x)`},
 		{"duplicate name", "hosts:\n  - {name: a, arch: amd64, address: 10.0.0.1}\n  - {name: a, arch: arm64, address: 10.0.0.2}\n",
 			`inv.yaml:3: host "a": name: duplicate (first declared at line 2)`},
 		{"missing address", "hosts:\n  - name: a\n    arch: amd64\n",

@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"everywhere/internal/driver"
+	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
@@ -31,13 +33,16 @@ type Conn interface {
 	Close() error
 }
 
-// target is what steps run against: a host's connection within one run.
+// target is what steps run against: a host's connection within one run,
+// and the host with its detected arch when the inventory declared none.
 type target struct {
 	Conn
+	host  inventory.Host
 	runID string
 }
 
-func (t target) RunID() string { return t.runID }
+func (t target) RunID() string        { return t.runID }
+func (t target) Host() inventory.Host { return t.host }
 
 // ConnectFunc opens the connection to a host.
 type ConnectFunc func(ctx context.Context, h inventory.Host) (Conn, error)
@@ -145,7 +150,16 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 		return hr
 	}
 	defer c.Close()
-	conn := &target{Conn: c, runID: runID}
+	if h.Arch == "" {
+		arch, err := detectArch(ctx, c)
+		if err != nil {
+			hr.Status, hr.Error = result.Error, fmt.Sprintf("host %s: arch not declared, and detecting it failed: %v", h.Name, err)
+			hr.Steps = notRun(p.Steps, "host arch unknown")
+			return hr
+		}
+		h.Arch, hr.Arch, hr.ArchDetected = arch, string(arch), true
+	}
+	conn := &target{Conn: c, host: h, runID: runID}
 	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
@@ -179,6 +193,23 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	hr.Status = worst(hr.Steps, hr.Cleanup)
 	return hr
+}
+
+// detectArchTimeout bounds uname -m, which answers at once on a live host.
+const detectArchTimeout = 30 * time.Second
+
+// detectArch asks the host its architecture, as uname -m names it.
+func detectArch(ctx context.Context, c Conn) (host.Arch, error) {
+	ctx, cancel := context.WithTimeout(ctx, detectArchTimeout)
+	defer cancel()
+	out, err := c.Exec(ctx, "uname -m", 256)
+	if err != nil {
+		return "", fmt.Errorf("uname -m: %w", err)
+	}
+	if out.ExitCode != 0 {
+		return "", fmt.Errorf("uname -m: exit %d: %s", out.ExitCode, strings.TrimSpace(out.Stderr.String()))
+	}
+	return host.ParseArch(strings.TrimSpace(out.Stdout.String()))
 }
 
 // connect dials h, again after transient failures, up to r.Retries more
