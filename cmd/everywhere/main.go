@@ -100,6 +100,8 @@ configuration error · 3 interrupted.`,
   everywhere run -i inventory.yaml -p smoke.yaml --hosts arch=arm64,label=edge
   everywhere exec -i inventory.yaml -- uname -a     # one command, outputs side by side
   everywhere hosts -i inventory.yaml                # reachability, arch, kernel, distro
+  everywhere exec -H web1,ops@10.0.0.7:2222 -- uptime   # no inventory: ssh aliases or [user@]host[:port]
+  everywhere exec -H @hosts.txt --ssh-config ~/.ssh/work.conf -- uname -m
   everywhere run -i inventory.yaml -o out --format junit
   everywhere report out/result.json --format md     # render a saved run again`,
 		SilenceUsage:  true,

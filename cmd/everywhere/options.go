@@ -37,9 +37,11 @@ type fleetOptions struct {
 	cleanupTimeout    time.Duration
 	outputLimit       int
 	noProgress        bool
+	flags             *pflag.FlagSet // to tell -i given from its default
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
+	o.flags = f
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
 	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
 	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
@@ -63,17 +65,21 @@ func envOr(name, fallback string) string {
 
 // targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	load := func() (*inventory.Inventory, error) {
-		return inventory.Load(o.inventory, inventory.Options{SSHConfig: o.sshConfig})
-	}
-	if o.adHoc != "" {
-		load = func() (*inventory.Inventory, error) {
-			return inventory.AdHoc(o.adHoc, inventory.Options{SSHConfig: o.sshConfig})
+	opts := inventory.Options{SSHConfig: o.sshConfig}
+	var inv *inventory.Inventory
+	var err error
+	switch {
+	case o.adHoc != "" && o.flags != nil && o.flags.Changed("inventory"):
+		return nil, usagef("-H and -i both name the hosts: give one of them")
+	case o.adHoc != "":
+		inv, err = inventory.AdHoc(o.adHoc, opts)
+	default:
+		// Only the inventory itself missing earns the hint; a missing
+		// ssh config it names is reported as such.
+		if _, statErr := os.Stat(o.inventory); errors.Is(statErr, os.ErrNotExist) {
+			return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml), or name hosts with -H", o.inventory)
 		}
-	}
-	inv, err := load()
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml)", o.inventory)
+		inv, err = inventory.Load(o.inventory, opts)
 	}
 	if err != nil {
 		return nil, usageError{err}
