@@ -40,6 +40,9 @@ func startProxyCommand(ctx context.Context, command string) (net.Conn, error) {
 	}
 	c := &proxyConn{cmd: cmd, stdin: stdin, stdout: stdout, stderr: &tailBuffer{max: 2048}, done: make(chan struct{})}
 	cmd.Stderr = c.stderr
+	// A child of the command that keeps its stderr open must not keep
+	// Wait, and so Close, waiting once the command itself has gone.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}

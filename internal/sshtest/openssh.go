@@ -200,6 +200,9 @@ func (s *OpenSSH) start(dir, hostKeyFile, authorized string, extraConfig []strin
 	}
 	s.cmd = exec.Command(args[0], args[1:]...)
 	s.cmd.Stderr = stderr
+	// sshd's children (one per connection) inherit its stderr: without a
+	// bound, Wait after Kill would wait for the last of them to go.
+	s.cmd.WaitDelay = time.Second
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
