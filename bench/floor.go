@@ -12,13 +12,14 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"everywhere/internal/inventory"
+	"everywhere/internal/sshconfig"
 )
 
 // floor is the least a fan-out can do: per host one handshake and one
 // session, with errgroup, nothing else. Its time is what everywhere is
 // measured against.
 func floor(inventoryFile, command string, parallel int) error {
-	inv, err := inventory.LoadInventory(inventoryFile)
+	inv, err := inventory.Load(inventoryFile, inventory.Options{SSHConfig: sshconfig.None})
 	if err != nil {
 		return err
 	}

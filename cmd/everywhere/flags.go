@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -11,18 +12,21 @@ import (
 // Flag values checked as they are parsed, so a bad one is a usage error
 // (exit 2) before any inventory is read.
 
-// atLeastOne is an int flag that must be 1 or more.
-type atLeastOne struct{ p *int }
+// intAtLeast is an int flag that must be min or more.
+type intAtLeast struct {
+	p   *int
+	min int
+}
 
-func (v atLeastOne) String() string { return strconv.Itoa(*v.p) }
-func (v atLeastOne) Type() string   { return "int" }
-func (v atLeastOne) Set(s string) error {
+func (v intAtLeast) String() string { return strconv.Itoa(*v.p) }
+func (v intAtLeast) Type() string   { return "int" }
+func (v intAtLeast) Set(s string) error {
 	n, err := strconv.Atoi(s)
 	if err != nil {
 		return errors.New("not a whole number")
 	}
-	if n < 1 {
-		return errors.New("must be at least 1")
+	if n < v.min {
+		return fmt.Errorf("must be at least %d", v.min)
 	}
 	*v.p = n
 	return nil
@@ -47,7 +51,12 @@ func (v notNegative) Set(s string) error {
 
 func intAtLeastOne(f *pflag.FlagSet, p *int, name string, value int, usage string) {
 	*p = value
-	f.Var(atLeastOne{p}, name, usage)
+	f.Var(intAtLeast{p, 1}, name, usage)
+}
+
+func intNotNegative(f *pflag.FlagSet, p *int, name string, value int, usage string) {
+	*p = value
+	f.Var(intAtLeast{p, 0}, name, usage)
 }
 
 func durationNotNegative(f *pflag.FlagSet, p *time.Duration, name string, value time.Duration, usage string) {

@@ -119,7 +119,11 @@ func hostTable(w io.Writer, res *result.Result) error {
 			}
 		}
 		shell := facts["shell"]
-		rows = append(rows, []string{h.Name, h.Arch, h.Address, yesNo(h.Error == ""),
+		declared := h.Arch
+		if h.ArchDetected {
+			declared = "- (detected)" // none declared: MACHINE says what it is
+		}
+		rows = append(rows, []string{h.Name, declared, h.Address, yesNo(h.Error == ""),
 			dash(shell.Arch), dash(shell.Version), dash(shell.OS), engine(facts["docker"]), engine(facts["lxd"]), strings.Join(notes, "; ")})
 	}
 	return writeTable(w, rows)

@@ -19,18 +19,43 @@ import (
 )
 
 func main() {
-	signals := make(chan os.Signal, 1)
-	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	// SIGTERM (a CI job cancelled, systemd stopping) and SIGHUP (the
+	// terminal closed) are Ctrl-C too: cleanup runs and the report is
+	// written. The second signal cuts cleanup short, the report still
+	// written; the third ends the process at once.
+	signals := make(chan os.Signal, 3)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	ctx, cancel := context.WithCancel(context.Background())
+	abort, abortCleanup := context.WithCancel(context.Background())
 	go func() {
-		<-signals
-		signal.Stop(signals) // a second Ctrl-C ends the process at once
-		fmt.Fprintln(os.Stderr, "\neverywhere: interrupted; running cleanup (Ctrl-C again to abort)")
+		sig := <-signals
+		fmt.Fprintf(os.Stderr, "\neverywhere: %v: stopping; running cleanup (Ctrl-C again to cut it short)\n", sig)
 		cancel()
+		sig = <-signals
+		fmt.Fprintf(os.Stderr, "\neverywhere: %v again: cutting cleanup short; writing the report of what was done (Ctrl-C again to quit now)\n", sig)
+		abortCleanup()
+		<-signals
+		os.Exit(result.ExitInterrupted)
 	}()
-	code := Main(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	code := Main(withAbort(ctx, abort), os.Args[1:], os.Stdout, os.Stderr)
 	cancel()
+	abortCleanup()
 	os.Exit(code)
+}
+
+type abortKey struct{}
+
+// withAbort carries the context whose end cuts cleanup short to the
+// commands, under the run's own context.
+func withAbort(ctx, abort context.Context) context.Context {
+	return context.WithValue(ctx, abortKey{}, abort)
+}
+
+// abortOf is the context set by withAbort, or nil (tests, where cleanup
+// is bounded by its timeout alone).
+func abortOf(ctx context.Context) context.Context {
+	abort, _ := ctx.Value(abortKey{}).(context.Context)
+	return abort
 }
 
 // Main runs the command line args and returns the process exit code.
@@ -74,11 +99,15 @@ configuration error · 3 interrupted.`,
   everywhere run -i inventory.yaml -p smoke.yaml --hosts arch=arm64,label=edge
   everywhere exec -i inventory.yaml -- uname -a     # one command, outputs side by side
   everywhere hosts -i inventory.yaml                # reachability, arch, kernel, distro
+  everywhere exec -H web1,ops@10.0.0.7:2222 -- uptime   # no inventory: ssh aliases or [user@]host[:port]
+  everywhere exec -H @hosts.txt --ssh-config ~/.ssh/work.conf -- uname -m
   everywhere run -i inventory.yaml -o out --format junit
   everywhere report out/result.json --format md     # render a saved run again`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("everywhere {{.Version}}\n")
 	var prof profiles
 	prof.register(root.PersistentFlags())
 	root.PersistentPreRunE = func(*cobra.Command, []string) error { return prof.start() }

@@ -216,6 +216,10 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"exec", "-i", filepath.Join(dir, "none.yaml"), "--timeout", "-1s", "--", "true"}, `invalid argument "-1s" for "--timeout" flag: must not be negative`},
 		{[]string{"hosts", "-i", filepath.Join(dir, "none.yaml"), "--output-limit", "-5"}, `invalid argument "-5" for "--output-limit" flag: must be at least 1`},
 		{[]string{"clean", "-i", filepath.Join(dir, "none.yaml"), "--max-handshakes", "many"}, `invalid argument "many" for "--max-handshakes" flag: not a whole number`},
+		{[]string{"exec", "--retries", "-1", "--", "true"}, `invalid argument "-1" for "--retries" flag: must be at least 0`},
+		{[]string{"exec", "-i", good, "-H", "a", "--", "true"}, "-H and -i both name the hosts: give one of them"},
+		{[]string{"exec", "-H", "@" + filepath.Join(dir, "hosts.txt"), "--", "true"}, "-H @" + filepath.Join(dir, "hosts.txt") + ": open"},
+		{[]string{"exec", "-i", good, "--ssh-config", filepath.Join(dir, "ssh_config"), "--", "true"}, "ssh config: open " + filepath.Join(dir, "ssh_config")},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -26,22 +26,30 @@ import (
 // fleetOptions are the flags of every command that reaches hosts.
 type fleetOptions struct {
 	inventory         string
+	adHoc             string
+	sshConfig         string
 	selection         string
 	parallel          int
 	maxHandshakes     int
+	retries           int
 	acceptNewHostKeys bool
 	stepTimeout       time.Duration
 	cleanupTimeout    time.Duration
 	outputLimit       int
 	noProgress        bool
 	shard             shardFlag
+	flags             *pflag.FlagSet // to tell -i given from its default
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
+	o.flags = f
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them); $EVERYWHERE_INVENTORY")
+	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
+	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
 	intAtLeastOne(f, &o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
+	intNotNegative(f, &o.retries, "retries", 2, "dial a host this many more times when it could not be reached\n(refused, reset, timed out; never for a host key or login refused), with jittered backoff")
 	f.BoolVar(&o.acceptNewHostKeys, "accept-new-host-keys", false, "trust and record keys of hosts not yet in known_hosts\n(a changed key is always refused)")
 	durationNotNegative(f, &o.stepTimeout, "timeout", 0, "time limit of each step that sets none itself (default: the plan's, else 5m)")
 	durationNotNegative(f, &o.cleanupTimeout, "cleanup-timeout", run.DefaultCleanupTimeout, "time limit of a host's cleanup steps, which run even after Ctrl-C")
@@ -57,11 +65,23 @@ func envOr(name, fallback string) string {
 	return fallback
 }
 
-// targets loads the inventory and applies --hosts.
+// targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	inv, err := inventory.LoadInventory(o.inventory)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml)", o.inventory)
+	opts := inventory.Options{SSHConfig: o.sshConfig}
+	var inv *inventory.Inventory
+	var err error
+	switch {
+	case o.adHoc != "" && o.flags != nil && o.flags.Changed("inventory"):
+		return nil, usagef("-H and -i both name the hosts: give one of them")
+	case o.adHoc != "":
+		inv, err = inventory.AdHoc(o.adHoc, opts)
+	default:
+		// Only the inventory itself missing earns the hint; a missing
+		// ssh config it names is reported as such.
+		if _, statErr := os.Stat(o.inventory); errors.Is(statErr, os.ErrNotExist) {
+			return nil, usagef("inventory %s not found: pass -i FILE (see inventory.example.yaml), or name hosts with -H", o.inventory)
+		}
+		inv, err = inventory.Load(o.inventory, opts)
 	}
 	if err != nil {
 		return nil, usageError{err}
@@ -76,7 +96,7 @@ func (o *fleetOptions) targets() ([]inventory.Host, error) {
 // execute runs p on the selected hosts with live progress on stderr. The
 // run holds its lease meanwhile, so `everywhere clean` leaves it alone.
 func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []inventory.Host, p *plan.Plan) (res *result.Result) {
-	defer func() { res.Version = version() }()
+	defer func() { res.Version = releaseVersion() }()
 	runID := run.NewRunID()
 	if release, err := run.Hold(runID); err != nil {
 		fmt.Fprintf(stderr, "everywhere: warning: %v: a concurrent everywhere clean could remove what this run creates\n", err)
@@ -86,10 +106,13 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	r := &run.Runner{
 		RunID:          runID,
 		Connect:        run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial),
+		Retries:        o.retries,
+		Transient:      sshconn.Transient,
 		Parallel:       o.parallel,
 		OutputLimit:    o.outputLimit,
 		StepTimeout:    o.stepTimeout,
 		CleanupTimeout: o.cleanupTimeout,
+		Abort:          abortOf(ctx),
 	}
 	if o.noProgress {
 		return r.Run(ctx, targets, p)

@@ -1,14 +1,18 @@
 package main
 
-import "runtime/debug"
+import (
+	"fmt"
+	"runtime"
+	"runtime/debug"
+)
 
 // buildVersion is set by a release build: -ldflags "-X main.buildVersion=v1.2.0".
 var buildVersion string
 
-// version is everywhere's version for a result's record: the release's,
-// else the module version `go install everywhere@v…` recorded, else empty
-// (a build from a work tree, whose version is not known).
-func version() string {
+// releaseVersion is everywhere's version for a result's record: the
+// release's, else the module version `go install everywhere@v…` recorded,
+// else empty (a build from a work tree, whose version is not known).
+func releaseVersion() string {
 	if buildVersion != "" {
 		return buildVersion
 	}
@@ -16,4 +20,33 @@ func version() string {
 		return info.Main.Version
 	}
 	return ""
+}
+
+// versionLine says what this binary is, for --version and bug reports: its
+// version, the commit it was built from (the vcs settings go build
+// records), and the Go that built it.
+func versionLine() string {
+	v := releaseVersion()
+	if v == "" {
+		v = "(devel)"
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return fmt.Sprintf("%s, no build information, %s %s/%s", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	}
+	settings := map[string]string{}
+	for _, s := range info.Settings {
+		settings[s.Key] = s.Value
+	}
+	commit := "commit unknown (built with -buildvcs=false or outside git)"
+	if rev := settings["vcs.revision"]; rev != "" {
+		commit = "commit " + rev
+		if settings["vcs.modified"] == "true" {
+			commit += " (modified)"
+		}
+		if when := settings["vcs.time"]; when != "" {
+			commit += " of " + when
+		}
+	}
+	return fmt.Sprintf("%s, %s, %s %s/%s", v, commit, info.GoVersion, runtime.GOOS, runtime.GOARCH)
 }

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"everywhere/internal/host"
+	"everywhere/internal/sshconfig"
 	"everywhere/internal/yamlfile"
 )
 
@@ -32,17 +33,30 @@ const (
 // Host is one machine to run a plan on, fully resolved: every default applied,
 // every path absolute.
 type Host struct {
-	Name           string
-	Arch           host.Arch
-	Address        string
-	Port           int
-	User           string
-	Identity       string // private key file; empty means ssh-agent and ~/.ssh defaults
-	KnownHosts     string
+	Name     string
+	Arch     host.Arch // empty: not declared, detected once connected
+	Address  string
+	Port     int
+	User     string
+	Identity string // private key file (identity:); empty means the ssh config's, ssh-agent and ~/.ssh defaults
+	// ConfigIdentities are the ssh config's IdentityFiles, tried in order
+	// when Identity is empty; one that is missing is passed over, as ssh does.
+	ConfigIdentities []string
+	IdentitiesOnly   bool // ssh config IdentitiesOnly: the agent's keys are not offered
+	KnownHosts       string
+	// HostKeyPolicy is ssh_config's StrictHostKeyChecking: "" (ask, which
+	// a tool that asks nobody treats as yes), "yes", "accept-new" or "no".
+	HostKeyPolicy  string
 	ConnectTimeout time.Duration
 	Keepalive      time.Duration
-	Labels         []string
-	Line           int // where the host is declared, for error messages
+	// Jumps are the hosts to pass through, in order (ProxyJump), each
+	// reached and verified as a host of its own.
+	Jumps []Host
+	// ProxyCommand, when set, is the command (run by sh) whose standard
+	// input and output carry the connection, tokens already expanded.
+	ProxyCommand string
+	Labels       []string
+	Line         int // where the host is declared, for error messages
 
 	blocks map[string]any // each registered block, decoded (see Block)
 }
@@ -63,6 +77,14 @@ type settings struct {
 	KnownHosts     string        `yaml:"known_hosts"`
 	ConnectTimeout time.Duration `yaml:"connect_timeout"`
 	Keepalive      time.Duration `yaml:"keepalive"`
+	ProxyJump      string        `yaml:"proxy_jump"`
+}
+
+// defaultSettings are the inventory's defaults: a host's settings, and
+// which ssh_config file resolves the hosts' addresses.
+type defaultSettings struct {
+	settings  `yaml:",inline"`
+	SSHConfig string `yaml:"ssh_config"`
 }
 
 type rawHost struct {
@@ -74,37 +96,68 @@ type rawHost struct {
 }
 
 type rawInventory struct {
-	Defaults settings  `yaml:"defaults"`
-	Hosts    []rawHost `yaml:"hosts"`
+	Defaults defaultSettings `yaml:"defaults"`
+	Hosts    []rawHost       `yaml:"hosts"`
 }
 
 var hostNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// LoadInventory reads and validates an inventory file.
-func LoadInventory(file string) (*Inventory, error) {
+// Options are the command line's say in reading an inventory.
+type Options struct {
+	// SSHConfig is the ssh_config file resolving the hosts' addresses
+	// (sshconfig.None: none); empty: the inventory's defaults.ssh_config,
+	// else what ssh reads by default.
+	SSHConfig string
+}
+
+// LoadInventory reads and validates an inventory file, resolving its
+// addresses through the ssh config it names, else ssh's own.
+func LoadInventory(file string) (*Inventory, error) { return Load(file, Options{}) }
+
+// Load reads and validates an inventory file.
+func Load(file string, opts Options) (*Inventory, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
 	}
-	return ParseInventory(file, data)
+	return Parse(file, data, opts)
 }
 
-// ParseInventory validates an inventory; file names it in errors and anchors
-// its relative paths.
+// ParseInventory is Parse with the default Options.
 func ParseInventory(file string, data []byte) (*Inventory, error) {
+	return Parse(file, data, Options{})
+}
+
+// Parse validates an inventory; file names it in errors and anchors its
+// relative paths.
+func Parse(file string, data []byte, opts Options) (*Inventory, error) {
 	root, err := yamlfile.Parse(file, data)
 	if err != nil {
 		return nil, err
 	}
 	var raw rawInventory
-	if err := yamlfile.DecodeKnown(file, root, &raw, yamlfile.Extra{reflect.TypeOf(rawHost{}): blockNames(), reflect.TypeOf(settings{}): blockNames()}); err != nil {
+	if err := yamlfile.DecodeKnown(file, root, &raw, yamlfile.Extra{reflect.TypeOf(rawHost{}): blockNames(), reflect.TypeOf(settings{}): blockNames(), reflect.TypeOf(defaultSettings{}): blockNames()}); err != nil {
 		return nil, err
 	}
 	hostNodes := mappingValue(root, "hosts")
 	if hostNodes == nil || len(raw.Hosts) == 0 {
 		return nil, yamlfile.Errorf(file, root, "no hosts: the inventory needs a hosts: list")
 	}
-	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults, seen: map[string]int{}}
+	sshFile, sshNode := opts.SSHConfig, (*yaml.Node)(nil)
+	if sshFile == "" && raw.Defaults.SSHConfig != "" {
+		sshFile, sshNode = raw.Defaults.SSHConfig, mappingValue(mappingValue(root, "defaults"), "ssh_config")
+		if sshFile != sshconfig.None {
+			sshFile = resolvePath(filepath.Dir(file), sshFile)
+		}
+	}
+	ssh, err := sshconfig.Load(sshFile)
+	switch {
+	case err != nil && sshNode != nil:
+		return nil, yamlfile.Errorf(file, sshNode, "defaults: ssh_config: %v", err)
+	case err != nil:
+		return nil, err
+	}
+	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults.settings, resolver: resolver{ssh: ssh}, seen: map[string]int{}}
 	inv := &Inventory{File: file}
 	for i, rh := range raw.Hosts {
 		h, err := p.host(i, resolveAlias(hostNodes.Content[i]), rh)
@@ -122,7 +175,8 @@ type parser struct {
 	file, base string
 	root       *yaml.Node
 	defaults   settings
-	seen       map[string]int // host name → line
+	resolver
+	seen map[string]int // host name → line
 }
 
 func (p *parser) host(i int, node *yaml.Node, rh rawHost) (Host, error) {
@@ -140,20 +194,14 @@ func (p *parser) host(i int, node *yaml.Node, rh rawHost) (Host, error) {
 	if err != nil {
 		return Host{}, err
 	}
-	d := p.defaults
-	h := Host{
-		Name:           rh.Name,
-		Arch:           arch,
-		Address:        rh.Address,
-		Port:           first(rh.Port, d.Port, DefaultPort),
-		User:           first(rh.User, d.User, currentUser()),
-		Identity:       resolvePath(p.base, first(rh.Identity, d.Identity)),
-		KnownHosts:     resolvePath(p.base, first(rh.KnownHosts, d.KnownHosts, "~/.ssh/known_hosts")),
-		ConnectTimeout: first(rh.ConnectTimeout, d.ConnectTimeout, DefaultConnectTimeout),
-		Keepalive:      first(rh.Keepalive, d.Keepalive, DefaultKeepalive),
-		Labels:         rh.Labels,
-		Line:           node.Line,
+	own, defaults := rh.settings, p.defaults
+	own.Identity, own.KnownHosts = resolvePath(p.base, own.Identity), resolvePath(p.base, own.KnownHosts)
+	defaults.Identity, defaults.KnownHosts = resolvePath(p.base, defaults.Identity), resolvePath(p.base, defaults.KnownHosts)
+	h, err := p.resolve(rh.Address, own, defaults, 0)
+	if err != nil {
+		return Host{}, yamlfile.Errorf(p.file, at("address"), "%s: %v", where, err)
 	}
+	h.Name, h.Arch, h.Labels, h.Line = rh.Name, arch, rh.Labels, node.Line
 	if h.Port < 1 || h.Port > 65535 {
 		portNode := at("port")
 		if rh.Port == 0 {
@@ -181,8 +229,11 @@ func (p *parser) identity(node *yaml.Node, where string, at func(string) *yaml.N
 		return "", yamlfile.Errorf(p.file, at("name"), "%s: name: duplicate (first declared at line %d)", where, p.seen[rh.Name])
 	}
 	p.seen[rh.Name] = node.Line
+	if rh.Arch == "" && rh.Address == "" {
+		return "", yamlfile.Errorf(p.file, node, "%s: address: missing", where)
+	}
 	if rh.Arch == "" {
-		return "", yamlfile.Errorf(p.file, node, "%s: arch: missing (one of %s)", where, strings.Join(canonicalArchNames(), ", "))
+		return "", nil // detected on the first connection (uname -m)
 	}
 	arch, err := host.ParseArch(rh.Arch)
 	if err != nil {
@@ -256,14 +307,6 @@ func first[T comparable](values ...T) T {
 		}
 	}
 	return zero
-}
-
-func canonicalArchNames() []string {
-	var names []string
-	for _, a := range host.AllArchs() {
-		names = append(names, string(a))
-	}
-	return names
 }
 
 func currentUser() string {

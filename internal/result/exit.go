@@ -6,7 +6,7 @@ const (
 	ExitOK          = 0 // every host and step ok
 	ExitFailed      = 1 // a step failed, an expectation was unmet or a host unreachable
 	ExitUsage       = 2 // bad flags, arguments, inventory or plan
-	ExitInterrupted = 3 // Ctrl-C, SIGTERM: cleanup still ran
+	ExitInterrupted = 3 // Ctrl-C, SIGTERM, SIGHUP: cleanup still ran (unless cut short by a second one)
 )
 
 // ExitCode is what the everywhere command exits with for this result:

@@ -67,14 +67,21 @@ type Group struct {
 
 // HostResult is one host's column of the report.
 type HostResult struct {
-	Name      string       `json:"name"`
-	Arch      string       `json:"arch"`
-	Address   string       `json:"address"`
-	Status    Status       `json:"status"`
-	Error     string       `json:"error,omitempty"` // why the host could not be reached
-	ConnectMS int64        `json:"connect_ms"`
-	Steps     []StepResult `json:"steps"`
-	Cleanup   []StepResult `json:"cleanup,omitempty"`
+	Name string `json:"name"`
+	Arch string `json:"arch"`
+	// ArchDetected says Arch is what the host said (uname -m) because
+	// the inventory declared none; otherwise Arch is the declared one.
+	ArchDetected bool   `json:"arch_detected,omitempty"`
+	Address      string `json:"address"`
+	Status       Status `json:"status"`
+	Error        string `json:"error,omitempty"` // why the host could not be reached
+	ConnectMS    int64  `json:"connect_ms"`      // all attempts, the waits between them too
+	// Attempts is how many times the host was dialled: 1 when the first
+	// attempt settled it, more when transient failures were retried
+	// (--retries), 0 when it was never dialled.
+	Attempts int          `json:"attempts,omitempty"`
+	Steps    []StepResult `json:"steps"`
+	Cleanup  []StepResult `json:"cleanup,omitempty"`
 }
 
 // Step returns the host's step named name, or a zero StepResult when the

@@ -6,11 +6,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
+	"strings"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
 	"everywhere/internal/driver"
+	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
@@ -20,6 +23,8 @@ import (
 const (
 	DefaultParallel       = 64
 	DefaultCleanupTimeout = 2 * time.Minute
+	DefaultRetryBackoff   = time.Second
+	maxRetryBackoff       = 30 * time.Second
 )
 
 // Conn is a live connection to one host.
@@ -28,13 +33,16 @@ type Conn interface {
 	Close() error
 }
 
-// target is what steps run against: a host's connection within one run.
+// target is what steps run against: a host's connection within one run,
+// and the host with its detected arch when the inventory declared none.
 type target struct {
 	Conn
+	host  inventory.Host
 	runID string
 }
 
-func (t target) RunID() string { return t.runID }
+func (t target) RunID() string        { return t.runID }
+func (t target) Host() inventory.Host { return t.host }
 
 // ConnectFunc opens the connection to a host.
 type ConnectFunc func(ctx context.Context, h inventory.Host) (Conn, error)
@@ -59,6 +67,18 @@ type Runner struct {
 	OutputLimit    int           // bytes kept per output stream per step
 	StepTimeout    time.Duration // overrides the plan's default step timeout when set
 	CleanupTimeout time.Duration // bound on all cleanup steps of a host, which run even after Ctrl-C
+	// Abort, when it ends, cuts cleanup short too (a second Ctrl-C):
+	// cleanup runs on it rather than on the run's context, which Ctrl-C
+	// ends first. Nil: cleanup is bounded by CleanupTimeout alone.
+	Abort context.Context
+	// Retries is how many more times a host is dialled after a failure
+	// that Transient says may pass (refused, reset, timed out); a wrong
+	// host key or a refused login is never retried.
+	Retries   int
+	Transient func(error) bool
+	// RetryBackoff is the wait before the first retry, doubled for each
+	// next one and jittered; DefaultRetryBackoff when zero.
+	RetryBackoff time.Duration
 	// Events, when set, receives progress. The runner never closes it; it
 	// must be drained until Run returns.
 	Events chan<- result.Event
@@ -119,15 +139,27 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	r.emit(result.Event{Type: result.Connecting, Host: h.Name, HostIndex: index})
 	start := time.Now()
-	c, err := r.Connect(ctx, h)
+	c, err := r.connect(ctx, h, &hr.Attempts)
 	hr.ConnectMS = time.Since(start).Milliseconds()
 	if err != nil {
 		hr.Status, hr.Error = result.Error, err.Error()
+		if hr.Attempts > 1 {
+			hr.Error += fmt.Sprintf(" (after %d attempts)", hr.Attempts)
+		}
 		hr.Steps = notRun(p.Steps, "host not reached")
 		return hr
 	}
 	defer c.Close()
-	conn := &target{Conn: c, runID: runID}
+	if h.Arch == "" {
+		arch, err := detectArch(ctx, c)
+		if err != nil {
+			hr.Status, hr.Error = result.Error, fmt.Sprintf("host %s: arch not declared, and detecting it failed: %v", h.Name, err)
+			hr.Steps = notRun(p.Steps, "host arch unknown")
+			return hr
+		}
+		h.Arch, hr.Arch, hr.ArchDetected = arch, string(arch), true
+	}
+	conn := &target{Conn: c, host: h, runID: runID}
 	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
@@ -147,8 +179,13 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	if len(p.Cleanup) > 0 {
 		// Cleanup runs even when ctx was cancelled: on a context of its own,
-		// bounded, so Ctrl-C never leaves what the plan launched behind.
-		cleanupCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
+		// bounded, so Ctrl-C never leaves what the plan launched behind;
+		// only Abort (Ctrl-C again) ends it early.
+		base := r.Abort
+		if base == nil {
+			base = context.WithoutCancel(ctx)
+		}
+		cleanupCtx, cancel := context.WithTimeout(base, orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
 		for _, s := range p.Cleanup {
 			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, index, conn, p, s, true))
 		}
@@ -156,6 +193,45 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 	}
 	hr.Status = worst(hr.Steps, hr.Cleanup)
 	return hr
+}
+
+// detectArchTimeout bounds uname -m, which answers at once on a live host.
+const detectArchTimeout = 30 * time.Second
+
+// detectArch asks the host its architecture, as uname -m names it.
+func detectArch(ctx context.Context, c Conn) (host.Arch, error) {
+	ctx, cancel := context.WithTimeout(ctx, detectArchTimeout)
+	defer cancel()
+	out, err := c.Exec(ctx, "uname -m", 256)
+	if err != nil {
+		return "", fmt.Errorf("uname -m: %w", err)
+	}
+	if out.ExitCode != 0 {
+		return "", fmt.Errorf("uname -m: exit %d: %s", out.ExitCode, strings.TrimSpace(out.Stderr.String()))
+	}
+	return host.ParseArch(strings.TrimSpace(out.Stdout.String()))
+}
+
+// connect dials h, again after transient failures, up to r.Retries more
+// times, waiting between attempts with exponential backoff and jitter (so
+// that hosts refused together do not come back together), and counts the
+// attempts in attempts.
+func (r *Runner) connect(ctx context.Context, h inventory.Host, attempts *int) (Conn, error) {
+	wait := orDefault(r.RetryBackoff, DefaultRetryBackoff)
+	for {
+		*attempts++
+		c, err := r.Connect(ctx, h)
+		if err == nil || *attempts > r.Retries || r.Transient == nil || !r.Transient(err) || ctx.Err() != nil {
+			return c, err
+		}
+		jittered := wait/2 + mathrand.N(wait)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(jittered):
+		}
+		wait = min(2*wait, maxRetryBackoff)
+	}
 }
 
 func orDefault[T int | time.Duration](v, def T) T {

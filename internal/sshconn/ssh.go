@@ -39,12 +39,16 @@ var (
 // ConnectError says why a host could not be reached and what to do about it.
 type ConnectError struct {
 	Host   string
-	Addr   string
-	Kind   error // one of the Err* sentinels above
+	Via    string // the jump host where reaching Host failed; empty: Host itself
+	Addr   string // the address of Via when set, else of Host
+	Kind   error  // one of the Err* sentinels above
 	Detail string
 }
 
 func (e *ConnectError) Error() string {
+	if e.Via != "" {
+		return fmt.Sprintf("host %s: via %s (%s): %v: %s", e.Host, e.Via, e.Addr, e.Kind, e.Detail)
+	}
 	return fmt.Sprintf("host %s (%s): %v: %s", e.Host, e.Addr, e.Kind, e.Detail)
 }
 
@@ -84,6 +88,7 @@ func NewDialer(acceptNewHostKeys bool, maxHandshakes int) *Dialer {
 type Conn struct {
 	host   inventory.Host
 	client *ssh.Client
+	jumps  []*ssh.Client // the hops' connections this one runs through, in order
 	stop   chan struct{}
 	once   sync.Once
 
@@ -92,11 +97,55 @@ type Conn struct {
 	onClose []func() // closers of clients that dial through this connection
 }
 
-// Dial connects to h and authenticates, honouring ctx and h.ConnectTimeout
-// for the TCP connect and the whole SSH handshake.
+// Dial connects to h, through its jump hosts when it has some, and
+// authenticates; each hop is verified and authenticated as a host of its
+// own, within its own connect timeout, and ctx cancels any of them.
 func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
-	fail := func(kind error, format string, args ...any) error {
+	// One slot for the whole chain: a slot per hop could deadlock a fleet
+	// whose hosts all wait for their bastion's handshake.
+	select {
+	case d.handshakes <- struct{}{}:
+		defer func() { <-d.handshakes }()
+	case <-ctx.Done():
+		return nil, &ConnectError{Host: h.Name, Addr: h.Addr(), Kind: ErrUnreachable, Detail: fmt.Sprintf("%v before connecting", ctx.Err())}
+	}
+	var jumps []*ssh.Client
+	closeJumps := func() {
+		for i := len(jumps) - 1; i >= 0; i-- {
+			_ = jumps[i].Close()
+		}
+	}
+	var via *ssh.Client
+	for _, hop := range h.Jumps {
+		client, err := d.handshake(ctx, hop, via)
+		if err != nil {
+			closeJumps()
+			err.Host, err.Via = h.Name, hop.Name
+			return nil, err
+		}
+		jumps = append(jumps, client)
+		via = client
+	}
+	client, err := d.handshake(ctx, h, via)
+	if err != nil {
+		closeJumps()
+		return nil, err
+	}
+	c := &Conn{host: h, client: client, jumps: jumps, stop: make(chan struct{})}
+	if h.Keepalive > 0 {
+		go c.keepalive(h.Keepalive)
+	}
+	return c, nil
+}
+
+// handshake reaches h, through via when it is not nil, else by its
+// ProxyCommand or TCP, and opens an SSH client on that stream.
+func (d *Dialer) handshake(ctx context.Context, h inventory.Host, via *ssh.Client) (*ssh.Client, *ConnectError) {
+	fail := func(kind error, format string, args ...any) *ConnectError {
 		return &ConnectError{Host: h.Name, Addr: h.Addr(), Kind: kind, Detail: fmt.Sprintf(format, args...)}
+	}
+	if h.HostKeyPolicy == "no" && !d.AcceptNewHostKeys {
+		return nil, fail(ErrHostKeyUnknown, "StrictHostKeyChecking no (ssh config) would accept any key, a changed one too; everywhere does not: set StrictHostKeyChecking accept-new, or rerun with --accept-new-host-keys to trust new keys on first use (a changed key is still refused)")
 	}
 	auth, closeAgent, tried, err := authMethods(h)
 	if err != nil {
@@ -107,12 +156,6 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 	if err != nil {
 		return nil, fail(ErrHostKeyUnknown, "%v", err)
 	}
-	select {
-	case d.handshakes <- struct{}{}:
-		defer func() { <-d.handshakes }()
-	case <-ctx.Done():
-		return nil, fail(ErrUnreachable, "%v before connecting", ctx.Err())
-	}
 
 	timeout := h.ConnectTimeout
 	if timeout <= 0 {
@@ -120,19 +163,23 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 	}
 	dialCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	tcp, err := (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(dialCtx, "tcp", h.Addr())
+	stream, how, err := dialStream(dialCtx, h, via)
 	if err != nil {
-		if dialCtx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
-			return nil, fail(ErrUnreachable, "no TCP answer within %v (connect_timeout)", timeout)
+		switch {
+		case ctx.Err() != nil:
+			return nil, fail(ErrUnreachable, "%v while connecting", ctx.Err())
+		case dialCtx.Err() == context.DeadlineExceeded:
+			return nil, fail(ErrUnreachable, "no answer %swithin %v (connect_timeout)", how, timeout)
 		}
-		return nil, fail(ErrUnreachable, "%v", err)
+		return nil, fail(ErrUnreachable, "%s%v", how, err)
 	}
 	// ssh.Dial's timeout covers only the TCP connect (golang/go#51926): a
 	// deadline on the conn bounds a stalled key exchange, and closing it on
-	// cancellation makes Ctrl-C reach a handshake in progress.
+	// cancellation or timeout makes either reach a handshake in progress
+	// (streams through a jump host or a command have no deadlines).
 	deadline, _ := dialCtx.Deadline()
-	_ = tcp.SetDeadline(deadline)
-	stopWatch := context.AfterFunc(dialCtx, func() { _ = tcp.Close() })
+	_ = stream.SetDeadline(deadline)
+	stopWatch := context.AfterFunc(dialCtx, func() { _ = stream.Close() })
 	config := &ssh.ClientConfig{
 		User:              h.User,
 		Auth:              auth,
@@ -140,10 +187,10 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 		HostKeyAlgorithms: algorithms,
 		Timeout:           timeout,
 	}
-	sshConn, chans, reqs, err := ssh.NewClientConn(tcp, h.Addr(), config)
+	sshConn, chans, reqs, err := ssh.NewClientConn(stream, h.Addr(), config)
 	stopped := stopWatch()
 	if err != nil {
-		_ = tcp.Close()
+		_ = stream.Close()
 		var keyErr *hostKeyError
 		switch {
 		case errors.As(err, &keyErr):
@@ -155,17 +202,33 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 		case !stopped && ctx.Err() != nil:
 			return nil, fail(ErrUnreachable, "%v during SSH handshake", ctx.Err())
 		case !stopped || isTimeout(err):
-			return nil, fail(ErrUnreachable, "SSH handshake did not finish within %v (connect_timeout)", timeout)
+			return nil, fail(ErrUnreachable, "SSH handshake %sdid not finish within %v (connect_timeout)", how, timeout)
 		}
-		return nil, fail(ErrUnreachable, "SSH handshake: %v", err)
+		return nil, fail(ErrUnreachable, "SSH handshake %s%v%s", how, err, proxyStderr(stream))
 	}
-	_ = tcp.SetDeadline(time.Time{})
-	c := &Conn{host: h, client: ssh.NewClient(sshConn, chans, reqs), stop: make(chan struct{})}
-	if h.Keepalive > 0 {
-		go c.keepalive(h.Keepalive)
-	}
-	return c, nil
+	_ = stream.SetDeadline(time.Time{})
+	return ssh.NewClient(sshConn, chans, reqs), nil
 }
+
+// dialStream opens the byte stream an SSH handshake runs on, and says how
+// for errors ("through ProxyCommand …: ").
+func dialStream(ctx context.Context, h inventory.Host, via *ssh.Client) (net.Conn, string, error) {
+	switch {
+	case via != nil:
+		c, err := via.DialContext(ctx, "tcp", h.Addr())
+		return c, "", err
+	case h.ProxyCommand != "":
+		c, err := startProxyCommand(ctx, h.ProxyCommand)
+		return c, fmt.Sprintf("through ProxyCommand %q: ", h.ProxyCommand), err
+	}
+	c, err := (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext(ctx, "tcp", h.Addr())
+	return c, "", err
+}
+
+// Transient says whether err, from Dial, may pass if the host is dialled
+// again: it could not be reached (refused, reset, no route, timed out). A
+// host key or login that was refused stays refused.
+func Transient(err error) bool { return errors.Is(err, ErrUnreachable) }
 
 func isTimeout(err error) bool {
 	var ne net.Error
@@ -234,6 +297,9 @@ func (c *Conn) Close() error {
 			closers[i]()
 		}
 		err = c.client.Close()
+		for i := len(c.jumps) - 1; i >= 0; i-- {
+			_ = c.jumps[i].Close()
+		}
 	})
 	return err
 }
@@ -244,15 +310,20 @@ func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn,
 	return c.client.DialContext(ctx, network, addr)
 }
 
-// authMethods offers the host's identity file (when set) and the keys of a
-// running ssh-agent, else the usual ~/.ssh keys. tried describes them for
-// errors, with the default keys skipped and why.
+// authMethods offers the host's identity file (when set) or the ssh
+// config's IdentityFiles, and the keys of a running ssh-agent (unless
+// IdentitiesOnly), else the usual ~/.ssh keys. tried describes them for
+// errors, with the keys skipped and why.
 func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
 	closeAgent = func() {}
 	var signers []ssh.Signer
 	var names, skipped []string
 	keyFiles := []string{h.Identity}
-	if h.Identity == "" {
+	switch {
+	case h.Identity == "" && len(h.ConfigIdentities) > 0:
+		// As ssh, a configured key that is missing is passed over.
+		keyFiles = h.ConfigIdentities
+	case h.Identity == "":
 		home, _ := os.UserHomeDir()
 		keyFiles = []string{filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(home, ".ssh/id_ecdsa"), filepath.Join(home, ".ssh/id_rsa")}
 	}
@@ -280,7 +351,7 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 			names = append(names, file)
 		}
 	}
-	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" {
+	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" && !h.IdentitiesOnly {
 		if conn, dialErr := net.DialTimeout("unix", sock, 2*time.Second); dialErr == nil {
 			closeAgent = func() { _ = conn.Close() }
 			if agentSigners, _ := agent.NewClient(conn).Signers(); len(agentSigners) > 0 {
@@ -342,7 +413,10 @@ func (e *hostKeyError) Error() string { return e.detail }
 // algorithms to ask for (see knownHosts.algorithms) and what known_hosts
 // expects of the host, for an error when the server offers none of them.
 func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback, algorithms []string, expected string, err error) {
-	kh, err := d.knownHostsFile(h.KnownHosts)
+	// StrictHostKeyChecking accept-new asks for what the flag does, for
+	// this host alone; "no" gets here only with the flag (see handshake).
+	acceptNew := d.AcceptNewHostKeys || h.HostKeyPolicy == "accept-new"
+	kh, err := d.knownHostsFile(h.KnownHosts, acceptNew)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -351,7 +425,7 @@ func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback
 		switch {
 		case !errors.Is(err, errKeyNotKnown):
 			return err
-		case !d.AcceptNewHostKeys:
+		case !acceptNew:
 			return &hostKeyError{kind: ErrHostKeyUnknown, detail: fmt.Sprintf(
 				"%s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
 				describe(plainKey(key)), h.KnownHosts, h.Port, h.Address)}
@@ -365,13 +439,15 @@ func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback
 // knownHostsFile parses file once for the Dialer's life: parsing it per
 // host made a fleet's cost grow with the square of its size. Keys that
 // trust-on-first-use adds later are checked against the file itself.
-func (d *Dialer) knownHostsFile(file string) (*knownHosts, error) {
+func (d *Dialer) knownHostsFile(file string, create bool) (*knownHosts, error) {
 	d.cacheMu.Lock()
 	defer d.cacheMu.Unlock()
-	if db, ok := d.knownHosts[file]; ok {
+	// A file missing for a host that may not create it can still be
+	// created for one that may (StrictHostKeyChecking accept-new).
+	if db, ok := d.knownHosts[file]; ok && (db.err == nil || !create) {
 		return db.kh, db.err
 	}
-	kh, err := readKnownHosts(file, d.AcceptNewHostKeys)
+	kh, err := readKnownHosts(file, create)
 	d.knownHosts[file] = knownHostsDB{kh, err}
 	return kh, err
 }

@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ type OpenSSH struct {
 	IdentityFile   string
 	KnownHostsFile string
 	HostKey        ssh.PublicKey
+	netns          *Netns
 	cmd            *exec.Cmd
 	exited         chan error
 }
@@ -67,19 +69,38 @@ type HostCert struct {
 // StartOpenSSH starts sshd for the current user and stops it at the end of the test.
 func StartOpenSSH(t testing.TB) *OpenSSH {
 	t.Helper()
-	return startOpenSSH(t, nil)
+	return StartOpenSSHWith(t, Options{})
 }
 
 // StartOpenSSHWithCert starts sshd as StartOpenSSH does, presenting cert
 // (HostCertificate in sshd_config) as well as its plain host key.
 func StartOpenSSHWithCert(t testing.TB, cert HostCert) *OpenSSH {
 	t.Helper()
-	return startOpenSSH(t, &cert)
+	return StartOpenSSHWith(t, Options{Cert: &cert})
 }
 
-func startOpenSSH(t testing.TB, cert *HostCert) *OpenSSH {
+// Options say where an sshd of the test's own listens and what it presents.
+type Options struct {
+	Cert  *HostCert // a host certificate presented with the plain key
+	Netns *Netns    // the namespace it runs in; nil: the machine's own
+	Host  string    // its address; empty: 127.0.0.1
+	Port  int       // its port; 0: a free one (22 in a namespace)
+	// UserKey is the user's key it accepts, from NewUserKey; nil: a new
+	// one. A test that dials before the sshd starts makes it first.
+	UserKey *UserKey
+}
+
+// UserKey is a user's key pair, the private half in IdentityFile.
+type UserKey struct {
+	Signer       ssh.Signer
+	IdentityFile string
+}
+
+// StartOpenSSHWith starts sshd as o says and stops it at the end of the test.
+func StartOpenSSHWith(t testing.TB, o Options) *OpenSSH {
 	t.Helper()
 	RequireOpenSSH(t)
+	cert := o.Cert
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -91,12 +112,17 @@ func startOpenSSH(t testing.TB, cert *HostCert) *OpenSSH {
 	}
 	hostKeyFile := filepath.Join(dir, "ssh_host_ed25519_key")
 	hostSigner := writeKey(t, hostKeyFile)
-	userSigner, identity := NewUserKey(t, dir)
+	key := o.UserKey
+	if key == nil {
+		signer, file := NewUserKey(t, dir)
+		key = &UserKey{signer, file}
+	}
+	userSigner, identity := key.Signer, key.IdentityFile
 	authorized := filepath.Join(dir, "authorized_keys")
 	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userSigner.PublicKey()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := &OpenSSH{Host: "127.0.0.1", User: u.Username, IdentityFile: identity, HostKey: hostSigner.PublicKey(),
+	s := &OpenSSH{Host: first(o.Host, "127.0.0.1"), netns: o.Netns, User: u.Username, IdentityFile: identity, HostKey: hostSigner.PublicKey(),
 		KnownHostsFile: filepath.Join(dir, "known_hosts")}
 	var serverConfig []string
 	if cert != nil {
@@ -104,7 +130,14 @@ func startOpenSSH(t testing.TB, cert *HostCert) *OpenSSH {
 	}
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
-		s.Port = freePort(t)
+		switch {
+		case o.Port != 0:
+			s.Port = o.Port
+		case o.Netns != nil:
+			s.Port = 22 // the namespace is the test's alone
+		default:
+			s.Port = FreePort(t)
+		}
 		if lastErr = s.start(dir, hostKeyFile, authorized, serverConfig); lastErr == nil {
 			WriteKnownHosts(t, s.KnownHostsFile, s.Host, s.Port, s.HostKey)
 			t.Cleanup(s.stop)
@@ -151,15 +184,25 @@ func (s *OpenSSH) start(dir, hostKeyFile, authorized string, extraConfig []strin
 		"AllowUsers " + s.User,
 		"MaxStartups 1000",
 		"MaxSessions 100",
-		"LogLevel ERROR",
+		// INFO says "Server listening on": how readiness is seen from
+		// outside a namespace the machine cannot dial into.
+		"LogLevel INFO",
 	}
 	lines = append(lines, extraConfig...)
 	if err := os.WriteFile(config, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
-	var stderr strings.Builder
-	s.cmd = exec.Command(SSHDPath, "-D", "-e", "-f", config)
-	s.cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	args := []string{SSHDPath, "-D", "-e", "-f", config}
+	if s.netns != nil {
+		// ip netns exec execs sshd itself: the PID we kill is sshd's.
+		args = append([]string{"ip", "netns", "exec", s.netns.Name}, args...)
+	}
+	s.cmd = exec.Command(args[0], args[1:]...)
+	s.cmd.Stderr = stderr
+	// sshd's children (one per connection) inherit its stderr: without a
+	// bound, Wait after Kill would wait for the last of them to go.
+	s.cmd.WaitDelay = time.Second
 	if err := s.cmd.Start(); err != nil {
 		return err
 	}
@@ -172,8 +215,7 @@ func (s *OpenSSH) start(dir, hostKeyFile, authorized string, extraConfig []strin
 			return fmt.Errorf("sshd exited: %v: %s", err, stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
-		if c, err := net.DialTimeout("tcp", net.JoinHostPort(s.Host, fmt.Sprint(s.Port)), time.Second); err == nil {
-			_ = c.Close()
+		if strings.Contains(stderr.String(), "Server listening on") {
 			return nil
 		}
 	}
@@ -187,7 +229,33 @@ func (s *OpenSSH) stop() {
 	<-s.exited
 }
 
-func freePort(t testing.TB) int {
+func first(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// syncBuffer is sshd's stderr, written by exec's copier and read by the test.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// FreePort is a port on 127.0.0.1 that nothing listens on just now.
+func FreePort(t testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

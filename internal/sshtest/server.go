@@ -125,8 +125,27 @@ func writeKey(t testing.TB, file string) ssh.Signer {
 // WriteKnownHosts writes a known_hosts file holding key for host:port.
 func WriteKnownHosts(t testing.TB, file, host string, port int, key ssh.PublicKey) {
 	t.Helper()
+	writeKnownHosts(t, file, host, port, key, os.O_TRUNC)
+}
+
+// AppendKnownHosts adds key for host:port to a known_hosts file.
+func AppendKnownHosts(t testing.TB, file, host string, port int, key ssh.PublicKey) {
+	t.Helper()
+	writeKnownHosts(t, file, host, port, key, os.O_APPEND)
+}
+
+func writeKnownHosts(t testing.TB, file, host string, port int, key ssh.PublicKey, how int) {
+	t.Helper()
 	line := knownhosts.Line([]string{knownhosts.Normalize(net.JoinHostPort(host, strconv.Itoa(port)))}, key)
-	if err := os.WriteFile(file, []byte(line+"\n"), 0o600); err != nil {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|how, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.WriteString(line + "\n")
+	if closeErr := f.Close(); err == nil {
+		err = closeErr
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 }

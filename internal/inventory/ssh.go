@@ -1,0 +1,147 @@
+package inventory
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"everywhere/internal/sshconfig"
+)
+
+// maxJumpDepth bounds ProxyJump chains: a bastion whose own config names
+// another, and so on, ends in an error rather than a loop.
+const maxJumpDepth = 8
+
+// resolver turns an address, as a user writes it (an ssh alias, a name, an
+// IP), into a Host: the inventory's fields first, then ssh_config, then
+// everywhere's defaults, as ssh -o options win over the config.
+type resolver struct {
+	ssh *sshconfig.Config
+}
+
+// resolve resolves alias with own (the host's fields) over defaults (the
+// inventory's) over the ssh config. depth counts the jumps that led here.
+func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host, error) {
+	cs, err := r.ssh.Resolve(alias)
+	if err != nil {
+		return Host{}, err
+	}
+	h := Host{
+		Name:           alias,
+		Address:        cs.HostName,
+		Port:           first(own.Port, defaults.Port, cs.Port, DefaultPort),
+		User:           first(own.User, defaults.User, cs.User, currentUser()),
+		IdentitiesOnly: cs.IdentitiesOnly,
+		HostKeyPolicy:  cs.StrictHostKeyChecking,
+		ConnectTimeout: first(own.ConnectTimeout, defaults.ConnectTimeout, cs.ConnectTimeout, DefaultConnectTimeout),
+		Keepalive:      first(own.Keepalive, defaults.Keepalive, cs.ServerAliveInterval, DefaultKeepalive),
+	}
+	tokens := sshconfig.Tokens{Alias: alias, HostName: h.Address, Port: h.Port, User: h.User}
+	expand := func(key, v string) (string, error) {
+		out, err := sshconfig.Expand(v, tokens)
+		if err != nil {
+			return "", fmt.Errorf("ssh config: host %s: %s: %w", alias, key, err)
+		}
+		return out, nil
+	}
+	h.Identity = first(own.Identity, defaults.Identity)
+	for _, f := range cs.IdentityFiles {
+		f, err := expand("IdentityFile", f)
+		if err != nil {
+			return Host{}, err
+		}
+		h.ConfigIdentities = append(h.ConfigIdentities, f)
+	}
+	h.KnownHosts = first(own.KnownHosts, defaults.KnownHosts)
+	if h.KnownHosts == "" && cs.KnownHostsFile != "" {
+		if h.KnownHosts, err = expand("UserKnownHostsFile", cs.KnownHostsFile); err != nil {
+			return Host{}, err
+		}
+	}
+	h.KnownHosts = resolvePath("", first(h.KnownHosts, "~/.ssh/known_hosts"))
+
+	jump := first(own.ProxyJump, defaults.ProxyJump)
+	switch {
+	case strings.EqualFold(jump, "none"):
+		jump = ""
+	case jump == "" && cs.ProxyJump != "" && cs.ProxyCommand != "":
+		// ssh takes whichever comes first in the file; the parser does not
+		// say which did, and guessing would reach the host another way.
+		return Host{}, fmt.Errorf("ssh config: host %s: both ProxyJump and ProxyCommand are set; keep one", alias)
+	case jump == "" && cs.ProxyJump != "":
+		jump = cs.ProxyJump
+	case jump == "" && cs.ProxyCommand != "":
+		if h.ProxyCommand, err = expand("ProxyCommand", cs.ProxyCommand); err != nil {
+			return Host{}, err
+		}
+	}
+	if jump != "" {
+		if h.Jumps, err = r.jumps(jump, defaults, depth); err != nil {
+			return Host{}, fmt.Errorf("proxy jump %q: %w", jump, err)
+		}
+	}
+	return h, nil
+}
+
+// jumps resolves a ProxyJump list, "[user@]host[:port],…", each hop through
+// the ssh config under the inventory's defaults. As with ssh -J, the first
+// hop's own ProxyJump is honoured (it is reached first, its own way); a
+// later hop is reached through the hops before it.
+func (r resolver) jumps(spec string, defaults settings, depth int) ([]Host, error) {
+	if depth >= maxJumpDepth {
+		return nil, fmt.Errorf("more than %d jumps deep: is there a loop?", maxJumpDepth)
+	}
+	var hops []Host
+	for i, hop := range strings.Split(spec, ",") {
+		own, alias, err := parseHop(strings.TrimSpace(hop))
+		if err != nil {
+			return nil, err
+		}
+		h, err := r.resolve(alias, own, defaults, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("jump host %s: %w", alias, err)
+		}
+		if i > 0 {
+			h.Jumps, h.ProxyCommand = nil, ""
+		}
+		// A hop's own hops come before it: flatten them into the chain.
+		hops = append(append(hops, h.Jumps...), h)
+		hops[len(hops)-1].Jumps = nil
+	}
+	return hops, nil
+}
+
+// parseHop reads "[user@]host[:port]" (also as ssh://[user@]host[:port]).
+func parseHop(s string) (settings, string, error) {
+	var own settings
+	rest := strings.TrimPrefix(s, "ssh://")
+	if u, h, found := strings.Cut(rest, "@"); found {
+		own.User, rest = u, h
+	}
+	hostPart, port := splitPort(rest)
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return settings{}, "", fmt.Errorf("%q: port %q is not in 1-65535", s, port)
+		}
+		own.Port = n
+	}
+	if hostPart == "" || strings.ContainsAny(hostPart, " \t/") {
+		return settings{}, "", fmt.Errorf("%q: want [user@]host[:port]", s)
+	}
+	return own, hostPart, nil
+}
+
+// splitPort splits host:port and [v6]:port; the port is "" when absent,
+// as in a bare IPv6 address.
+func splitPort(s string) (host, port string) {
+	if rest, ok := strings.CutPrefix(s, "["); ok {
+		host, after, _ := strings.Cut(rest, "]")
+		return host, strings.TrimPrefix(after, ":")
+	}
+	if strings.Count(s, ":") != 1 {
+		return s, ""
+	}
+	host, port, _ = strings.Cut(s, ":")
+	return host, port
+}
