@@ -12,6 +12,7 @@ import (
 // only Target, so Target is reached in two hops or not at all.
 type Jumps struct {
 	Bastion, Inner, Target *OpenSSH
+	TargetNetns            *Netns // where Target runs
 	// SSHConfig names them bastion, inner (ProxyJump bastion) and target
 	// (ProxyJump bastion,inner; port 2222), each with its own key, all with
 	// KnownHosts, which holds the three host keys.
@@ -34,9 +35,10 @@ func StartJumps(t testing.TB, n int) *Jumps {
 	Unreachable(t, net(1, 0)+"/24")
 	Unreachable(t, net(2, 0)+"/24")
 	j := &Jumps{
-		Bastion: StartOpenSSHWith(t, Options{Netns: bastionNS, Host: net(0, 2)}),
-		Inner:   StartOpenSSHWith(t, Options{Netns: innerNS, Host: net(1, 2)}),
-		Target:  StartOpenSSHWith(t, Options{Netns: targetNS, Host: net(2, 2), Port: 2222}),
+		TargetNetns: targetNS,
+		Bastion:     StartOpenSSHWith(t, Options{Netns: bastionNS, Host: net(0, 2)}),
+		Inner:       StartOpenSSHWith(t, Options{Netns: innerNS, Host: net(1, 2)}),
+		Target:      StartOpenSSHWith(t, Options{Netns: targetNS, Host: net(2, 2), Port: 2222}),
 	}
 	dir := t.TempDir()
 	j.KnownHosts, j.SSHConfig = filepath.Join(dir, "known_hosts"), filepath.Join(dir, "ssh_config")
