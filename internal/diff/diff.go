@@ -105,6 +105,20 @@ type Hunk struct {
 	Lines   []Line `json:"lines"`
 }
 
+// Header is the hunk's unified-diff header, "@@ -start,count +start,count @@".
+func (h Hunk) Header() string {
+	oldCount, newCount := 0, 0
+	for _, l := range h.Lines {
+		if l.Op != "+" {
+			oldCount++
+		}
+		if l.Op != "-" {
+			newCount++
+		}
+	}
+	return fmt.Sprintf("@@ -%d,%d +%d,%d @@", h.OldLine, oldCount, h.NewLine, newCount)
+}
+
 // Line is one line of a hunk: Op is "-" (only in the old run), "+" (only
 // in the new) or " " (in both).
 type Line struct {
@@ -289,7 +303,8 @@ func compareStep(label string, o, n *result.StepResult, oldMask, newMask func(st
 			changes = append(changes, Change{Step: label, Kind: Output, Stream: st.name, Hunks: hunks})
 		}
 	}
-	if opts.Slower > 0 {
+	// A step whose status changed did other work: its time is no news.
+	if opts.Slower > 0 && o.Status == n.Status {
 		oldD, newD := o.Duration(), n.Duration()
 		c := Change{Step: label, OldMS: o.DurationMS, NewMS: n.DurationMS}
 		switch {

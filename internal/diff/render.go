@@ -176,7 +176,7 @@ func Text(w io.Writer, d *Diff) error {
 			e := entryOf(c)
 			fmt.Fprintf(&b, "  %-10s %s: %s\n", e.Label, e.Step, e.What)
 			for _, hunk := range e.Hunks {
-				fmt.Fprintf(&b, "      @@ -%d +%d @@\n", hunk.OldLine, hunk.NewLine)
+				fmt.Fprintf(&b, "      %s\n", hunk.Header())
 				for _, l := range hunk.Lines {
 					b.WriteString("      " + l.Op + " " + l.Text + "\n")
 				}
@@ -208,7 +208,7 @@ func Markdown(w io.Writer, d *Diff) error {
 			}
 			var body strings.Builder
 			for _, hunk := range e.Hunks {
-				fmt.Fprintf(&body, "@@ -%d +%d @@\n", hunk.OldLine, hunk.NewLine)
+				fmt.Fprintf(&body, "%s\n", hunk.Header())
 				for _, l := range hunk.Lines {
 					body.WriteString(l.Op + " " + l.Text + "\n")
 				}
