@@ -88,11 +88,16 @@ func TestRunDefaultPlanOnOpenSSH(t *testing.T) {
 					t.Errorf("host %s step %s: %s %q", h.Name, s.Name, s.Status, s.Error)
 				}
 				wantCode = result.ExitFailed
-			case strings.HasPrefix(s.Kind, "lxd.") && s.Status != result.OK:
-				if !strings.Contains(s.Error, "no LXD socket on the host") {
+			case s.Kind == "lxd.launch" && s.Status != result.OK:
+				if s.Status != result.Error || !strings.Contains(s.Error, "no LXD socket on the host") {
 					t.Errorf("host %s step %s: %s %q", h.Name, s.Name, s.Status, s.Error)
 				}
 				wantCode = result.ExitFailed
+			case strings.HasPrefix(s.Kind, "lxd.") && s.Status != result.OK:
+				// Steps that need the launch are skipped, saying why, not errors of their own.
+				if s.Status != result.Skipped || !strings.Contains(s.Error, "lxd.launch did not succeed (") || !strings.Contains(s.Error, "no LXD socket on the host") {
+					t.Errorf("host %s step %s: %s %q, want skipped after the failed launch", h.Name, s.Name, s.Status, s.Error)
+				}
 			}
 		}
 	}
