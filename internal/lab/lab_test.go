@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/diff"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -188,6 +189,35 @@ func TestLab(t *testing.T) {
 				lxd == nil || !strings.HasPrefix(lxd.Version, "5.0") {
 				t.Errorf("host %s: facts shell %+v docker %+v lxd %+v", h.Name, shell, docker, lxd)
 			}
+		}
+	})
+
+	t.Run("diff of two runs, the second with a step broken on purpose", func(t *testing.T) {
+		targets := up(t, c)
+		src, _ := plan.BuiltinSource(plan.DefaultName)
+		broken, err := plan.Parse("broken.yaml", []byte(strings.Replace(src, `everywhere/debian:bookworm", cmd`, `everywhere/debian:no-such-tag", cmd`, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := diff.Compare(runPlan(t, targets, defaultPlan(t), nil), runPlan(t, targets, broken, nil), diff.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		regressed := map[string]bool{}
+		for _, h := range d.Hosts {
+			for _, ch := range h.Changes {
+				switch {
+				case ch.Kind == diff.Regression && ch.Step == "docker-run":
+					regressed[h.New] = true
+				case ch.Kind == diff.Regression || ch.Kind == diff.Fix:
+					t.Errorf("host %s: unexpected %s of %s", h.New, ch.Kind, ch.Step)
+				case ch.Kind == diff.Output && ch.Step != "docker-run" && !strings.HasPrefix(ch.Step, "lxd-"):
+					t.Errorf("host %s: output of %s changed between two runs of the same steps: %+v", h.New, ch.Step, ch.Hunks)
+				}
+			}
+		}
+		if len(regressed) != len(targets) {
+			t.Errorf("docker-run regressed on %v, want every host", regressed)
 		}
 	})
 
