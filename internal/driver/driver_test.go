@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -123,4 +124,35 @@ func TestPerConnOpensOnceAndClosesWithTheConnection(t *testing.T) {
 	if fresh, _ := p.Get(context.Background(), a); fresh == ca {
 		t.Error("a closed connection's client was handed out again")
 	}
+}
+
+// TestPerConnSlowOpenHoldsUpNoOtherHost: one host's open waiting on a stalled
+// daemon neither delays another host's client nor ignores a waiting step's end.
+func TestPerConnSlowOpenHoldsUpNoOtherHost(t *testing.T) {
+	stalled := &fakeConn{}
+	release := make(chan struct{})
+	p := NewPerConn(func(_ context.Context, c Conn) (*client, error) {
+		if c == Conn(stalled) {
+			<-release
+		}
+		return &client{}, nil
+	})
+	go func() { _, _ = p.Get(context.Background(), stalled) }()
+	time.Sleep(50 * time.Millisecond) // the stalled open holds its host's slot
+	done := make(chan error, 1)
+	go func() { _, err := p.Get(context.Background(), &fakeConn{}); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("another host's Get waited on the stalled open")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := p.Get(ctx, stalled); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("a second Get on the stalled host: %v, want its context's end", err)
+	}
+	close(release)
 }

@@ -2,6 +2,7 @@ package driver
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 )
@@ -14,38 +15,69 @@ type PerConn[T io.Closer] struct {
 	open func(ctx context.Context, c Conn) (T, error)
 
 	mu     sync.Mutex
-	byConn map[Conn]T
+	byConn map[Conn]*slot[T]
+}
+
+// slot is one connection's client, with a lock of its own: opening a client
+// on one host (which may wait on a slow daemon) never holds up another's.
+type slot[T io.Closer] struct {
+	lock   chan struct{} // held while opening or closing; a channel so waiting honours ctx
+	opened bool
+	closed bool // the connection closed
+	client T
 }
 
 // NewPerConn returns a PerConn whose clients open is called to make.
 func NewPerConn[T io.Closer](open func(ctx context.Context, c Conn) (T, error)) *PerConn[T] {
-	return &PerConn[T]{open: open, byConn: map[Conn]T{}}
+	return &PerConn[T]{open: open, byConn: map[Conn]*slot[T]{}}
 }
+
+var errConnClosed = errors.New("the host's connection is closed")
 
 // Get returns c's client, opening it when c has none yet. A failed open is
 // not remembered: the next step tries again. c must be comparable (the
 // runner's targets are pointers).
 func (p *PerConn[T]) Get(ctx context.Context, c Conn) (T, error) {
-	// Held while opening: a host's steps run one at a time, and two opens
-	// racing for one connection would leak one client.
 	p.mu.Lock()
-	if v, ok := p.byConn[c]; ok {
-		p.mu.Unlock()
-		return v, nil
+	s, known := p.byConn[c]
+	if !known {
+		s = &slot[T]{lock: make(chan struct{}, 1)}
+		p.byConn[c] = s
 	}
-	v, err := p.open(ctx, c)
-	if err != nil {
-		p.mu.Unlock()
-		return v, err
-	}
-	p.byConn[c] = v
 	p.mu.Unlock()
-	// Outside the lock: on a connection already closed, f runs at once.
-	c.OnClose(func() {
-		p.mu.Lock()
-		delete(p.byConn, c)
-		p.mu.Unlock()
-		_ = v.Close()
-	})
-	return v, nil
+	if !known {
+		c.OnClose(func() { p.closeConn(c, s) }) // at once on a closed connection
+	}
+	var zero T
+	select {
+	case s.lock <- struct{}{}:
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+	defer func() { <-s.lock }()
+	switch {
+	case s.closed:
+		return zero, errConnClosed
+	case s.opened:
+		return s.client, nil
+	}
+	client, err := p.open(ctx, c)
+	if err != nil {
+		return client, err
+	}
+	s.client, s.opened = client, true
+	return client, nil
+}
+
+// closeConn forgets c and closes its client, once any open in flight is done.
+func (p *PerConn[T]) closeConn(c Conn, s *slot[T]) {
+	p.mu.Lock()
+	delete(p.byConn, c)
+	p.mu.Unlock()
+	s.lock <- struct{}{}
+	defer func() { <-s.lock }()
+	s.closed = true
+	if s.opened {
+		_ = s.client.Close()
+	}
 }
