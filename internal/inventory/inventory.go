@@ -248,10 +248,12 @@ func (p *parser) identity(node *yaml.Node, where string, at func(string) *yaml.N
 // decodeBlocks decodes every registered block for the host: its own, else
 // the defaults', else none (the block's decoder then gives its defaults).
 func (p *parser) decodeBlocks(node *yaml.Node, where string) (map[string]any, error) {
+	names := blockNames() // sorted: a stable first error when two blocks are wrong
 	blocksMu.RLock()
 	defer blocksMu.RUnlock()
-	decoded := make(map[string]any, len(blocks))
-	for name, decode := range blocks {
+	decoded := make(map[string]any, len(names))
+	for _, name := range names {
+		decode := blocks[name]
 		value := mappingValue(node, name)
 		if value == nil {
 			value = mappingValue(mappingValue(p.root, "defaults"), name)

@@ -74,7 +74,9 @@ type server struct {
 func (s *server) remember(name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.launched = append(s.launched, name)
+	if !slices.Contains(s.launched, name) {
+		s.launched = append(s.launched, name)
+	}
 }
 
 func (s *server) forget(name string) {
@@ -89,6 +91,11 @@ func (s *server) instances() []string {
 	return slices.Clone(s.launched)
 }
 
+// runs says whether the server can run instances of arch.
+func (s *server) runs(arch host.Arch) bool {
+	return slices.Contains(s.info.Environment.Architectures, arch.Kernel())
+}
+
 // servers holds each connection's LXD client.
 var servers = driver.NewPerConn(open)
 
@@ -101,7 +108,7 @@ func connect(ctx context.Context, t driver.Conn) (*server, error) {
 		return nil, err
 	}
 	arch := t.Host().Arch
-	if !slices.Contains(s.info.Environment.Architectures, arch.Kernel()) {
+	if !s.runs(arch) {
 		return nil, fmt.Errorf("%w: LXD at %s runs %s only, not %s (%s)", driver.ErrNotApplicable, s.Where(),
 			strings.Join(s.info.Environment.Architectures, ", "), arch.Kernel(), arch)
 	}
@@ -165,7 +172,7 @@ func probe(ctx context.Context, t driver.Target) host.Facts {
 	}
 	facts := host.Facts{Available: true, Version: s.info.Environment.ServerVersion, API: s.info.APIVersion,
 		Arch: strings.Join(s.info.Environment.Architectures, ",")}
-	if arch := t.Host().Arch; !slices.Contains(s.info.Environment.Architectures, arch.Kernel()) {
+	if arch := t.Host().Arch; !s.runs(arch) {
 		facts.Note = fmt.Sprintf("LXD cannot run %s (%s) instances here", arch.Kernel(), arch)
 	}
 	return facts

@@ -132,6 +132,8 @@ func (s *server) undo(ctx context.Context, creation, name, runID string) {
 	if _, err := s.owned(ctx, name, runID); err != nil {
 		return
 	}
+	// Remembered first: if the delete fails, the plan's cleanup tries again.
+	s.remember(name)
 	if err := s.Delete(ctx, name); err == nil || IsNotFound(err) {
 		s.forget(name)
 	}

@@ -66,6 +66,9 @@ func Merge(parts []Part) (*Result, error) {
 
 // checkShards: every part a shard, of one count, each index once. It puts
 // the parts in index order.
+// maxShards bounds a shard count read from a result file.
+const maxShards = 1 << 16
+
 func checkShards(parts []Part) error {
 	for _, p := range parts {
 		if p.Result.Shard == nil {
@@ -74,6 +77,10 @@ func checkShards(parts []Part) error {
 	}
 	sort.SliceStable(parts, func(i, j int) bool { return parts[i].Result.Shard.Index < parts[j].Result.Shard.Index })
 	count := parts[0].Result.Shard.Count
+	if count < 1 || count > maxShards {
+		// From a file: never trusted to size what is allocated below.
+		return fmt.Errorf("%s: shard count %d is not in 1-%d", parts[0].File, count, maxShards)
+	}
 	byIndex := make([]string, count)
 	for _, p := range parts {
 		s := p.Result.Shard

@@ -104,3 +104,15 @@ func TestMergeRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestMergeRefusesAbsurdShardCount: a shard count read from a file is
+// bounded before it sizes anything (a negative one panicked, a huge one
+// allocated without limit).
+func TestMergeRefusesAbsurdShardCount(t *testing.T) {
+	for _, count := range []int{-1, 0, 1 << 40} {
+		parts := []Part{{File: "a.json", Result: &Result{Schema: Schema, Plan: "p", Shard: &shard.Shard{Index: 0, Count: count}}}}
+		if _, err := Merge(parts); err == nil || !strings.Contains(err.Error(), "is not in 1-") {
+			t.Errorf("count %d: %v", count, err)
+		}
+	}
+}
