@@ -224,7 +224,13 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 	mark := driver.NewExecMark()
 	out, err := e.exec(ctx, x.Container, x.Cmd, []string{driver.ExecMarker + "=" + mark}, limit)
 	if err != nil && ctx.Err() != nil {
-		return out, e.stop(context.WithoutCancel(ctx), x.Container, mark, err)
+		return out, driver.StopMarked(ctx, x.Container, mark, err, func(ctx context.Context, argv []string) (string, error) {
+			killed, err := e.exec(ctx, x.Container, argv, nil, 4096)
+			if err != nil {
+				return "", err
+			}
+			return killed.Stdout.String(), nil
+		})
 	}
 	return out, err
 }
@@ -257,18 +263,6 @@ func (e *engine) exec(ctx context.Context, containerID string, cmd, env []string
 	}
 	out.ExitCode = inspect.ExitCode
 	return out, nil
-}
-
-// stop kills the processes of an exec whose step ended (cause), by the mark
-// in their environment: the engine's API cannot kill an exec.
-func (e *engine) stop(ctx context.Context, containerID, mark string, cause error) error {
-	ctx, cancel := context.WithTimeout(ctx, removeGrace)
-	defer cancel()
-	killed, err := e.exec(ctx, containerID, driver.KillMarked(mark), nil, 4096)
-	if err != nil {
-		return fmt.Errorf("exec in %s: %w; stopping the command failed: %v", containerID, cause, err)
-	}
-	return fmt.Errorf("exec in %s: killed pids %s: %w", containerID, strings.Join(strings.Fields(killed.Stdout.String()), " "), cause)
 }
 
 // Remove removes a container, running or not; one already gone is fine,

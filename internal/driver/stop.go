@@ -1,8 +1,12 @@
 package driver
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
 )
 
 // ExecMarker is the environment variable set on a command run in a
@@ -24,4 +28,20 @@ func KillMarked(mark string) []string {
 	return []string{"sh", "-c", `for e in /proc/[0-9]*/environ; do
   if tr '\0' '\n' < "$e" 2>/dev/null | grep -qx "$1"; then p=${e#/proc/}; p=${p%/environ}; kill -KILL "$p" 2>/dev/null && echo "$p"; fi
 done`, "sh", ExecMarker + "=" + mark}
+}
+
+// StopGrace bounds stopping a command whose step ended first.
+const StopGrace = 30 * time.Second
+
+// StopMarked kills the processes of an exec in container whose step ended
+// (cause), found by mark: it runs KillMarked through exec, on a context of
+// its own bounded by StopGrace, and returns what the step reports.
+func StopMarked(ctx context.Context, container, mark string, cause error, exec func(ctx context.Context, argv []string) (stdout string, err error)) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopGrace)
+	defer cancel()
+	killed, err := exec(ctx, KillMarked(mark))
+	if err != nil {
+		return fmt.Errorf("exec in %s: %w; stopping the command failed: %v", container, cause, err)
+	}
+	return fmt.Errorf("exec in %s: killed pids %s: %w", container, strings.Join(strings.Fields(killed), " "), cause)
 }

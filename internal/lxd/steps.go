@@ -281,9 +281,6 @@ func (x *Exec) Command() string {
 	return "lxc exec " + instance + " -- " + host.ShellQuote(x.Cmd)
 }
 
-// stopGrace bounds stopping a command whose step ended first.
-const stopGrace = 30 * time.Second
-
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
@@ -308,13 +305,12 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 	mark := driver.NewExecMark()
 	code, err := s.Client.Exec(ctx, name, x.Cmd, map[string]string{driver.ExecMarker: mark}, &out.Stdout, &out.Stderr)
 	if err != nil && ctx.Err() != nil {
-		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), stopGrace)
-		defer cancel()
-		var killed strings.Builder
-		if _, stopErr := s.Client.Exec(stopCtx, name, driver.KillMarked(mark), nil, &killed, io.Discard); stopErr != nil {
-			return out, fmt.Errorf("exec in %s: %w; stopping the command failed: %v", name, err, stopErr)
-		}
-		return out, fmt.Errorf("exec in %s: killed pids %s: %w", name, strings.Join(strings.Fields(killed.String()), " "), ctx.Err())
+		// ctx's error, not err: the HTTP request that was waiting says nothing more.
+		return out, driver.StopMarked(ctx, name, mark, ctx.Err(), func(ctx context.Context, argv []string) (string, error) {
+			var killed strings.Builder
+			_, err := s.Client.Exec(ctx, name, argv, nil, &killed, io.Discard)
+			return killed.String(), err
+		})
 	}
 	if err != nil {
 		return out, fmt.Errorf("exec in %s: %w", name, err)
