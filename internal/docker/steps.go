@@ -151,7 +151,7 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 	if !r.Keep {
 		// Removed also when the step fails or is cancelled: on a context of its own.
 		defer func() {
-			rmCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeGrace)
+			rmCtx, cancel := t.Detach(ctx, removeGrace)
 			defer cancel()
 			_ = e.ContainerRemove(rmCtx, created.ID, container.RemoveOptions{Force: true})
 		}()
@@ -224,7 +224,7 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 	mark := driver.NewExecMark()
 	out, err := e.exec(ctx, x.Container, x.Cmd, []string{driver.ExecMarker + "=" + mark}, limit)
 	if err != nil && ctx.Err() != nil {
-		return out, driver.StopMarked(ctx, x.Container, mark, err, func(ctx context.Context, argv []string) (string, error) {
+		return out, driver.StopMarked(ctx, t, x.Container, mark, err, func(ctx context.Context, argv []string) (string, error) {
 			killed, err := e.exec(ctx, x.Container, argv, nil, 4096)
 			if err != nil {
 				return "", err

@@ -11,6 +11,7 @@ import (
 	"net"
 	"sort"
 	"sync"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -36,6 +37,11 @@ type Target interface {
 	Conn
 	// RunID names the run, for labels on what it creates.
 	RunID() string
+	// Detach is a context for undoing what a step made after ctx ended (a
+	// cancelled launch, a container to remove, a command to kill): it
+	// outlives ctx, and ends after grace or when the run is aborted (a
+	// second Ctrl-C).
+	Detach(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc)
 }
 
 // Action is what a step does. An error means the action could not be carried

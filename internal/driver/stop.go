@@ -34,10 +34,10 @@ done`, "sh", ExecMarker + "=" + mark}
 const StopGrace = 30 * time.Second
 
 // StopMarked kills the processes of an exec in container whose step ended
-// (cause), found by mark: it runs KillMarked through exec, on a context of
-// its own bounded by StopGrace, and returns what the step reports.
-func StopMarked(ctx context.Context, container, mark string, cause error, exec func(ctx context.Context, argv []string) (stdout string, err error)) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), StopGrace)
+// (cause), found by mark: it runs KillMarked through exec, on t's detached
+// context bounded by StopGrace, and returns what the step reports.
+func StopMarked(ctx context.Context, t Target, container, mark string, cause error, exec func(ctx context.Context, argv []string) (stdout string, err error)) error {
+	ctx, cancel := t.Detach(ctx, StopGrace)
 	defer cancel()
 	killed, err := exec(ctx, KillMarked(mark))
 	if err != nil {

@@ -109,7 +109,7 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			s.undo(context.WithoutCancel(ctx), creation, name, t.RunID())
+			s.undo(ctx, t, creation, name)
 		}
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
@@ -121,11 +121,15 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 	return out, nil
 }
 
+// undoGrace bounds finishing and deleting an instance whose launch was cut short.
+const undoGrace = time.Minute
+
 // undo removes an instance whose launch was cut short, once the server has
 // finished creating it, and only when it is this run's.
-func (s *server) undo(ctx context.Context, creation, name, runID string) {
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+func (s *server) undo(ctx context.Context, t driver.Target, creation, name string) {
+	ctx, cancel := t.Detach(ctx, undoGrace)
 	defer cancel()
+	runID := t.RunID()
 	if _, err := s.Wait(ctx, creation); err != nil {
 		return // the creation failed: there is nothing to remove
 	}
@@ -306,7 +310,7 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 	code, err := s.Client.Exec(ctx, name, x.Cmd, map[string]string{driver.ExecMarker: mark}, &out.Stdout, &out.Stderr)
 	if err != nil && ctx.Err() != nil {
 		// ctx's error, not err: the HTTP request that was waiting says nothing more.
-		return out, driver.StopMarked(ctx, name, mark, ctx.Err(), func(ctx context.Context, argv []string) (string, error) {
+		return out, driver.StopMarked(ctx, t, name, mark, ctx.Err(), func(ctx context.Context, argv []string) (string, error) {
 			var killed strings.Builder
 			_, err := s.Client.Exec(ctx, name, argv, nil, &killed, io.Discard)
 			return killed.String(), err

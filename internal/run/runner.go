@@ -39,6 +39,17 @@ type target struct {
 	Conn
 	host  inventory.Host
 	runID string
+	abort context.Context // Runner.Abort
+}
+
+// Detach outlives ctx, for grace at most, and ends when the run is aborted.
+func (t *target) Detach(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	detached, cancel := context.WithTimeout(context.WithoutCancel(ctx), grace)
+	if t.abort == nil {
+		return detached, cancel
+	}
+	stop := context.AfterFunc(t.abort, cancel)
+	return detached, func() { stop(); cancel() }
 }
 
 func (t target) RunID() string        { return t.runID }
@@ -159,7 +170,7 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 		}
 		h.Arch, hr.Arch, hr.ArchDetected = arch, string(arch), true
 	}
-	conn := &target{Conn: c, host: h, runID: runID}
+	conn := &target{Conn: c, host: h, runID: runID, abort: r.Abort}
 	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""

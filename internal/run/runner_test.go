@@ -340,3 +340,45 @@ func TestInterruptBeforeConnecting(t *testing.T) {
 		}
 	}
 }
+
+// detachWaiter waits, once its step ends, on the detached context a driver
+// undoes its work on.
+type detachWaiter struct{ detachEnded chan error }
+
+func (detachWaiter) Command() string { return "undo" }
+func (a detachWaiter) Run(ctx context.Context, t driver.Target, _ int) (*host.Output, error) {
+	<-ctx.Done()
+	undo, cancel := t.Detach(ctx, time.Hour)
+	defer cancel()
+	<-undo.Done()
+	a.detachEnded <- undo.Err()
+	return nil, ctx.Err()
+}
+
+// TestAbortEndsDetachedWork: what a driver undoes after Ctrl-C (on
+// Target.Detach) is cut short by a second Ctrl-C (Runner.Abort), not left to
+// its grace.
+func TestAbortEndsDetachedWork(t *testing.T) {
+	l := newLab(t, host.AMD64)
+	ctx, cancel := context.WithCancel(context.Background())
+	abort, abortNow := context.WithCancel(context.Background())
+	defer abortNow()
+	r := runner()
+	r.Abort = abort
+	action := detachWaiter{make(chan error, 1)}
+	time.AfterFunc(100*time.Millisecond, cancel)
+	time.AfterFunc(300*time.Millisecond, abortNow)
+	done := make(chan struct{})
+	go func() {
+		r.Run(ctx, l.hosts, &plan.Plan{Name: "undo", Steps: []plan.Step{{Name: "undo", Kind: "stub.undo", Action: action}}})
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the abort did not reach the detached work")
+	}
+	if err := <-action.detachEnded; !errors.Is(err, context.Canceled) {
+		t.Errorf("detached context ended with %v, want canceled by the abort", err)
+	}
+}
