@@ -50,9 +50,13 @@ func (p *PerConn[T]) Get(ctx context.Context, c Conn) (T, error) {
 	}
 	var zero T
 	select {
-	case s.lock <- struct{}{}:
-	case <-ctx.Done():
-		return zero, ctx.Err()
+	case s.lock <- struct{}{}: // free: taken even when ctx has ended (open then decides)
+	default:
+		select {
+		case s.lock <- struct{}{}:
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
 	}
 	defer func() { <-s.lock }()
 	switch {

@@ -51,8 +51,7 @@ var fingerprint = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // deleted on a context of its own, so it leaves nothing behind.
 func (l *Launch) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	out, err := l.launch(ctx, t, limit)
-	if !errors.Is(err, driver.ErrNotApplicable) {
-		state, _ := launchStates.Get(ctx, t)
+	if state, stateErr := launchStates.Get(ctx, t); stateErr == nil && !errors.Is(err, driver.ErrNotApplicable) {
 		state.set(err) // the latest launch decides: the steps after it act on what it made
 	}
 	return out, err
@@ -109,7 +108,9 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			s.undo(ctx, t, creation, name)
+			if undoErr := s.undo(ctx, t, creation, name); undoErr != nil {
+				return nil, fmt.Errorf("launching %s from %s: %w; deleting what it created failed: %v", name, image, err, undoErr)
+			}
 		}
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
@@ -126,21 +127,22 @@ const undoGrace = time.Minute
 
 // undo removes an instance whose launch was cut short, once the server has
 // finished creating it, and only when it is this run's.
-func (s *server) undo(ctx context.Context, t driver.Target, creation, name string) {
+func (s *server) undo(ctx context.Context, t driver.Target, creation, name string) error {
 	ctx, cancel := t.Detach(ctx, undoGrace)
 	defer cancel()
-	runID := t.RunID()
 	if _, err := s.Wait(ctx, creation); err != nil {
-		return // the creation failed: there is nothing to remove
+		return nil // the creation failed: there is nothing to remove
 	}
-	if _, err := s.owned(ctx, name, runID); err != nil {
-		return
+	if _, err := s.owned(ctx, name, t.RunID()); err != nil {
+		return err
 	}
 	// Remembered first: if the delete fails, the plan's cleanup tries again.
 	s.remember(name)
-	if err := s.Delete(ctx, name); err == nil || IsNotFound(err) {
-		s.forget(name)
+	if err := s.Delete(ctx, name); err != nil && !IsNotFound(err) {
+		return err
 	}
+	s.forget(name)
+	return nil
 }
 
 // launchState remembers, per connection, why this run's lxd.launch did
@@ -179,7 +181,10 @@ func connectAfterLaunch(ctx context.Context, t driver.Target, needsLaunch bool) 
 // launchFailure is the reason to skip a step that needs this run's launch
 // on this host, when that launch failed; nil otherwise.
 func launchFailure(ctx context.Context, t driver.Target) error {
-	state, _ := launchStates.Get(ctx, t)
+	state, err := launchStates.Get(ctx, t)
+	if err != nil {
+		return nil // nothing known of an earlier launch
+	}
 	if err := state.err(); err != nil {
 		return fmt.Errorf("%w: lxd.launch did not succeed (%v)", driver.ErrPrerequisite, err)
 	}
