@@ -70,7 +70,7 @@ func hostFacts(h result.HostResult) map[string]host.Facts {
 // arch; empty when it matches.
 func archMismatch(h result.HostResult) string {
 	shell := hostFacts(h)["shell"]
-	if !shell.Available {
+	if !shell.Available || h.ArchDetected { // a detected arch is the host's own answer
 		return ""
 	}
 	reported, err := host.ParseArch(shell.Arch)
