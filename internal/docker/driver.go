@@ -121,21 +121,15 @@ func clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	out := host.NewOutput(limit)
-	removed := 0
-	for _, c := range list {
-		if run := c.Labels[Label]; live(run) {
-			fmt.Fprintf(&out.Stdout, "kept container %s (%s): run %s is still running\n", shortID(c.ID), c.Image, run)
-			continue
-		}
-		if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return out, fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
-		}
-		removed++
-		fmt.Fprintf(&out.Stdout, "removed container %s (%s) of run %s\n", shortID(c.ID), c.Image, c.Labels[Label])
+	leftovers := make([]driver.Leftover, len(list))
+	for i, c := range list {
+		leftovers[i] = driver.Leftover{Name: fmt.Sprintf("container %s (%s)", shortID(c.ID), c.Image), Run: c.Labels[Label],
+			Remove: func(ctx context.Context) error {
+				if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+					return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
+				}
+				return nil
+			}}
 	}
-	if removed == 0 {
-		fmt.Fprintln(&out.Stdout, "no container to remove")
-	}
-	return out, nil
+	return driver.Sweep(ctx, leftovers, live, "removed", "no container to remove", limit)
 }

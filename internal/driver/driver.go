@@ -8,6 +8,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sort"
 	"sync"
@@ -172,4 +173,34 @@ func Decode[T any, P interface {
 // Unavailable is the facts of a backend that did not answer, and why.
 func Unavailable(err error) host.Facts {
 	return host.Facts{Reason: err.Error()}
+}
+
+// Leftover is something a run created that a cleaner found on a host.
+type Leftover struct {
+	Name   string                          // as reports show it: "container 3f2a9c1b0d4e (debian)"
+	Run    string                          // the id of the run that created it
+	Remove func(ctx context.Context) error // removes it; one already gone is no error
+}
+
+// Sweep removes the leftovers of runs that are not live, keeps the others,
+// and says so a line each ("removed container … of run …"); none is the line
+// when nothing was removed. It is what every driver's cleaner ends with.
+func Sweep(ctx context.Context, leftovers []Leftover, live Live, verb, none string, limit int) (*host.Output, error) {
+	out := host.NewOutput(limit)
+	removed := 0
+	for _, l := range leftovers {
+		if live(l.Run) {
+			fmt.Fprintf(&out.Stdout, "kept %s: run %s is still running\n", l.Name, l.Run)
+			continue
+		}
+		if err := l.Remove(ctx); err != nil {
+			return out, err
+		}
+		removed++
+		fmt.Fprintf(&out.Stdout, "%s %s of run %s\n", verb, l.Name, l.Run)
+	}
+	if removed == 0 {
+		fmt.Fprintln(&out.Stdout, none)
+	}
+	return out, nil
 }

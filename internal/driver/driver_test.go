@@ -156,3 +156,26 @@ func TestPerConnSlowOpenHoldsUpNoOtherHost(t *testing.T) {
 	}
 	close(release)
 }
+
+// TestSweepKeepsLiveRuns: leftovers of live runs are kept, the others
+// removed, and a removal's error ends the sweep.
+func TestSweepKeepsLiveRuns(t *testing.T) {
+	var removed []string
+	remover := func(name string, err error) func(context.Context) error {
+		return func(context.Context) error { removed = append(removed, name); return err }
+	}
+	live := func(run string) bool { return run == "live" }
+	out, err := Sweep(context.Background(), []Leftover{
+		{Name: "thing a", Run: "gone", Remove: remover("a", nil)},
+		{Name: "thing b", Run: "live", Remove: remover("b", nil)},
+	}, live, "removed", "nothing", 1024)
+	if err != nil || out.Stdout.String() != "removed thing a of run gone\nkept thing b: run live is still running\n" || strings.Join(removed, ",") != "a" {
+		t.Errorf("sweep: %v %q %v", err, out.Stdout.String(), removed)
+	}
+	if out, _ := Sweep(context.Background(), nil, live, "removed", "nothing to remove", 1024); out.Stdout.String() != "nothing to remove\n" {
+		t.Errorf("empty sweep: %q", out.Stdout.String())
+	}
+	if _, err := Sweep(context.Background(), []Leftover{{Name: "thing c", Run: "gone", Remove: remover("c", errors.New("daemon down"))}}, live, "removed", "nothing", 1024); err == nil || err.Error() != "daemon down" {
+		t.Errorf("a failed removal: %v", err)
+	}
+}

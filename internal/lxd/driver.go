@@ -189,27 +189,22 @@ func clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*
 	if err != nil {
 		return nil, err
 	}
-	out := host.NewOutput(limit)
-	removed := 0
+	var leftovers []driver.Leftover
 	for _, i := range list {
-		run := i.Config[RunKey]
-		switch owner := i.Config[HostKey]; {
+		run, owner := i.Config[RunKey], i.Config[HostKey]
+		switch {
 		case run == "":
 			continue // not everywhere's
 		case owner != "" && owner != t.Host().Name:
 			continue // created through another host sharing this LXD: its to clean
-		case live(run):
-			fmt.Fprintf(&out.Stdout, "kept instance %s: run %s is still running\n", i.Name, run)
-			continue
 		}
-		if err := s.Delete(ctx, i.Name); err != nil && !IsNotFound(err) {
-			return out, fmt.Errorf("deleting instance %s: %w", i.Name, err)
-		}
-		removed++
-		fmt.Fprintf(&out.Stdout, "deleted instance %s of run %s\n", i.Name, run)
+		leftovers = append(leftovers, driver.Leftover{Name: "instance " + i.Name, Run: run,
+			Remove: func(ctx context.Context) error {
+				if err := s.Delete(ctx, i.Name); err != nil && !IsNotFound(err) {
+					return fmt.Errorf("deleting instance %s: %w", i.Name, err)
+				}
+				return nil
+			}})
 	}
-	if removed == 0 {
-		fmt.Fprintln(&out.Stdout, "no instance to delete")
-	}
-	return out, nil
+	return driver.Sweep(ctx, leftovers, live, "deleted", "no instance to delete", limit)
 }
