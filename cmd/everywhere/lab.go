@@ -175,7 +175,7 @@ type labStatusOptions struct{ dir string }
 func newLabStatusCommand(dir *string, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "status",
-		Short: "Show each lab host: namespace, sshd, answering",
+		Short: "Show each lab host (namespace, sshd, answering, engines), the package proxy and the isolation rules",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLabStatus(cmd.Context(), labStatusOptions{dir: *dir}, stdout)
@@ -194,13 +194,17 @@ func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) 
 	if err := writeLabStatus(stdout, statuses); err != nil {
 		return err
 	}
+	shared := lab.SharedStatus(ctx, cfg)
+	fmt.Fprintf(stdout, "\npackage proxy  %s  %s\nisolation      nftables table %s  %s\n",
+		shared.ProxyURL, answering(shared.Proxy, "answers (apt-cacher-ng: the lab's mirror only)", "does not answer"),
+		shared.Table, answering(shared.Isolated, "installed", "MISSING: lab traffic could leave the machine"))
 	up := 0
 	for _, s := range statuses {
 		if s.Answers && s.Docker && s.LXD {
 			up++
 		}
 	}
-	if up < len(cfg.Archs) {
+	if up < len(cfg.Archs) || !shared.Proxy || !shared.Isolated {
 		return exitCode(1)
 	}
 	return nil
@@ -218,6 +222,13 @@ func writeLabStatus(w io.Writer, statuses []lab.HostStatus) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
 	}
 	return tw.Flush()
+}
+
+func answering(b bool, yes, no string) string {
+	if b {
+		return yes
+	}
+	return no
 }
 
 func yesNo(b bool) string {

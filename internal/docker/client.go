@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 
@@ -140,4 +141,22 @@ func (e *engine) requireImage(ctx context.Context, ref string) error {
 		return fmt.Errorf("inspecting image %q: %w", ref, err)
 	}
 	return nil
+}
+
+// SaveImage streams ref from the host's Docker engine as a docker-archive
+// (docker save): how an image reaches an engine that no registry serves,
+// such as Docker inside an LXD instance on that host.
+func SaveImage(ctx context.Context, t driver.Conn, ref string) (io.ReadCloser, error) {
+	e, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.requireImage(ctx, ref); err != nil {
+		return nil, err
+	}
+	r, err := e.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return nil, fmt.Errorf("saving image %q from %s: %w", ref, e.where, err)
+	}
+	return r, nil
 }

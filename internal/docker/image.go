@@ -20,7 +20,8 @@ import (
 // whose config carries platform p: so an arm64 rootfs loads as an arm64
 // image, which `docker import` of Docker 20.10 cannot do (moby#42813). The
 // contents of dev, proc and sys are left out: the engine provides them.
-func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cmd []string) error {
+// extra adds files (path relative to the root: contents) over dir's.
+func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cmd []string, extra map[string][]byte) error {
 	layer, err := os.CreateTemp("", "everywhere-layer-*.tar")
 	if err != nil {
 		return err
@@ -31,6 +32,9 @@ func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cm
 	tw := tar.NewWriter(io.MultiWriter(layer, digest))
 	if err := tarball.AddTree(tw, dir, ""); err != nil {
 		return fmt.Errorf("layer of %s: %w", dir, err)
+	}
+	if err := tarball.AddFiles(tw, "", extra); err != nil {
+		return err
 	}
 	if err := tw.Close(); err != nil {
 		return err
@@ -52,16 +56,8 @@ func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cm
 		return err
 	}
 	out := tar.NewWriter(w)
-	for _, f := range []struct {
-		name string
-		data []byte
-	}{{"config.json", config}, {"manifest.json", manifest}} {
-		if err := out.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.data)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		if _, err := out.Write(f.data); err != nil {
-			return err
-		}
+	if err := tarball.AddFiles(out, "", map[string][]byte{"config.json": config, "manifest.json": manifest}); err != nil {
+		return err
 	}
 	size, err := layer.Seek(0, io.SeekCurrent)
 	if err != nil {

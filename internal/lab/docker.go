@@ -20,9 +20,12 @@ import (
 const Image = "everywhere/debian:bookworm"
 
 // imageArchive makes (once, cached beside the rootfs) the docker-archive of
-// a's rootfs, with a's platform in its config.
+// a's rootfs, with a's platform in its config and apt pointed at the lab's
+// package proxy (so one archive per proxy address: labs on other subnets
+// have their own).
 func imageArchive(c Config, a host.Arch) (string, error) {
-	file := c.rootfs(a, hostRootfs) + ".docker.tar"
+	extra := map[string][]byte{AptProxyConfFile: c.aptProxyConf()}
+	file := fmt.Sprintf("%s.docker-%s.tar", c.rootfs(a, hostRootfs), recipeID(string(extra[AptProxyConfFile])))
 	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a, hostRootfs), recipeFile))
 	if err != nil {
 		return "", err
@@ -42,7 +45,7 @@ func imageArchive(c Config, a host.Arch) (string, error) {
 	if a == host.I686 && !emulated(a) {
 		entrypoint = []string{"/usr/bin/setarch", "i686"}
 	}
-	if err := docker.WriteImage(tmp, c.rootfs(a, hostRootfs), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}); err != nil {
+	if err := docker.WriteImage(tmp, c.rootfs(a, hostRootfs), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}, extra); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("image of %s: %w", a, err)
 	}

@@ -153,8 +153,15 @@ func Up(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
+	// Isolated before a lab host exists: no packet of the lab leaves, ever.
+	if err := isolate(ctx, c); err != nil {
+		return err
+	}
 	known, err := startHosts(ctx, c)
 	if err != nil {
+		return err
+	}
+	if err := startProxy(ctx, c, mirror); err != nil {
 		return err
 	}
 	if err := startEngines(ctx, c); err != nil {
@@ -354,7 +361,7 @@ func down(ctx context.Context, c Config) error {
 		})
 	}
 	_ = g.Wait()
-	errs[len(all)] = errors.Join(stopLXD(ctx, c), removeBridge(ctx, c))
+	errs[len(all)] = errors.Join(stopLXD(ctx, c), stopCgroup(ctx, c.proxyCgroup()), removeBridge(ctx, c), unisolate(ctx, c))
 	return errors.Join(errs...)
 }
 

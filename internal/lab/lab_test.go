@@ -158,6 +158,10 @@ func TestLab(t *testing.T) {
 		}
 	})
 
+	t.Run("isolation: nothing leaves, the proxy answers", func(t *testing.T) { testIsolation(t, c, up(t, c)) })
+	t.Run("seed plan: apt through the proxy on every architecture, Docker inside LXD", func(t *testing.T) { testSeed(t, c, up(t, c)) })
+	t.Run("no proxy: apt fails at once, naming it", func(t *testing.T) { testNoProxy(t, c, up(t, c)) })
+
 	t.Run("uname -m groups as one, a wrong declared arch stands alone", func(t *testing.T) {
 		targets := up(t, c)
 		p, err := plan.Parse("group.yaml", []byte("steps:\n  - {name: machine, shell: uname -m}\n"))
@@ -333,6 +337,9 @@ func TestLab(t *testing.T) {
 			if rules, err := exec.Command("iptables-save", "-t", table).Output(); err == nil && strings.Contains(string(rules), "LXD network "+c.lxdBridge()) {
 				t.Errorf("LXD's %s rules for %s left", table, c.lxdBridge())
 			}
+		}
+		if shared := SharedStatus(context.Background(), c); shared.Isolated || shared.Proxy {
+			t.Errorf("after down: %+v", shared)
 		}
 		mounts, _ := os.ReadFile("/proc/self/mounts")
 		if strings.Contains(string(mounts), c.Dir) {

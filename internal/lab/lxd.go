@@ -32,7 +32,9 @@ func (c *Config) lxdBridge() string { return c.Prefix + "-lxdbr" }
 
 // lxdPreseed initialises the lab's LXD: a dir pool, a bridge of its own on
 // a private subnet (auto-configuration finds none free here), no IPv6, no
-// NAT, and no image updates (no image server is ever contacted).
+// NAT, a DNS that answers only the lab's own names (no-resolv: nothing is
+// forwarded to the machine's resolvers), and no image updates (no image
+// server is ever contacted).
 func (c *Config) lxdPreseed() string {
 	gateway := c.LXDSubnet.Masked().Addr().As4()
 	gateway[3] = 1
@@ -45,6 +47,7 @@ networks:
     ipv4.address: %[2]d.%[3]d.%[4]d.%[5]d/%[6]d
     ipv4.nat: "false"
     ipv6.address: none
+    raw.dnsmasq: no-resolv
 storage_pools:
 - name: default
   driver: dir
@@ -161,7 +164,7 @@ func ensureLXDImages(ctx context.Context, c Config, client *lxd.Client, runs []s
 		if !slices.Contains(runs, a.Kernel()) {
 			continue
 		}
-		recipe := recipeID(lxdRootfs.recipe(a, c.Suite))
+		recipe := c.lxdImageRecipe(a)
 		if fingerprint, err := client.ImageAlias(ctx, LXDImage(a)); err == nil {
 			img, err := client.Image(ctx, fingerprint)
 			if err != nil {
@@ -186,6 +189,12 @@ func ensureLXDImages(ctx context.Context, c Config, client *lxd.Client, runs []s
 	return nil
 }
 
+// lxdImageRecipe identifies what a's LXD image is made of: its rootfs's
+// recipe and the lab's apt configuration.
+func (c Config) lxdImageRecipe(a host.Arch) string {
+	return recipeID(lxdRootfs.recipe(a, c.Suite) + string(c.aptProxyConf()))
+}
+
 // importLXDImage streams a unified image (metadata.yaml and rootfs/) of a's
 // LXD rootfs into the server.
 func importLXDImage(ctx context.Context, c Config, client *lxd.Client, a host.Arch) error {
@@ -194,13 +203,13 @@ func importLXDImage(ctx context.Context, c Config, client *lxd.Client, a host.Ar
 	go func() {
 		tw := tar.NewWriter(w)
 		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
-			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), recipeID(lxdRootfs.recipe(a, c.Suite)))
-		err := tw.WriteHeader(&tar.Header{Name: "metadata.yaml", Mode: 0o644, Size: int64(len(metadata)), Typeflag: tar.TypeReg})
-		if err == nil {
-			_, err = io.WriteString(tw, metadata)
-		}
+			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), c.lxdImageRecipe(a))
+		err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)})
 		if err == nil {
 			err = tarball.AddTree(tw, c.rootfs(a, lxdRootfs), "rootfs/")
+		}
+		if err == nil {
+			err = tarball.AddFiles(tw, "rootfs/", map[string][]byte{AptProxyConfFile: c.aptProxyConf()})
 		}
 		if err == nil {
 			err = tw.Close()

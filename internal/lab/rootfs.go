@@ -24,12 +24,18 @@ type flavour struct {
 }
 
 var (
-	// hostRootfs is a lab host's: its own sshd, and the seed's networking tools.
-	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "net-tools", "iputils-ping"}}
-	// lxdRootfs is an LXD image's: an init (LXD starts /sbin/init), and
+	// hostRootfs is a lab host's, and its Docker image's: its own sshd, the
+	// networking tools, and docker.io, so that `dpkg -l docker.io` answers
+	// as on a real host (the engine that runs is the machine's, started by
+	// the lab). No net-tools: the seed plan installs it in a container
+	// through the lab's package proxy, a real install.
+	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "iputils-ping", "docker.io"}}
+	// lxdRootfs is an LXD image's: an init (LXD starts /sbin/init),
 	// ifupdown asking LXD's bridge for an IPv4 address by DHCP (systemd-
-	// networkd would wait forever for a udev that containers do not run).
-	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client"}, hooks: []string{
+	// networkd would wait forever for a udev that containers do not run),
+	// and docker.io, for Docker inside the instance (the docker profile's
+	// security.nesting).
+	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client", "docker.io"}, hooks: []string{
 		`printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' > "$1/etc/network/interfaces"`,
 		`rm -f "$1/etc/hostname"`, // mmdebstrap copies this machine's; LXD names the instance
 	}}
@@ -50,7 +56,8 @@ func requirements(c Config) error {
 		return err
 	}
 	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
-		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base"}
+		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base",
+		"nft": "nftables", "apt-cacher-ng": "apt-cacher-ng"}
 	for _, a := range c.Archs {
 		if !isNative(a) {
 			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
@@ -63,7 +70,7 @@ func requirements(c Config) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base", strings.Join(missing, ", "))
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng", strings.Join(missing, ", "))
 	}
 	return nil
 }

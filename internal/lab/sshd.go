@@ -50,6 +50,9 @@ func startHost(ctx context.Context, h Host, user ssh.Signer) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := os.WriteFile(filepath.Join(h.root(), AptProxyConfFile), h.lab.aptProxyConf(), 0o644); err != nil {
+		return "", err
+	}
 	if err := setupHostNetwork(ctx, h); err != nil {
 		return "", err
 	}

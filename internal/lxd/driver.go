@@ -22,6 +22,7 @@ func init() {
 			{Name: "lxd.list", Parse: driver.Decode[List]},
 			{Name: "lxd.exec", Parse: driver.Decode[Exec]},
 			{Name: "lxd.delete", Parse: driver.Decode[Delete]},
+			{Name: "lxd.docker_run", Parse: driver.Decode[DockerRun]},
 		},
 		Probe: probe,
 		Clean: clean,

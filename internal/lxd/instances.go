@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"net/url"
@@ -286,4 +287,23 @@ func (c *Client) Configure(ctx context.Context, config map[string]string, certif
 	}
 	_, err := c.do(ctx, http.MethodPost, "/1.0/certificates", map[string]string{"type": "client", "certificate": certificate, "name": "everywhere"}, nil)
 	return err
+}
+
+// PushFile writes r to path in the instance (LXD's file API, as `lxc file
+// push` does), owned by root with mode.
+func (c *Client) PushFile(ctx context.Context, name, path string, r io.Reader, mode fs.FileMode) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+"/1.0/instances/"+url.PathEscape(name)+"/files?path="+url.QueryEscape(path), r)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set("X-LXD-type", "file")
+	req.Header.Set("X-LXD-uid", "0")
+	req.Header.Set("X-LXD-gid", "0")
+	req.Header.Set("X-LXD-mode", fmt.Sprintf("%04o", mode.Perm()))
+	req.Header.Set("X-LXD-write", "overwrite")
+	if _, err := c.send(req, nil); err != nil {
+		return fmt.Errorf("pushing %s into %s: %w", path, name, err)
+	}
+	return nil
 }

@@ -293,39 +293,56 @@ func (x *Exec) Command() string {
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := connectAfterLaunch(ctx, t, x.Instance == "")
+	s, name, err := instanceFor(ctx, t, x.Instance, x.AnyRun)
 	if err != nil {
 		return nil, err
 	}
-	name := x.Instance
+	out := host.NewOutput(limit)
+	return out, s.exec(ctx, t, name, x.Cmd, out)
+}
+
+// instanceFor connects and names the instance a step acts in: the one
+// given, else the one this run launched last through this host. It must be
+// this run's own unless anyRun.
+func instanceFor(ctx context.Context, t driver.Target, instance string, anyRun bool) (*server, string, error) {
+	s, err := connectAfterLaunch(ctx, t, instance == "")
+	if err != nil {
+		return nil, "", err
+	}
+	name := instance
 	if name == "" {
 		launched := s.instances()
 		if len(launched) == 0 {
-			return nil, errors.New("no instance to run in: no lxd.launch of this run succeeded on this host (or name one with instance)")
+			return nil, "", errors.New("no instance to run in: no lxd.launch of this run succeeded on this host (or name one with instance)")
 		}
 		name = launched[len(launched)-1]
 	}
-	if !x.AnyRun {
+	if !anyRun {
 		if _, err := s.owned(ctx, name, t.RunID()); err != nil {
-			return nil, fmt.Errorf("exec in %s: %w", name, err)
+			return nil, "", fmt.Errorf("exec in %s: %w", name, err)
 		}
 	}
-	out := host.NewOutput(limit)
+	return s, name, nil
+}
+
+// exec runs argv in the instance, its output and exit code into out. When
+// the step ends first, the command and what it started are killed.
+func (s *server) exec(ctx context.Context, t driver.Target, name string, argv []string, out *host.Output) error {
 	mark := driver.NewExecMark()
-	code, err := s.Client.Exec(ctx, name, x.Cmd, map[string]string{driver.ExecMarker: mark}, &out.Stdout, &out.Stderr)
+	code, err := s.Client.Exec(ctx, name, argv, map[string]string{driver.ExecMarker: mark}, &out.Stdout, &out.Stderr)
 	if err != nil && ctx.Err() != nil {
 		// ctx's error, not err: the HTTP request that was waiting says nothing more.
-		return out, driver.StopMarked(ctx, t, name, mark, ctx.Err(), func(ctx context.Context, argv []string) (string, error) {
+		return driver.StopMarked(ctx, t, name, mark, ctx.Err(), func(ctx context.Context, argv []string) (string, error) {
 			var killed strings.Builder
 			_, err := s.Client.Exec(ctx, name, argv, nil, &killed, io.Discard)
 			return killed.String(), err
 		})
 	}
 	if err != nil {
-		return out, fmt.Errorf("exec in %s: %w", name, err)
+		return fmt.Errorf("exec in %s: %w", name, err)
 	}
 	out.ExitCode = code
-	return out, nil
+	return nil
 }
 
 // Delete stops and deletes an instance, by default every instance this run

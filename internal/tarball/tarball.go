@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -80,4 +81,25 @@ func AddTree(tw *tar.Writer, dir, prefix string) error {
 		_, err = io.Copy(tw, f)
 		return err
 	})
+}
+
+// AddFiles adds regular files (root-owned, mode 0644) to tw, each named
+// prefix + its key, in the order of their names (an archive made twice is
+// the same).
+func AddFiles(tw *tar.Writer, prefix string, files map[string][]byte) error {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		data := files[name]
+		if err := tw.WriteHeader(&tar.Header{Name: prefix + name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+			return err
+		}
+		if _, err := tw.Write(data); err != nil {
+			return err
+		}
+	}
+	return nil
 }

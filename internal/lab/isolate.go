@@ -1,0 +1,76 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"os/exec"
+	"strings"
+)
+
+// The lab's isolation: the machine forwards (LXD turns ip_forward on) and a
+// lab host routes by default to the bridge, so without a rule of the lab's
+// own a packet from a lab host, one of its containers or an LXD instance to
+// any other address would leave the machine. The lab's nftables table
+// refuses to forward anything that enters from a lab bridge and would leave
+// by another interface (rejected, so that a client fails at once instead of
+// waiting out a timeout), and anything from elsewhere into the lab. Traffic
+// between the lab's own bridges, and to the machine's own addresses (the
+// package proxy), is not forwarding out and stays allowed. A reject in one
+// base chain is final whatever other tables (Docker's, LXD's) accept.
+
+func (c *Config) firewallTable() string { return "everywhere-" + c.Prefix }
+
+// labInterfaces are the machine-side interfaces of the lab's networks.
+func (c *Config) labInterfaces() []string { return []string{c.bridge(), c.lxdBridge()} }
+
+func (c *Config) isolationRules() string {
+	set := `{ "` + strings.Join(c.labInterfaces(), `", "`) + `" }`
+	return fmt.Sprintf(`table inet %[1]s {
+	chain forward {
+		type filter hook forward priority filter - 10; policy accept;
+		iifname %[2]s oifname != %[2]s counter reject with icmpx admin-prohibited comment "lab traffic never leaves the machine"
+		oifname %[2]s iifname != %[2]s counter drop comment "nothing from outside into the lab"
+	}
+}
+`, c.firewallTable(), set)
+}
+
+// isolate installs the lab's table (anew: an earlier lab's is replaced).
+func isolate(ctx context.Context, c Config) error {
+	if err := unisolate(ctx, c); err != nil {
+		return err
+	}
+	nft := exec.CommandContext(ctx, "nft", "-f", "-")
+	nft.Stdin = strings.NewReader(c.isolationRules())
+	if out, err := nft.CombinedOutput(); err != nil {
+		return fmt.Errorf("installing the lab's isolation rules (nft): %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// unisolate removes the lab's table, if it is there.
+func unisolate(ctx context.Context, c Config) error {
+	if err := exec.CommandContext(ctx, "nft", "list", "table", "inet", c.firewallTable()).Run(); err != nil {
+		return nil // not there (or no nftables at all: then nothing was installed either)
+	}
+	if out, err := exec.CommandContext(ctx, "nft", "delete", "table", "inet", c.firewallTable()).CombinedOutput(); err != nil {
+		return fmt.Errorf("removing the lab's isolation rules (nft): %w: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Shared is the state of what the lab's hosts share: the package proxy and
+// the isolation rules.
+type Shared struct {
+	ProxyURL string
+	Proxy    bool // answers
+	Table    string
+	Isolated bool // the table is installed
+}
+
+// SharedStatus reports the lab's proxy and isolation.
+func SharedStatus(ctx context.Context, c Config) Shared {
+	c = c.WithDefaults()
+	return Shared{ProxyURL: c.ProxyURL(), Proxy: proxyAnswers(ctx, c) == nil, Table: "inet " + c.firewallTable(),
+		Isolated: exec.CommandContext(ctx, "nft", "list", "table", "inet", c.firewallTable()).Run() == nil}
+}

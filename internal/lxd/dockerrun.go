@@ -1,0 +1,124 @@
+package lxd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"everywhere/internal/docker"
+	"everywhere/internal/driver"
+	"everywhere/internal/host"
+)
+
+// DockerRun runs a Docker container inside an LXD instance ("containers all
+// the way down", `lxc exec c1 -- docker run IMAGE CMD`): `lxd.docker_run:
+// {image: everywhere/debian:bookworm, cmd: [uname, -m]}`. The instance needs
+// Docker (the lab's LXD images carry docker.io) and nesting (the docker
+// profile's security.nesting=true). An image the instance's Docker lacks is
+// copied from the host's own Docker engine: docker save there, pushed into
+// the instance with LXD's file API, docker load inside. No registry is
+// asked.
+type DockerRun struct {
+	Instance string   `yaml:"instance"` // default: the instance this run launched last through this host
+	Image    string   `yaml:"image"`
+	Cmd      []string `yaml:"cmd"`
+	AnyRun   bool     `yaml:"any_run"` // also in an instance this run did not create
+}
+
+// Validate checks the fields.
+func (d *DockerRun) Validate() error {
+	if d.Image == "" {
+		return errors.New("image: missing")
+	}
+	return nil
+}
+
+// Command describes the step as it would be typed.
+func (d *DockerRun) Command() string {
+	return (&Exec{Instance: d.Instance, Cmd: d.dockerRun("RUN")}).Command()
+}
+
+func (d *DockerRun) dockerRun(runID string) []string {
+	return append([]string{"docker", "run", "--rm", "--label", docker.Label + "=" + runID, d.Image}, d.Cmd...)
+}
+
+// dockerWait is how often the instance's Docker is asked whether it is up:
+// systemd starts it with the instance, after the launch step returned.
+const dockerWait = time.Second
+
+// Run waits for the instance's Docker, gives it the image if it lacks it,
+// then runs the container (removed when it ends).
+func (d *DockerRun) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	s, name, err := instanceFor(ctx, t, d.Instance, d.AnyRun)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.waitForDocker(ctx, name); err != nil {
+		return nil, err
+	}
+	if code, _, _ := s.quiet(ctx, name, "docker", "image", "inspect", "--format", "{{.Id}}", d.Image); code != 0 {
+		if err := s.copyImage(ctx, t, name, d.Image); err != nil {
+			return nil, err
+		}
+	}
+	out := host.NewOutput(limit)
+	return out, s.exec(ctx, t, name, d.dockerRun(t.RunID()), out)
+}
+
+// quiet runs a short command of the step's own in the instance: its exit
+// code (-1 when it could not run) and output.
+func (s *server) quiet(ctx context.Context, name string, argv ...string) (int, string, error) {
+	var out strings.Builder
+	code, err := s.Client.Exec(ctx, name, argv, nil, &out, &out)
+	if err != nil {
+		return -1, "", err
+	}
+	return code, strings.TrimSpace(out.String()), nil
+}
+
+// waitForDocker waits until the instance's Docker engine answers; an
+// instance without Docker fails at once.
+func (s *server) waitForDocker(ctx context.Context, name string) error {
+	var last string
+	for {
+		code, out, err := s.quiet(ctx, name, "docker", "version", "--format", "{{.Server.Version}}")
+		switch {
+		case err != nil && ctx.Err() == nil:
+			return fmt.Errorf("instance %s has no docker command (%v): its image needs docker.io", name, err)
+		case code == 127:
+			return fmt.Errorf("instance %s has no docker command: its image needs docker.io", name)
+		case code == 0:
+			return nil
+		}
+		last = out
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("Docker in instance %s did not answer (last: %q; a launch without -p docker's security.nesting=true cannot run it): %w", name, last, ctx.Err())
+		case <-time.After(dockerWait):
+		}
+	}
+}
+
+// copyImage gives the instance's Docker the host engine's image ref.
+func (s *server) copyImage(ctx context.Context, t driver.Target, name, ref string) error {
+	archive, err := docker.SaveImage(ctx, t, ref)
+	if err != nil {
+		return fmt.Errorf("image %q for Docker in %s: %w", ref, name, err)
+	}
+	defer archive.Close()
+	file := "/var/tmp/everywhere-" + t.RunID() + "-image.tar"
+	if err := s.PushFile(ctx, name, file, archive, 0o600); err != nil {
+		return err
+	}
+	code, out, err := s.quiet(ctx, name, "sh", "-c", `docker load -i "$0"; code=$?; rm -f "$0"; exit $code`, file)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("exit %d: %s", code, out)
+	}
+	if err != nil {
+		return fmt.Errorf("docker load of %q in %s: %w", ref, name, err)
+	}
+	return nil
+}
+
