@@ -121,4 +121,3 @@ func (s *server) copyImage(ctx context.Context, t driver.Target, name, ref strin
 	}
 	return nil
 }
-
