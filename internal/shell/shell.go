@@ -3,6 +3,7 @@
 package shell
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"strings"
@@ -87,7 +88,11 @@ func (c *Command) Run(ctx context.Context, t driver.Target, limit int) (*host.Ou
 	if c.Sudo {
 		text = host.ShellQuote([]string{"sudo", "-n", "--", "sh", "-c", c.Text})
 	}
-	out, err := t.ExecWith(ctx, text, host.ExecOptions{Stdin: c.Stdin, TTY: c.TTY}, limit)
+	opts := host.ExecOptions{TTY: c.TTY}
+	if c.Stdin != nil {
+		opts.Stdin = bytes.NewReader(c.Stdin) // a reader of its own for each host
+	}
+	out, err := t.ExecWith(ctx, text, opts, limit)
 	if err != nil || !c.Sudo {
 		return out, err
 	}

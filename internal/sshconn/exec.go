@@ -1,7 +1,6 @@
 package sshconn
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -40,9 +39,7 @@ func (c *Conn) ExecWith(ctx context.Context, command string, opts host.ExecOptio
 	defer session.Close()
 	session.Stdout = &out.Stdout
 	session.Stderr = &out.Stderr
-	if opts.Stdin != nil {
-		session.Stdin = bytes.NewReader(opts.Stdin)
-	}
+	session.Stdin = opts.Stdin
 	if opts.TTY {
 		if err := session.RequestPty("xterm", 50, 200, ttyModes); err != nil {
 			return out, fmt.Errorf("requesting a terminal: %w", err)
