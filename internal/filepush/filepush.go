@@ -188,7 +188,7 @@ func (p *Push) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 		return nil, err
 	}
 	out := host.NewOutput(limit)
-	fmt.Fprintf(&out.Stdout, "pushed %s: %d files, %d directories, %d bytes over %s; sha256 verified on the host\n", dest, len(files), dirs, bytes, r.name())
+	fmt.Fprintf(&out.Stdout, "%s, %s, %d bytes over %s; sha256 verified on the host\n", count(len(files), "file", "files"), count(dirs, "directory", "directories"), bytes, r.name())
 	return out, nil
 }
 
@@ -277,4 +277,11 @@ func readBack(ctx context.Context, r remote, files []string) ([]string, error) {
 // beside it, so the rename stays within one file system.
 func tempName(p string) string {
 	return path.Join(path.Dir(p), "."+path.Base(p)+".everywhere-tmp")
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }

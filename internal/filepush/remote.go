@@ -66,18 +66,21 @@ func (s *sftpRemote) write(_ context.Context, p string, mode fs.FileMode, r io.R
 	tmp := tempName(p)
 	f, err := s.client.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
 	if err != nil {
-		return err
+		return fmt.Errorf("creating %s: %w", tmp, err)
 	}
 	// The mode before the data: a private file is never readable by others.
-	err = f.Chmod(mode)
-	if err == nil {
-		_, err = f.ReadFrom(r)
+	if err = f.Chmod(mode); err != nil {
+		err = fmt.Errorf("chmod %s: %w", tmp, err)
+	} else if _, err = f.ReadFrom(r); err != nil {
+		err = fmt.Errorf("writing %s: %w", tmp, err)
 	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
+	if closeErr := f.Close(); err == nil && closeErr != nil {
+		err = fmt.Errorf("closing %s: %w", tmp, closeErr)
 	}
 	if err == nil {
-		err = s.client.PosixRename(tmp, p)
+		if err = s.client.PosixRename(tmp, p); err != nil {
+			err = fmt.Errorf("renaming %s into place: %w", tmp, err)
+		}
 	}
 	if err != nil {
 		_ = s.client.Remove(tmp)
