@@ -53,19 +53,13 @@ ansible_ssh_private_key_file=%s
 		sel   string
 		hosts []string
 	}{{"", []string{"web1", "db1"}}, {"label=db", []string{"db1"}}} {
-		out := t.TempDir()
-		args := []string{"exec", "-i", inv, "--ssh-config", config, "--no-progress", "--color", "never", "-o", out}
+		args := []string{"exec", "-i", inv, "--ssh-config", config}
 		if tt.sel != "" {
 			args = append(args, "--hosts", tt.sel)
 		}
-		code, stdout, stderr := everywhere(context.Background(), append(args, "--", "echo", "hello from $(hostname)")...)
-		t.Logf("everywhere %s\n%s", strings.Join(args, " "), stdout)
+		code, res, _ := runSaved(t, append(args, "--", "echo", "hello from $(hostname)")...)
 		if code != 0 {
-			t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-		}
-		res, err := result.ReadFile(filepath.Join(out, "result.json"))
-		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("exit %d", code)
 		}
 		var names []string
 		for _, h := range res.Hosts {

@@ -23,16 +23,24 @@ func pushHosts(t *testing.T) map[string]string {
 	}
 }
 
-// push runs everywhere push and returns its exit code and the host's step.
-func push(t *testing.T, inv string, args ...string) (int, result.StepResult, string) {
+// runSaved runs everywhere, saving into a folder of its own, and reads
+// the result it saved; stdout is logged.
+func runSaved(t *testing.T, args ...string) (int, *result.Result, string) {
 	t.Helper()
 	out := t.TempDir()
-	code, stdout, stderr := everywhere(context.Background(), append([]string{"push", "-i", inv, "-o", out, "--no-progress", "--color", "never", "--width", "160"}, args...)...)
-	t.Logf("everywhere push %s\n%s%s", strings.Join(args, " "), stdout, stderr)
+	code, stdout, stderr := everywhere(context.Background(), append(args, "-o", out, "--no-progress", "--color", "never", "--width", "160")...)
+	t.Logf("everywhere %s\n%s%s", strings.Join(args, " "), stdout, stderr)
 	res, err := result.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil {
-		t.Fatalf("%v\n%s", err, stderr)
+		t.Fatalf("exit %d: %v\n%s", code, err, stderr)
 	}
+	return code, res, stdout
+}
+
+// push runs everywhere push and returns its exit code and the host's step.
+func push(t *testing.T, inv, src, dest string) (int, result.StepResult, string) {
+	t.Helper()
+	code, res, stdout := runSaved(t, "push", "-i", inv, src, dest)
 	return code, res.Hosts[0].Steps[0], stdout
 }
 
@@ -170,14 +178,9 @@ func TestPushInAPlan(t *testing.T) {
 	writeBytes(t, filepath.Join(dir, "hello.txt"), []byte("hello\n"), 0o644)
 	planFile := filepath.Join(dir, "plan.yaml")
 	writeFile(t, planFile, "steps:\n  - file.push: {src: hello.txt, dest: "+dest+"/}\n  - shell: cat "+dest+"/hello.txt\n")
-	out := t.TempDir()
-	code, stdout, stderr := everywhere(context.Background(), "run", "-i", inv, "-p", planFile, "-o", out, "--no-progress")
+	code, res, _ := runSaved(t, "run", "-i", inv, "-p", planFile)
 	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	res, err := result.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("exit %d", code)
 	}
 	if s := res.Hosts[0].Steps; s[0].Kind != "file.push" || s[1].Stdout != "hello\n" {
 		t.Errorf("steps: %+v", s)

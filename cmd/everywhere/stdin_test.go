@@ -2,14 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
-	"everywhere/internal/result"
 	"everywhere/internal/sshtest"
 )
 
@@ -30,14 +27,9 @@ func TestExecStdin(t *testing.T) {
 	os.Stdin = f
 	t.Cleanup(func() { os.Stdin = saved })
 
-	out := t.TempDir()
-	code, stdout, stderr := everywhere(context.Background(), "exec", "-i", inv, "-o", out, "--no-progress", "--stdin", "--", "wc -c; test -t 1 || echo no-terminal")
+	code, res, _ := runSaved(t, "exec", "-i", inv, "--stdin", "--", "wc -c; test -t 1 || echo no-terminal")
 	if code != 0 {
-		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
-	}
-	res, err := result.ReadFile(filepath.Join(out, "result.json"))
-	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("exit %d", code)
 	}
 	for _, h := range res.Hosts {
 		if got := h.Steps[0].Stdout; got != strconv.Itoa(len(data))+"\nno-terminal\n" {
@@ -45,8 +37,10 @@ func TestExecStdin(t *testing.T) {
 		}
 	}
 
-	code, stdout, stderr = everywhere(context.Background(), "exec", "-i", inv, "-o", t.TempDir(), "--no-progress", "--color", "never", "--tty", "--sudo", "--", "tty >/dev/null && id -un")
-	if code != 0 || strings.Count(stdout, "root") < 2 || !strings.Contains(stdout, "sudo tty") {
-		t.Errorf("--tty --sudo: exit %d\n%s\n%s", code, stdout, stderr)
+	code, res, _ = runSaved(t, "exec", "-i", inv, "--tty", "--sudo", "--", "tty >/dev/null && id -un")
+	for _, h := range res.Hosts {
+		if s := h.Steps[0]; code != 0 || s.Stdout != "root\n" || s.Command != "sudo tty >/dev/null && id -un" {
+			t.Errorf("--tty --sudo: exit %d: %s: %q %q", code, h.Name, s.Command, s.Stdout)
+		}
 	}
 }
