@@ -76,7 +76,6 @@ type ansibleGroup struct {
 type ansibleHost struct {
 	name   string
 	line   int
-	port   int // from a host:port pattern; 0: none
 	vars   map[string]ansibleVar
 	groups []string // the groups that list it directly
 }
@@ -154,7 +153,9 @@ func (inv *ansibleInventory) addHost(name string, port int, vars map[string]ansi
 		inv.order = append(inv.order, name)
 	}
 	if port != 0 {
-		h.port = port
+		// host:port is the host's own ansible_port, as in Ansible: above
+		// any group's, below one given on the same line.
+		h.vars["ansible_port"] = ansibleVar{value: strconv.Itoa(port), line: line}
 	}
 	for k, v := range vars {
 		h.vars[k] = v
@@ -294,7 +295,7 @@ func (inv *ansibleInventory) host(p *parser, ah *ansibleHost) (Host, error) {
 	if _, ok := vars["ansible_password"]; ok {
 		return Host{}, fail("ansible_password", "password authentication is not supported: use a key (ansible_ssh_private_key_file, ssh-agent)")
 	}
-	own := settings{Port: ah.port, User: vars["ansible_user"].value, Identity: resolvePath("", vars["ansible_ssh_private_key_file"].value)}
+	own := settings{User: vars["ansible_user"].value, Identity: resolvePath("", vars["ansible_ssh_private_key_file"].value)}
 	if v, ok := vars["ansible_port"]; ok {
 		n, err := strconv.Atoi(v.value)
 		if err != nil || n < 1 || n > 65535 {

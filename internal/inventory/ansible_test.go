@@ -237,3 +237,27 @@ func TestAnsibleThroughSSHConfig(t *testing.T) {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
+
+func TestExpandHostPattern(t *testing.T) {
+	tests := []struct {
+		pattern string
+		names   string
+		port    int
+	}{
+		{"web1", "web1", 0},
+		{"web1:2222", "web1", 2222},
+		{"192.0.2.1:22", "192.0.2.1", 22},
+		{"2001:db8::1", "2001:db8::1", 0},
+		{"[2001:db8::1]:2222", "2001:db8::1", 2222},
+		{"db-[a:c]:2200", "db-a db-b db-c", 2200},
+		{"n[8:10]x[1:2]", "n8x1 n8x2 n9x1 n9x2 n10x1 n10x2", 0},
+		{"w[:2]", "w0 w1 w2", 0},
+		{"w[098:100]", "w098 w099 w100", 0},
+	}
+	for _, tt := range tests {
+		names, port, err := expandHostPattern(tt.pattern)
+		if err != nil || strings.Join(names, " ") != tt.names || port != tt.port {
+			t.Errorf("%s: %v port %d err %v, want %s port %d", tt.pattern, names, port, err, tt.names, tt.port)
+		}
+	}
+}
