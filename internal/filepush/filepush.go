@@ -6,6 +6,7 @@ package filepush
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -274,9 +275,12 @@ func readBack(ctx context.Context, r remote, files []string) ([]string, error) {
 }
 
 // tempName is where a file is written before it is renamed into place:
-// beside it, so the rename stays within one file system.
+// beside it, so the rename stays within one file system, and named apart
+// from another host's writing there too (a home directory on NFS).
 func tempName(p string) string {
-	return path.Join(path.Dir(p), "."+path.Base(p)+".everywhere-tmp")
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return path.Join(path.Dir(p), "."+path.Base(p)+".everywhere-"+hex.EncodeToString(b))
 }
 
 func count(n int, one, many string) string {
