@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
+	"everywhere/internal/shell"
 	"everywhere/internal/sshtest"
 )
 
@@ -42,5 +44,22 @@ func TestExecStdin(t *testing.T) {
 		if s := h.Steps[0]; code != 0 || s.Stdout != "root\n" || s.Command != "sudo tty >/dev/null && id -un" {
 			t.Errorf("--tty --sudo: exit %d: %s: %q %q", code, h.Name, s.Command, s.Stdout)
 		}
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// TestExecStdinLimit: more than the limit is refused before any host is
+// dialled, not cut short.
+func TestExecStdinLimit(t *testing.T) {
+	_, err := execOptions{stdin: true}.plan(io.LimitReader(zeros{}, maxStdin+1), []string{"wc", "-c"})
+	if err == nil || err.Error() != "--stdin: standard input is over 64 MiB: copy large files with everywhere push" {
+		t.Errorf("error %v", err)
+	}
+	p, err := execOptions{stdin: true}.plan(io.LimitReader(zeros{}, maxStdin), []string{"wc", "-c"})
+	if err != nil || len(p.Steps[0].Action.(*shell.Command).Stdin) != maxStdin {
+		t.Errorf("at the limit: %v", err)
 	}
 }
