@@ -28,7 +28,9 @@ func pushHosts(t *testing.T) map[string]string {
 func runSaved(t *testing.T, args ...string) (int, *result.Result, string) {
 	t.Helper()
 	out := t.TempDir()
-	code, stdout, stderr := everywhere(context.Background(), append(args, "-o", out, "--no-progress", "--color", "never", "--width", "160")...)
+	// The flags right after the command: the arguments may end in -- COMMAND.
+	args = append([]string{args[0], "-o", out, "--no-progress", "--color", "never", "--width", "160"}, args[1:]...)
+	code, stdout, stderr := everywhere(context.Background(), args...)
 	t.Logf("everywhere %s\n%s%s", strings.Join(args, " "), stdout, stderr)
 	res, err := result.ReadFile(filepath.Join(out, "result.json"))
 	if err != nil {
