@@ -188,3 +188,18 @@ func TestPushInAPlan(t *testing.T) {
 		t.Errorf("steps: %+v", s)
 	}
 }
+
+// TestPushVerifiesWithoutSHA256Sum: on a host where sha256sum cannot be
+// found (nor anything else: the SFTP server is sshd's own), the files are
+// read back over SFTP and hashed here instead.
+func TestPushVerifiesWithoutSHA256Sum(t *testing.T) {
+	inv := openSSHInventory(t, sshtest.StartOpenSSHWith(t, sshtest.Options{SFTP: true, Config: []string{"SetEnv PATH=/nonexistent"}}), "bare")
+	local := filepath.Join(t.TempDir(), "f")
+	writeBytes(t, local, []byte("read me back\n"), 0o640)
+	dest := t.TempDir()
+	code, s, _ := push(t, inv, local, dest+"/")
+	if code != 0 || !strings.HasPrefix(s.Stdout, "1 file, 0 directories, 13 bytes over sftp; sha256 verified reading the files back (no sha256sum on the host)\n") {
+		t.Fatalf("exit %d: %q %q", code, s.Stdout, s.Error)
+	}
+	checkFile(t, filepath.Join(dest, "f"), []byte("read me back\n"), 0o640)
+}

@@ -185,11 +185,12 @@ func (p *Push) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 		}
 		files, sums, bytes = append(files, e.remote), append(sums, sum), bytes+e.size
 	}
-	if err := verify(ctx, t, r, files, sums); err != nil {
+	how, err := verify(ctx, t, r, files, sums)
+	if err != nil {
 		return nil, err
 	}
 	out := host.NewOutput(limit)
-	fmt.Fprintf(&out.Stdout, "%s, %s, %d bytes over %s; sha256 verified on the host\n", count(len(files), "file", "files"), count(dirs, "directory", "directories"), bytes, r.name())
+	fmt.Fprintf(&out.Stdout, "%s, %s, %d bytes over %s; sha256 verified %s\n", count(len(files), "file", "files"), count(dirs, "directory", "directories"), bytes, r.name(), how)
 	return out, nil
 }
 
@@ -212,24 +213,27 @@ func writeFile(ctx context.Context, r remote, e entry) (string, error) {
 const sumsPerSession = 256
 
 // verify compares each file's SHA-256 on the host with what was sent:
-// sha256sum in a session, else (no sha256sum) the file read back.
-func verify(ctx context.Context, t driver.Target, r remote, files, want []string) error {
+// sha256sum in a session, else (no sha256sum) the file read back. It says
+// which it did.
+func verify(ctx context.Context, t driver.Target, r remote, files, want []string) (string, error) {
+	how := "on the host"
 	for start := 0; start < len(files); start += sumsPerSession {
 		batch := files[start:min(start+sumsPerSession, len(files))]
 		got, err := sha256sums(ctx, t, batch)
 		if errors.Is(err, errNoSHA256Sum) {
+			how = "reading the files back (no sha256sum on the host)"
 			got, err = readBack(ctx, r, batch)
 		}
 		if err != nil {
-			return fmt.Errorf("verifying: %w", err)
+			return "", fmt.Errorf("verifying: %w", err)
 		}
 		for i, f := range batch {
 			if got[i] != want[start+i] {
-				return fmt.Errorf("verifying %s: sha256 on the host is %s, sent %s", f, got[i], want[start+i])
+				return "", fmt.Errorf("verifying %s: sha256 on the host is %s, sent %s", f, got[i], want[start+i])
 			}
 		}
 	}
-	return nil
+	return how, nil
 }
 
 var errNoSHA256Sum = errors.New("no sha256sum on the host")

@@ -94,6 +94,8 @@ type Options struct {
 	// SFTP serves the sftp subsystem (internal-sftp); without it the
 	// sshd has none, as some hosts have none.
 	SFTP bool
+	// Config is more sshd_config lines, such as SetEnv.
+	Config []string
 }
 
 // UserKey is a user's key pair, the private half in IdentityFile.
@@ -150,6 +152,7 @@ func StartOpenSSHWith(t testing.TB, o Options) *OpenSSH {
 	if o.SFTP {
 		serverConfig = append(serverConfig, "Subsystem sftp internal-sftp")
 	}
+	serverConfig = append(serverConfig, o.Config...)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		switch {
