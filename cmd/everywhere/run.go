@@ -42,6 +42,8 @@ A plan file:
       shell: dpkg -l docker.io
       critical: true               # when not ok, skip this host's later steps
       expect: {exit_code: 0, contains: docker.io, matches: '^ii', not_contains: error}
+    - file.push: {src: dist/app.deb, dest: /tmp/}   # src relative to the plan file
+    - shell: {command: apt-get install -y /tmp/app.deb, sudo: true}   # sudo -n; also tty: true
   cleanup:
     - {shell: rm -f /tmp/smoke}`,
 		Args: usageArgs(cobra.NoArgs),

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sort"
 	"sync"
@@ -26,6 +27,11 @@ type Conn interface {
 	Host() inventory.Host
 	// Exec runs shell text on the host, keeping at most limit bytes per stream.
 	Exec(ctx context.Context, command string, limit int) (*host.Output, error)
+	// ExecWith is Exec with standard input and/or a terminal.
+	ExecWith(ctx context.Context, command string, opts host.ExecOptions, limit int) (*host.Output, error)
+	// Subsystem starts a subsystem (sftp) in a new session: its input and
+	// output; Close ends the session. An error when the host has none.
+	Subsystem(ctx context.Context, name string) (io.ReadWriteCloser, error)
 	// DialContext reaches a socket on the host's side (e.g. unix /var/run/docker.sock).
 	DialContext(ctx context.Context, network, addr string) (net.Conn, error)
 	// OnClose has f run once when the connection closes (at once if it

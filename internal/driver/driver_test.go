@@ -3,6 +3,7 @@ package driver
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"strings"
 	"sync"
@@ -74,6 +75,12 @@ type fakeConn struct {
 func (*fakeConn) Host() inventory.Host { return inventory.Host{Name: "h"} }
 func (*fakeConn) Exec(context.Context, string, int) (*host.Output, error) {
 	return nil, errors.New("no exec")
+}
+func (*fakeConn) ExecWith(context.Context, string, host.ExecOptions, int) (*host.Output, error) {
+	return nil, errors.New("no exec")
+}
+func (*fakeConn) Subsystem(context.Context, string) (io.ReadWriteCloser, error) {
+	return nil, errors.New("no subsystem")
 }
 func (*fakeConn) DialContext(context.Context, string, string) (net.Conn, error) {
 	return nil, errors.New("no dial")

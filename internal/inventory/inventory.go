@@ -128,9 +128,12 @@ func ParseInventory(file string, data []byte) (*Inventory, error) {
 	return Parse(file, data, Options{})
 }
 
-// Parse validates an inventory; file names it in errors and anchors its
-// relative paths.
+// Parse validates an inventory, in any Form (see Detect); file names it in
+// errors and anchors its relative paths.
 func Parse(file string, data []byte, opts Options) (*Inventory, error) {
+	if form := Detect(file, data); form != FormEverywhere {
+		return parseAnsible(file, data, form, opts)
+	}
 	root, err := yamlfile.Parse(file, data)
 	if err != nil {
 		return nil, err

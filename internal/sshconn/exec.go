@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -21,6 +22,15 @@ const killGrace = time.Second
 // first, the command is sent SIGKILL, its session closed, and ctx's error
 // returned with whatever output arrived.
 func (c *Conn) Exec(ctx context.Context, command string, limit int) (*host.Output, error) {
+	return c.ExecWith(ctx, command, host.ExecOptions{}, limit)
+}
+
+// ttyModes keep a terminal's output as the command wrote it: no echo of
+// the input, no "\r" added before each "\n".
+var ttyModes = ssh.TerminalModes{ssh.ECHO: 0, ssh.ONLCR: 0}
+
+// ExecWith is Exec with standard input and/or a pseudo-terminal.
+func (c *Conn) ExecWith(ctx context.Context, command string, opts host.ExecOptions, limit int) (*host.Output, error) {
 	out := host.NewOutput(limit)
 	session, err := c.newSession(ctx)
 	if err != nil {
@@ -29,6 +39,12 @@ func (c *Conn) Exec(ctx context.Context, command string, limit int) (*host.Outpu
 	defer session.Close()
 	session.Stdout = &out.Stdout
 	session.Stderr = &out.Stderr
+	session.Stdin = opts.Stdin
+	if opts.TTY {
+		if err := session.RequestPty("xterm", 50, 200, ttyModes); err != nil {
+			return out, fmt.Errorf("requesting a terminal: %w", err)
+		}
+	}
 	if err := session.Start(command); err != nil {
 		return out, fmt.Errorf("starting command: %w", err)
 	}
@@ -91,4 +107,38 @@ func (c *Conn) newSession(ctx context.Context) (*ssh.Session, error) {
 		}()
 		return nil, ctx.Err()
 	}
+}
+
+// Subsystem starts a subsystem, such as sftp, in a new session: writes go
+// to its input, reads come from its output, Close ends the session. A host
+// that has no such subsystem refuses the request: an error.
+func (c *Conn) Subsystem(ctx context.Context, name string) (io.ReadWriteCloser, error) {
+	session, err := c.newSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in, err := session.StdinPipe()
+	if err == nil {
+		var out io.Reader
+		if out, err = session.StdoutPipe(); err == nil {
+			if err = session.RequestSubsystem(name); err == nil {
+				return &subsystem{Reader: out, in: in, session: session}, nil
+			}
+		}
+	}
+	_ = session.Close()
+	return nil, fmt.Errorf("subsystem %s: %w", name, err)
+}
+
+type subsystem struct {
+	io.Reader
+	in      io.WriteCloser
+	session *ssh.Session
+}
+
+func (s *subsystem) Write(p []byte) (int, error) { return s.in.Write(p) }
+
+func (s *subsystem) Close() error {
+	_ = s.in.Close()
+	return s.session.Close()
 }

@@ -88,6 +88,14 @@ type Options struct {
 	// UserKey is the user's key it accepts, from NewUserKey; nil: a new
 	// one. A test that dials before the sshd starts makes it first.
 	UserKey *UserKey
+	// User is the one user it lets in; empty: the test's own. Its
+	// authorized_keys is then kept where that user can read it.
+	User string
+	// SFTP serves the sftp subsystem (internal-sftp); without it the
+	// sshd has none, as some hosts have none.
+	SFTP bool
+	// Config is more sshd_config lines, such as SetEnv.
+	Config []string
 }
 
 // UserKey is a user's key pair, the private half in IdentityFile.
@@ -119,15 +127,32 @@ func StartOpenSSHWith(t testing.TB, o Options) *OpenSSH {
 	}
 	userSigner, identity := key.Signer, key.IdentityFile
 	authorized := filepath.Join(dir, "authorized_keys")
-	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userSigner.PublicKey()), 0o600); err != nil {
+	if o.User != "" {
+		// sshd reads the file as the user, who cannot enter the test's
+		// own temporary directory.
+		readable, err := os.MkdirTemp("", "sshtest-keys-")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.RemoveAll(readable) })
+		if err := os.Chmod(readable, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		authorized = filepath.Join(readable, "authorized_keys")
+	}
+	if err := os.WriteFile(authorized, ssh.MarshalAuthorizedKey(userSigner.PublicKey()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s := &OpenSSH{Host: first(o.Host, "127.0.0.1"), netns: o.Netns, User: u.Username, IdentityFile: identity, HostKey: hostSigner.PublicKey(),
+	s := &OpenSSH{Host: first(o.Host, "127.0.0.1"), netns: o.Netns, User: first(o.User, u.Username), IdentityFile: identity, HostKey: hostSigner.PublicKey(),
 		KnownHostsFile: filepath.Join(dir, "known_hosts")}
 	var serverConfig []string
 	if cert != nil {
 		serverConfig = append(serverConfig, "HostCertificate "+signHostKey(t, *cert, hostKeyFile, s.HostKey, s.Host))
 	}
+	if o.SFTP {
+		serverConfig = append(serverConfig, "Subsystem sftp internal-sftp")
+	}
+	serverConfig = append(serverConfig, o.Config...)
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		switch {

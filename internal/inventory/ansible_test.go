@@ -1,0 +1,263 @@
+package inventory
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"everywhere/internal/sshconfig"
+)
+
+var noSSHConfig = Options{SSHConfig: sshconfig.None}
+
+// summary is what an Ansible inventory says of a host, one line a host.
+func summary(inv *Inventory) []string {
+	var lines []string
+	for _, h := range inv.Hosts {
+		arch := string(h.Arch)
+		if arch == "" {
+			arch = "detect"
+		}
+		line := fmt.Sprintf("%s %s:%d arch=%s labels=%s", h.Name, h.Address, h.Port, arch, strings.Join(h.Labels, ","))
+		if h.User != currentUser() {
+			line += " user=" + h.User
+		}
+		if h.Identity != "" {
+			line += " identity=" + h.Identity
+		}
+		lines = append(lines, line)
+	}
+	return lines
+}
+
+func loadAnsible(t *testing.T, file string) *Inventory {
+	t.Helper()
+	inv, err := Load(filepath.Join("testdata", "ansible", file), noSSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inv
+}
+
+// TestAnsibleInventories reads inventories in the shapes of Ansible's "How
+// to build your inventory", each written in INI and in YAML where the
+// documentation shows both, and both forms must read the same.
+func TestAnsibleInventories(t *testing.T) {
+	tests := []struct {
+		files []string
+		want  []string
+	}{
+		{[]string{"basic.ini", "basic.yaml"}, []string{
+			"mail.example.com mail.example.com:22 arch=detect labels=",
+			"foo.example.com foo.example.com:22 arch=detect labels=webservers",
+			"bar.example.com bar.example.com:22 arch=detect labels=webservers",
+			"one.example.com one.example.com:22 arch=detect labels=dbservers",
+			"two.example.com two.example.com:22 arch=detect labels=dbservers",
+			"three.example.com three.example.com:22 arch=detect labels=dbservers",
+		}},
+		{[]string{"groups-of-groups.ini", "groups-of-groups.yaml"}, []string{
+			"foo.example.com foo.example.com:22 arch=detect labels=east,prod,webservers",
+			"bar.example.com bar.example.com:22 arch=detect labels=test,webservers,west",
+			"one.example.com one.example.com:22 arch=detect labels=dbservers,east,prod",
+			"two.example.com two.example.com:22 arch=detect labels=dbservers,east,prod",
+			"three.example.com three.example.com:22 arch=detect labels=dbservers,test,west",
+		}},
+		{[]string{"ranges.ini"}, []string{
+			"www01.example.com www01.example.com:22 arch=detect labels=odd,webservers",
+			"www02.example.com www02.example.com:22 arch=detect labels=webservers",
+			"www03.example.com www03.example.com:22 arch=detect labels=odd,webservers",
+			"www04.example.com www04.example.com:22 arch=detect labels=webservers",
+			"www05.example.com www05.example.com:22 arch=detect labels=odd,webservers",
+			"db-a.example.com db-a.example.com:22 arch=detect labels=databases",
+			"db-b.example.com db-b.example.com:22 arch=detect labels=databases",
+			"db-c.example.com db-c.example.com:22 arch=detect labels=databases",
+			"www07.example.com www07.example.com:22 arch=detect labels=odd",
+		}},
+		// Host vars beat group vars; a child group's vars beat its parent's.
+		{[]string{"vars.ini", "vars.yaml"}, []string{
+			"host1 host1:22 arch=amd64 labels=atlanta,southeast user=admin identity=/keys/fleet.pem",
+			"host2 host2:22 arch=amd64 labels=atlanta,raleigh,southeast user=deploy identity=/keys/fleet.pem",
+			"host3 192.0.2.13:22 arch=arm64 labels=raleigh,southeast user=admin identity=/keys/fleet.pem",
+			"badwolf.example.com badwolf.example.com:5309 arch=detect labels=targets identity=/keys/fleet.pem",
+			"jumper 192.0.2.50:5555 arch=detect labels=targets identity=/keys/fleet.pem",
+			"tomcat3 tomcat3:22 arch=detect labels=targets identity=/keys/fleet.pem",
+		}},
+		{[]string{"children-first.ini"}, []string{
+			"tomcat1 tomcat1:22 arch=detect labels=apache,web",
+			"tomcat2 tomcat2:2222 arch=detect labels=apache,web",
+			"jenkins1 jenkins1:22 arch=armhf labels=nginx,web",
+		}},
+	}
+	for _, tt := range tests {
+		for _, file := range tt.files {
+			t.Run(file, func(t *testing.T) {
+				if got := summary(loadAnsible(t, file)); !reflect.DeepEqual(got, tt.want) {
+					t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+				}
+			})
+		}
+	}
+}
+
+func TestAnsibleSelectByGroup(t *testing.T) {
+	hosts, err := loadAnsible(t, "groups-of-groups.ini").Select("label=prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, h := range hosts {
+		names = append(names, h.Name)
+	}
+	if got := strings.Join(names, " "); got != "foo.example.com one.example.com two.example.com" {
+		t.Errorf("label=prod selects %s", got)
+	}
+}
+
+func TestDetect(t *testing.T) {
+	tests := []struct {
+		file, data string
+		want       Form
+	}{
+		{"hosts", "mail.example.com\n[web]\nfoo\n", FormAnsibleINI},
+		{"hosts", "host1:2222\n", FormAnsibleINI},
+		{"inventory", "[web]\nfoo ansible_port=22\n", FormAnsibleINI},
+		{"inv.ini", "all:\n  hosts: {a: }\n", FormAnsibleINI},
+		{"inv.yaml", "all:\n  hosts:\n    a:\n", FormAnsibleYAML},
+		{"inventory", "all:\n  children:\n    web:\n", FormAnsibleYAML},
+		{"inv.json", `{"all": {"hosts": {"a": null}}}`, FormAnsibleYAML},
+		{"inv.yml", "plugin: amazon.aws.aws_ec2\n", FormAnsibleYAML},
+		{"inv.yaml", "hosts:\n  - {name: a, address: x}\n", FormEverywhere},
+		{"inventory", "defaults: {user: x}\nhosts: []\n", FormEverywhere},
+		{"inv.yaml", "host:\n  - {name: a}\n", FormEverywhere},
+		{"inv.yaml", "", FormEverywhere},
+	}
+	for _, tt := range tests {
+		if got := Detect(tt.file, []byte(tt.data)); got != tt.want {
+			t.Errorf("Detect(%s, %q) = %s, want %s", tt.file, tt.data, got, tt.want)
+		}
+	}
+}
+
+func TestAnsibleInventoryErrors(t *testing.T) {
+	tests := []struct {
+		file, data, want string
+	}{
+		{"hosts", "[targets]\nlocalhost ansible_connection=local\n",
+			`hosts:2: host "localhost": ansible_connection: "local" is not supported (everywhere connects over ssh only)`},
+		{"hosts", "[win]\nw1\n\n[win:vars]\nansible_connection=winrm\nansible_password=x\n",
+			`hosts:5: host "w1": ansible_connection: "winrm" is not supported (everywhere connects over ssh only)`},
+		{"hosts", "[web]\nw1 ansible_ssh_pass=secret\n",
+			`hosts:2: host "w1": ansible_password: password authentication is not supported: use a key (ansible_ssh_private_key_file, ssh-agent)`},
+		{"hosts", "[web]\nw1\n[web:kids]\nx\n", `hosts:3: section [web:kids]: unknown kind "kids" (want [web], [web:vars] or [web:children])`},
+		{"hosts", "[web servers]\nw1\n", `hosts:1: [web servers]: not a section: no spaces, and at most one :vars or :children`},
+		{"hosts", "[usa:children]\nsoutheast\nnortheast\n[southeast]\nh1\n",
+			`hosts:3: [usa:children] names a group declared nowhere: northeast`},
+		{"hosts", "[db:vars]\nport=5432\n", `hosts:1: [db:vars] for a group declared nowhere`},
+		{"hosts", "[web:vars]\nhttp_port\n[web]\nw1\n", `hosts:2: [web:vars]: want key=value, got "http_port"`},
+		{"hosts", "[web]\nw1 http_port\n", `hosts:2: host w1: want key=value after the host, got "http_port"`},
+		{"hosts", "[web]\nw1 motd='hello\n", `hosts:2: no closing quotation`},
+		{"hosts", "[web]\nw1:\n", `hosts:2: host pattern "w1:" ends in ':' (give a port, or none)`},
+		{"hosts", "[web]\nw1:ssh\n", `hosts:2: host pattern "w1:ssh": port "ssh" is not in 1-65535`},
+		{"hosts", "[web]\nw1 ansible_port=http\n", `hosts:2: host "w1": ansible_port: "http" is not a port in 1-65535`},
+		{"hosts", "[web]\nw1 arch=sparc\n", `hosts:2: host "w1": arch: unknown arch "sparc"`},
+		{"hosts", "[web]\nweb[01:1000000]\n", `hosts:2: host pattern "web[01:1000000]": range [01:1000000]: begin and end of different widths`},
+		{"hosts", "[web]\nweb[1:1000000]\n", `hosts:2: host pattern "web[1:1000000]": range [1:1000000]: more than 10000 hosts`},
+		{"hosts", "[web]\nweb[1-5]\n", `hosts:2: host pattern "web[1-5]": range [1-5]: want [begin:end] or [begin:end:step]`},
+		{"hosts", "[web]\nweb[c:a]\n", `hosts:2: host pattern "web[c:a]": range [c:a]: begin after end`},
+		{"hosts", "[a:children]\nb\n[b:children]\na\n", `hosts:4: group "a" as a child of "b" makes a loop`},
+		{"hosts", "w1\n---\n", `hosts:2: "---": a YAML document marker; name the file .yaml for Ansible's YAML form`},
+		{"hosts", "#!/usr/bin/env python3\nprint('{}')\n", `hosts:1: a dynamic inventory script: not supported (give the hosts in an INI or YAML inventory)`},
+		{"hosts", "[web]\n", `hosts: no hosts in this Ansible inventory`},
+		{"hosts", "[web]\nw1 ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n",
+			`hosts:2: host "w1": ansible_ssh_common_args: "-o" is not supported (only -J HOST and -o ProxyJump=HOST are; put other options in ~/.ssh/config)`},
+		{"inv.yml", "plugin: amazon.aws.aws_ec2\nregions: [us-east-1]\n",
+			`inv.yml:1: plugin: amazon.aws.aws_ec2: inventory plugins are not supported (give the hosts in an INI or YAML inventory)`},
+		{"inv.yml", "all:\n  hots:\n    a:\n", `inv.yml:2: group all: hots: unknown (a group has hosts:, children: and vars:)`},
+		{"inv.yml", "all:\n  hosts:\n    - a\n", `inv.yml:3: group all: hosts: want a mapping`},
+		{"inv.yml", "all:\n  hosts:\n    a: b\n", `inv.yml:3: host a: want its variables as a mapping, or nothing`},
+		{"inv.yml", "all:\n  hosts:\n    a:\n      ansible_host: [x, y]\n", `inv.yml:4: host "a": ansible_host: want a string`},
+		{"inv.yml", "all:\n  hosts:\n    a:\n      ansible_connection: docker\n", `inv.yml:4: host "a": ansible_connection: "docker" is not supported`},
+		{"inv.yml", "all:\n  hosts:\n    'a b':\n    a_b:\n", `inv.yml:4: host "a_b": its name as everywhere writes it, a_b, is also "a b"'s`},
+	}
+	for _, tt := range tests {
+		_, err := Parse(tt.file, []byte(tt.data), noSSHConfig)
+		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("%q: got error %v\nwant %s", tt.data, err, tt.want)
+		}
+	}
+}
+
+func TestAnsibleINIValues(t *testing.T) {
+	data := `[web]
+w1 ansible_user="ops team" ansible_host=10.0.0.1 # a comment
+w2 ansible_ssh_common_args='-o ProxyJump=bastion.example.com:2222'
+w3 ansible_ssh_extra_args="-J ops@b1,b2"
+[web:vars]
+ansible_port = '2200'   # quoted
+ansible_ssh_private_key_file = ~/keys/a b.pem # kept whole, as Ansible keeps it
+`
+	inv, err := Parse("hosts", []byte(data), noSSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := inv.Hosts
+	home, _ := os.UserHomeDir()
+	if key := filepath.Join(home, "keys/a b.pem # kept whole, as Ansible keeps it"); h[0].Identity != key {
+		t.Errorf("identity %q, want %q", h[0].Identity, key)
+	}
+	if h[0].User != "ops team" || h[0].Address != "10.0.0.1" || h[0].Port != 2200 {
+		t.Errorf("w1: %+v", h[0])
+	}
+	if len(h[1].Jumps) != 1 || h[1].Jumps[0].Address != "bastion.example.com" || h[1].Jumps[0].Port != 2222 {
+		t.Errorf("w2: jumps %+v", h[1].Jumps)
+	}
+	if len(h[2].Jumps) != 2 || h[2].Jumps[0].User != "ops" || h[2].Jumps[1].Address != "b2" {
+		t.Errorf("w3: jumps %+v", h[2].Jumps)
+	}
+}
+
+// TestAnsibleThroughSSHConfig: an Ansible host's address goes through the
+// ssh config, as ansible's ssh would take it, and the inventory's vars win.
+func TestAnsibleThroughSSHConfig(t *testing.T) {
+	dir := t.TempDir()
+	config := filepath.Join(dir, "ssh_config")
+	if err := os.WriteFile(config, []byte("Host db1\n  HostName 192.0.2.7\n  User dba\n  Port 2022\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	inv, err := Parse("hosts", []byte("[db]\ndb1\ndb2 ansible_host=db1 ansible_user=ops\n"), Options{SSHConfig: config})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := summary(inv)
+	want := []string{"db1 192.0.2.7:2022 arch=detect labels=db user=dba", "db2 192.0.2.7:2022 arch=detect labels=db user=ops"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+func TestExpandHostPattern(t *testing.T) {
+	tests := []struct {
+		pattern string
+		names   string
+		port    int
+	}{
+		{"web1", "web1", 0},
+		{"web1:2222", "web1", 2222},
+		{"192.0.2.1:22", "192.0.2.1", 22},
+		{"2001:db8::1", "2001:db8::1", 0},
+		{"[2001:db8::1]:2222", "2001:db8::1", 2222},
+		{"db-[a:c]:2200", "db-a db-b db-c", 2200},
+		{"n[8:10]x[1:2]", "n8x1 n8x2 n9x1 n9x2 n10x1 n10x2", 0},
+		{"w[:2]", "w0 w1 w2", 0},
+		{"w[098:100]", "w098 w099 w100", 0},
+	}
+	for _, tt := range tests {
+		names, port, err := expandHostPattern(tt.pattern)
+		if err != nil || strings.Join(names, " ") != tt.names || port != tt.port {
+			t.Errorf("%s: %v port %d err %v, want %s port %d", tt.pattern, names, port, err, tt.names, tt.port)
+		}
+	}
+}
