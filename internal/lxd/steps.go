@@ -310,7 +310,7 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 			return nil, fmt.Errorf("exec in %s: %w", name, err)
 		}
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	mark := driver.NewExecMark()
 	code, err := s.Client.Exec(ctx, name, x.Cmd, map[string]string{driver.ExecMarker: mark}, &out.Stdout, &out.Stderr)
 	if err != nil && ctx.Err() != nil {

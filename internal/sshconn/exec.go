@@ -21,7 +21,7 @@ const killGrace = time.Second
 // first, the command is sent SIGKILL, its session closed, and ctx's error
 // returned with whatever output arrived.
 func (c *Conn) Exec(ctx context.Context, command string, limit int) (*host.Output, error) {
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	session, err := c.newSession(ctx)
 	if err != nil {
 		return out, err
