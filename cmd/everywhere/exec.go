@@ -27,5 +27,6 @@ shell text, as with ssh:
 	c.Flags().SetInterspersed(false)
 	o.fleetOptions.register(c.Flags())
 	o.renderOptions.register(c.Flags(), true)
+	o.tiles.register(c.Flags())
 	return c
 }

@@ -39,6 +39,8 @@ type fleetOptions struct {
 	noProgress        bool
 	shard             shardFlag
 	flags             *pflag.FlagSet // to tell -i given from its default
+	// view, when set, shows the run instead of the progress lines (--tiles).
+	view func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
@@ -113,6 +115,9 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 		StepTimeout:    o.stepTimeout,
 		CleanupTimeout: o.cleanupTimeout,
 		Abort:          abortOf(ctx),
+	}
+	if o.view != nil {
+		return o.view(ctx, r, targets, p)
 	}
 	if o.noProgress {
 		return r.Run(ctx, targets, p)
@@ -256,6 +261,9 @@ func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) err
 // returns the exit status: what run, exec and clean do.
 func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, p *plan.Plan) error {
 	if err := o.check(); err != nil {
+		return err
+	}
+	if err := o.tiles.use(&o.fleetOptions, stderr); err != nil {
 		return err
 	}
 	targets, err := o.targets()

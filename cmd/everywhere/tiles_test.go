@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"everywhere/internal/host"
+	"everywhere/internal/sshtest"
+)
+
+// The live panes and the console, tested as a user meets them: the real
+// binary in a real terminal (tmux, on a private server of the test's own),
+// keys sent with send-keys, the screen read with capture-pane.
+
+// tmux is a tmux server of the test's own, holding one session.
+type tmux struct {
+	t      *testing.T
+	socket string
+}
+
+// requireTmux skips where tmux is not installed, except under CI.
+func requireTmux(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("tmux"); err == nil {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("tmux missing under CI: scripts/install-deps installs it")
+	}
+	t.Skip("tmux not installed (apt-get install tmux)")
+}
+
+// startTmux runs script (sh) in a new 200×50 terminal; the server is
+// killed at the end of the test.
+func startTmux(t *testing.T, script string) *tmux {
+	t.Helper()
+	requireTmux(t)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	tm := &tmux{t: t, socket: "everywhere-test-" + hex.EncodeToString(b)}
+	t.Cleanup(func() { _ = exec.Command("tmux", "-L", tm.socket, "kill-server").Run() })
+	cmd := exec.Command("tmux", "-L", tm.socket, "-f", "/dev/null", "new-session", "-d", "-x", "200", "-y", "50", "-s", "t", "sh", "-c", script)
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v: %s", err, out)
+	}
+	return tm
+}
+
+// screen is what the terminal shows now.
+func (tm *tmux) screen() string {
+	out, err := exec.Command("tmux", "-L", tm.socket, "capture-pane", "-p", "-t", "t").Output()
+	if err != nil {
+		return ""
+	}
+	return string(out)
+}
+
+func (tm *tmux) keys(keys ...string) {
+	tm.t.Helper()
+	if out, err := exec.Command("tmux", append([]string{"-L", tm.socket, "send-keys", "-t", "t"}, keys...)...).CombinedOutput(); err != nil {
+		tm.t.Fatalf("tmux send-keys: %v: %s", err, out)
+	}
+}
+
+// waitScreen polls the screen until ok holds, generously: the machine may
+// be loaded.
+func (tm *tmux) waitScreen(what string, ok func(screen string) bool) string {
+	tm.t.Helper()
+	var s string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if s = tm.screen(); ok(s) {
+			return s
+		}
+	}
+	tm.t.Fatalf("the screen never showed %s; it shows:\n%s", what, s)
+	return ""
+}
+
+// waitFile waits for a file and returns its content.
+func waitFile(t *testing.T, file string) string {
+	t.Helper()
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if data, err := os.ReadFile(file); err == nil && len(data) > 0 {
+			return string(data)
+		}
+	}
+	t.Fatalf("%s: not written within 90s", file)
+	return ""
+}
+
+// sixArchs are the lab's hosts, each name an sshd of its own on loopback,
+// each declaring another architecture (nothing here checks it).
+var sixArchs = []struct{ name, arch string }{
+	{"armhf", "armhf"}, {"arm64", "arm64"}, {"i386", "i686"}, {"amd64", "amd64"}, {"ppc64el", "ppc64el"}, {"s390x", "s390x"},
+}
+
+// sixHostInventory starts an sshd per host and writes their inventory.
+func sixHostInventory(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("defaults: {connect_timeout: 10s}\nhosts:\n")
+	for _, h := range sixArchs {
+		sshd := sshtest.StartOpenSSH(t)
+		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, port: %d, user: %s, identity: %s, known_hosts: %s}\n",
+			h.name, h.arch, sshd.Host, sshd.Port, sshd.User, sshd.IdentityFile, sshd.KnownHostsFile)
+	}
+	file := filepath.Join(dir, "inventory.yaml")
+	writeFile(t, file, b.String())
+	return file
+}
+
+// shellScript is the line tmux runs: everywhere with args, its report and
+// exit code saved in dir.
+func shellScript(dir, bin string, args ...string) string {
+	quoted := host.ShellQuote(append([]string{bin}, args...))
+	return fmt.Sprintf("cd %s && XDG_STATE_HOME=%s/state %s >report.txt; echo $? >code.txt; sleep 600", dir, dir, quoted)
+}
+
+// TestTilesStreamLiveOutput: six panes, each with its host's name and arch,
+// show a line of a command that prints one a second while it still runs,
+// with no escape sequence of the host's reaching the terminal; the panes
+// stay until a key; the report follows; the recording is asciicast v2.
+func TestTilesStreamLiveOutput(t *testing.T) {
+	bin := built(t)
+	dir := t.TempDir()
+	inv := sixHostInventory(t, dir)
+	command := `printf 'evil \033[2J\033]0;pwned\007 done\n'; for i in 1 2 3 4 5 6 7 8; do echo "tick-$i"; if [ $i = 8 ]; then touch ` + dir + `/last-$$; fi; sleep 1; done`
+	cast := filepath.Join(dir, "screen.cast")
+	tm := startTmux(t, shellScript(dir, bin, "exec", "-i", inv, "--tiles", "--record", cast, "--color", "never", "--", command))
+	s := tm.waitScreen("tick-2 in six panes", func(s string) bool { return strings.Count(s, "tick-2") == len(sixArchs) })
+	if last, _ := filepath.Glob(filepath.Join(dir, "last-*")); len(last) > 0 {
+		t.Errorf("the last line was printed before the second was on screen (%d hosts)", len(last))
+	}
+	for _, h := range sixArchs {
+		if !strings.Contains(s, " "+h.name+" ("+h.arch+")") {
+			t.Errorf("no pane titled %s (%s):\n%s", h.name, h.arch, s)
+		}
+	}
+	if !strings.Contains(s, "evil ␛[2J␛]0;pwned␇ done") {
+		t.Errorf("the host's escape sequences are not shown neutralised:\n%s", s)
+	}
+	t.Logf("while running:\n%s", s)
+	s = tm.waitScreen("the end of the run", func(s string) bool { return strings.Contains(s, "press any key") })
+	if strings.Count(s, "✔ ok") < len(sixArchs) {
+		t.Errorf("not every pane says ok at the end:\n%s", s)
+	}
+	tm.keys("q")
+	if code := strings.TrimSpace(waitFile(t, filepath.Join(dir, "code.txt"))); code != "0" {
+		t.Fatalf("exit %s\n%s", code, tm.screen())
+	}
+	report, _ := os.ReadFile(filepath.Join(dir, "report.txt"))
+	if !strings.Contains(string(report), "6 hosts: 6 ok") {
+		t.Errorf("no report after the panes:\n%s", report)
+	}
+	checkCast(t, cast, 200, 50, "tick-8")
+}
+
+// checkCast parses an asciicast v2 recording of a w×h terminal in which
+// want was drawn, with no ESC that a host sent.
+func checkCast(t *testing.T, file string, w, h int, want string) {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 16<<20)
+	if !sc.Scan() {
+		t.Fatal("empty recording")
+	}
+	var hdr struct {
+		Version, Width, Height int
+		Timestamp              int64
+	}
+	if err := json.Unmarshal(sc.Bytes(), &hdr); err != nil || hdr.Version != 2 || hdr.Width != w || hdr.Height != h || hdr.Timestamp == 0 {
+		t.Fatalf("header %s: %+v %v", sc.Bytes(), hdr, err)
+	}
+	var drawn strings.Builder
+	last, events := 0.0, 0
+	for sc.Scan() {
+		var ev []any
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || len(ev) != 3 {
+			t.Fatalf("event line %s: %v", sc.Bytes(), err)
+		}
+		at, ok1 := ev[0].(float64)
+		kind, ok2 := ev[1].(string)
+		text, ok3 := ev[2].(string)
+		if !ok1 || !ok2 || !ok3 || at < last || (kind != "o" && kind != "r") {
+			t.Fatalf("event %s: want [time, \"o\", data] in time order", sc.Bytes())
+		}
+		last = at
+		events++
+		if kind == "o" {
+			drawn.WriteString(text)
+		}
+	}
+	if events == 0 || !strings.Contains(drawn.String(), want) {
+		t.Errorf("%d events; %q drawn: %v", events, want, strings.Contains(drawn.String(), want))
+	}
+	if strings.Contains(drawn.String(), "\x1b]0;pwned") || !strings.Contains(drawn.String(), "␛]0;pwned") {
+		t.Error("a host's escape sequence reached the terminal, or its neutralised form was not drawn")
+	}
+}
