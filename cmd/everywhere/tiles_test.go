@@ -212,3 +212,63 @@ func checkCast(t *testing.T, file string, w, h int, want string) {
 		t.Error("a host's escape sequence reached the terminal, or its neutralised form was not drawn")
 	}
 }
+
+// TestTilesCtrlC: Ctrl-C typed into the panes is Ctrl-C: the command is
+// stopped on every host (nothing of it left running), cleanup runs, the
+// panes stay for a key, the report says interrupted, exit 3.
+func TestTilesCtrlC(t *testing.T) {
+	bin := built(t)
+	dir := t.TempDir()
+	inv := sixHostInventory(t, dir)
+	plan := filepath.Join(dir, "plan.yaml")
+	writeFile(t, plan, strings.ReplaceAll(`name: forever
+steps:
+  - {name: loop, shell: 'touch DIR/started-$$; while :; do echo "alive-$$"; sleep 1; done'}
+  - {name: after, shell: 'echo never'}
+cleanup:
+  - {name: tidy, shell: 'touch DIR/cleaned-$$; echo tidied'}
+`, "DIR", dir))
+	tm := startTmux(t, shellScript(dir, bin, "run", "-i", inv, "-p", plan, "--tiles", "-o", filepath.Join(dir, "out")))
+	tm.waitScreen("every host looping", func(s string) bool { return strings.Count(s, "alive-") >= 2*len(sixArchs) })
+	tm.keys("C-c")
+	s := tm.waitScreen("the end of the run", func(s string) bool { return strings.Contains(s, "press any key") })
+	if strings.Count(s, "tidied") != len(sixArchs) {
+		t.Errorf("cleanup did not show in every pane:\n%s", s)
+	}
+	t.Logf("after Ctrl-C:\n%s", s)
+	tm.keys("Enter")
+	if code := strings.TrimSpace(waitFile(t, filepath.Join(dir, "code.txt"))); code != "3" {
+		t.Fatalf("exit %s, want 3\n%s", code, tm.screen())
+	}
+	if cleaned, _ := filepath.Glob(filepath.Join(dir, "cleaned-*")); len(cleaned) != len(sixArchs) {
+		t.Errorf("cleanup ran on %d hosts, want %d", len(cleaned), len(sixArchs))
+	}
+	report, _ := os.ReadFile(filepath.Join(dir, "report.txt"))
+	if !strings.Contains(string(report), "interrupted") {
+		t.Errorf("the report does not say interrupted:\n%s", report)
+	}
+	// The loop writes a line a second: once its session is gone it cannot
+	// run on (as root, OpenSSH refuses the SIGKILL request: the closed
+	// channel ends it).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		left := processesMentioning(dir + "/started-")
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("remote commands still running after the run: pids %v", left)
+		}
+	}
+}
+
+// processesMentioning lists the pids whose command line holds s.
+func processesMentioning(s string) []string {
+	var pids []string
+	files, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range files {
+		if data, err := os.ReadFile(f); err == nil && bytes.Contains(data, []byte(s)) {
+			pids = append(pids, filepath.Base(filepath.Dir(f)))
+		}
+	}
+	return pids
+}
