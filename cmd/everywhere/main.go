@@ -118,7 +118,7 @@ configuration error · 3 interrupted.`,
 	})
 	root.Args = usageArgs(cobra.NoArgs) // an unknown command is a usage error
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
-	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr), newLabCommand(stdout, stderr), newCleanCommand(stdout, stderr), newDiffCommand(stdout, stderr))
+	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr), newLabCommand(stdout, stderr), newCleanCommand(stdout, stderr), newDiffCommand(stdout, stderr), newConsoleCommand(stderr))
 	return root, &prof
 }
 

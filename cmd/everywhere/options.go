@@ -105,17 +105,8 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	} else {
 		defer release()
 	}
-	r := &run.Runner{
-		RunID:          runID,
-		Connect:        run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial),
-		Retries:        o.retries,
-		Transient:      sshconn.Transient,
-		Parallel:       o.parallel,
-		OutputLimit:    o.outputLimit,
-		StepTimeout:    o.stepTimeout,
-		CleanupTimeout: o.cleanupTimeout,
-		Abort:          abortOf(ctx),
-	}
+	r := o.runner(ctx, run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial))
+	r.RunID = runID
 	if o.view != nil {
 		return o.view(ctx, r, targets, p)
 	}
@@ -140,6 +131,20 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	close(events)
 	<-done
 	return res
+}
+
+// runner is a Runner as the flags say, reaching hosts with connect.
+func (o *fleetOptions) runner(ctx context.Context, connect run.ConnectFunc) *run.Runner {
+	return &run.Runner{
+		Connect:        connect,
+		Retries:        o.retries,
+		Transient:      sshconn.Transient,
+		Parallel:       o.parallel,
+		OutputLimit:    o.outputLimit,
+		StepTimeout:    o.stepTimeout,
+		CleanupTimeout: o.cleanupTimeout,
+		Abort:          abortOf(ctx),
+	}
 }
 
 // terminal says whether w is a terminal, and its width.

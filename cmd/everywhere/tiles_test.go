@@ -105,19 +105,46 @@ var sixArchs = []struct{ name, arch string }{
 	{"armhf", "armhf"}, {"arm64", "arm64"}, {"i386", "i686"}, {"amd64", "amd64"}, {"ppc64el", "ppc64el"}, {"s390x", "s390x"},
 }
 
-// sixHostInventory starts an sshd per host and writes their inventory.
-func sixHostInventory(t *testing.T, dir string) string {
+// sixHostInventory starts an sshd per host and writes their inventory;
+// ports are the sshds', by host name.
+func sixHostInventory(t *testing.T, dir string) (file string, ports map[string]int) {
 	t.Helper()
 	var b strings.Builder
-	b.WriteString("defaults: {connect_timeout: 10s}\nhosts:\n")
+	b.WriteString("defaults: {connect_timeout: 20s}\nhosts:\n")
+	ports = map[string]int{}
 	for _, h := range sixArchs {
 		sshd := sshtest.StartOpenSSH(t)
+		ports[h.name] = sshd.Port
 		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, port: %d, user: %s, identity: %s, known_hosts: %s}\n",
 			h.name, h.arch, sshd.Host, sshd.Port, sshd.User, sshd.IdentityFile, sshd.KnownHostsFile)
 	}
-	file := filepath.Join(dir, "inventory.yaml")
+	file = filepath.Join(dir, "inventory.yaml")
 	writeFile(t, file, b.String())
-	return file
+	return file, ports
+}
+
+// panes reads a screen of tiles: each host's pane's lines, found under its
+// title bar (" NAME (ARCH) ·") in its column.
+func panes(screen string) map[string]string {
+	out := map[string]string{}
+	var current []string
+	for _, l := range strings.Split(screen, "\n") {
+		cells := strings.Split(l, "│")
+		if len(current) < len(cells) {
+			current = append(current, make([]string, len(cells)-len(current))...)
+		}
+		for c, cell := range cells {
+			for _, h := range sixArchs {
+				if strings.HasPrefix(strings.TrimPrefix(cell, " ≠"), " "+h.name+" ("+h.arch+")") {
+					current[c] = h.name
+				}
+			}
+			if current[c] != "" {
+				out[current[c]] += cell + "\n"
+			}
+		}
+	}
+	return out
 }
 
 // shellScript is the line tmux runs: everywhere with args, its report and
@@ -134,14 +161,25 @@ func shellScript(dir, bin string, args ...string) string {
 func TestTilesStreamLiveOutput(t *testing.T) {
 	bin := built(t)
 	dir := t.TempDir()
-	inv := sixHostInventory(t, dir)
-	command := `printf 'evil \033[2J\033]0;pwned\007 done\n'; for i in 1 2 3 4 5 6 7 8; do echo "tick-$i"; if [ $i = 8 ]; then touch ` + dir + `/last-$$; fi; sleep 1; done`
+	inv, ports := sixHostInventory(t, dir)
+	// Each host's last line leaves a file named after its sshd's port.
+	command := `printf 'evil \033[2J\033]0;pwned\007 done\n'; for i in 1 2 3 4 5 6 7 8; do echo "tick-$i"; if [ $i = 8 ]; then touch ` + dir + `/last-${SSH_CONNECTION##* }; fi; sleep 1; done`
 	cast := filepath.Join(dir, "screen.cast")
 	tm := startTmux(t, shellScript(dir, bin, "exec", "-i", inv, "--tiles", "--record", cast, "--color", "never", "--", command))
-	s := tm.waitScreen("tick-2 in six panes", func(s string) bool { return strings.Count(s, "tick-2") == len(sixArchs) })
-	if last, _ := filepath.Glob(filepath.Join(dir, "last-*")); len(last) > 0 {
-		t.Errorf("the last line was printed before the second was on screen (%d hosts)", len(last))
-	}
+	early := map[string]bool{}
+	s := tm.waitScreen("tick-2 in every host's pane", func(s string) bool {
+		for name, text := range panes(s) {
+			if !early[name] && strings.Contains(text, "tick-2") {
+				_, err := os.Stat(filepath.Join(dir, fmt.Sprintf("last-%d", ports[name])))
+				early[name] = os.IsNotExist(err)
+				if !early[name] {
+					t.Errorf("%s: its last line was printed before its second was on screen", name)
+					early[name] = true // said once
+				}
+			}
+		}
+		return len(early) == len(sixArchs)
+	})
 	for _, h := range sixArchs {
 		if !strings.Contains(s, " "+h.name+" ("+h.arch+")") {
 			t.Errorf("no pane titled %s (%s):\n%s", h.name, h.arch, s)
@@ -163,12 +201,14 @@ func TestTilesStreamLiveOutput(t *testing.T) {
 	if !strings.Contains(string(report), "6 hosts: 6 ok") {
 		t.Errorf("no report after the panes:\n%s", report)
 	}
-	checkCast(t, cast, 200, 50, "tick-8")
+	if drawn := checkCast(t, cast, 200, 50, "tick-8"); strings.Contains(drawn, "\x1b]0;pwned") || !strings.Contains(drawn, "␛]0;pwned") {
+		t.Error("a host's escape sequence reached the terminal, or its neutralised form was not drawn")
+	}
 }
 
 // checkCast parses an asciicast v2 recording of a w×h terminal in which
-// want was drawn, with no ESC that a host sent.
-func checkCast(t *testing.T, file string, w, h int, want string) {
+// want was drawn, and returns what was drawn.
+func checkCast(t *testing.T, file string, w, h int, want string) string {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -178,6 +218,7 @@ func checkCast(t *testing.T, file string, w, h int, want string) {
 	sc.Buffer(nil, 16<<20)
 	if !sc.Scan() {
 		t.Fatal("empty recording")
+		return ""
 	}
 	var hdr struct {
 		Version, Width, Height int
@@ -208,9 +249,7 @@ func checkCast(t *testing.T, file string, w, h int, want string) {
 	if events == 0 || !strings.Contains(drawn.String(), want) {
 		t.Errorf("%d events; %q drawn: %v", events, want, strings.Contains(drawn.String(), want))
 	}
-	if strings.Contains(drawn.String(), "\x1b]0;pwned") || !strings.Contains(drawn.String(), "␛]0;pwned") {
-		t.Error("a host's escape sequence reached the terminal, or its neutralised form was not drawn")
-	}
+	return drawn.String()
 }
 
 // TestTilesCtrlC: Ctrl-C typed into the panes is Ctrl-C: the command is
@@ -219,7 +258,7 @@ func checkCast(t *testing.T, file string, w, h int, want string) {
 func TestTilesCtrlC(t *testing.T) {
 	bin := built(t)
 	dir := t.TempDir()
-	inv := sixHostInventory(t, dir)
+	inv, _ := sixHostInventory(t, dir)
 	plan := filepath.Join(dir, "plan.yaml")
 	writeFile(t, plan, strings.ReplaceAll(`name: forever
 steps:
@@ -271,4 +310,53 @@ func processesMentioning(s string) []string {
 		}
 	}
 	return pids
+}
+
+// TestConsole: connect once, two commands answered in the panes, a :hosts
+// change between them, :save, history kept, :quit; the recording parses.
+func TestConsole(t *testing.T) {
+	bin := built(t)
+	dir := t.TempDir()
+	inv, _ := sixHostInventory(t, dir)
+	cast := filepath.Join(dir, "console.cast")
+	tm := startTmux(t, shellScript(dir, bin, "console", "-i", inv, "--record", cast))
+	tm.waitScreen("six connected panes and the prompt", func(s string) bool {
+		return strings.Count(s, "✔ ok") == len(sixArchs) && strings.Contains(s, "everywhere>")
+	})
+	tm.keys("echo one-$((40+2)); sleep 1; echo one-$((50+5))", "Enter")
+	s := tm.waitScreen("the first command's answer in six panes", func(s string) bool {
+		return strings.Count(s, "one-55") == len(sixArchs) && strings.Count(s, "✔ ok") == len(sixArchs)
+	})
+	if strings.Count(s, "one-42") != len(sixArchs) {
+		t.Errorf("not six answers:\n%s", s)
+	}
+	tm.keys(":hosts arm64,s390x", "Enter")
+	tm.waitScreen("two panes", func(s string) bool { return strings.Contains(s, "2 hosts selected") })
+	tm.keys("echo two-$((40+3))", "Enter")
+	s = tm.waitScreen("the second command's answer in two panes", func(s string) bool {
+		return strings.Count(s, "two-43") == 2 && strings.Count(s, "✔ ok") == 2
+	})
+	for _, h := range sixArchs {
+		if shown := strings.Contains(s, " "+h.name+" ("+h.arch+")"); shown != (h.name == "arm64" || h.name == "s390x") {
+			t.Errorf("pane of %s shown: %v\n%s", h.name, shown, s)
+		}
+	}
+	saved := filepath.Join(dir, "saved")
+	tm.keys(":save "+saved, "Enter")
+	tm.waitScreen("saved", func(s string) bool { return strings.Contains(s, "saved "+saved) })
+	data, err := os.ReadFile(filepath.Join(saved, "result.json"))
+	if err != nil || !strings.Contains(string(data), `"two-43\n"`) || strings.Contains(string(data), `"armhf"`) {
+		t.Errorf("saved result (%v):\n%s", err, data)
+	}
+	tm.keys("Up", "Up")
+	tm.waitScreen("the history", func(s string) bool { return strings.Contains(s, "everywhere> echo two-$((40+3))") })
+	tm.keys("C-u", ":quit", "Enter")
+	if code := strings.TrimSpace(waitFile(t, filepath.Join(dir, "code.txt"))); code != "0" {
+		t.Fatalf("exit %s\n%s", code, tm.screen())
+	}
+	history, _ := os.ReadFile(filepath.Join(dir, "state", "everywhere", "console_history"))
+	if want := "echo two-$((40+3))\n:save " + saved + "\n:quit\n"; !strings.HasSuffix(string(history), want) {
+		t.Errorf("history file:\n%s\nwant it to end with:\n%s", history, want)
+	}
+	checkCast(t, cast, 200, 50, "two-43")
 }

@@ -350,6 +350,9 @@ func (m *Model) finish(res *result.Result) {
 		if i, ok := m.byName[h.Name]; ok {
 			p := m.panes[i]
 			p.state, p.status = done, h.Status
+			if p.arch == "" {
+				p.arch = text.Line(h.Arch)
+			}
 			if h.Error != "" {
 				p.addNote(h.Error)
 			}

@@ -117,14 +117,18 @@ func (m *Model) Render() string {
 	w, h := max(m.width, minPaneWidth), max(m.height, 3)
 	lines := make([]string, 0, h)
 	lines = append(lines, m.header(w))
-	gridH := h - 2
+	below := 1
+	if m.console != nil {
+		below = 2
+	}
+	gridH := max(h-1-below, 1)
 	panes, left := m.shown(w, gridH)
 	footer := m.footer(w, left)
 	if len(panes) == 0 {
-		for len(lines) < h-1 {
+		for len(lines) < h-below {
 			lines = append(lines, "")
 		}
-		return strings.Join(append(lines, footer), "\n")
+		return strings.Join(append(lines, footer...), "\n")
 	}
 	cols, rows, ok := grid(len(panes), w, gridH)
 	if !ok { // a terminal smaller than one pane: one pane, as much as fits
@@ -156,10 +160,10 @@ func (m *Model) Render() string {
 			lines = append(lines, b.String())
 		}
 	}
-	for len(lines) < h-1 {
+	for len(lines) < h-below {
 		lines = append(lines, "")
 	}
-	return strings.Join(append(lines, footer), "\n")
+	return strings.Join(append(lines, footer...), "\n")
 }
 
 // span is the size of part i when total is cut into n parts, the first
@@ -190,7 +194,9 @@ func (m *Model) header(w int) string {
 	return styleHeader.Render(pad(text.Truncate(s, w), w))
 }
 
-func (m *Model) footer(w, left int) string {
+// footer is the line under the panes: the summary of the hosts without a
+// pane, and what everywhere has to say; in the console, then the prompt.
+func (m *Model) footer(w, left int) []string {
 	var parts []string
 	if left > 0 {
 		parts = append(parts, m.summary(left))
@@ -198,14 +204,11 @@ func (m *Model) footer(w, left int) string {
 	if m.status != "" {
 		parts = append(parts, m.status)
 	}
-	s := strings.Join(parts, " · ")
+	status := styleNote.Render(text.Truncate(strings.Join(parts, " · "), w))
 	if m.console == nil {
-		return styleNote.Render(text.Truncate(s, w))
+		return []string{status}
 	}
-	if s != "" {
-		s = " " + styleNote.Render(text.Truncate(s, max(w/2, 10)))
-	}
-	return m.input.View() + s
+	return []string{status, m.input.View()}
 }
 
 // summary says what the hosts without a pane are doing.
