@@ -360,3 +360,26 @@ func TestConsole(t *testing.T) {
 	}
 	checkCast(t, cast, 200, 50, "two-43")
 }
+
+// Without a terminal, --tiles says so in one line and shows the usual
+// progress; --record and --tiles-exit without --tiles are usage errors.
+func TestTilesWithoutTerminal(t *testing.T) {
+	sshd := sshtest.StartOpenSSH(t)
+	inv := openSSHInventory(t, sshd, "one", "two")
+	code, stdout, stderr := everywhere(t.Context(), "exec", "-i", inv, "--tiles", "--", "echo", "hi")
+	if code != 0 || !strings.Contains(stdout, "2 hosts: 2 ok") {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	if first, _, _ := strings.Cut(stderr, "\n"); first != "everywhere: --tiles needs a terminal on stderr; showing the usual progress" {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	for _, args := range [][]string{{"--record", "x.cast"}, {"--tiles-exit"}} {
+		code, _, stderr := everywhere(t.Context(), append(append([]string{"exec", "-i", inv}, args...), "--", "true")...)
+		if code != 2 || !strings.Contains(stderr, "go with --tiles") {
+			t.Errorf("%v: exit %d: %s", args, code, stderr)
+		}
+	}
+	if code, _, stderr := everywhere(t.Context(), "console", "-i", inv); code != 2 || !strings.Contains(stderr, "console needs a terminal") {
+		t.Errorf("console without a terminal: exit %d: %s", code, stderr)
+	}
+}

@@ -24,20 +24,32 @@ const (
 	paneAspect = 2.5
 )
 
+// paint is a lipgloss style taken apart once into the escape sequences
+// before and after its text: lipgloss's Render of every line of every
+// frame was half the view's cost.
+type paint struct{ before, after string }
+
+func painter(st lipgloss.Style) paint {
+	before, after, _ := strings.Cut(st.Render("\x00"), "\x00")
+	return paint{before, after}
+}
+
+func (p paint) on(s string) string { return p.before + s + p.after }
+
 var (
-	styleHeader = lipgloss.NewStyle().Bold(true)
-	styleSep    = lipgloss.NewStyle().Faint(true)
-	styleMark   = lipgloss.NewStyle().Bold(true)
-	styleNote   = lipgloss.NewStyle().Foreground(lipgloss.Color("3"))
-	styleTitle  = map[result.Status]lipgloss.Style{
-		"":             lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("4")),
-		result.OK:      lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("2")),
-		result.Failed:  lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("1")),
-		result.Timeout: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("3")),
-		result.Error:   lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("5")),
-		result.Skipped: lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("7")),
+	styleHeader = painter(lipgloss.NewStyle().Bold(true))
+	styleMark   = painter(lipgloss.NewStyle().Bold(true))
+	styleNote   = painter(lipgloss.NewStyle().Foreground(lipgloss.Color("3")))
+	separator   = painter(lipgloss.NewStyle().Faint(true)).on("│")
+	styleTitle  = map[result.Status]paint{
+		"":             painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("4"))),
+		result.OK:      painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("2"))),
+		result.Failed:  painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("1"))),
+		result.Timeout: painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("3"))),
+		result.Error:   painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("5"))),
+		result.Skipped: painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("7"))),
 	}
-	styleIdle = lipgloss.NewStyle().Foreground(lipgloss.Color("0")).Background(lipgloss.Color("8"))
+	styleIdle = painter(lipgloss.NewStyle().Foreground(lipgloss.Color("0")).Background(lipgloss.Color("8")))
 )
 
 // grid is the columns and rows that tile n panes on w×h cells: the panes
@@ -149,7 +161,7 @@ func (m *Model) Render() string {
 			b.Reset()
 			for c := range cols {
 				if c > 0 {
-					b.WriteString(styleSep.Render("│"))
+					b.WriteString(separator)
 				}
 				if cells[c] == nil {
 					b.WriteString(strings.Repeat(" ", widths[c]))
@@ -191,7 +203,7 @@ func (m *Model) header(w int) string {
 	case !m.finished:
 		s += " · Ctrl-C stops (cleanup runs)"
 	}
-	return styleHeader.Render(pad(text.Truncate(s, w), w))
+	return styleHeader.on(pad(text.Truncate(s, w), w))
 }
 
 // footer is the line under the panes: the summary of the hosts without a
@@ -204,7 +216,7 @@ func (m *Model) footer(w, left int) []string {
 	if m.status != "" {
 		parts = append(parts, m.status)
 	}
-	status := styleNote.Render(text.Truncate(strings.Join(parts, " · "), w))
+	status := styleNote.on(text.Truncate(strings.Join(parts, " · "), w))
 	if m.console == nil {
 		return []string{status}
 	}
@@ -259,9 +271,9 @@ func (m *Model) pane(p *pane, w, h int) []string {
 		s := pad(text.Truncate(l.text, w), w)
 		switch l.kind {
 		case markLine:
-			s = styleMark.Render(s)
+			s = styleMark.on(s)
 		case noteLine:
-			s = styleNote.Render(s)
+			s = styleNote.on(s)
 		}
 		out = append(out, s)
 	}
@@ -307,10 +319,10 @@ func (m *Model) titleBar(p *pane, w int) string {
 	}
 	room := w - text.Width(left) - text.Width(right) - 1
 	if room < 0 {
-		return style.Render(pad(text.Truncate(left+" "+right, w), w))
+		return style.on(pad(text.Truncate(left+" "+right, w), w))
 	}
 	middle = text.Truncate(middle, room)
-	return style.Render(left + middle + strings.Repeat(" ", room+1-text.Width(middle)) + right)
+	return style.on(left + middle + strings.Repeat(" ", room+1-text.Width(middle)) + right)
 }
 
 func stateWord(p *pane) string {
