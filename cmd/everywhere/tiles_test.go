@@ -201,14 +201,14 @@ func TestTilesStreamLiveOutput(t *testing.T) {
 	if !strings.Contains(string(report), "6 hosts: 6 ok") {
 		t.Errorf("no report after the panes:\n%s", report)
 	}
-	if drawn := checkCast(t, cast, 200, 50, "tick-8"); strings.Contains(drawn, "\x1b]0;pwned") || !strings.Contains(drawn, "␛]0;pwned") {
+	if drawn := checkCast(t, tm, cast, 200, 50, "tick-8"); strings.Contains(drawn, "\x1b]0;pwned") || !strings.Contains(drawn, "␛]0;pwned") {
 		t.Error("a host's escape sequence reached the terminal, or its neutralised form was not drawn")
 	}
 }
 
 // checkCast parses an asciicast v2 recording of a w×h terminal in which
-// want was drawn, and returns what was drawn.
-func checkCast(t *testing.T, file string, w, h int, want string) string {
+// want was drawn, has asciinema read it too, and returns what was drawn.
+func checkCast(t *testing.T, tm *tmux, file string, w, h int, want string) string {
 	t.Helper()
 	data, err := os.ReadFile(file)
 	if err != nil {
@@ -248,6 +248,21 @@ func checkCast(t *testing.T, file string, w, h int, want string) string {
 	}
 	if events == 0 || !strings.Contains(drawn.String(), want) {
 		t.Errorf("%d events; %q drawn: %v", events, want, strings.Contains(drawn.String(), want))
+	}
+	// asciinema itself, where installed, reads it back (on a terminal:
+	// it insists on one).
+	if _, err := exec.LookPath("asciinema"); err == nil {
+		dir := t.TempDir()
+		script := fmt.Sprintf("asciinema cat %s >%s/out 2>%s/err; echo $? >%s/rc", file, dir, dir, dir)
+		if out, err := exec.Command("tmux", "-L", tm.socket, "new-window", "-d", "sh", "-c", script).CombinedOutput(); err != nil {
+			t.Fatalf("tmux new-window: %v: %s", err, out)
+		}
+		rc := strings.TrimSpace(waitFile(t, filepath.Join(dir, "rc")))
+		out, _ := os.ReadFile(filepath.Join(dir, "out"))
+		errs, _ := os.ReadFile(filepath.Join(dir, "err"))
+		if rc != "0" || !strings.Contains(string(out), want) {
+			t.Errorf("asciinema cat %s: exit %s, %d bytes, %q in them: %v; %s", file, rc, len(out), want, strings.Contains(string(out), want), errs)
+		}
 	}
 	return drawn.String()
 }
@@ -358,7 +373,7 @@ func TestConsole(t *testing.T) {
 	if want := "echo two-$((40+3))\n:save " + saved + "\n:quit\n"; !strings.HasSuffix(string(history), want) {
 		t.Errorf("history file:\n%s\nwant it to end with:\n%s", history, want)
 	}
-	checkCast(t, cast, 200, 50, "two-43")
+	checkCast(t, tm, cast, 200, 50, "two-43")
 }
 
 // Without a terminal, --tiles says so in one line and shows the usual
