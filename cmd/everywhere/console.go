@@ -157,7 +157,7 @@ func (c *console) start(command string, p *plan.Plan) {
 		if previous != nil {
 			<-previous // one run at a time: the first connects
 		}
-		res := runInto(ctx, c.runner, c.screen, targets, p)
+		res := runWatched(ctx, c.runner, targets, p, c.screen.Feed)
 		c.learnArchs(res)
 		if command != "" {
 			c.mu.Lock()
@@ -232,36 +232,12 @@ func (c *console) save(dir string) {
 		c.screen.Send(tiles.StatusMsg(":save: no command has run yet"))
 		return
 	}
-	saved, err := saveReports(dir, res, consoleFormats)
+	saved, err := saveReports(dir, res, consoleFormats, report.SideOptions{Width: report.DefaultWidth, MaxLines: report.DefaultMaxLines, Group: report.GroupAuto})
 	if err != nil {
 		c.screen.Send(tiles.StatusMsg(":save: " + err.Error()))
 		return
 	}
 	c.screen.Send(tiles.StatusMsg("saved " + strings.Join(saved, ", ")))
-}
-
-// saveReports writes res in each format into dir, under its usual name.
-func saveReports(dir string, res *result.Result, formats []string) ([]string, error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var saved []string
-	for _, format := range formats {
-		file := filepath.Join(dir, report.FileName(format))
-		f, err := os.Create(file)
-		if err != nil {
-			return saved, err
-		}
-		err = report.Render(f, format, res, report.SideOptions{Width: report.DefaultWidth, MaxLines: report.DefaultMaxLines, Group: report.GroupAuto})
-		if closeErr := f.Close(); err == nil {
-			err = closeErr
-		}
-		if err != nil {
-			return saved, fmt.Errorf("writing %s: %w", file, err)
-		}
-		saved = append(saved, file)
-	}
-	return saved, nil
 }
 
 func names(hosts []inventory.Host) []string {

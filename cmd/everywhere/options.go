@@ -120,14 +120,20 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	tty, width := terminal(stderr)
 	progress := report.NewProgress(stderr, tty, names, len(p.Steps))
 	progress.Width = width
-	events := make(chan result.Event, 256)
+	return runWatched(ctx, r, targets, p, progress.Run)
+}
+
+// runWatched runs p with its events going to watch, which drains them
+// until the channel is closed, when the run is over.
+func runWatched(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan, watch func(<-chan result.Event)) *result.Result {
+	events := make(chan result.Event, 1024)
 	done := make(chan struct{})
 	go func() {
-		progress.Run(events)
+		watch(events)
 		close(done)
 	}()
 	r.Events = events
-	res = r.Run(ctx, targets, p)
+	res := r.Run(ctx, targets, p)
 	close(events)
 	<-done
 	return res
@@ -239,27 +245,37 @@ func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) err
 	if o.output == "" {
 		return nil
 	}
-	if err := os.MkdirAll(o.output, 0o755); err != nil {
+	saved, err := saveReports(o.output, res, report.Formats, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Group: opts.Group})
+	if err != nil {
 		return fmt.Errorf("-o: %w", err)
 	}
+	fmt.Fprintf(stderr, "saved %s\n", strings.Join(saved, ", "))
+	return nil
+}
+
+// saveReports writes res in each format into dir, under its usual name,
+// and returns the files written.
+func saveReports(dir string, res *result.Result, formats []string, opts report.SideOptions) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	var saved []string
-	for _, format := range report.Formats {
-		file := filepath.Join(o.output, report.FileName(format))
+	for _, format := range formats {
+		file := filepath.Join(dir, report.FileName(format))
 		f, err := os.Create(file)
 		if err != nil {
-			return fmt.Errorf("-o: %w", err)
+			return saved, err
 		}
-		err = report.Render(f, format, res, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Group: opts.Group})
+		err = report.Render(f, format, res, opts)
 		if closeErr := f.Close(); err == nil {
 			err = closeErr
 		}
 		if err != nil {
-			return fmt.Errorf("writing %s: %w", file, err)
+			return saved, fmt.Errorf("writing %s: %w", file, err)
 		}
 		saved = append(saved, file)
 	}
-	fmt.Fprintf(stderr, "saved %s\n", strings.Join(saved, ", "))
-	return nil
+	return saved, nil
 }
 
 // runAndReport runs p on the selected hosts, reports the result and

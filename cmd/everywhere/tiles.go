@@ -49,7 +49,7 @@ func (t *tileOptions) use(o *fleetOptions, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "everywhere: --tiles: %v; running without panes\n", err)
 			return r.Run(ctx, targets, p)
 		}
-		res := runInto(ctx, r, screen, targets, p)
+		res := runWatched(ctx, r, targets, p, screen.Feed)
 		screen.Send(tiles.FinishedMsg{Result: res})
 		if err := screen.Wait(); err != nil {
 			fmt.Fprintf(stderr, "everywhere: --tiles: %v\n", err)
@@ -57,21 +57,6 @@ func (t *tileOptions) use(o *fleetOptions, stderr io.Writer) error {
 		return res
 	}
 	return nil
-}
-
-// runInto runs p with its events streaming into the screen.
-func runInto(ctx context.Context, r *run.Runner, screen *tiles.Screen, targets []inventory.Host, p *plan.Plan) *result.Result {
-	events := make(chan result.Event, 1024)
-	fed := make(chan struct{})
-	go func() {
-		screen.Feed(events)
-		close(fed)
-	}()
-	r.Events = events
-	res := r.Run(ctx, targets, p)
-	close(events)
-	<-fed
-	return res
 }
 
 func viewHosts(targets []inventory.Host) []tiles.Host {

@@ -176,7 +176,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 			m.interrupt()
 		}
 		// The signal's own message lands on the screen: draw it all again.
-		return tea.Sequence(tea.Tick(200*time.Millisecond, func(time.Time) tea.Msg { return tea.ClearScreen() }))
+		return tea.Tick(200*time.Millisecond, func(time.Time) tea.Msg { return tea.ClearScreen() })
 	}
 	return nil
 }
