@@ -193,6 +193,19 @@ func TestTilesStreamLiveOutput(t *testing.T) {
 	if strings.Count(s, "✔ ok") < len(sixArchs) {
 		t.Errorf("not every pane says ok at the end:\n%s", s)
 	}
+	// A taller, narrower terminal: the six panes re-tile 2×3.
+	if out, err := exec.Command("tmux", "-L", tm.socket, "resize-window", "-t", "t", "-x", "120", "-y", "60").CombinedOutput(); err != nil {
+		t.Fatalf("tmux resize-window: %v: %s", err, out)
+	}
+	tm.waitScreen("panes tiled 2×3", func(s string) bool {
+		rows := 0
+		for _, l := range strings.Split(s, "\n") {
+			if strings.Count(l, "✔ ok") == 2 && strings.Count(l, "│") == 1 {
+				rows++
+			}
+		}
+		return rows == 3
+	})
 	tm.keys("q")
 	if code := strings.TrimSpace(waitFile(t, filepath.Join(dir, "code.txt"))); code != "0" {
 		t.Fatalf("exit %s\n%s", code, tm.screen())
