@@ -43,7 +43,19 @@ func (t *tileOptions) use(o *fleetOptions, stderr io.Writer) error {
 		return nil
 	}
 	o.view = func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result {
-		m := tiles.New(viewHosts(targets), tiles.Options{Title: viewTitle(p), Steps: len(p.Steps), ExitAtEnd: t.exit, Interrupt: interruptSelf})
+		var screen *tiles.Screen
+		presses := 0
+		interrupt := func() {
+			// The third Ctrl-C ends the process at once (see main): the
+			// terminal is given back first. On the view's goroutine, so
+			// screen is set by then.
+			if presses++; presses >= 3 {
+				go func() { _ = screen.Release(); interruptSelf() }()
+				return
+			}
+			interruptSelf()
+		}
+		m := tiles.New(viewHosts(targets), tiles.Options{Title: viewTitle(p), Steps: len(p.Steps), ExitAtEnd: t.exit, Interrupt: interrupt})
 		screen, err := tiles.Start(f, m, t.record)
 		if err != nil {
 			fmt.Fprintf(stderr, "everywhere: --tiles: %v; running without panes\n", err)

@@ -97,6 +97,10 @@ func (s *Screen) Feed(events <-chan result.Event) {
 	}
 }
 
+// Release gives the terminal back as it was, for a process about to end
+// without the view's say (a third Ctrl-C).
+func (s *Screen) Release() error { return s.program.ReleaseTerminal() }
+
 // Send gives the view a message (it is dropped once the view has ended).
 func (s *Screen) Send(msg tea.Msg) { s.program.Send(msg) }
 
