@@ -214,7 +214,9 @@ func (m *Model) consoleKey(k tea.KeyPressMsg) tea.Cmd {
 			return nil
 		}
 		if m.history != nil {
-			m.history.Add(line)
+			if err := m.history.Add(line); err != nil {
+				m.status = text.Line(err.Error())
+			}
 		}
 		if line == ":quit" || line == ":q" || line == ":exit" {
 			return tea.Quit

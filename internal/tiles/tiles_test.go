@@ -190,3 +190,41 @@ func TestHistory(t *testing.T) {
 		t.Errorf("walked %q, want %q", steps, want)
 	}
 }
+
+// isQuit says whether cmd ends the program.
+func isQuit(cmd tea.Cmd) bool {
+	if cmd == nil {
+		return false
+	}
+	_, ok := cmd().(tea.QuitMsg)
+	return ok
+}
+
+// Ctrl-C during the run is passed on (each press), other keys do nothing;
+// the end of the run waits for a key, unless ExitAtEnd.
+func TestKeysAroundTheEnd(t *testing.T) {
+	pressed := 0
+	m := New(hosts(2), Options{Steps: 1, Interrupt: func() { pressed++ }})
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'q', Text: "q"}); isQuit(cmd) || pressed != 0 {
+		t.Error("q during the run quit or interrupted")
+	}
+	for range 2 {
+		m.Update(tea.KeyPressMsg{Code: 'c', Mod: tea.ModCtrl})
+	}
+	if pressed != 2 || !strings.Contains(ansi.Strip(m.Render()), "cutting cleanup short") {
+		t.Errorf("Ctrl-C twice: interrupted %d times:\n%s", pressed, ansi.Strip(m.Render()))
+	}
+	if _, cmd := m.Update(FinishedMsg{Result: &result.Result{}}); cmd != nil {
+		t.Error("the view left before a key was pressed")
+	}
+	if !strings.Contains(ansi.Strip(m.Render()), "press any key") {
+		t.Error("the end does not say to press a key")
+	}
+	if _, cmd := m.Update(tea.KeyPressMsg{Code: 'x', Text: "x"}); !isQuit(cmd) {
+		t.Error("a key after the end did not leave")
+	}
+	m = New(hosts(2), Options{Steps: 1, ExitAtEnd: true})
+	if _, cmd := m.Update(FinishedMsg{Result: &result.Result{}}); !isQuit(cmd) {
+		t.Error("ExitAtEnd: the view stayed")
+	}
+}
