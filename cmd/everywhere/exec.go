@@ -51,6 +51,7 @@ once (up to 64 MiB) and sends it to every host's command, as pssh -I does:
 	c.Flags().BoolVar(&e.sudo, "sudo", false, "run the command as root through sudo -n (never asks for a password)")
 	c.Flags().BoolVar(&e.tty, "tty", false, "give the command a terminal (its stderr then arrives with its stdout)")
 	c.Flags().BoolVar(&e.stdin, "stdin", false, "send standard input (read once, up to 64 MiB) to every host's command")
+	o.tiles.register(c.Flags())
 	return c
 }
 

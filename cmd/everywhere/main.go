@@ -98,6 +98,8 @@ configuration error · 3 interrupted.`,
 		Example: `  everywhere run -i inventory.yaml                  # the built-in plan on every host
   everywhere run -i inventory.yaml -p smoke.yaml --hosts arch=arm64,label=edge
   everywhere exec -i inventory.yaml -- uname -a     # one command, outputs side by side
+  everywhere run -i inventory.yaml --tiles          # a live pane per host, then the report
+  everywhere console -i inventory.yaml              # type once, every host answers in its pane
   everywhere hosts -i inventory.yaml                # reachability, arch, kernel, distro
   everywhere exec -H web1,ops@10.0.0.7:2222 -- uptime   # no inventory: ssh aliases or [user@]host[:port]
   everywhere exec -H @hosts.txt --ssh-config ~/.ssh/work.conf -- uname -m
@@ -118,7 +120,7 @@ configuration error · 3 interrupted.`,
 	})
 	root.Args = usageArgs(cobra.NoArgs) // an unknown command is a usage error
 	root.RunE = func(c *cobra.Command, _ []string) error { return c.Help() }
-	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newPushCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr), newLabCommand(stdout, stderr), newCleanCommand(stdout, stderr), newDiffCommand(stdout, stderr))
+	root.AddCommand(newRunCommand(stdout, stderr), newExecCommand(stdout, stderr), newPushCommand(stdout, stderr), newHostsCommand(stdout, stderr), newReportCommand(stdout, stderr), newLabCommand(stdout, stderr), newCleanCommand(stdout, stderr), newDiffCommand(stdout, stderr), newConsoleCommand(stderr))
 	return root, &prof
 }
 

@@ -39,6 +39,8 @@ type fleetOptions struct {
 	noProgress        bool
 	shard             shardFlag
 	flags             *pflag.FlagSet // to tell -i given from its default
+	// view, when set, shows the run instead of the progress lines (--tiles).
+	view func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
@@ -103,16 +105,10 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	} else {
 		defer release()
 	}
-	r := &run.Runner{
-		RunID:          runID,
-		Connect:        run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial),
-		Retries:        o.retries,
-		Transient:      sshconn.Transient,
-		Parallel:       o.parallel,
-		OutputLimit:    o.outputLimit,
-		StepTimeout:    o.stepTimeout,
-		CleanupTimeout: o.cleanupTimeout,
-		Abort:          abortOf(ctx),
+	r := o.runner(ctx, run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial))
+	r.RunID = runID
+	if o.view != nil {
+		return o.view(ctx, r, targets, p)
 	}
 	if o.noProgress {
 		return r.Run(ctx, targets, p)
@@ -124,17 +120,37 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	tty, width := terminal(stderr)
 	progress := report.NewProgress(stderr, tty, names, len(p.Steps))
 	progress.Width = width
-	events := make(chan result.Event, 256)
+	return runWatched(ctx, r, targets, p, progress.Run)
+}
+
+// runWatched runs p with its events going to watch, which drains them
+// until the channel is closed, when the run is over.
+func runWatched(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan, watch func(<-chan result.Event)) *result.Result {
+	events := make(chan result.Event, 1024)
 	done := make(chan struct{})
 	go func() {
-		progress.Run(events)
+		watch(events)
 		close(done)
 	}()
 	r.Events = events
-	res = r.Run(ctx, targets, p)
+	res := r.Run(ctx, targets, p)
 	close(events)
 	<-done
 	return res
+}
+
+// runner is a Runner as the flags say, reaching hosts with connect.
+func (o *fleetOptions) runner(ctx context.Context, connect run.ConnectFunc) *run.Runner {
+	return &run.Runner{
+		Connect:        connect,
+		Retries:        o.retries,
+		Transient:      sshconn.Transient,
+		Parallel:       o.parallel,
+		OutputLimit:    o.outputLimit,
+		StepTimeout:    o.stepTimeout,
+		CleanupTimeout: o.cleanupTimeout,
+		Abort:          abortOf(ctx),
+	}
 }
 
 // terminal says whether w is a terminal, and its width.
@@ -229,33 +245,46 @@ func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) err
 	if o.output == "" {
 		return nil
 	}
-	if err := os.MkdirAll(o.output, 0o755); err != nil {
+	saved, err := saveReports(o.output, res, report.Formats, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Group: opts.Group})
+	if err != nil {
 		return fmt.Errorf("-o: %w", err)
 	}
+	fmt.Fprintf(stderr, "saved %s\n", strings.Join(saved, ", "))
+	return nil
+}
+
+// saveReports writes res in each format into dir, under its usual name,
+// and returns the files written.
+func saveReports(dir string, res *result.Result, formats []string, opts report.SideOptions) ([]string, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	var saved []string
-	for _, format := range report.Formats {
-		file := filepath.Join(o.output, report.FileName(format))
+	for _, format := range formats {
+		file := filepath.Join(dir, report.FileName(format))
 		f, err := os.Create(file)
 		if err != nil {
-			return fmt.Errorf("-o: %w", err)
+			return saved, err
 		}
-		err = report.Render(f, format, res, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Group: opts.Group})
+		err = report.Render(f, format, res, opts)
 		if closeErr := f.Close(); err == nil {
 			err = closeErr
 		}
 		if err != nil {
-			return fmt.Errorf("writing %s: %w", file, err)
+			return saved, fmt.Errorf("writing %s: %w", file, err)
 		}
 		saved = append(saved, file)
 	}
-	fmt.Fprintf(stderr, "saved %s\n", strings.Join(saved, ", "))
-	return nil
+	return saved, nil
 }
 
 // runAndReport runs p on the selected hosts, reports the result and
 // returns the exit status: what run, exec and clean do.
 func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, p *plan.Plan) error {
 	if err := o.check(); err != nil {
+		return err
+	}
+	if err := o.tiles.use(&o.fleetOptions, stderr); err != nil {
 		return err
 	}
 	targets, err := o.targets()

@@ -16,6 +16,7 @@ type runOptions struct {
 	renderOptions
 	planFile string
 	showPlan bool
+	tiles    tileOptions
 }
 
 func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -64,6 +65,7 @@ A plan file:
 	}
 	o.fleetOptions.register(c.Flags())
 	o.renderOptions.register(c.Flags(), true)
+	o.tiles.register(c.Flags())
 	c.Flags().StringVarP(&o.planFile, "plan", "p", plan.DefaultName, "a built-in plan's name ("+strings.Join(plan.Builtins(), ", ")+") or a plan file")
 	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan's YAML (-p NAME) and exit")
 	return c

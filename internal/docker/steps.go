@@ -246,7 +246,7 @@ func (e *engine) exec(ctx context.Context, containerID string, cmd, env []string
 		return nil, fmt.Errorf("exec in %s: %w", containerID, err)
 	}
 	defer attached.Close()
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	copied := make(chan error, 1)
 	go func() { _, err := stdcopy.StdCopy(&out.Stdout, &out.Stderr, attached.Reader); copied <- err }()
 	select {

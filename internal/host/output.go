@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"regexp"
@@ -28,6 +29,29 @@ func NewOutput(limit int) *Output {
 	return &Output{Stdout: CappedBuffer{Limit: limit}, Stderr: CappedBuffer{Limit: limit}}
 }
 
+// Tap sees output as it is written, before the command ends: what a live
+// view streams. It is called on the writer's goroutine and must not block.
+type Tap func(stderr bool, p []byte)
+
+type tapKey struct{}
+
+// WithTap has the outputs NewOutputFor makes under ctx copy what is
+// written to them to tap, besides keeping it.
+func WithTap(ctx context.Context, tap Tap) context.Context {
+	return context.WithValue(ctx, tapKey{}, tap)
+}
+
+// NewOutputFor is NewOutput for a command run under ctx: when ctx carries
+// a Tap (WithTap), its streams are tapped.
+func NewOutputFor(ctx context.Context, limit int) *Output {
+	out := NewOutput(limit)
+	if tap, ok := ctx.Value(tapKey{}).(Tap); ok {
+		out.Stdout.tap = func(p []byte) { tap(false, p) }
+		out.Stderr.tap = func(p []byte) { tap(true, p) }
+	}
+	return out
+}
+
 // CappedBuffer keeps at most Limit bytes of what is written to it: the
 // first half and the last half, so both the start of a long log and its
 // end, where the error usually is, survive. What falls between is counted
@@ -41,6 +65,7 @@ type CappedBuffer struct {
 	total int64
 	// bytes and newlines dropped from before tail
 	cutBytes, cutLines int64
+	tap                func([]byte) // sees every write, kept or not
 }
 
 func (b *CappedBuffer) headRoom() int { return b.Limit / 2 }
@@ -49,6 +74,9 @@ func (b *CappedBuffer) tailRoom() int { return b.Limit - b.Limit/2 }
 // Write keeps what fits and never fails, so the writer is never blocked.
 // It takes time linear in what is written, however long.
 func (b *CappedBuffer) Write(p []byte) (int, error) {
+	if b.tap != nil && len(p) > 0 {
+		b.tap(p)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	n := len(p)

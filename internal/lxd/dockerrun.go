@@ -63,7 +63,7 @@ func (d *DockerRun) Run(ctx context.Context, t driver.Target, limit int) (*host.
 			return nil, err
 		}
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	return out, s.exec(ctx, t, name, d.dockerRun(t.RunID()), out)
 }
 

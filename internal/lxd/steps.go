@@ -297,7 +297,7 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 	if err != nil {
 		return nil, err
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	return out, s.exec(ctx, t, name, x.Cmd, out)
 }
 

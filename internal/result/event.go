@@ -14,6 +14,11 @@ const (
 	StepStarted
 	StepDone
 	HostDone
+	// Output is a chunk of a running step's output, as it arrived: sent at
+	// most every few tens of milliseconds per host, coalesced, and with the
+	// oldest bytes dropped (counted in Dropped) when the viewer falls behind.
+	// The step's result keeps its whole output regardless.
+	Output
 )
 
 // Event is progress from one host, for a live view.
@@ -27,4 +32,6 @@ type Event struct {
 	Status    Status
 	Duration  time.Duration
 	Detail    string // why a step was not ok
+	Data      string // Output: stdout and stderr as they arrived, raw from the host (untrusted)
+	Dropped   int64  // Output: bytes of this step left out before Data
 }

@@ -90,8 +90,9 @@ type Runner struct {
 	// RetryBackoff is the wait before the first retry, doubled for each
 	// next one and jittered; DefaultRetryBackoff when zero.
 	RetryBackoff time.Duration
-	// Events, when set, receives progress. The runner never closes it; it
-	// must be drained until Run returns.
+	// Events, when set, receives progress, and each running step's output
+	// as it arrives (result.Output: see stream.go for its bounds). The
+	// runner never closes it; it must be drained until Run returns.
 	Events chan<- result.Event
 }
 
@@ -112,11 +113,16 @@ func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan
 		res.Cleanup = append(res.Cleanup, s.Name)
 	}
 	res.Hosts = make([]result.HostResult, len(targets))
+	var ss *streams
+	if r.Events != nil {
+		ss = startStreams(r.Events)
+		defer ss.shutdown()
+	}
 	g := new(errgroup.Group)
 	g.SetLimit(orDefault(r.Parallel, DefaultParallel))
 	for i, h := range targets {
 		g.Go(func() error {
-			res.Hosts[i] = r.runHost(ctx, res.RunID, i, h, p)
+			res.Hosts[i] = r.runHost(ctx, ss, res.RunID, i, h, p)
 			return nil
 		})
 	}
@@ -140,7 +146,7 @@ func (r *Runner) emit(e result.Event) {
 	}
 }
 
-func (r *Runner) runHost(ctx context.Context, runID string, index int, h inventory.Host, p *plan.Plan) result.HostResult {
+func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index int, h inventory.Host, p *plan.Plan) result.HostResult {
 	hr := result.HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: result.OK}
 	defer func() { r.emit(result.Event{Type: result.HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
 	if ctx.Err() != nil {
@@ -182,7 +188,7 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 			hr.Steps = append(hr.Steps, notRun(p.Steps[i:i+1], skipReason)...)
 			continue
 		}
-		sr := r.runStep(ctx, index, conn, p, s, false)
+		sr := r.runStep(ctx, ss, index, conn, p, s, false)
 		hr.Steps = append(hr.Steps, sr)
 		if s.Critical && sr.Status != result.OK {
 			skipReason = fmt.Sprintf("critical step %q did not succeed", s.Name)
@@ -198,7 +204,7 @@ func (r *Runner) runHost(ctx context.Context, runID string, index int, h invento
 		}
 		cleanupCtx, cancel := context.WithTimeout(base, orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
 		for _, s := range p.Cleanup {
-			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, index, conn, p, s, true))
+			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, ss, index, conn, p, s, true))
 		}
 		cancel()
 	}
@@ -252,15 +258,24 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
-func (r *Runner) runStep(ctx context.Context, index int, conn driver.Target, p *plan.Plan, s plan.Step, cleanup bool) result.StepResult {
+func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn driver.Target, p *plan.Plan, s plan.Step, cleanup bool) result.StepResult {
 	h := conn.Host()
 	sr := result.StepResult{Name: s.Name, Kind: s.Kind, Command: s.Action.Command(), Started: time.Now().UTC()}
-	r.emit(result.Event{Type: result.StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup})
+	started := result.Event{Type: result.StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup}
+	r.emit(started)
 	timeout := p.TimeoutFor(s, r.StepTimeout)
 	stepCtx, cancel := context.WithTimeout(ctx, timeout)
+	var live *stream
+	if ss != nil {
+		live = ss.open(started)
+		stepCtx = host.WithTap(stepCtx, live.tap)
+	}
 	out, err := s.Action.Run(stepCtx, conn, r.OutputLimit)
 	cancel()
 	sr.DurationMS = time.Since(sr.Started).Milliseconds()
+	if live != nil {
+		ss.close(live)
+	}
 	if out != nil {
 		sr.Stdout, sr.StdoutBytes, sr.StdoutTruncated = out.Stdout.String(), out.Stdout.Total(), out.Stdout.Truncated()
 		sr.Stderr, sr.StderrBytes, sr.StderrTruncated = out.Stderr.String(), out.Stderr.Total(), out.Stderr.Truncated()

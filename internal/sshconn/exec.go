@@ -31,7 +31,7 @@ var ttyModes = ssh.TerminalModes{ssh.ECHO: 0, ssh.ONLCR: 0}
 
 // ExecWith is Exec with standard input and/or a pseudo-terminal.
 func (c *Conn) ExecWith(ctx context.Context, command string, opts host.ExecOptions, limit int) (*host.Output, error) {
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	session, err := c.newSession(ctx)
 	if err != nil {
 		return out, err

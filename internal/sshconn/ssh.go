@@ -135,6 +135,13 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 	if h.Keepalive > 0 {
 		go c.keepalive(h.Keepalive)
 	}
+	// A connection that ends by itself (the link dropped, the server went,
+	// keepalive gave up) is closed as Close closes it: OnClose hooks run,
+	// so that whoever keeps it (the console) knows.
+	go func() {
+		_ = client.Wait()
+		_ = c.Close()
+	}()
 	return c, nil
 }
 
