@@ -109,6 +109,7 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 		Retries:        o.retries,
 		Transient:      sshconn.Transient,
 		Parallel:       o.parallel,
+		Connecting:     o.maxHandshakes, // the dialer's cap: hosts waiting for it need no goroutine
 		OutputLimit:    o.outputLimit,
 		StepTimeout:    o.stepTimeout,
 		CleanupTimeout: o.cleanupTimeout,
