@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,6 +28,15 @@ func main() {
 		parallel, _ := strconv.Atoi(os.Args[3])
 		if err := floor(os.Args[2], os.Args[4], parallel); err != nil {
 			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "sim" {
+		// bench sim N DIR: serve a simulated fleet until stdin closes.
+		n, _ := strconv.Atoi(os.Args[2])
+		if err := serveSim(n, os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "sim:", err)
 			os.Exit(1)
 		}
 		return
@@ -301,4 +311,25 @@ func report(results []*measurement, out string) error {
 	}
 	fmt.Print(b.String())
 	return os.WriteFile(out, []byte(b.String()), 0o644)
+}
+
+// serveSim serves a simulated fleet of n hosts, its inventory and plan in
+// dir, until stdin closes: for timing or profiling everywhere by hand.
+func serveSim(n int, dir string) error {
+	k, err := newKeys(dir)
+	if err != nil {
+		return err
+	}
+	sim, hostKey, err := newFleetSim(n, 2222, k.signer.PublicKey())
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	f, err := writeFleet(dir, fmt.Sprintf("sim-%d", n), n, 2222, "sim", k, hostKey)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("inventory %s\nplan %s\n", f.inventory, f.plan)
+	_, err = io.Copy(io.Discard, os.Stdin)
+	return err
 }
