@@ -80,8 +80,9 @@ type Runner struct {
 	// Connecting, when set, caps hosts connecting at once; a host's
 	// goroutine starts only once it may connect. With Parallel as big as
 	// the fleet, the hosts waiting for the transport's handshake cap were
-	// a goroutine each, whose stacks took a third of a 20,000-host run's
-	// memory. Zero: hosts connect as Parallel lets them.
+	// a goroutine each, whose stacks (and the garbage collector's headroom
+	// over them) were 40% of a 20,000-host run's peak memory. Zero: hosts
+	// connect as Parallel lets them.
 	Connecting int
 	// Abort, when it ends, cuts cleanup short too (a second Ctrl-C):
 	// cleanup runs on it rather than on the run's context, which Ctrl-C
