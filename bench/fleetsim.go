@@ -1,17 +1,87 @@
 package main
 
 import (
+	"bufio"
 	"crypto/ed25519"
 	"encoding/binary"
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
 
 	"everywhere/internal/host"
 )
+
+// simProcess is the simulator running as a process of its own (bench sim),
+// so that neither its CPU nor its memory is counted as a tool's (see
+// measure).
+type simProcess struct {
+	cmd     *exec.Cmd
+	stdin   io.Closer
+	hostKey ssh.PublicKey
+}
+
+// startSim starts `self sim n identity` and waits until it serves.
+func startSim(self string, n int, identity string) (*simProcess, error) {
+	cmd := exec.Command(self, "sim", strconv.Itoa(n), identity)
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &simProcess{cmd: cmd, stdin: stdin}
+	line, err := bufio.NewReader(stdout).ReadBytes('\n')
+	if err == nil {
+		s.hostKey, _, _, _, err = ssh.ParseAuthorizedKey(line)
+	}
+	if err != nil {
+		s.stop()
+		return nil, fmt.Errorf("simulator did not start: %v", err)
+	}
+	return s, nil
+}
+
+// stop ends the simulator: it serves until its stdin closes.
+func (s *simProcess) stop() error {
+	s.stdin.Close()
+	return s.cmd.Wait()
+}
+
+// serveSim is bench sim: n simulated hosts that accept the key of the
+// identity file; it prints their host key when they serve, and serves until
+// stdin closes.
+func serveSim(n int, identity string) error {
+	pem, err := os.ReadFile(identity)
+	if err != nil {
+		return err
+	}
+	user, err := ssh.ParsePrivateKey(pem)
+	if err != nil {
+		return err
+	}
+	sim, hostKey, err := newFleetSim(n, 2222, user.PublicKey())
+	if err != nil {
+		return err
+	}
+	defer sim.Close()
+	if _, err := os.Stdout.Write(ssh.MarshalAuthorizedKey(hostKey)); err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, os.Stdin)
+	return err
+}
 
 // fleetSim is N virtual SSH hosts of the six architectures, in one
 // process, each at its own loopback address, answering a few commands from

@@ -1,12 +1,14 @@
 // Command bench times everywhere against pssh, pdsh, Ansible and a bare
 // x/crypto/ssh fan-out, on loopback only: a real OpenSSH sshd of its own
-// (N <= 200) and an in-process fleet simulator (N = 1000, 5000). Run as
+// (N <= 200) and a fleet simulator in a process of its own (N = 1000 to
+// 20,000). Run as
 // root (it creates an unprivileged user whose shell is /bin/sh):
 //
 //	go run ./bench -n 10,50,200 -sim 1000,5000 -runs 3 -o bench/RESULTS.md
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,6 +29,15 @@ func main() {
 		parallel, _ := strconv.Atoi(os.Args[3])
 		if err := floor(os.Args[2], os.Args[4], parallel); err != nil {
 			fmt.Fprintln(os.Stderr, "floor:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "sim" {
+		// bench sim N IDENTITY: the simulator, a process of its own (see startSim)
+		n, _ := strconv.Atoi(os.Args[2])
+		if err := serveSim(n, os.Args[3]); err != nil {
+			fmt.Fprintln(os.Stderr, "sim:", err)
 			os.Exit(1)
 		}
 		return
@@ -84,20 +95,26 @@ func median(xs []float64) float64 {
 // wall time, CPU time and peak RSS as the kernel accounted them. A run
 // counts only when its output shows success on every host: want must occur
 // (at least) m.N times in it.
+//
+// Linux starts a child's peak RSS at its parent's when the child is
+// started as Go starts it (vfork, then exec: the parent's memory is the
+// child's until exec), so the harness keeps its own memory small: the
+// simulator runs in a process of its own, and of a tool's output only the
+// count of want and a tail are kept.
 func measure(m *measurement, runs int, want string, env []string, argv ...string) {
 	for i := 0; i <= runs; i++ {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Env = append(os.Environ(), env...)
-		var stdout, stderr strings.Builder
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		stdout, stderr := &tally{want: []byte(want)}, &tally{}
+		cmd.Stdout, cmd.Stderr = stdout, stderr
 		start := time.Now()
 		err := cmd.Run()
 		wall := time.Since(start).Seconds()
-		if err == nil && strings.Count(stdout.String(), want) < m.N {
-			err = fmt.Errorf("%d of %d hosts answered", strings.Count(stdout.String(), want), m.N)
+		if err == nil && stdout.count < m.N {
+			err = fmt.Errorf("%d of %d hosts answered", stdout.count, m.N)
 		}
 		if err != nil {
-			m.Failure = fmt.Sprintf("%v: %s", err, lastLine(stderr.String()+"\n"+stdout.String()))
+			m.Failure = fmt.Sprintf("%v: %s", err, lastLine(string(stderr.tail)+"\n"+string(stdout.tail)))
 			return
 		}
 		if i == 0 {
@@ -107,6 +124,30 @@ func measure(m *measurement, runs int, want string, env []string, argv ...string
 		cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 		m.Wall, m.CPU, m.MaxRSS = append(m.Wall, wall), append(m.CPU, cpu), append(m.MaxRSS, ru.Maxrss)
 	}
+}
+
+// tally counts want in what is written to it and keeps the last tailSize
+// bytes, for messages.
+type tally struct {
+	want  []byte
+	count int
+	carry []byte // the last len(want)-1 bytes: a want may straddle writes
+	tail  []byte
+}
+
+const tailSize = 4096
+
+func (t *tally) Write(p []byte) (int, error) {
+	if len(t.want) > 0 {
+		buf := append(slices.Clone(t.carry), p...)
+		t.count += bytes.Count(buf, t.want)
+		t.carry = slices.Clone(buf[max(0, len(buf)-len(t.want)+1):])
+	}
+	t.tail = append(t.tail, p...)
+	if len(t.tail) > 2*tailSize {
+		t.tail = slices.Clone(t.tail[len(t.tail)-tailSize:])
+	}
+	return len(p), nil
 }
 
 func lastLine(s string) string {
@@ -151,19 +192,23 @@ func benchmark(opensshSizes, simSizes []int, runs int, out string) error {
 		}
 	}
 	for _, n := range simSizes {
-		sim, hostKey, err := newFleetSim(n, 2222, keys.signer.PublicKey())
+		sim, err := startSim(self, n, keys.identityFile)
 		if err != nil {
 			return fmt.Errorf("simulator of %d hosts: %w", n, err)
 		}
-		f, err := writeFleet(dir, fmt.Sprintf("sim-%d", n), n, 2222, "sim", keys, hostKey)
+		f, err := writeFleet(dir, fmt.Sprintf("sim-%d", n), n, 2222, "sim", keys, sim.hostKey)
 		if err != nil {
-			sim.Close()
+			sim.stop()
 			return err
 		}
 		results = append(results, runTools(f, "simulator", n, runs, everywhere, self, n <= 1000)...)
-		sim.Close()
+		if err := sim.stop(); err != nil {
+			return fmt.Errorf("simulator of %d hosts: %w", n, err)
+		}
 	}
-	return report(results, out)
+	var harness syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &harness)
+	return report(results, out, harness.Maxrss)
 }
 
 // profileRuns runs everywhere exec and the 3-step plan once per simulator
@@ -181,18 +226,22 @@ func profileRuns(simSizes []int, dir string) error {
 	if b, err := exec.Command("go", "build", "-o", everywhere, "./cmd/everywhere").CombinedOutput(); err != nil {
 		return fmt.Errorf("building everywhere: %v: %s", err, b)
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
 	k, err := newKeys(work)
 	if err != nil {
 		return err
 	}
 	for _, n := range simSizes {
-		sim, hostKey, err := newFleetSim(n, 2222, k.signer.PublicKey())
+		sim, err := startSim(self, n, k.identityFile)
 		if err != nil {
 			return err
 		}
-		f, err := writeFleet(work, fmt.Sprintf("sim-%d", n), n, 2222, "sim", k, hostKey)
+		f, err := writeFleet(work, fmt.Sprintf("sim-%d", n), n, 2222, "sim", k, sim.hostKey)
 		if err != nil {
-			sim.Close()
+			sim.stop()
 			return err
 		}
 		for _, c := range []struct {
@@ -216,7 +265,9 @@ func profileRuns(simSizes []int, dir string) error {
 			fmt.Fprintf(os.Stderr, "N=%d %s: %.2fs, CPU %.2f ms/host, peak RSS %d MiB (%.1f KiB/host), profiles %s.{pprof,heap}\n", n, c.name, time.Since(start).Seconds(),
 				float64(ru.Utime.Nano()+ru.Stime.Nano())/1e6/float64(n), ru.Maxrss/1024, float64(ru.Maxrss)/float64(n), base)
 		}
-		sim.Close()
+		if stopErr := sim.stop(); err == nil {
+			err = stopErr
+		}
 		if err != nil {
 			return err
 		}
@@ -250,7 +301,9 @@ func runTools(f *fleet, target string, n, runs int, everywhere, self string, oth
 	return ms
 }
 
-func report(results []*measurement, out string) error {
+// report writes the table; harnessRSS (KiB) is the harness's own peak,
+// the least any tool's peak can be (see measure).
+func report(results []*measurement, out string, harnessRSS int64) error {
 	raw, err := json.MarshalIndent(results, "", "  ")
 	if err != nil {
 		return err
@@ -269,8 +322,8 @@ func report(results []*measurement, out string) error {
 			}
 		}
 	}
-	fmt.Fprintf(&b, "# Benchmark\n\n%s, %d cores (%s), %s, %s. Each figure: the median of the counted runs (min–max in brackets), after one warm-up run. CPU is user+sys of the tool's process and the processes it waited for (ssh clients included); peak RSS is the largest single process.\n\n",
-		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.GOOS+"/"+runtime.GOARCH, host)
+	fmt.Fprintf(&b, "# Benchmark\n\n%s, %d cores (%s), %s, %s. Each figure: the median of the counted runs (min–max in brackets), after one warm-up run. CPU is user+sys of the tool's process and the processes it waited for (ssh clients included); peak RSS is the largest single process (wait4's ru_maxrss, which Linux starts at the harness's own peak, %d MiB here: the simulator runs in a process of its own).\n\n",
+		time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpu, runtime.GOOS+"/"+runtime.GOARCH, host, harnessRSS/1024)
 	b.WriteString("| target | N | tool | wall s | × everywhere | × floor | CPU ms/host | peak RSS MiB |\n|---|---|---|---|---|---|---|---|\n")
 	find := func(target string, n int, tool string) *measurement {
 		for _, m := range results {

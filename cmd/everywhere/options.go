@@ -146,6 +146,7 @@ func (o *fleetOptions) runner(ctx context.Context, connect run.ConnectFunc) *run
 		Retries:        o.retries,
 		Transient:      sshconn.Transient,
 		Parallel:       o.parallel,
+		Connecting:     o.maxHandshakes, // the dialer's cap: hosts waiting for it need no goroutine
 		OutputLimit:    o.outputLimit,
 		StepTimeout:    o.stepTimeout,
 		CleanupTimeout: o.cleanupTimeout,

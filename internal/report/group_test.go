@@ -116,6 +116,34 @@ func TestJSONCarriesGroups(t *testing.T) {
 	}
 }
 
+// TestJSONStreamsTheWholeDocument: hosts encoded one at a time make the
+// bytes that encoding the whole document gives, with text that looks like
+// the document's own keys, markup and newlines in it, and with no hosts.
+func TestJSONStreamsTheWholeDocument(t *testing.T) {
+	odd := fleet(7, 2)
+	odd.Plan = "plan\n  \"hosts\": [] <b>"
+	odd.Hosts[1].Steps[0].Stdout = "\n  \"hosts\": []\n<script>&\u2028é\n"
+	odd.Hosts[3].Error = `"hosts": [],`
+	for name, res := range map[string]*result.Result{"fleet": odd, "one host": fleet(1, -1), "no hosts": {RunID: "r", Steps: []string{"a"}}, "empty hosts": {RunID: "r", Hosts: []result.HostResult{}}} {
+		var got bytes.Buffer
+		if err := JSON(&got, res); err != nil {
+			t.Fatal(err)
+		}
+		doc := *res
+		doc.Groups = Groups(res)
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s: streamed\n%s\nwhole\n%s", name, got.String(), want.String())
+		}
+	}
+}
+
 // TestHostNamedAfterItsArch: a host named after its architecture (the lab's
 // s390x) answering `uname -m` or `uname -a` with its own names groups with
 // the others.

@@ -5,6 +5,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,13 +45,53 @@ func FileName(format string) string {
 // JSON writes the result document (the format `everywhere report` reads back).
 // It carries the groups of hosts by outcome (see Groups), so scripts need
 // not compute them. Text is as the hosts sent it: JSON escapes what it must.
+//
+// The hosts are encoded one at a time, as the whole document would have
+// them: encoding the document at once held it twice in memory (encoded,
+// then indented), the peak of a 20,000-host run (212 MiB; 165 MiB now).
 func JSON(w io.Writer, res *result.Result) error {
 	doc := *res
 	doc.Groups = Groups(res)
-	enc := json.NewEncoder(w)
+	if len(res.Hosts) > 0 {
+		doc.Hosts = []result.HostResult{} // a placeholder
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // <host> reads better than \u003chost\u003e
-	return enc.Encode(&doc)
+	if err := enc.Encode(&doc); err != nil {
+		return err
+	}
+	// A JSON string holds no raw newline: this is the key itself.
+	if len(res.Hosts) == 0 {
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	head, tail, ok := bytes.Cut(buf.Bytes(), []byte("\n  \"hosts\": []"))
+	if !ok {
+		return fmt.Errorf("json: the document has no hosts key")
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(head)
+	bw.WriteString("\n  \"hosts\": [")
+	var host bytes.Buffer
+	enc = json.NewEncoder(&host)
+	enc.SetIndent("    ", "  ")
+	enc.SetEscapeHTML(false)
+	for i := range res.Hosts {
+		host.Reset()
+		if err := enc.Encode(&res.Hosts[i]); err != nil {
+			return err
+		}
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		bw.WriteString("\n    ")
+		bw.Write(bytes.TrimSuffix(host.Bytes(), []byte("\n")))
+	}
+	bw.WriteString("\n  ]")
+	bw.Write(tail)
+	return bw.Flush()
 }
 
 func durationMS(ms int64) time.Duration { return time.Duration(ms) * time.Millisecond }

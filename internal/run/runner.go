@@ -8,9 +8,8 @@ import (
 	"fmt"
 	mathrand "math/rand/v2"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/errgroup"
 
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
@@ -78,6 +77,13 @@ type Runner struct {
 	OutputLimit    int           // bytes kept per output stream per step
 	StepTimeout    time.Duration // overrides the plan's default step timeout when set
 	CleanupTimeout time.Duration // bound on all cleanup steps of a host, which run even after Ctrl-C
+	// Connecting, when set, caps hosts connecting at once; a host's
+	// goroutine starts only once it may connect. With Parallel as big as
+	// the fleet, the hosts waiting for the transport's handshake cap were
+	// a goroutine each, whose stacks (and the garbage collector's headroom
+	// over them) were 40% of a 20,000-host run's peak memory. Zero: hosts
+	// connect as Parallel lets them.
+	Connecting int
 	// Abort, when it ends, cuts cleanup short too (a second Ctrl-C):
 	// cleanup runs on it rather than on the run's context, which Ctrl-C
 	// ends first. Nil: cleanup is bounded by CleanupTimeout alone.
@@ -118,15 +124,21 @@ func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan
 		ss = startStreams(r.Events)
 		defer ss.shutdown()
 	}
-	g := new(errgroup.Group)
-	g.SetLimit(orDefault(r.Parallel, DefaultParallel))
+	// A host takes a slot of parallel, then one of connecting, before its
+	// goroutine starts: one waiting for either is only an index here.
+	parallel, connecting := newSlots(orDefault(r.Parallel, DefaultParallel)), newSlots(r.Connecting)
+	var wg sync.WaitGroup
 	for i, h := range targets {
-		g.Go(func() error {
-			res.Hosts[i] = r.runHost(ctx, ss, res.RunID, i, h, p)
-			return nil
+		parallel.take(context.Background()) // a host started is ended soon after ctx is
+		turn := &slot{pool: connecting}
+		turn.take(ctx) // fails only when ctx ended: runHost then skips the host
+		wg.Go(func() {
+			defer parallel.give()
+			defer turn.give()
+			res.Hosts[i] = r.runHost(ctx, ss, res.RunID, i, h, p, turn)
 		})
 	}
-	_ = g.Wait()
+	wg.Wait()
 	res.DurationMS = time.Since(res.Started).Milliseconds()
 	res.Interrupted = ctx.Err() != nil
 	return res
@@ -146,7 +158,59 @@ func (r *Runner) emit(e result.Event) {
 	}
 }
 
-func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index int, h inventory.Host, p *plan.Plan) result.HostResult {
+// slots are a counting semaphore; nil slots never make anyone wait.
+type slots chan struct{}
+
+func newSlots(n int) slots {
+	if n <= 0 {
+		return nil
+	}
+	return make(slots, n)
+}
+
+// take waits for a slot; false when ctx ended first, and none was taken.
+func (s slots) take(ctx context.Context) bool {
+	if s == nil {
+		return true
+	}
+	select {
+	case s <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (s slots) give() {
+	if s != nil {
+		<-s
+	}
+}
+
+// slot is one host's hold on a pool of slots: taken and given back as the
+// host's work needs, and given back at most once for each take.
+type slot struct {
+	pool slots
+	held bool
+}
+
+func (s *slot) take(ctx context.Context) bool {
+	if !s.held {
+		s.held = s.pool.take(ctx)
+	}
+	return s.held
+}
+
+func (s *slot) give() {
+	if s.held {
+		s.pool.give()
+		s.held = false
+	}
+}
+
+// runHost works on one host, which holds turn (a slot of Connecting) while
+// it connects.
+func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index int, h inventory.Host, p *plan.Plan, turn *slot) result.HostResult {
 	hr := result.HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: result.OK}
 	defer func() { r.emit(result.Event{Type: result.HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
 	if ctx.Err() != nil {
@@ -156,7 +220,8 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index i
 	}
 	r.emit(result.Event{Type: result.Connecting, Host: h.Name, HostIndex: index})
 	start := time.Now()
-	c, err := r.connect(ctx, h, &hr.Attempts)
+	c, err := r.connect(ctx, h, &hr.Attempts, turn)
+	turn.give()
 	hr.ConnectMS = time.Since(start).Milliseconds()
 	if err != nil {
 		hr.Status, hr.Error = result.Error, err.Error()
@@ -232,8 +297,9 @@ func detectArch(ctx context.Context, c Conn) (host.Arch, error) {
 // connect dials h, again after transient failures, up to r.Retries more
 // times, waiting between attempts with exponential backoff and jitter (so
 // that hosts refused together do not come back together), and counts the
-// attempts in attempts.
-func (r *Runner) connect(ctx context.Context, h inventory.Host, attempts *int) (Conn, error) {
+// attempts in attempts. Between attempts turn is given back, lest hosts
+// waiting to retry keep others from connecting.
+func (r *Runner) connect(ctx context.Context, h inventory.Host, attempts *int, turn *slot) (Conn, error) {
 	wait := orDefault(r.RetryBackoff, DefaultRetryBackoff)
 	for {
 		*attempts++
@@ -241,11 +307,15 @@ func (r *Runner) connect(ctx context.Context, h inventory.Host, attempts *int) (
 		if err == nil || *attempts > r.Retries || r.Transient == nil || !r.Transient(err) || ctx.Err() != nil {
 			return c, err
 		}
+		turn.give()
 		jittered := wait/2 + mathrand.N(wait)
 		select {
 		case <-ctx.Done():
 			return nil, err
 		case <-time.After(jittered):
+		}
+		if !turn.take(ctx) {
+			return nil, err
 		}
 		wait = min(2*wait, maxRetryBackoff)
 	}

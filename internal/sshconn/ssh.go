@@ -66,6 +66,15 @@ type Dialer struct {
 
 	cacheMu    sync.Mutex
 	knownHosts map[string]knownHostsDB // parsed once per file: a fleet shares one
+	// identities are the identity files read and parsed, once per file:
+	// opening and parsing one per host took 4% of a 20,000-host run's CPU.
+	identities map[string]identity
+}
+
+// identity is a private key file parsed, or why it could not be read or parsed.
+type identity struct {
+	signer            ssh.Signer
+	readErr, parseErr error
 }
 
 // knownHostsDB is a parsed known_hosts file, or why it could not be read.
@@ -80,7 +89,8 @@ func NewDialer(acceptNewHostKeys bool, maxHandshakes int) *Dialer {
 	if maxHandshakes <= 0 {
 		maxHandshakes = DefaultMaxHandshakes
 	}
-	return &Dialer{AcceptNewHostKeys: acceptNewHostKeys, handshakes: make(chan struct{}, maxHandshakes), knownHosts: map[string]knownHostsDB{}}
+	return &Dialer{AcceptNewHostKeys: acceptNewHostKeys, handshakes: make(chan struct{}, maxHandshakes),
+		knownHosts: map[string]knownHostsDB{}, identities: map[string]identity{}}
 }
 
 // Conn is one SSH connection to one host; every step runs in a new session
@@ -154,7 +164,7 @@ func (d *Dialer) handshake(ctx context.Context, h inventory.Host, via *ssh.Clien
 	if h.HostKeyPolicy == "no" && !d.AcceptNewHostKeys {
 		return nil, fail(ErrHostKeyUnknown, "StrictHostKeyChecking no (ssh config) would accept any key, a changed one too; everywhere does not: set StrictHostKeyChecking accept-new, or rerun with --accept-new-host-keys to trust new keys on first use (a changed key is still refused)")
 	}
-	auth, closeAgent, tried, err := authMethods(h)
+	auth, closeAgent, tried, err := d.authMethods(h)
 	if err != nil {
 		return nil, fail(ErrAuth, "%v", err)
 	}
@@ -321,7 +331,7 @@ func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn,
 // config's IdentityFiles, and the keys of a running ssh-agent (unless
 // IdentitiesOnly), else the usual ~/.ssh keys. tried describes them for
 // errors, with the keys skipped and why.
-func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
+func (d *Dialer) authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
 	closeAgent = func() {}
 	var signers []ssh.Signer
 	var names, skipped []string
@@ -335,7 +345,8 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 		keyFiles = []string{filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(home, ".ssh/id_ecdsa"), filepath.Join(home, ".ssh/id_rsa")}
 	}
 	for _, file := range keyFiles {
-		data, readErr := readIdentity(file)
+		id := d.identity(file)
+		readErr, parseErr := id.readErr, id.parseErr
 		var open *tooOpenError
 		switch {
 		case readErr != nil && h.Identity != "":
@@ -346,7 +357,6 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 		case readErr != nil:
 			continue
 		}
-		signer, parseErr := ssh.ParsePrivateKey(data)
 		var missing *ssh.PassphraseMissingError
 		switch {
 		case errors.As(parseErr, &missing) && h.Identity != "":
@@ -354,7 +364,7 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 		case parseErr != nil && h.Identity != "":
 			return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, parseErr)
 		case parseErr == nil:
-			signers = append(signers, signer)
+			signers = append(signers, id.signer)
 			names = append(names, file)
 		}
 	}
@@ -375,6 +385,21 @@ func authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(),
 		tried += " (" + strings.Join(skipped, "; ") + ")"
 	}
 	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, tried, nil
+}
+
+// identity reads and parses file once for the Dialer's life.
+func (d *Dialer) identity(file string) identity {
+	d.cacheMu.Lock()
+	defer d.cacheMu.Unlock()
+	id, ok := d.identities[file]
+	if !ok {
+		var data []byte
+		if data, id.readErr = readIdentity(file); id.readErr == nil {
+			id.signer, id.parseErr = ssh.ParsePrivateKey(data)
+		}
+		d.identities[file] = id
+	}
+	return id
 }
 
 // tooOpenError is a private key that others than its owner may read. OpenSSH
