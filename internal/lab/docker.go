@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
@@ -98,6 +99,11 @@ func startDocker(ctx context.Context, h Host, archive string) error {
 	// The load goes on while its progress is read; its errors come in that stream.
 	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
 		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+	}
+	// The engine's data outlives a lab: an image of an earlier recipe, now
+	// untagged, would show in docker images as <none>.
+	if _, err := c.ImagesPrune(ctx, filters.NewArgs(filters.Arg("dangling", "true"))); err != nil {
+		return fmt.Errorf("removing untagged images: %w", err)
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] dockerd up with %s in %s\n", h.Name, Image, time.Since(start).Round(100*time.Millisecond))
 	return nil

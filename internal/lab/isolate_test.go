@@ -117,7 +117,18 @@ func testSeed(t *testing.T, c Config, targets []inventory.Host) {
 		}
 		nested := h.Step("docker-in-lxd")
 		switch h.Name {
-		case "amd64", "i386":
+		case "i386":
+			if emulated(host.I686) {
+				// The i686 instance runs under qemu-i386 (this kernel runs no 32-bit
+				// x86 code), where Go's 386 runtime, and so the docker CLI, crashes:
+				// the step says so at once instead of waiting out its timeout.
+				if nested.Status == result.OK || !strings.Contains(nested.Error, " fails (exit ") || nested.DurationMS > 60_000 {
+					t.Errorf("host %s: Docker inside an emulated i686 instance: %s %q in %d ms, want a quick failure quoting docker", h.Name, nested.Status, nested.Error, nested.DurationMS)
+				}
+				break
+			}
+			fallthrough
+		case "amd64":
 			if want := map[string]string{"amd64": "x86_64", "i386": "i686"}[h.Name]; nested.Status != result.OK || strings.TrimSpace(nested.Stdout) != want {
 				t.Errorf("host %s: Docker inside LXD: %s %q %q %q, want %s", h.Name, nested.Status, nested.Stdout, nested.Stderr, nested.Error, want)
 			}

@@ -78,8 +78,9 @@ func (s *server) quiet(ctx context.Context, name string, argv ...string) (int, s
 	return code, strings.TrimSpace(out.String()), nil
 }
 
-// waitForDocker waits until the instance's Docker engine answers; an
-// instance without Docker fails at once.
+// waitForDocker waits while the instance's Docker engine is not up yet
+// (the CLI cannot reach its socket); any other failure of the CLI fails the
+// step at once, with what it said.
 func (s *server) waitForDocker(ctx context.Context, name string) error {
 	var last string
 	for {
@@ -91,14 +92,30 @@ func (s *server) waitForDocker(ctx context.Context, name string) error {
 			return fmt.Errorf("instance %s has no docker command: its image needs docker.io", name)
 		case code == 0:
 			return nil
+		case err == nil && !daemonNotUp(out):
+			return fmt.Errorf("docker in instance %s fails (exit %d): %s", name, code, firstLines(out, 3))
 		}
 		last = out
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("Docker in instance %s did not answer (last: %q; a launch without -p docker's security.nesting=true cannot run it): %w", name, last, ctx.Err())
+			return fmt.Errorf("Docker in instance %s did not answer (last: %q; a launch without -p docker's security.nesting=true cannot run it): %w", name, firstLines(last, 3), ctx.Err())
 		case <-time.After(dockerWait):
 		}
 	}
+}
+
+// daemonNotUp says whether the docker CLI's output is that of an engine
+// not (yet) listening on its socket.
+func daemonNotUp(out string) bool {
+	return strings.Contains(out, "Cannot connect to the Docker daemon") || strings.Contains(out, "Is the docker daemon running")
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(s, "\n", n+1)
+	if len(lines) > n {
+		lines[n] = "…"
+	}
+	return strings.Join(lines, " / ")
 }
 
 // copyImage gives the instance's Docker the host engine's image ref.
