@@ -35,7 +35,7 @@ func (*Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Outp
 		return nil, err
 	}
 	v := e.version
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
 	// Honest about emulation and about plain TCP.
 	if note := e.note(t.Host().Arch); note != "" {
@@ -85,7 +85,7 @@ func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 		}
 	}
 	sort.Strings(rows)
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	for _, r := range rows {
 		fmt.Fprintln(&out.Stdout, r)
 	}
@@ -160,7 +160,7 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("starting container: %w", err)
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	select {
 	case status := <-waitOK:
 		out.ExitCode = int(status.StatusCode)
@@ -287,7 +287,7 @@ func (rm *Remove) Run(ctx context.Context, t driver.Target, limit int) (*host.Ou
 	if err != nil {
 		return nil, err
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	err = e.ContainerRemove(ctx, rm.Container, container.RemoveOptions{Force: true})
 	switch {
 	case cerrdefs.IsNotFound(err):

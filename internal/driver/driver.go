@@ -192,7 +192,7 @@ type Leftover struct {
 // and says so a line each ("removed container … of run …"); none is the line
 // when nothing was removed. It is what every driver's cleaner ends with.
 func Sweep(ctx context.Context, leftovers []Leftover, live Live, verb, none string, limit int) (*host.Output, error) {
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	removed := 0
 	for _, l := range leftovers {
 		if live(l.Run) {

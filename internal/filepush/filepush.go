@@ -189,7 +189,7 @@ func (p *Push) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 	if err != nil {
 		return nil, err
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	fmt.Fprintf(&out.Stdout, "%s, %s, %d bytes over %s; sha256 verified %s\n", count(len(files), "file", "files"), count(dirs, "directory", "directories"), bytes, r.name(), how)
 	return out, nil
 }

@@ -114,7 +114,7 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 		}
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	fmt.Fprintf(&out.Stdout, "%s %s (%s) from %s, profiles %s\n", inst.Name, strings.ToUpper(inst.Status), inst.Architecture, image, strings.Join(profiles, ", "))
 	for _, a := range inst.IPv4() {
 		fmt.Fprintln(&out.Stdout, a)
@@ -255,7 +255,7 @@ func (*List) Run(ctx context.Context, t driver.Target, limit int) (*host.Output,
 	if err != nil {
 		return nil, err
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	tw := tabwriter.NewWriter(&out.Stdout, 2, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tSTATE\tIPV4\tARCH")
 	for _, i := range list {
@@ -378,7 +378,7 @@ func (d *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 	} else if failed := launchFailure(ctx, t); len(names) == 0 && failed != nil {
 		return nil, failed
 	}
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	for _, name := range names {
 		if !d.AnyRun {
 			if _, err := s.owned(ctx, name, t.RunID()); IsNotFound(err) {

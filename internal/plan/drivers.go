@@ -29,7 +29,7 @@ func (a probeAction) Command() string { return "probe " + a.d.Name }
 
 func (a probeAction) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	facts := a.d.Probe(ctx, t)
-	out := host.NewOutput(limit)
+	out := host.NewOutputFor(ctx, limit)
 	out.Facts = &facts
 	return out, nil
 }
