@@ -149,7 +149,7 @@ func testSeed(t *testing.T, c Config, targets []inventory.Host) {
 	}
 	again, err := plan.Parse("again.yaml", []byte(`steps:
   - name: apt-again
-    docker.run: {image: "everywhere/debian:bookworm", env: [DEBIAN_FRONTEND=noninteractive], cmd: [sh, -c, "apt-get update -q && apt-get install -y -q net-tools"]}
+    docker.run: {image: "everywhere/debian:bookworm", env: [DEBIAN_FRONTEND=noninteractive], cmd: [sh, -c, "apt-get update -q --error-on=any && apt-get install -y -q net-tools"]}
     timeout: 5m
 `))
 	if err != nil {
@@ -185,7 +185,7 @@ func testNoProxy(t *testing.T, c Config, targets []inventory.Host) {
 	}
 	p, err := plan.Parse("noproxy.yaml", []byte(`steps:
   - name: apt
-    docker.run: {image: "everywhere/debian:bookworm", cmd: [apt-get, update]}
+    docker.run: {image: "everywhere/debian:bookworm", cmd: [apt-get, update, --error-on=any]}
     timeout: 3m
 `))
 	if err != nil {
