@@ -86,8 +86,13 @@ func startProxy(ctx context.Context, c Config, mirror string) error {
 	return nil
 }
 
-// proxyAnswers checks that the proxy accepts connections.
+// proxyAnswers checks that the proxy accepts connections. It dials only
+// an address of the lab's bridge that is up on this machine: with the lab
+// down, that address would be routed away, out of the machine.
 func proxyAnswers(ctx context.Context, c Config) error {
+	if !c.gatewayIsLocal() {
+		return fmt.Errorf("the lab bridge %s with %s is not up", c.bridge(), c.gateway())
+	}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", strings.TrimPrefix(c.ProxyURL(), "http://"))
@@ -110,3 +115,21 @@ Acquire::Retries "1";
 
 // AptProxyConfFile is where the lab's images keep aptProxyConf.
 const AptProxyConfFile = "etc/apt/apt.conf.d/01everywhere-proxy"
+
+// gatewayIsLocal says whether the lab bridge holds its address here.
+func (c *Config) gatewayIsLocal() bool {
+	iface, err := net.InterfaceByName(c.bridge())
+	if err != nil {
+		return false
+	}
+	addrs, err := iface.Addrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range addrs {
+		if p, ok := a.(*net.IPNet); ok && p.IP.Equal(net.IP(c.gateway().AsSlice())) {
+			return true
+		}
+	}
+	return false
+}
