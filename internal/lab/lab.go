@@ -384,7 +384,9 @@ func Status(ctx context.Context, c Config) []HostStatus {
 		_, err := os.Stat(filepath.Join("/run/netns", h.netns()))
 		s.Namespace = err == nil
 		s.SSHDPID = runningPID(h)
-		s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
+		// Only a host that is there is dialled: the address of one that is
+		// not would be routed away, out of the machine.
+		s.Answers = s.Namespace && c.gatewayIsLocal() && sshBanner(ctx, h.Address, 2*time.Second) == nil
 		s.Docker = answers(ctx, h.dockerSocket(), "/_ping")
 		s.LXD = answers(ctx, filepath.Join(h.root(), "var", "lib", "lxd", "unix.socket"), "/1.0")
 		out = append(out, s)
