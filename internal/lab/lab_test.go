@@ -86,6 +86,31 @@ func up(t *testing.T, c Config) []inventory.Host {
 	return inv.Hosts
 }
 
+// upOrReuse is up, except that a lab that is up and whole (every host's
+// sshd, engine and LXD socket, the proxy and the isolation) is used as it
+// is: the subtests that only read the lab share one set-up, and one that
+// broke something (a fault, the proxy stopped) is followed by a fresh up.
+func upOrReuse(t *testing.T, c Config) []inventory.Host {
+	t.Helper()
+	if whole(c) {
+		if inv, err := inventory.LoadInventory(filepath.Join(c.Dir, InventoryFile)); err == nil {
+			return inv.Hosts
+		}
+	}
+	return up(t, c)
+}
+
+func whole(c Config) bool {
+	ctx := context.Background()
+	for _, s := range Status(ctx, c) {
+		if !s.Namespace || s.SSHDPID == 0 || !s.Answers || !s.Docker || !s.LXD {
+			return false
+		}
+	}
+	shared := SharedStatus(ctx, c)
+	return shared.Proxy && shared.Isolated
+}
+
 func defaultPlan(t *testing.T) *plan.Plan {
 	t.Helper()
 	p, err := plan.Default()
@@ -158,12 +183,12 @@ func TestLab(t *testing.T) {
 		}
 	})
 
-	t.Run("isolation: nothing leaves, the proxy answers", func(t *testing.T) { testIsolation(t, c, up(t, c)) })
-	t.Run("seed plan: apt through the proxy on every architecture, Docker inside LXD", func(t *testing.T) { testSeed(t, c, up(t, c)) })
-	t.Run("no proxy: apt fails at once, naming it", func(t *testing.T) { testNoProxy(t, c, up(t, c)) })
+	t.Run("isolation: nothing leaves, the proxy answers", func(t *testing.T) { testIsolation(t, c, upOrReuse(t, c)) })
+	t.Run("seed plan: apt through the proxy on every architecture, Docker inside LXD", func(t *testing.T) { testSeed(t, c, upOrReuse(t, c)) })
+	t.Run("no proxy: apt fails at once, naming it", func(t *testing.T) { testNoProxy(t, c, upOrReuse(t, c)) })
 
 	t.Run("uname -m groups as one, a wrong declared arch stands alone", func(t *testing.T) {
-		targets := up(t, c)
+		targets := upOrReuse(t, c)
 		p, err := plan.Parse("group.yaml", []byte("steps:\n  - {name: machine, shell: uname -m}\n"))
 		if err != nil {
 			t.Fatal(err)
@@ -182,7 +207,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("probes give every engine's version", func(t *testing.T) {
-		res := runPlan(t, up(t, c), plan.Probes(), nil)
+		res := runPlan(t, upOrReuse(t, c), plan.Probes(), nil)
 		for _, h := range res.Hosts {
 			facts := map[string]*host.Facts{}
 			for _, s := range h.Steps {
@@ -197,7 +222,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("diff of two runs, the second with a step broken on purpose", func(t *testing.T) {
-		targets := up(t, c)
+		targets := upOrReuse(t, c)
 		src, _ := plan.BuiltinSource(plan.DefaultName)
 		broken, err := plan.Parse("broken.yaml", []byte(strings.Replace(src, `everywhere/debian:bookworm", cmd`, `everywhere/debian:no-such-tag", cmd`, 1)))
 		if err != nil {
@@ -226,7 +251,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("kill -9 mid-run, then clean", func(t *testing.T) {
-		up(t, c)
+		upOrReuse(t, c)
 		killedRunIsCleaned(t, c)
 	})
 
