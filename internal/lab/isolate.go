@@ -50,7 +50,7 @@ func isolate(ctx context.Context, c Config) error {
 
 // unisolate removes the lab's table, if it is there.
 func unisolate(ctx context.Context, c Config) error {
-	if err := exec.CommandContext(ctx, "nft", "list", "table", "inet", c.firewallTable()).Run(); err != nil {
+	if !tableInstalled(ctx, c) {
 		return nil // not there (or no nftables at all: then nothing was installed either)
 	}
 	if out, err := exec.CommandContext(ctx, "nft", "delete", "table", "inet", c.firewallTable()).CombinedOutput(); err != nil {
@@ -72,5 +72,10 @@ type Shared struct {
 func SharedStatus(ctx context.Context, c Config) Shared {
 	c = c.WithDefaults()
 	return Shared{ProxyURL: c.ProxyURL(), Proxy: proxyAnswers(ctx, c) == nil, Table: "inet " + c.firewallTable(),
-		Isolated: exec.CommandContext(ctx, "nft", "list", "table", "inet", c.firewallTable()).Run() == nil}
+		Isolated: tableInstalled(ctx, c)}
+}
+
+// tableInstalled says whether the lab's nftables table is there.
+func tableInstalled(ctx context.Context, c Config) bool {
+	return exec.CommandContext(ctx, "nft", "list", "table", "inet", c.firewallTable()).Run() == nil
 }

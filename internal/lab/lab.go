@@ -379,6 +379,7 @@ type HostStatus struct {
 func Status(ctx context.Context, c Config) []HostStatus {
 	c = c.WithDefaults()
 	var out []HostStatus
+	bridgeUp := c.gatewayIsLocal()
 	for _, h := range c.Hosts() {
 		s := HostStatus{Host: h}
 		_, err := os.Stat(filepath.Join("/run/netns", h.netns()))
@@ -386,7 +387,7 @@ func Status(ctx context.Context, c Config) []HostStatus {
 		s.SSHDPID = runningPID(h)
 		// Only a host that is there is dialled: the address of one that is
 		// not would be routed away, out of the machine.
-		s.Answers = s.Namespace && c.gatewayIsLocal() && sshBanner(ctx, h.Address, 2*time.Second) == nil
+		s.Answers = s.Namespace && bridgeUp && sshBanner(ctx, h.Address, 2*time.Second) == nil
 		s.Docker = answers(ctx, h.dockerSocket(), "/_ping")
 		s.LXD = answers(ctx, filepath.Join(h.root(), "var", "lib", "lxd", "unix.socket"), "/1.0")
 		out = append(out, s)
