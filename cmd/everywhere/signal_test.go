@@ -24,15 +24,17 @@ func built(t *testing.T) string {
 	return binary
 }
 
-// waitFor waits until pattern matches n files.
+// waitFor waits until pattern matches n files. The bound is generous: CI
+// runs this beside the lab's emulated hosts, on a loaded machine.
 func waitFor(t *testing.T, pattern string, n int) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	const bound = 90 * time.Second
+	for deadline := time.Now().Add(bound); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if found, _ := filepath.Glob(pattern); len(found) >= n {
 			return
 		}
 	}
-	t.Fatalf("%s: fewer than %d files within 30s", pattern, n)
+	t.Fatalf("%s: fewer than %d files within %v", pattern, n, bound)
 }
 
 // TestSignals runs the binary, signals it mid-run and checks what a user
@@ -66,10 +68,15 @@ func TestSignals(t *testing.T) {
 			}
 			t.Cleanup(func() { _ = cmd.Process.Kill() }) // ours, by PID; a no-op once it has exited
 			waitFor(t, filepath.Join(dir, "started-*"), len(hosts))
+			// What is timed is the last signal's effect: the first one's
+			// cleanup is quick, and the second cuts a 60 s cleanup short.
+			// Reaching the cleanup is not timed: CI's load decides it.
 			start := time.Now()
 			_ = cmd.Process.Signal(tc.signals[0])
 			if len(tc.signals) > 1 {
 				waitFor(t, filepath.Join(dir, "cleaning-*"), len(hosts))
+				t.Logf("cleanup running on every host %v after %v", time.Since(start).Round(time.Millisecond), tc.signals[0])
+				start = time.Now()
 				_ = cmd.Process.Signal(tc.signals[1])
 			}
 			err := cmd.Wait()
@@ -77,8 +84,11 @@ func TestSignals(t *testing.T) {
 			if !errors.As(err, &exit) || exit.ExitCode() != result.ExitInterrupted {
 				t.Fatalf("exit: %v, want 3\n%s\n%s", err, stdout.String(), stderr.String())
 			}
-			if d := time.Since(start); d > 20*time.Second {
-				t.Errorf("took %v after the signal", d)
+			last := tc.signals[len(tc.signals)-1]
+			if d := time.Since(start); d > 30*time.Second {
+				t.Errorf("exited %v after %v, want well before the cleanup's sleep of 60s would end", d, last)
+			} else {
+				t.Logf("exited %v after %v", d.Round(time.Millisecond), last)
 			}
 			res, err := result.ReadFile(filepath.Join(out, "result.json"))
 			if err != nil {
