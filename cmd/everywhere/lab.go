@@ -45,8 +45,8 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 
 // labUpOptions are lab up's flags, as given.
 type labUpOptions struct {
-	dir, archs, subnet, lxdSubnet, cacheDir, mirror string
-	refresh                                         bool
+	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror string
+	refresh                                                  bool
 }
 
 func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
@@ -63,6 +63,7 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 	up.Flags().StringVar(&opts.archs, "arch", "", "architectures, comma-separated (default: armhf,arm64,i686,amd64,ppc64el,s390x)")
 	up.Flags().StringVar(&opts.subnet, "subnet", lab.DefaultSubnet, "private IPv4 range of the lab bridge; hosts take .11 to .16")
 	up.Flags().StringVar(&opts.lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
+	up.Flags().StringVar(&opts.overlay, "overlay", lab.DefaultOverlay, "the Fan-style overlay: each host's containers get the subnet its address maps to (10.213.0.12 → 250.12.0.0/16), routed between hosts without NAT")
 	up.Flags().StringVar(&opts.cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
 	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
 	up.Flags().BoolVar(&opts.refresh, "refresh", false, "rebuild cached rootfs")
@@ -109,6 +110,9 @@ func (opts labUpOptions) config() (lab.Config, error) {
 	}
 	if cfg.LXDSubnet, err = netip.ParsePrefix(opts.lxdSubnet); err != nil {
 		return lab.Config{}, usagef("--lxd-subnet: %v", err)
+	}
+	if cfg.Overlay, err = netip.ParsePrefix(opts.overlay); err != nil {
+		return lab.Config{}, usagef("--overlay: %v", err)
 	}
 	if err := cfg.WithDefaults().Validate(); err != nil {
 		return lab.Config{}, usageError{err}

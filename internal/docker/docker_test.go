@@ -103,7 +103,7 @@ func loadTestImage(t *testing.T, c *client.Client) {
 	}
 	arch, _ := host.ParseArch(runtime.GOARCH)
 	var archive bytes.Buffer
-	if err := WriteImage(&archive, root, testImage, Platform(arch), nil, []string{"/bin/tool"}, nil); err != nil {
+	if err := WriteImage(&archive, testImage, Platform(arch), nil, []string{"/bin/tool"}, Tree(root, nil)); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := c.ImageLoad(context.Background(), &archive)

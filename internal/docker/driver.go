@@ -27,8 +27,9 @@ func init() {
 			{Name: "docker.exec", Parse: driver.Decode[Exec]},
 			{Name: "docker.rm", Parse: driver.Decode[Remove]},
 		},
-		Probe: probe,
-		Clean: clean,
+		Probe:      probe,
+		Clean:      clean,
+		Containers: startContainer,
 	})
 }
 

@@ -8,20 +8,45 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/tarball"
 )
 
+// Tree is WriteImage's layer of the files under dir (a rootfs; the contents
+// of dev, proc and sys are left out: the engine provides them), with extra
+// files (path relative to the root: contents) over dir's.
+func Tree(dir string, extra map[string][]byte) func(*tar.Writer) error {
+	return func(tw *tar.Writer) error {
+		if err := tarball.AddTree(tw, dir, ""); err != nil {
+			return fmt.Errorf("%s: %w", dir, err)
+		}
+		return tarball.AddFiles(tw, "", extra)
+	}
+}
+
+// Files is WriteImage's layer of files alone, each with its mode.
+func Files(files []driver.File) func(*tar.Writer) error {
+	return func(tw *tar.Writer) error {
+		for _, f := range files {
+			if err := tarball.AddFile(tw, strings.TrimPrefix(filepath.Clean(f.Path), "/"), f.Mode, f.Data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
 // WriteImage writes a docker-archive (the format of `docker save`, which
-// ImageLoad reads) of one layer holding the files under dir, tagged ref,
+// ImageLoad reads) of one layer, whose files addFiles writes, tagged ref,
 // whose config carries platform p: so an arm64 rootfs loads as an arm64
-// image, which `docker import` of Docker 20.10 cannot do (moby#42813). The
-// contents of dev, proc and sys are left out: the engine provides them.
-// extra adds files (path relative to the root: contents) over dir's.
-func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cmd []string, extra map[string][]byte) error {
+// image, which `docker import` of Docker 20.10 cannot do (moby#42813).
+func WriteImage(w io.Writer, ref string, p ocispec.Platform, entrypoint, cmd []string, addFiles func(*tar.Writer) error) error {
 	layer, err := os.CreateTemp("", "everywhere-layer-*.tar")
 	if err != nil {
 		return err
@@ -30,11 +55,8 @@ func WriteImage(w io.Writer, dir, ref string, p ocispec.Platform, entrypoint, cm
 	defer layer.Close()
 	digest := sha256.New()
 	tw := tar.NewWriter(io.MultiWriter(layer, digest))
-	if err := tarball.AddTree(tw, dir, ""); err != nil {
-		return fmt.Errorf("layer of %s: %w", dir, err)
-	}
-	if err := tarball.AddFiles(tw, "", extra); err != nil {
-		return err
+	if err := addFiles(tw); err != nil {
+		return fmt.Errorf("layer of %s: %w", ref, err)
 	}
 	if err := tw.Close(); err != nil {
 		return err

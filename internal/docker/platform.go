@@ -12,16 +12,9 @@ import (
 // Platform is the OCI platform of an architecture (what image configs and
 // engines call it).
 func Platform(a host.Arch) ocispec.Platform {
-	p := ocispec.Platform{OS: "linux"}
-	switch a {
-	case host.ArmHF:
-		p.Architecture, p.Variant = "arm", "v7"
-	case host.I686:
-		p.Architecture = "386"
-	case host.PPC64EL:
-		p.Architecture = "ppc64le"
-	default:
-		p.Architecture = string(a) // arm64, amd64, s390x
+	p := ocispec.Platform{OS: "linux", Architecture: a.GOARCH()}
+	if a == host.ArmHF {
+		p.Variant = "v7"
 	}
 	return p
 }

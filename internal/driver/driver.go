@@ -49,6 +49,8 @@ type Target interface {
 	// outlives ctx, and ends after grace or when the run is aborted (a
 	// second Ctrl-C).
 	Detach(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc)
+	// Peers is how a step that spans hosts meets the run's other hosts.
+	Peers() Peers
 }
 
 // Action is what a step does. An error means the action could not be carried
@@ -92,6 +94,9 @@ type Driver struct {
 	Probe func(ctx context.Context, t Target) host.Facts
 	// Clean removes what runs that are no longer live left on a host.
 	Clean func(ctx context.Context, t Target, live Live, limit int) (*host.Output, error)
+	// Containers, when set, starts containers for steps of other drivers
+	// (net.matrix): the driver is then an engine such a step can name.
+	Containers StartContainer
 }
 
 var (

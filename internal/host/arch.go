@@ -68,6 +68,14 @@ func (a Arch) Debian() string { return debianNames[a] }
 // Kernel is the architecture's uname -m name.
 func (a Arch) Kernel() string { return kernelNames[a] }
 
+// goNames are Go's GOARCH names (armhf is arm with GOARM=7).
+var goNames = map[Arch]string{
+	ArmHF: "arm", Arm64: "arm64", I686: "386", AMD64: "amd64", PPC64EL: "ppc64le", S390X: "s390x",
+}
+
+// GOARCH is the architecture's name in Go, and in OCI image platforms.
+func (a Arch) GOARCH() string { return goNames[a] }
+
 // ArchesIn returns every architecture named by a whole word of text, in
 // order of appearance, with the word that named it: how `uname -a` or
 // `dpkg --print-architecture` output is checked against a declared arch.

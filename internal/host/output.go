@@ -22,6 +22,7 @@ type Output struct {
 	Stdout   CappedBuffer
 	Stderr   CappedBuffer
 	Facts    *Facts // what a probe learned, when the action is one
+	Pairs    []Pair // what a network matrix measured from this host
 }
 
 // NewOutput is an empty Output keeping at most limit bytes per stream.

@@ -46,7 +46,7 @@ func imageArchive(c Config, a host.Arch) (string, error) {
 	if a == host.I686 && !emulated(a) {
 		entrypoint = []string{"/usr/bin/setarch", "i686"}
 	}
-	if err := docker.WriteImage(tmp, c.rootfs(a, hostRootfs), Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}, extra); err != nil {
+	if err := docker.WriteImage(tmp, Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}, docker.Tree(c.rootfs(a, hostRootfs), extra)); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("image of %s: %w", a, err)
 	}
@@ -74,7 +74,8 @@ func startDocker(ctx context.Context, h Host, archive string) error {
 	// Its containers' cgroups go into h's tree, so that lab down finds them.
 	d, err := spawn(h.cgroup("dockerd"), filepath.Join(h.dir(), "dockerd.log"), "", nil, "nsenter", "--net=/run/netns/"+h.netns(), "--", "dockerd",
 		"--host", "unix://"+h.dockerSocket(), "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "dockerd.pid"), "--cgroup-parent", "/"+h.cgroup("containers"))
+		"--pidfile", filepath.Join(dir, "dockerd.pid"), "--cgroup-parent", "/"+h.cgroup("containers"),
+		"--bip", h.dockerBridgeIP())
 	if err != nil {
 		return err
 	}
@@ -84,6 +85,9 @@ func startDocker(ctx context.Context, h Host, archive string) error {
 	}
 	defer c.Close()
 	if err := d.ready(ctx, func() error { _, err := c.Ping(ctx); return err }); err != nil {
+		return err
+	}
+	if err := openOverlay(ctx, h); err != nil {
 		return err
 	}
 	f, err := os.Open(archive)

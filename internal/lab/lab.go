@@ -45,6 +45,7 @@ type Config struct {
 	Archs     []host.Arch  `json:"archs"`
 	Subnet    netip.Prefix `json:"subnet"`     // the bridge takes .1, hosts .11 to .16
 	LXDSubnet netip.Prefix `json:"lxd_subnet"` // LXD's own bridge, for its instances
+	Overlay   netip.Prefix `json:"overlay"`    // the Fan-style overlay of the hosts' containers (overlay.go)
 	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
 	Suite     string       `json:"suite"`
 	Mirror    string       `json:"mirror"` // empty: the machine's own apt mirror
@@ -68,6 +69,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if !c.LXDSubnet.IsValid() {
 		c.LXDSubnet = netip.MustParsePrefix(DefaultLXDNet)
+	}
+	if !c.Overlay.IsValid() {
+		c.Overlay = netip.MustParsePrefix(DefaultOverlay)
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
@@ -289,6 +293,16 @@ func (c Config) Validate() error {
 	}
 	if c.Subnet.Overlaps(c.LXDSubnet) {
 		return fmt.Errorf("the lab subnet %s and LXD's %s overlap", c.Subnet, c.LXDSubnet)
+	}
+	for _, p := range []netip.Prefix{c.Subnet, c.LXDSubnet} {
+		if c.Overlay.Overlaps(p) {
+			return fmt.Errorf("the overlay %s overlaps the subnet %s", c.Overlay, p)
+		}
+	}
+	for _, h := range c.Hosts() {
+		if _, err := FanSubnet(c.Overlay, c.Subnet, h.Address); err != nil {
+			return err
+		}
 	}
 	if len(c.Prefix) > 5 {
 		return fmt.Errorf("prefix %q: at most 5 characters (interface names are limited to 15)", c.Prefix)

@@ -56,6 +56,9 @@ func startHost(ctx context.Context, h Host, user ssh.Signer) (string, error) {
 	if err := setupHostNetwork(ctx, h); err != nil {
 		return "", err
 	}
+	if err := routeOverlay(ctx, h); err != nil {
+		return "", err
+	}
 	// A UTS namespace of its own gives the host its own name in uname -a.
 	args := []string{"--net=/run/netns/" + h.netns(), "--", "unshare", "--uts", "--", "chroot", h.root(),
 		"/bin/sh", "-c", `hostname "$0" && exec "$@"`, h.Name}

@@ -117,6 +117,7 @@ type StepResult struct {
 	Error           string      `json:"error,omitempty"`
 	Expectations    []Outcome   `json:"expectations,omitempty"`
 	Facts           *host.Facts `json:"facts,omitempty"` // what a probe learned (everywhere hosts)
+	Pairs           []host.Pair `json:"pairs,omitempty"` // a network matrix's row: from this host to each other
 }
 
 // Outcome is one expectation checked against one result.

@@ -39,6 +39,7 @@ type target struct {
 	host  inventory.Host
 	runID string
 	abort context.Context // Runner.Abort
+	peers driver.Peers
 }
 
 // Detach outlives ctx, for grace at most, and ends when the run is aborted.
@@ -52,6 +53,7 @@ func (t *target) Detach(ctx context.Context, grace time.Duration) (context.Conte
 }
 
 func (t target) RunID() string        { return t.runID }
+func (t target) Peers() driver.Peers  { return t.peers }
 func (t target) Host() inventory.Host { return t.host }
 
 // ConnectFunc opens the connection to a host.
@@ -127,6 +129,11 @@ func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan
 	// A host takes a slot of parallel, then one of connecting, before its
 	// goroutine starts: one waiting for either is only an index here.
 	parallel, connecting := newSlots(orDefault(r.Parallel, DefaultParallel)), newSlots(r.Connecting)
+	names := make([]string, len(targets))
+	for i, h := range targets {
+		names[i] = h.Name
+	}
+	meeting := driver.NewMeeting(names, orDefault(r.Parallel, DefaultParallel))
 	var wg sync.WaitGroup
 	for i, h := range targets {
 		parallel.take(context.Background()) // a host started is ended soon after ctx is
@@ -135,7 +142,7 @@ func (r *Runner) Run(ctx context.Context, targets []inventory.Host, p *plan.Plan
 		wg.Go(func() {
 			defer parallel.give()
 			defer turn.give()
-			res.Hosts[i] = r.runHost(ctx, ss, res.RunID, i, h, p, turn)
+			res.Hosts[i] = r.runHost(ctx, ss, meeting, res.RunID, i, h, p, turn)
 		})
 	}
 	wg.Wait()
@@ -210,8 +217,11 @@ func (s *slot) give() {
 
 // runHost works on one host, which holds turn (a slot of Connecting) while
 // it connects.
-func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index int, h inventory.Host, p *plan.Plan, turn *slot) result.HostResult {
+func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeting, runID string, index int, h inventory.Host, p *plan.Plan, turn *slot) result.HostResult {
 	hr := result.HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: result.OK}
+	// Hosts that meet within a step wait for this one only while it may
+	// still come: not once its steps are over, however they ended.
+	defer meeting.Leave(h.Name)
 	defer func() { r.emit(result.Event{Type: result.HostDone, Host: h.Name, HostIndex: index, Status: hr.Status}) }()
 	if ctx.Err() != nil {
 		hr.Status, hr.Error = result.Skipped, "run interrupted before connecting"
@@ -241,7 +251,7 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index i
 		}
 		h.Arch, hr.Arch, hr.ArchDetected = arch, string(arch), true
 	}
-	conn := &target{Conn: c, host: h, runID: runID, abort: r.Abort}
+	conn := &target{Conn: c, host: h, runID: runID, abort: r.Abort, peers: meeting.For(h.Name)}
 	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
@@ -259,6 +269,7 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, runID string, index i
 			skipReason = fmt.Sprintf("critical step %q did not succeed", s.Name)
 		}
 	}
+	meeting.Leave(h.Name)
 	if len(p.Cleanup) > 0 {
 		// Cleanup runs even when ctx was cancelled: on a context of its own,
 		// bounded, so Ctrl-C never leaves what the plan launched behind;
@@ -349,7 +360,7 @@ func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn drive
 	if out != nil {
 		sr.Stdout, sr.StdoutBytes, sr.StdoutTruncated = out.Stdout.String(), out.Stdout.Total(), out.Stdout.Truncated()
 		sr.Stderr, sr.StderrBytes, sr.StderrTruncated = out.Stderr.String(), out.Stderr.Total(), out.Stderr.Truncated()
-		sr.Facts = out.Facts
+		sr.Facts, sr.Pairs = out.Facts, out.Pairs
 	}
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:

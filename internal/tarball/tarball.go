@@ -93,13 +93,18 @@ func AddFiles(tw *tar.Writer, prefix string, files map[string][]byte) error {
 	}
 	slices.Sort(names)
 	for _, name := range names {
-		data := files[name]
-		if err := tw.WriteHeader(&tar.Header{Name: prefix + name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			return err
-		}
-		if _, err := tw.Write(data); err != nil {
+		if err := AddFile(tw, prefix+name, 0o644, files[name]); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// AddFile adds one regular file, owned by root.
+func AddFile(tw *tar.Writer, name string, mode fs.FileMode, data []byte) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: int64(mode.Perm()), Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
 }

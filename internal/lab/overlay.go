@@ -1,0 +1,89 @@
+package lab
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os/exec"
+	"strings"
+)
+
+// The lab's Fan-style overlay: each host's Docker engine puts its
+// containers on a subnet of the overlay derived from the host's underlay
+// address the way Ubuntu's Fan maps them (the address's host bits follow
+// the overlay's prefix: overlay 250.0.0.0/8 over underlay 10.213.0.0/24
+// gives 10.213.0.12 the subnet 250.12.0.0/16), and each host routes the
+// other hosts' subnets to them over the lab bridge, without NAT: a
+// container on one host reaches a container on another at its own
+// address. Traffic from the overlay to anything else (the package proxy)
+// is masqueraded to the host's address as before, and the isolation table
+// still keeps all of it on the machine.
+
+// DefaultOverlay is the Fan's default overlay.
+const DefaultOverlay = "250.0.0.0/8"
+
+// FanSubnet is the overlay subnet of the host at addr on underlay.
+func FanSubnet(overlay, underlay netip.Prefix, addr netip.Addr) (netip.Prefix, error) {
+	hostBits := 32 - underlay.Bits()
+	bits := overlay.Bits() + hostBits
+	if !overlay.Addr().Is4() || !addr.Is4() || !underlay.Contains(addr) {
+		return netip.Prefix{}, fmt.Errorf("overlay %s, underlay %s, host %s: IPv4 only, and the host on the underlay", overlay, underlay, addr)
+	}
+	if bits > 30 {
+		return netip.Prefix{}, fmt.Errorf("overlay %s over underlay %s leaves no room for containers: the overlay's prefix plus the underlay's %d host bits must be /30 or shorter", overlay, underlay, hostBits)
+	}
+	a4 := addr.As4()
+	hostPart := (uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8 | uint32(a4[3])) & (1<<hostBits - 1)
+	o4 := overlay.Masked().Addr().As4()
+	net := uint32(o4[0])<<24 | uint32(o4[1])<<16 | uint32(o4[2])<<8 | uint32(o4[3])
+	net |= hostPart << (32 - bits)
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(net >> 24), byte(net >> 16), byte(net >> 8), byte(net)}), bits), nil
+}
+
+// fanSubnet is h's overlay subnet; Validate checked that it exists.
+func (h Host) fanSubnet() netip.Prefix {
+	p, _ := FanSubnet(h.lab.Overlay, h.lab.Subnet, h.Address)
+	return p
+}
+
+// dockerBridgeIP is the address of h's docker0 on its overlay subnet, the
+// form dockerd's --bip takes.
+func (h Host) dockerBridgeIP() string {
+	p := h.fanSubnet()
+	return netip.PrefixFrom(p.Addr().Next(), p.Bits()).String()
+}
+
+// routeOverlay has h forward and route every other host's overlay subnet
+// to that host's underlay address.
+func routeOverlay(ctx context.Context, h Host) error {
+	if err := command(ctx, "ip", "netns", "exec", h.netns(), "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"); err != nil {
+		return fmt.Errorf("overlay: %w", err)
+	}
+	for _, other := range h.lab.Hosts() {
+		if other.Name == h.Name {
+			continue
+		}
+		if err := command(ctx, "ip", "-n", h.netns(), "route", "replace", other.fanSubnet().String(), "via", other.Address.String(), "dev", "eth0"); err != nil {
+			return fmt.Errorf("overlay route to %s: %w", other.Name, err)
+		}
+	}
+	return nil
+}
+
+// openOverlay, once h's dockerd made its rules, lets overlay traffic
+// through them: forwarded between hosts' containers (Docker forwards only
+// what its containers start or publish) and not masqueraded (Docker
+// masquerades everything its bridge sends out).
+func openOverlay(ctx context.Context, h Host) error {
+	overlay, own := h.lab.Overlay.Masked().String(), h.fanSubnet().String()
+	for _, rule := range [][]string{
+		{"-I", "DOCKER-USER", "-s", overlay, "-d", overlay, "-j", "ACCEPT"},
+		{"-t", "nat", "-I", "POSTROUTING", "-s", own, "-d", overlay, "-j", "RETURN"},
+	} {
+		args := append([]string{"--net=/run/netns/" + h.netns(), "--", "iptables", "-w"}, rule...)
+		if out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("overlay rule iptables %s: %w: %s", strings.Join(rule, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
