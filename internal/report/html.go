@@ -57,6 +57,58 @@ type htmlView struct {
 	Connect    []htmlGroup // the grouped view's connect block
 	StepGroups []htmlStepGroup
 	Doc        template.JS // the result document, for `everywhere report page.html`
+	// The network matrices, the failing pairs first.
+	FailedPairs  []string
+	Matrices     []htmlMatrix
+	EmulatedNote string
+}
+
+type htmlMatrix struct {
+	Title string
+	Hosts []string
+	Rows  []htmlMatrixRow
+}
+
+type htmlMatrixRow struct {
+	Name  string
+	Cells []htmlMatrixCell
+}
+
+type htmlMatrixCell struct{ Class, Detail, Figure string }
+
+// htmlMatrices fills v's network matrices from res.
+func (v *htmlView) htmlMatrices(res *result.Result) {
+	matrices := res.NetMatrices()
+	for _, p := range res.FailedPairs() {
+		v.FailedPairs = append(v.FailedPairs, text.Line(failedPairLine(p)))
+	}
+	for _, m := range matrices {
+		hm := htmlMatrix{Title: text.Line(matrixTitle(m))}
+		for i, h := range m.Hosts {
+			hm.Hosts = append(hm.Hosts, text.Line(h))
+			row := htmlMatrixRow{Name: text.Line(h)}
+			for _, c := range m.Cells[i] {
+				cell := htmlMatrixCell{Class: "s-ok", Figure: matrixFigure(c)}
+				switch {
+				case c == nil:
+					cell.Class = ""
+				case !c.Ran:
+					cell.Class = "s-skipped"
+				case !c.OK:
+					cell.Class = "s-failed"
+				}
+				if c != nil {
+					cell.Detail = text.Line(c.Detail)
+				}
+				row.Cells = append(row.Cells, cell)
+			}
+			hm.Rows = append(hm.Rows, row)
+		}
+		v.Matrices = append(v.Matrices, hm)
+	}
+	if anyEmulated(matrices) {
+		v.EmulatedNote = emulatedFootnote
+	}
 }
 
 type htmlColumn struct{ Name, Command string }
@@ -158,6 +210,7 @@ func HTML(w io.Writer, res *result.Result) error {
 		v.Hosts[hi] = hh
 	}
 	v.Connect, v.StepGroups = htmlGroups(res, outcomes)
+	v.htmlMatrices(res)
 	return htmlPage.Execute(w, v)
 }
 

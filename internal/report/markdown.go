@@ -83,6 +83,7 @@ func Markdown(w io.Writer, res *result.Result) error {
 			fmt.Fprintf(b, "- **%s** / %s (<code>%s</code>): %s\n", mdText(p.host), mdText(p.step), mdText(p.command), mdText(p.message))
 		}
 	}
+	mdMatrices(b, res)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -52,6 +52,7 @@ func FileName(format string) string {
 func JSON(w io.Writer, res *result.Result) error {
 	doc := *res
 	doc.Groups = Groups(res)
+	doc.Matrices = res.NetMatrices()
 	if len(res.Hosts) > 0 {
 		doc.Hosts = []result.HostResult{} // a placeholder
 	}

@@ -116,6 +116,7 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 			sh.text(statusIcon(result.Failed)+" "+text.Line(where)+": "+text.Line(p.message), ansiRed, 0, 2)
 		}
 	}
+	sideMatrices(sh, res)
 	sh.text(summaryLine(res), ansiBold, 0, 0)
 	return sh.b.Flush()
 }

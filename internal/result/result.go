@@ -48,6 +48,10 @@ type Result struct {
 	// each host's own identity is masked (see report.Groups). Written by
 	// the JSON report; ignored when a document is read back.
 	Groups []StepGroups `json:"groups,omitempty"`
+	// Matrices are the network matrices of the run's net.matrix steps, a
+	// measure each (see NetMatrices). Written by the JSON report; ignored
+	// when a document is read back.
+	Matrices []Matrix `json:"matrices,omitempty"`
 }
 
 // StepGroups is one step's hosts gathered by outcome, the largest group first.
@@ -199,7 +203,7 @@ func ReadFile(path string) (*Result, error) {
 	if !SchemaKnown(r.Schema) {
 		return nil, fmt.Errorf("%s: schema %q, this everywhere reads %q", path, r.Schema, Schema)
 	}
-	r.Groups = nil // derived: renderers compute them afresh
+	r.Groups, r.Matrices = nil, nil // derived: renderers compute them afresh
 	return &r, nil
 }
 
