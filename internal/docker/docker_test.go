@@ -18,6 +18,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
+	"everywhere/internal/dockertest"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -33,49 +34,12 @@ const testImage = "everywhere/tool:test"
 // own, loads the test image into it and stops it at the end.
 func startDockerd(t *testing.T) string {
 	t.Helper()
-	if _, err := exec.LookPath("dockerd"); err != nil || os.Geteuid() != 0 {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("dockerd unavailable under CI (root and docker.io needed): %v", err)
-		}
-		t.Skip("dockerd needs root and the docker.io package")
-	}
-	dir, err := os.MkdirTemp("/var/tmp", "everywhere-dockerd-") // not tmpfs: overlay2 wants a real fs
-	if err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(dir, "docker.sock")
-	cmd := exec.Command("dockerd", "--host", "unix://"+socket, "--data-root", filepath.Join(dir, "data"),
-		"--exec-root", filepath.Join(dir, "exec"), "--pidfile", filepath.Join(dir, "docker.pid"), "--bridge", "none", "--iptables=false")
-	var log bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(os.Interrupt)
-		select {
-		case <-exited:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		os.RemoveAll(dir)
-	})
+	socket := dockertest.Start(t, dockertest.Options{})
 	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if _, err := c.Ping(context.Background()); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dockerd did not answer:\n%s", log.String())
-		}
-	}
 	loadTestImage(t, c)
 	return socket
 }
