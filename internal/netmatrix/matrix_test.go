@@ -1,0 +1,109 @@
+package netmatrix
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/client"
+
+	"everywhere/internal/docker"
+	"everywhere/internal/dockertest"
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
+	"everywhere/internal/plan"
+	"everywhere/internal/result"
+	"everywhere/internal/run"
+	"everywhere/internal/sshconn"
+	"everywhere/internal/sshtest"
+)
+
+// TestMatrixOnRealHosts runs net.matrix on three real OpenSSH hosts: two
+// whose containers share a Docker engine (of the test's own, with a bridge
+// in a network namespace of its own), and one whose engine is not there, so
+// its container cannot start. The two measure each other, every test
+// passing; the third's step fails saying why, and every pair to or from it
+// is marked not run. No container is left.
+func TestMatrixOnRealHosts(t *testing.T) {
+	sshtest.RequireNetns(t)
+	ns := sshtest.NewNetns(t)
+	socket := dockertest.Start(t, dockertest.Options{Netns: ns.Name, Bridge: "10.213.201.1/24"})
+	arch, _ := host.ParseArch(runtime.GOARCH)
+	var targets []inventory.Host
+	for _, h := range []struct{ name, socket string }{{"one", socket}, {"two", socket}, {"broken", "/nonexistent/docker.sock"}} {
+		sshd := sshtest.StartOpenSSH(t)
+		targets = append(targets, docker.Block.With(inventory.Host{Name: h.name, Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+			Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}, docker.Config{Socket: h.socket}))
+	}
+	p, err := plan.Parse("fan.yaml", []byte("steps:\n  - {name: fan, net.matrix: {long_mib: 4, seconds: 1}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
+	defer cancel()
+	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 64 << 10}
+	res := r.Run(ctx, targets, p)
+
+	for _, h := range res.Hosts[:2] {
+		s := h.Steps[0]
+		if s.Status != result.Failed {
+			t.Errorf("%s: %s, want failed (its pair with broken did not run)\n%s", h.Name, s.Status, s.Stdout)
+		}
+		if len(s.Pairs) != 2 {
+			t.Fatalf("%s: %d pairs, want 2: %+v", h.Name, len(s.Pairs), s.Pairs)
+		}
+		good, bad := s.Pairs[0], s.Pairs[1]
+		if !good.OK() || len(good.Tests) != len(host.NetTests) {
+			t.Errorf("%s → %s: %+v, want all of %v passed", h.Name, good.To, good, host.NetTests)
+		}
+		for _, m := range good.Tests {
+			if m.Emulated {
+				t.Errorf("%s → %s: %s says emulated on a native engine", h.Name, good.To, m.Test)
+			}
+		}
+		if bad.To != "broken" || bad.Ran || !strings.Contains(bad.Error, "did not start") {
+			t.Errorf("%s → broken: %+v, want not run because its container did not start", h.Name, bad)
+		}
+	}
+	broken := res.Hosts[2].Steps[0]
+	if broken.Status != result.Error || !strings.Contains(broken.Error, "starting the responder's container") {
+		t.Errorf("broken: %s %q, want an error saying its container did not start", broken.Status, broken.Error)
+	}
+	for _, p := range broken.Pairs {
+		if p.Ran {
+			t.Errorf("broken → %s ran: %+v", p.To, p)
+		}
+	}
+	if failed := res.FailedPairs(); len(failed) != 4 {
+		t.Errorf("%d failing pairs, want the 4 to or from broken: %+v", len(failed), failed)
+	}
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	left, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.Label))})
+	if err != nil || len(left) != 0 {
+		t.Errorf("containers left: %v %v", left, err)
+	}
+}
+
+func TestParse(t *testing.T) {
+	for _, tc := range []struct{ src, err string }{
+		{"{}", ""},
+		{"{engine: podman}", `engine "podman" starts no containers`},
+		{"{tests: [ping, iperf]}", `unknown test "iperf"`},
+		{"{port: 70000}", "not a port"},
+		{"{seconds: -1}", "negative"},
+		{"{max_loss: 120}", "not a percentage"},
+	} {
+		_, err := plan.Parse("p.yaml", []byte("steps:\n  - {net.matrix: "+tc.src+"}\n"))
+		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
+			t.Errorf("%s: err %v, want %q", tc.src, err, tc.err)
+		}
+	}
+}
