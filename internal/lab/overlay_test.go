@@ -1,0 +1,113 @@
+package lab
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"everywhere/internal/host"
+	"everywhere/internal/inventory"
+	_ "everywhere/internal/netmatrix" // registers net.matrix
+	"everywhere/internal/plan"
+	"everywhere/internal/result"
+)
+
+func TestFanSubnet(t *testing.T) {
+	for _, tc := range []struct{ overlay, underlay, addr, want, err string }{
+		{"250.0.0.0/8", "10.213.0.0/24", "10.213.0.12", "250.12.0.0/16", ""},
+		{"250.0.0.0/8", "10.213.0.0/16", "10.213.7.12", "250.7.12.0/24", ""}, // the Fan's own example shape
+		{"240.0.0.0/12", "192.168.5.0/24", "192.168.5.200", "240.12.128.0/20", ""},
+		{"250.0.0.0/8", "10.0.0.0/8", "10.1.2.3", "", "leaves no room"},
+		{"250.0.0.0/8", "10.213.0.0/24", "10.214.0.12", "", "on the underlay"},
+	} {
+		got, err := FanSubnet(netip.MustParsePrefix(tc.overlay), netip.MustParsePrefix(tc.underlay), netip.MustParseAddr(tc.addr))
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s over %s, %s: %v, want an error saying %q", tc.overlay, tc.underlay, tc.addr, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got.String() != tc.want {
+			t.Errorf("%s over %s, %s: %v %v, want %s", tc.overlay, tc.underlay, tc.addr, got, err, tc.want)
+		}
+	}
+}
+
+// testFan runs the built-in fan plan on the lab: 30 ordered pairs, each
+// passing ping, short and long data, with a throughput figure.
+func testFan(t *testing.T, c Config, targets []inventory.Host) {
+	p, err := plan.Open("fan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runPlan(t, targets, p, nil)
+	n := len(c.Hosts())
+	pairs := 0
+	for _, h := range res.Hosts {
+		fan := h.Steps[len(h.Steps)-1]
+		if fan.Status != result.OK {
+			t.Errorf("%s: fan %s %q\n%s", h.Name, fan.Status, fan.Error, fan.Stdout)
+		}
+		for _, pair := range fan.Pairs {
+			pairs++
+			for _, test := range host.NetTests {
+				m, ok := pair.Test(test)
+				if !ok || !m.OK {
+					t.Errorf("%s → %s: %s %+v", h.Name, pair.To, test, m)
+				}
+			}
+			if m, _ := pair.Test(host.TestThroughput); m.Value <= 0 || m.Unit != "Mbit/s" {
+				t.Errorf("%s → %s: throughput %+v", h.Name, pair.To, m)
+			}
+		}
+		if overlay := h.Steps[1]; !strings.Contains(overlay.Stdout, "250.") {
+			t.Errorf("%s: docker0 is not on the overlay: %s", h.Name, overlay.Stdout)
+		}
+	}
+	if pairs != n*(n-1) {
+		t.Errorf("%d pairs, want %d", pairs, n*(n-1))
+	}
+	if len(res.FailedPairs()) != 0 || res.ExitCode() != result.ExitOK {
+		t.Errorf("failing pairs %+v, exit %d", res.FailedPairs(), res.ExitCode())
+	}
+}
+
+// testFanRouteRemoved removes one host's route to another's overlay subnet:
+// the pairs between the two fail, saying why, and every other pair passes.
+func testFanRouteRemoved(t *testing.T, c Config, targets []inventory.Host) {
+	hosts := c.Hosts()
+	from, to := hosts[0], hosts[len(hosts)-1]
+	if err := command(context.Background(), "ip", "-n", from.netns(), "route", "del", to.fanSubnet().String()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := routeOverlay(context.Background(), from); err != nil {
+			t.Errorf("restoring the route: %v", err)
+		}
+	})
+	p, err := plan.Parse("cut.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runPlan(t, targets, p, nil)
+	cut := map[[2]string]bool{{from.Name, to.Name}: true, {to.Name, from.Name}: true}
+	for _, h := range res.Hosts {
+		for _, pair := range h.Steps[0].Pairs {
+			ping, _ := pair.Test(host.TestPing)
+			switch {
+			case cut[[2]string{h.Name, pair.To}]:
+				if pair.OK() || ping.OK || ping.Detail == "" {
+					t.Errorf("%s → %s across the removed route: %+v, want a ping FAIL saying why", h.Name, pair.To, pair)
+				}
+			case !pair.OK():
+				t.Errorf("%s → %s: %+v, want PASS", h.Name, pair.To, pair)
+			}
+		}
+	}
+	if failed := res.FailedPairs(); len(failed) != 2 {
+		t.Errorf("failing pairs %+v, want the two across the removed route", failed)
+	} else {
+		t.Logf("%s → %s: %s", failed[0].From, failed[0].To, failed[0].Why)
+	}
+}
