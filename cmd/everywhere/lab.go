@@ -217,13 +217,13 @@ func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) 
 // writeLabStatus renders the status table.
 func writeLabStatus(w io.Writer, statuses []lab.HostStatus) error {
 	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tNAMESPACE\tSSHD\tANSWERS\tDOCKER\tLXD")
+	fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tOVERLAY\tNAMESPACE\tSSHD\tANSWERS\tDOCKER\tLXD")
 	for _, s := range statuses {
 		pid := "-"
 		if s.SSHDPID > 0 {
 			pid = fmt.Sprintf("pid %d", s.SSHDPID)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, s.OverlaySubnet(), yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
 	}
 	return tw.Flush()
 }

@@ -40,8 +40,9 @@ func FanSubnet(overlay, underlay netip.Prefix, addr netip.Addr) (netip.Prefix, e
 	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(net >> 24), byte(net >> 16), byte(net >> 8), byte(net)}), bits), nil
 }
 
-// fanSubnet is h's overlay subnet; Validate checked that it exists.
-func (h Host) fanSubnet() netip.Prefix {
+// OverlaySubnet is h's subnet of the overlay, for its containers; Validate
+// checked that it exists.
+func (h Host) OverlaySubnet() netip.Prefix {
 	p, _ := FanSubnet(h.lab.Overlay, h.lab.Subnet, h.Address)
 	return p
 }
@@ -49,7 +50,7 @@ func (h Host) fanSubnet() netip.Prefix {
 // dockerBridgeIP is the address of h's docker0 on its overlay subnet, the
 // form dockerd's --bip takes.
 func (h Host) dockerBridgeIP() string {
-	p := h.fanSubnet()
+	p := h.OverlaySubnet()
 	return netip.PrefixFrom(p.Addr().Next(), p.Bits()).String()
 }
 
@@ -63,7 +64,7 @@ func routeOverlay(ctx context.Context, h Host) error {
 		if other.Name == h.Name {
 			continue
 		}
-		if err := command(ctx, "ip", "-n", h.netns(), "route", "replace", other.fanSubnet().String(), "via", other.Address.String(), "dev", "eth0"); err != nil {
+		if err := command(ctx, "ip", "-n", h.netns(), "route", "replace", other.OverlaySubnet().String(), "via", other.Address.String(), "dev", "eth0"); err != nil {
 			return fmt.Errorf("overlay route to %s: %w", other.Name, err)
 		}
 	}
@@ -75,7 +76,7 @@ func routeOverlay(ctx context.Context, h Host) error {
 // what its containers start or publish) and not masqueraded (Docker
 // masquerades everything its bridge sends out).
 func openOverlay(ctx context.Context, h Host) error {
-	overlay, own := h.lab.Overlay.Masked().String(), h.fanSubnet().String()
+	overlay, own := h.lab.Overlay.Masked().String(), h.OverlaySubnet().String()
 	for _, rule := range [][]string{
 		{"-I", "DOCKER-USER", "-s", overlay, "-d", overlay, "-j", "ACCEPT"},
 		{"-t", "nat", "-I", "POSTROUTING", "-s", own, "-d", overlay, "-j", "RETURN"},

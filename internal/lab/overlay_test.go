@@ -78,7 +78,7 @@ func testFan(t *testing.T, c Config, targets []inventory.Host) {
 func testFanRouteRemoved(t *testing.T, c Config, targets []inventory.Host) {
 	hosts := c.Hosts()
 	from, to := hosts[0], hosts[len(hosts)-1]
-	if err := command(context.Background(), "ip", "-n", from.netns(), "route", "del", to.fanSubnet().String()); err != nil {
+	if err := command(context.Background(), "ip", "-n", from.netns(), "route", "del", to.OverlaySubnet().String()); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
