@@ -29,24 +29,11 @@ import (
 // passing; the third's step fails saying why, and every pair to or from it
 // is marked not run. No container is left.
 func TestMatrixOnRealHosts(t *testing.T) {
-	sshtest.RequireNetns(t)
-	ns := sshtest.NewNetns(t)
-	socket := dockertest.Start(t, dockertest.Options{Netns: ns.Name, Bridge: "10.213.201.1/24"})
-	arch, _ := host.ParseArch(runtime.GOARCH)
-	var targets []inventory.Host
-	for _, h := range []struct{ name, socket string }{{"one", socket}, {"two", socket}, {"broken", "/nonexistent/docker.sock"}} {
-		sshd := sshtest.StartOpenSSH(t)
-		targets = append(targets, docker.Block.With(inventory.Host{Name: h.name, Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
-			Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}, docker.Config{Socket: h.socket}))
-	}
-	p, err := plan.Parse("fan.yaml", []byte("steps:\n  - {name: fan, net.matrix: {long_mib: 4, seconds: 1}}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	socket := engine(t)
+	targets := fleet(t, map[string]string{"one": socket, "two": socket, "broken": "/nonexistent/docker.sock"}, "one", "two", "broken")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 64 << 10}
-	res := r.Run(ctx, targets, p)
+	res := runMatrix(ctx, t, targets, "{long_mib: 4, seconds: 1}")
 
 	for _, h := range res.Hosts[:2] {
 		s := h.Steps[0]
@@ -81,15 +68,82 @@ func TestMatrixOnRealHosts(t *testing.T) {
 	if failed := res.FailedPairs(); len(failed) != 4 {
 		t.Errorf("%d failing pairs, want the 4 to or from broken: %+v", len(failed), failed)
 	}
+	if left := containers(t, socket); len(left) != 0 {
+		t.Errorf("containers left: %v", left)
+	}
+}
+
+// TestMatrixInterrupted cancels the run while the hosts measure each
+// other: the step ends promptly, saying it was interrupted, and every
+// container is removed.
+func TestMatrixInterrupted(t *testing.T) {
+	socket := engine(t)
+	targets := fleet(t, map[string]string{"one": socket, "two": socket}, "one", "two")
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go func() {
+		for len(containers(t, socket)) < 2 && ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+		}
+		time.Sleep(time.Second) // measuring by now: a minute of throughput each way
+		cancel()
+	}()
+	start := time.Now()
+	res := runMatrix(ctx, t, targets, "{tests: [throughput], seconds: 60}")
+	if d := time.Since(start); d > 45*time.Second {
+		t.Errorf("the run took %v; cancelling it should end it well before its two minutes of throughput", d)
+	}
+	for _, h := range res.Hosts {
+		if s := h.Steps[0]; s.Status == result.OK {
+			t.Errorf("%s: %s after Ctrl-C", h.Name, s.Status)
+		}
+	}
+	if left := containers(t, socket); len(left) != 0 {
+		t.Errorf("containers left after Ctrl-C: %v", left)
+	}
+}
+
+// engine is a Docker engine of the test's own whose containers share a
+// bridge in a network namespace of the test's own.
+func engine(t *testing.T) string {
+	sshtest.RequireNetns(t)
+	ns := sshtest.NewNetns(t)
+	return dockertest.Start(t, dockertest.Options{Netns: ns.Name, Bridge: "10.213.201.1/24"})
+}
+
+// fleet is a real OpenSSH sshd per name, whose Docker socket is sockets[name].
+func fleet(t *testing.T, sockets map[string]string, names ...string) []inventory.Host {
+	arch, _ := host.ParseArch(runtime.GOARCH)
+	var targets []inventory.Host
+	for _, name := range names {
+		sshd := sshtest.StartOpenSSH(t)
+		targets = append(targets, docker.Block.With(inventory.Host{Name: name, Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+			Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}, docker.Config{Socket: sockets[name]}))
+	}
+	return targets
+}
+
+func runMatrix(ctx context.Context, t *testing.T, targets []inventory.Host, matrix string) *result.Result {
+	p, err := plan.Parse("fan.yaml", []byte("steps:\n  - {name: fan, net.matrix: "+matrix+"}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 64 << 10}
+	return r.Run(ctx, targets, p)
+}
+
+// containers lists the containers everywhere made on the engine at socket.
+func containers(t *testing.T, socket string) []container.Summary {
 	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	left, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.Label))})
-	if err != nil || len(left) != 0 {
-		t.Errorf("containers left: %v %v", left, err)
+	list, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.Label))})
+	if err != nil {
+		t.Error(err)
 	}
+	return list
 }
 
 func TestParse(t *testing.T) {
