@@ -23,16 +23,26 @@ func (c *Config) firewallTable() string { return "everywhere-" + c.Prefix }
 // labInterfaces are the machine-side interfaces of the lab's networks.
 func (c *Config) labInterfaces() []string { return []string{c.bridge(), c.lxdBridge()} }
 
+// The overlay's addresses are known only inside the lab hosts: a packet
+// for one that reaches the machine (a host lacking a route) is dropped, not
+// rejected, since the machine's reply would go to an overlay address by the
+// default route, off the machine; and nothing of the machine's own goes to
+// the overlay but through the lab's interfaces.
 func (c *Config) isolationRules() string {
 	set := `{ "` + strings.Join(c.labInterfaces(), `", "`) + `" }`
 	return fmt.Sprintf(`table inet %[1]s {
 	chain forward {
 		type filter hook forward priority filter - 10; policy accept;
+		iifname %[2]s ip daddr %[3]s oifname != %[2]s counter drop comment "the overlay is routed between lab hosts only"
 		iifname %[2]s oifname != %[2]s counter reject with icmpx admin-prohibited comment "lab traffic never leaves the machine"
 		oifname %[2]s iifname != %[2]s counter drop comment "nothing from outside into the lab"
 	}
+	chain output {
+		type filter hook output priority filter - 10; policy accept;
+		ip daddr %[3]s oifname != %[2]s counter drop comment "the overlay is the lab's own"
+	}
 }
-`, c.firewallTable(), set)
+`, c.firewallTable(), set, c.Overlay.Masked())
 }
 
 // isolate installs the lab's table (anew: an earlier lab's is replaced).

@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -103,6 +104,17 @@ func testFanRouteRemoved(t *testing.T, c Config, targets []inventory.Host) {
 			case !pair.OK():
 				t.Errorf("%s → %s: %+v, want PASS", h.Name, pair.To, pair)
 			}
+		}
+	}
+	// What left the host without a route went to the machine, which
+	// dropped it: its reply would have gone off the machine.
+	rules, err := exec.Command("nft", "list", "table", "inet", c.firewallTable()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft: %v: %s", err, rules)
+	}
+	for _, l := range strings.Split(string(rules), "\n") {
+		if strings.Contains(l, "the overlay is routed between lab hosts only") && strings.Contains(l, "counter packets 0 ") {
+			t.Errorf("the machine dropped none of the overlay packets sent its way: %s", l)
 		}
 	}
 	if failed := res.FailedPairs(); len(failed) != 2 {
