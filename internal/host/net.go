@@ -21,6 +21,7 @@ type Pair struct {
 	To      string    `json:"to"`                // the other host's name
 	Address string    `json:"address,omitempty"` // its container's address
 	Ran     bool      `json:"ran"`               // false: not run, Error says why
+	Skipped bool      `json:"skipped,omitempty"` // not run because the step does not apply at one end: no failure
 	Error   string    `json:"error,omitempty"`   // why the pair was not run or could not finish
 	Tests   []Measure `json:"tests,omitempty"`
 }

@@ -186,6 +186,7 @@ func TestLab(t *testing.T) {
 	t.Run("isolation: nothing leaves, the proxy answers", func(t *testing.T) { testIsolation(t, c, upOrReuse(t, c)) })
 	t.Run("seed plan: apt through the proxy on every architecture, Docker inside LXD", func(t *testing.T) { testSeed(t, c, upOrReuse(t, c)) })
 	t.Run("fan plan: every container reaches every other across the overlay", func(t *testing.T) { testFan(t, c, upOrReuse(t, c)) })
+	t.Run("fan on LXD: amd64 and i386 instances measure each other, the rest is skipped", func(t *testing.T) { testFanLXD(t, c, upOrReuse(t, c)) })
 	t.Run("fan: a route removed fails its pairs, the rest pass", func(t *testing.T) { testFanRouteRemoved(t, c, upOrReuse(t, c)) })
 	t.Run("no proxy: apt fails at once, naming it", func(t *testing.T) { testNoProxy(t, c, upOrReuse(t, c)) })
 

@@ -24,8 +24,9 @@ func init() {
 			{Name: "lxd.delete", Parse: driver.Decode[Delete]},
 			{Name: "lxd.docker_run", Parse: driver.Decode[DockerRun]},
 		},
-		Probe: probe,
-		Clean: clean,
+		Probe:      probe,
+		Clean:      clean,
+		Containers: startContainer,
 	})
 }
 

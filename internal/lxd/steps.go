@@ -73,12 +73,8 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 			return nil, fmt.Errorf("profile %q does not exist on this LXD (lxc profile create %s)", p, p)
 		}
 	}
-	source := InstanceSource{Type: "image", Alias: image}
-	if fingerprint.MatchString(image) {
-		source = InstanceSource{Type: "image", Fingerprint: image}
-	} else if _, err := s.ImageAlias(ctx, image); IsNotFound(err) {
-		return nil, fmt.Errorf("image alias %q is unknown on this LXD (lxc image list); nothing is fetched from an image server", image)
-	} else if err != nil {
+	source, err := s.source(ctx, image)
+	if err != nil {
 		return nil, err
 	}
 	name := l.Name
@@ -120,6 +116,20 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 		fmt.Fprintln(&out.Stdout, a)
 	}
 	return out, nil
+}
+
+// source is where an instance of image (an alias or a fingerprint) comes
+// from: this LXD's own images, never an image server.
+func (s *server) source(ctx context.Context, image string) (InstanceSource, error) {
+	if fingerprint.MatchString(image) {
+		return InstanceSource{Type: "image", Fingerprint: image}, nil
+	}
+	if _, err := s.ImageAlias(ctx, image); IsNotFound(err) {
+		return InstanceSource{}, fmt.Errorf("image alias %q is unknown on this LXD (lxc image list); nothing is fetched from an image server", image)
+	} else if err != nil {
+		return InstanceSource{}, err
+	}
+	return InstanceSource{Type: "image", Alias: image}, nil
 }
 
 // undoGrace bounds finishing and deleting an instance whose launch was cut short.

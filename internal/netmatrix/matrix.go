@@ -106,9 +106,10 @@ func (m *Matrix) Command() string {
 
 // member is what a host tells the others once its container is up, or not.
 type member struct {
-	Address  string `json:"address,omitempty"`
-	Emulated bool   `json:"emulated,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Address       string `json:"address,omitempty"`
+	Emulated      bool   `json:"emulated,omitempty"`
+	Error         string `json:"error,omitempty"`
+	NotApplicable bool   `json:"not_applicable,omitempty"` // the engine cannot run here: its pairs are skipped
 }
 
 // ready is the responder's first line.
@@ -124,7 +125,7 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 	peers := t.Peers()
 	key := fmt.Sprintf("%s %p", Kind, m) // one parsed step, shared by every host of the run
 	out := host.NewOutputFor(ctx, limit)
-	c, me := m.start(ctx, t)
+	c, me, startErr := m.start(ctx, t)
 	if c != nil {
 		defer func() {
 			rmCtx, cancel := t.Detach(ctx, removeGrace)
@@ -157,6 +158,11 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 			p.Error = "not run: " + name + " did not reach this step"
 		case json.Unmarshal(raw, &other) != nil:
 			p.Error = "not run: " + name + " published nothing readable"
+		case other.NotApplicable || me.NotApplicable:
+			p.Skipped, p.Error = true, "skipped: the step does not apply on "+name
+			if me.NotApplicable {
+				p.Error = "skipped: the step does not apply on this host"
+			}
 		case other.Error != "":
 			p.Error = "not run: the container on " + name + " did not start"
 		case me.Error != "":
@@ -169,8 +175,8 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 		pairs = append(pairs, p)
 	}
 	out.Pairs = pairs
-	if me.Error != "" {
-		return out, errors.New(me.Error)
+	if startErr != nil {
+		return out, startErr
 	}
 	fmt.Fprintf(&out.Stdout, "container %s at %s%s\n", c.Name(), me.Address, emulatedNote(me.Emulated))
 	quick := slices.DeleteFunc(slices.Clone(m.Tests), func(test string) bool { return test == host.TestThroughput })
@@ -203,7 +209,7 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 		p := &pairs[i]
 		p.Ran = p.Error == "" || len(p.Tests) > 0
 		fmt.Fprintln(&out.Stdout, line(*p))
-		if !p.OK() {
+		if !p.OK() && !p.Skipped {
 			failed++
 		}
 	}
@@ -214,15 +220,29 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 	return out, nil
 }
 
-// start starts the host's container with the responder serving in it.
-func (m *Matrix) start(ctx context.Context, t driver.Target) (driver.Container, member) {
+// start starts the host's container with the responder serving in it,
+// and says what to tell the other hosts.
+func (m *Matrix) start(ctx context.Context, t driver.Target) (driver.Container, member, error) {
+	c, err := m.startResponder(ctx, t)
+	if err != nil {
+		return c, member{Error: err.Error(), NotApplicable: errors.Is(err, driver.ErrNotApplicable)}, err
+	}
+	var r ready
+	if err := json.Unmarshal([]byte(c.Ready()), &r); err != nil {
+		err = fmt.Errorf("the responder in container %s said %q, not that it listens", c.Name(), c.Ready())
+		return c, member{Error: err.Error()}, err
+	}
+	return c, member{Address: c.Address(), Emulated: r.Emulated}, nil
+}
+
+func (m *Matrix) startResponder(ctx context.Context, t driver.Target) (driver.Container, error) {
 	startContainer, err := driver.Containers(m.Engine)
 	if err != nil {
-		return nil, member{Error: err.Error()}
+		return nil, err
 	}
 	bin, err := netprobe.Responder(t.Host().Arch.GOARCH())
 	if err != nil {
-		return nil, member{Error: err.Error()}
+		return nil, err
 	}
 	c, err := startContainer(ctx, t, driver.ContainerSpec{
 		Image: m.Image, Network: m.Network,
@@ -230,13 +250,9 @@ func (m *Matrix) start(ctx context.Context, t driver.Target) (driver.Container, 
 		Files: []driver.File{{Path: responderPath, Mode: 0o755, Data: bin}},
 	})
 	if err != nil {
-		return nil, member{Error: fmt.Sprintf("starting the responder's container on %s: %v", m.Engine, err)}
+		return nil, fmt.Errorf("starting the responder's container on %s: %w", m.Engine, err)
 	}
-	var r ready
-	if err := json.Unmarshal([]byte(c.Ready()), &r); err != nil {
-		return c, member{Error: fmt.Sprintf("the responder in container %s said %q, not that it listens", c.Name(), c.Ready())}
-	}
-	return c, member{Address: c.Address(), Emulated: r.Emulated}
+	return c, nil
 }
 
 // probe runs the responder's client in c against p's container and adds

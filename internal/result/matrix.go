@@ -109,7 +109,8 @@ func (r *Result) matrix(step int, name, test string) Matrix {
 }
 
 // FailedPairs lists the ordered pairs of matrix steps that did not pass
-// every test they were to run, in step and inventory order.
+// every test they were to run, in step and inventory order: skipped pairs
+// (the step did not apply at one end) are not among them.
 func (r *Result) FailedPairs() []FailedPair {
 	var out []FailedPair
 	for i, step := range r.Steps {
@@ -121,7 +122,7 @@ func (r *Result) FailedPairs() []FailedPair {
 				continue
 			}
 			for _, p := range h.Steps[i].Pairs {
-				if p.OK() {
+				if p.OK() || p.Skipped {
 					continue
 				}
 				why := p.Error

@@ -1,0 +1,145 @@
+package lxd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"everywhere/internal/driver"
+	"everywhere/internal/host"
+)
+
+// readyFile is where a container's command writes its output, read for
+// its first line: LXD's exec of a command left running returns nothing
+// while it runs.
+const readyFile = "/run/everywhere-ready"
+
+// addressWait bounds waiting for an instance's DHCP lease: a minute is
+// plenty natively, and an instance that never gets one (emulated dhclient)
+// fails instead of holding every host's matrix for the step's timeout.
+const addressWait = time.Minute
+
+// startContainer launches an instance for a step of another driver
+// (net.matrix), puts the files in place, starts the command in the
+// background and waits for its first line. LXD images need an init, so
+// the spec must name one: `{arch}` in it becomes the host's architecture.
+func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerSpec) (driver.Container, error) {
+	if spec.Image == "" {
+		return nil, errors.New("an LXD instance needs an image that LXD has (such as debian/bookworm/{arch}): give the step an image")
+	}
+	if spec.Network != "" {
+		return nil, fmt.Errorf("network %q: LXD instances are on their profile's network; leave network out", spec.Network)
+	}
+	s, err := connect(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	h := t.Host()
+	image := strings.ReplaceAll(spec.Image, "{arch}", h.Arch.Debian())
+	source, err := s.source(ctx, image)
+	if err != nil {
+		return nil, err
+	}
+	name := instanceName(t.RunID(), h.Name+"-net")
+	creation, err := s.Create(ctx, CreateInstance{Name: name, Type: "container", Source: source, Profiles: []string{"default"},
+		Config: map[string]string{RunKey: t.RunID(), HostKey: h.Name}})
+	if err != nil {
+		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
+	}
+	c := &instance{s: s, t: t, name: name}
+	if _, err := s.Wait(ctx, creation); err != nil {
+		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			rmCtx, cancel := t.Detach(ctx, undoGrace)
+			defer cancel()
+			_ = c.Remove(rmCtx)
+		}
+	}()
+	if err := s.SetState(ctx, name, "start", false); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	addressCtx, cancel := context.WithTimeout(ctx, addressWait)
+	inst, err := s.WaitRunning(addressCtx, name, true)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	// "ADDRESS (IFACE)": eth0's, the profile's network, when there are several.
+	addresses := inst.IPv4()
+	c.address, _, _ = strings.Cut(addresses[0], " ")
+	for _, a := range addresses {
+		if strings.HasSuffix(a, " (eth0)") {
+			c.address, _, _ = strings.Cut(a, " ")
+		}
+	}
+	for _, f := range spec.Files {
+		if err := s.PushFile(ctx, name, f.Path, bytes.NewReader(f.Data), f.Mode); err != nil {
+			return nil, err
+		}
+	}
+	env := strings.Join(spec.Env, " ")
+	background := fmt.Sprintf("%s nohup %s >%s 2>&1 </dev/null &", env, host.ShellQuote(spec.Cmd), readyFile)
+	out := host.NewOutput(4096)
+	if err := s.exec(ctx, t, name, []string{"sh", "-c", background}, out); err != nil {
+		return nil, err
+	}
+	if out.ExitCode != 0 {
+		return nil, fmt.Errorf("starting %s in %s: exit %d: %s", spec.Cmd[0], name, out.ExitCode, strings.TrimSpace(out.Stderr.String()))
+	}
+	if c.ready, err = c.firstLine(ctx); err != nil {
+		return nil, err
+	}
+	ok = true
+	return c, nil
+}
+
+type instance struct {
+	s       *server
+	t       driver.Target
+	name    string
+	address string
+	ready   string
+}
+
+func (c *instance) Name() string    { return c.name }
+func (c *instance) Address() string { return c.address }
+func (c *instance) Ready() string   { return c.ready }
+
+// firstLine waits for the first line the command wrote.
+func (c *instance) firstLine(ctx context.Context) (string, error) {
+	for {
+		out := host.NewOutput(4096)
+		if err := c.s.exec(ctx, c.t, c.name, []string{"head", "-n", "1", readyFile}, out); err != nil {
+			return "", err
+		}
+		if line, complete := strings.CutSuffix(out.Stdout.String(), "\n"); complete {
+			return line, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", fmt.Errorf("no line from the command in %s: %w", c.name, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Exec runs argv in the instance; when ctx ends first, what it started is
+// killed.
+func (c *instance) Exec(ctx context.Context, argv []string, limit int) (*host.Output, error) {
+	out := host.NewOutputFor(ctx, limit)
+	return out, c.s.exec(ctx, c.t, c.name, argv, out)
+}
+
+// Remove stops and deletes the instance.
+func (c *instance) Remove(ctx context.Context) error {
+	if err := c.s.Delete(ctx, c.name); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("deleting %s: %w", c.name, err)
+	}
+	return nil
+}
