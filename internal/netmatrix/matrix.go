@@ -279,7 +279,8 @@ func (m *Matrix) probe(ctx context.Context, c driver.Container, p *host.Pair, ot
 	}
 }
 
-// line is a pair as a line of the step's output, fanatic's words.
+// line is a pair as a line of the step's output, in fanatic's words; a
+// pair measured under emulation says so once.
 func line(p host.Pair) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "to %s", p.To)
@@ -287,38 +288,32 @@ func line(p host.Pair) string {
 		fmt.Fprintf(&b, " (%s)", p.Address)
 	}
 	b.WriteString(":")
-	for _, meas := range p.Tests {
-		fmt.Fprintf(&b, " %s %s", meas.Test, PassFail(meas.OK))
-		if v := Figure(meas); v != "" {
-			fmt.Fprintf(&b, " %s", v)
+	emulated := false
+	for i, meas := range p.Tests {
+		if i > 0 {
+			b.WriteString(",")
 		}
-		b.WriteString(";")
+		fmt.Fprintf(&b, " %s %s", meas.Test, passFail(meas.OK))
+		if meas.Unit != "" {
+			v := strconv.FormatFloat(meas.Value, 'f', 1, 64)
+			if meas.Value >= 100 {
+				v = strconv.FormatFloat(meas.Value, 'f', 0, 64)
+			}
+			fmt.Fprintf(&b, " %s %s", v, meas.Unit)
+		}
+		emulated = emulated || meas.Emulated
 	}
 	if p.Error != "" {
 		fmt.Fprintf(&b, " %s", p.Error)
 	}
-	return strings.TrimSuffix(b.String(), ";")
+	return b.String() + emulatedNote(emulated)
 }
 
-// PassFail is fanatic's word for a test's outcome.
-func PassFail(ok bool) string {
+func passFail(ok bool) string {
 	if ok {
 		return "PASS"
 	}
 	return "FAIL"
-}
-
-// Figure is a measure's value with its unit, marked when it measured
-// emulation ("812 Mbit/s (emulated)").
-func Figure(meas host.Measure) string {
-	if meas.Unit == "" {
-		return ""
-	}
-	v := strconv.FormatFloat(meas.Value, 'f', 1, 64)
-	if meas.Value >= 100 {
-		v = strconv.FormatFloat(meas.Value, 'f', 0, 64)
-	}
-	return v + " " + meas.Unit + emulatedNote(meas.Emulated)
 }
 
 func emulatedNote(emulated bool) string {
