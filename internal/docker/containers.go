@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -28,6 +29,9 @@ const filesImageRepo = "everywhere/files"
 // startContainer starts a container for a step of another driver
 // (net.matrix), and waits for its command's first line.
 func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerSpec) (driver.Container, error) {
+	if len(spec.Cmd) == 0 {
+		return nil, errors.New("no command to run in the container")
+	}
 	e, err := connect(ctx, t)
 	if err != nil {
 		return nil, err
@@ -46,7 +50,7 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 		networkName = "bridge"
 	}
 	created, err := e.ContainerCreate(ctx,
-		&container.Config{Image: ref, Entrypoint: spec.Cmd[:1], Cmd: spec.Cmd[1:], Env: spec.Env, Labels: map[string]string{Label: t.RunID()}},
+		&container.Config{Image: ref, Entrypoint: spec.Cmd[:1], Cmd: spec.Cmd[1:], Labels: map[string]string{Label: t.RunID()}},
 		&container.HostConfig{NetworkMode: container.NetworkMode(networkName)}, nil, &platform, "")
 	if err != nil {
 		return nil, fmt.Errorf("creating container of %s: %w", ref, err)
@@ -76,7 +80,10 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return nil, fmt.Errorf("starting container %s: %w", c.Name(), err)
 	}
-	if c.ready, err = e.firstLine(ctx, created.ID); err != nil {
+	readyCtx, cancel := context.WithTimeout(ctx, driver.ReadyWait)
+	c.ready, err = e.firstLine(readyCtx, created.ID)
+	cancel()
+	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.Name(), err)
 	}
 	info, err := e.ContainerInspect(ctx, created.ID)

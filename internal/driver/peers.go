@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
+	"time"
 
 	"everywhere/internal/host"
 )
@@ -24,6 +26,11 @@ type Peers interface {
 	// Lock takes the run-wide lock named key; unlock gives it back.
 	Lock(ctx context.Context, key string) (unlock func(), err error)
 }
+
+// SpansHosts is implemented by the actions of steps that meet the run's
+// other hosts (through Peers): they cannot run in cleanup, which a host
+// reaches once it has left the meeting.
+type SpansHosts interface{ SpansHosts() }
 
 // Container is a container a step started on a host.
 type Container interface {
@@ -45,9 +52,13 @@ type ContainerSpec struct {
 	Image   string // empty: an image made of Files alone, for the host's architecture
 	Network string // empty: the engine's default network
 	Cmd     []string
-	Env     []string
 	Files   []File
 }
+
+// ReadyWait bounds waiting for a started container's first line: a
+// command that has printed nothing by then (stuck under emulation) fails
+// its host instead of holding every host of the run.
+const ReadyWait = 2 * time.Minute
 
 // File is a file put into a container.
 type File struct {
@@ -127,13 +138,13 @@ func (m *Meeting) Gather(ctx context.Context, name, key string, value []byte) (m
 	values[name] = value
 	m.broadcast()
 	for {
-		waiting := 0
+		var waiting []string
 		for _, h := range m.hosts {
 			if _, ok := values[h]; !ok && !m.gone[h] {
-				waiting++
+				waiting = append(waiting, h)
 			}
 		}
-		if waiting == 0 {
+		if len(waiting) == 0 {
 			out := make(map[string][]byte, len(values))
 			for h, v := range values {
 				out[h] = v
@@ -147,9 +158,17 @@ func (m *Meeting) Gather(ctx context.Context, name, key string, value []byte) (m
 			m.mu.Lock()
 		case <-ctx.Done():
 			m.mu.Lock()
-			return nil, fmt.Errorf("waiting for %d other hosts: %w", waiting, ctx.Err())
+			return nil, fmt.Errorf("waiting at %q for %s: %w", key, waitingFor(waiting), ctx.Err())
 		}
 	}
+}
+
+// waitingFor names the hosts a gathering waits for, a few of them.
+func waitingFor(hosts []string) string {
+	if len(hosts) > 5 {
+		return fmt.Sprintf("%s and %d more hosts", strings.Join(hosts[:5], ", "), len(hosts)-5)
+	}
+	return strings.Join(hosts, ", ")
 }
 
 // Lock takes the run-wide lock named key; see Peers.

@@ -294,6 +294,12 @@ func (c Config) Validate() error {
 	if c.Subnet.Overlaps(c.LXDSubnet) {
 		return fmt.Errorf("the lab subnet %s and LXD's %s overlap", c.Subnet, c.LXDSubnet)
 	}
+	// The isolation table drops the machine's own packets to the overlay:
+	// an overlay of public addresses would cut the machine off from them.
+	reserved := netip.MustParsePrefix("240.0.0.0/4") // the Fan's own choice, 250.0.0.0/8, is in it
+	if !c.Overlay.Addr().Is4() || !(reserved.Contains(c.Overlay.Addr()) && c.Overlay.Bits() >= reserved.Bits() || c.Overlay.Addr().IsPrivate()) {
+		return fmt.Errorf("overlay %s: use a range in 240.0.0.0/4 (the Fan's 250.0.0.0/8 is) or a private one that nothing else on this machine uses", c.Overlay)
+	}
 	for _, p := range []netip.Prefix{c.Subnet, c.LXDSubnet} {
 		if c.Overlay.Overlaps(p) {
 			return fmt.Errorf("the overlay %s overlaps the subnet %s", c.Overlay, p)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
-	"os/exec"
-	"strings"
 )
 
 // The lab's Fan-style overlay: each host's Docker engine puts its
@@ -81,9 +79,8 @@ func openOverlay(ctx context.Context, h Host) error {
 		{"-I", "DOCKER-USER", "-s", overlay, "-d", overlay, "-j", "ACCEPT"},
 		{"-t", "nat", "-I", "POSTROUTING", "-s", own, "-d", overlay, "-j", "RETURN"},
 	} {
-		args := append([]string{"--net=/run/netns/" + h.netns(), "--", "iptables", "-w"}, rule...)
-		if out, err := exec.CommandContext(ctx, "nsenter", args...).CombinedOutput(); err != nil {
-			return fmt.Errorf("overlay rule iptables %s: %w: %s", strings.Join(rule, " "), err, strings.TrimSpace(string(out)))
+		if err := command(ctx, "nsenter", append([]string{"--net=/run/netns/" + h.netns(), "--", "iptables", "-w"}, rule...)...); err != nil {
+			return fmt.Errorf("overlay rule: %w", err)
 		}
 	}
 	return nil

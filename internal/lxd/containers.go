@@ -30,6 +30,9 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 	if spec.Image == "" {
 		return nil, errors.New("an LXD instance needs an image that LXD has (such as debian/bookworm/{arch}): give the step an image")
 	}
+	if len(spec.Cmd) == 0 {
+		return nil, errors.New("no command to run in the instance")
+	}
 	if spec.Network != "" {
 		return nil, fmt.Errorf("network %q: LXD instances are on their profile's network; leave network out", spec.Network)
 	}
@@ -50,17 +53,16 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
 	c := &instance{s: s, t: t, name: name}
+	ok := false
+	defer func() {
+		// Also when the launch was cut short: undo waits for the creation.
+		if !ok {
+			_ = s.undo(ctx, t, creation, name)
+		}
+	}()
 	if _, err := s.Wait(ctx, creation); err != nil {
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			rmCtx, cancel := t.Detach(ctx, undoGrace)
-			defer cancel()
-			_ = c.Remove(rmCtx)
-		}
-	}()
 	if err := s.SetState(ctx, name, "start", false); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
@@ -80,11 +82,10 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 	}
 	for _, f := range spec.Files {
 		if err := s.PushFile(ctx, name, f.Path, bytes.NewReader(f.Data), f.Mode); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("instance %s: %w", name, err)
 		}
 	}
-	env := strings.Join(spec.Env, " ")
-	background := fmt.Sprintf("%s nohup %s >%s 2>&1 </dev/null &", env, host.ShellQuote(spec.Cmd), readyFile)
+	background := fmt.Sprintf("nohup %s >%s 2>&1 </dev/null &", host.ShellQuote(spec.Cmd), readyFile)
 	out := host.NewOutput(4096)
 	if err := s.exec(ctx, t, name, []string{"sh", "-c", background}, out); err != nil {
 		return nil, err
@@ -92,7 +93,10 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 	if out.ExitCode != 0 {
 		return nil, fmt.Errorf("starting %s in %s: exit %d: %s", spec.Cmd[0], name, out.ExitCode, strings.TrimSpace(out.Stderr.String()))
 	}
-	if c.ready, err = c.firstLine(ctx); err != nil {
+	readyCtx, cancel := context.WithTimeout(ctx, driver.ReadyWait)
+	c.ready, err = c.firstLine(readyCtx)
+	cancel()
+	if err != nil {
 		return nil, err
 	}
 	ok = true

@@ -45,6 +45,10 @@ const responderPath = "/everywhere-evnet"
 // removeGrace bounds removing a host's container after the step ended.
 const removeGrace = 30 * time.Second
 
+// doneWait bounds waiting, after this host's measurements ended, for the
+// others to end theirs before its container is removed.
+const doneWait = 10 * time.Minute
+
 // Matrix starts a container running the responder on every host, then from
 // each host's container measures every other host's:
 //
@@ -99,6 +103,9 @@ func (m *Matrix) Validate() error {
 	return nil
 }
 
+// SpansHosts marks the step as one that meets the run's other hosts.
+func (*Matrix) SpansHosts() {}
+
 // Command describes the step.
 func (m *Matrix) Command() string {
 	return fmt.Sprintf("net.matrix on %s: %s between every ordered pair of hosts", m.Engine, strings.Join(m.Tests, ", "))
@@ -118,13 +125,21 @@ type ready struct {
 }
 
 // Run measures this host's row of the matrix: from its container to every
-// other host's. Hosts meet twice: once every container is up (or failed),
-// and again before any container is removed, so a host never measures a
-// container that is already gone.
+// other host's. Hosts meet three times: once every container is up (or
+// failed), once every host has pinged and sent its data (so that
+// throughput is measured on a quiet network), and before any container is
+// removed, so that no host measures a container that is already gone.
 func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	peers := t.Peers()
 	key := fmt.Sprintf("%s %p", Kind, m) // one parsed step, shared by every host of the run
 	out := host.NewOutputFor(ctx, limit)
+	self := t.Host().Name
+	for _, name := range peers.Hosts() {
+		if name != self {
+			out.Pairs = append(out.Pairs, host.Pair{To: name})
+		}
+	}
+	pairs := out.Pairs
 	c, me, startErr := m.start(ctx, t)
 	if c != nil {
 		defer func() {
@@ -135,72 +150,60 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 			}
 		}()
 	}
-	// Reached however the step ends, after measuring: the others may still
-	// be measuring this host's container.
-	defer func() { _, _ = peers.Gather(ctx, key+" done", nil) }()
+	// Every host passes every gathering, in order, however its step ends
+	// (the others wait for it there): those it has not passed are passed
+	// on the way out, bounded, and cut short by a second Ctrl-C. The last
+	// comes before the container is removed, since the others may still be
+	// measuring it, also when this host's own step timed out first.
+	phases := []string{"up", "measured", "done"}
+	passed := 0
+	gather := func(ctx context.Context, value []byte) (map[string][]byte, error) {
+		gathered, err := peers.Gather(ctx, key+" "+phases[passed], value)
+		passed++
+		return gathered, err
+	}
+	defer func() {
+		rest, cancel := t.Detach(ctx, doneWait)
+		defer cancel()
+		for passed < len(phases) {
+			_, _ = gather(rest, nil)
+		}
+	}()
 	published, _ := json.Marshal(me)
-	gathered, err := peers.Gather(ctx, key+" up", published)
+	gathered, err := gather(ctx, published)
 	if err != nil {
-		return nil, err
+		notRun(pairs, "not run: "+err.Error())
+		return out, err
 	}
-	self := t.Host().Name
-	var pairs []host.Pair
-	others := map[string]member{}
-	for _, name := range peers.Hosts() {
-		if name == self {
-			continue
-		}
-		p := host.Pair{To: name}
-		raw, arrived := gathered[name]
-		var other member
-		switch {
-		case !arrived:
-			p.Error = "not run: " + name + " did not reach this step"
-		case json.Unmarshal(raw, &other) != nil:
-			p.Error = "not run: " + name + " published nothing readable"
-		case other.NotApplicable || me.NotApplicable:
-			p.Skipped, p.Error = true, "skipped: the step does not apply on "+name
-			if me.NotApplicable {
-				p.Error = "skipped: the step does not apply on this host"
-			}
-		case other.Error != "":
-			p.Error = "not run: the container on " + name + " did not start"
-		case me.Error != "":
-			p.Error = "not run: this host's container did not start"
-			p.Address = other.Address
-		default:
-			p.Address = other.Address
-			others[name] = other
-		}
-		pairs = append(pairs, p)
-	}
-	out.Pairs = pairs
+	others := m.assess(pairs, gathered, me)
 	if startErr != nil {
 		return out, startErr
 	}
 	fmt.Fprintf(&out.Stdout, "container %s at %s%s\n", c.Name(), me.Address, emulatedNote(me.Emulated))
 	quick := slices.DeleteFunc(slices.Clone(m.Tests), func(test string) bool { return test == host.TestThroughput })
-	// Ping and data run from every host at once; throughput takes turns
-	// across the run, so that no two measurements share the network.
-	for i := range pairs {
-		p := &pairs[i]
-		if p.Error != "" || len(quick) == 0 {
-			continue
+	if len(quick) > 0 {
+		for i := range pairs {
+			if pairs[i].Error == "" {
+				m.probe(ctx, c, &pairs[i], others[pairs[i].To], quick, limit)
+			}
 		}
-		m.probe(ctx, c, p, others[p.To], quick, limit)
+	}
+	// Throughput takes turns across the run, once every host has done the
+	// rest, so that no measurement shares the network with another.
+	if _, err := gather(ctx, nil); err != nil && slices.Contains(m.Tests, host.TestThroughput) {
+		notRun(pairs, "throughput not measured: "+err.Error())
 	}
 	if slices.Contains(m.Tests, host.TestThroughput) {
 		for i := range pairs {
-			p := &pairs[i]
-			if p.Error != "" {
+			if pairs[i].Error != "" {
 				continue
 			}
 			unlock, err := peers.Lock(ctx, key+" throughput")
 			if err != nil {
-				p.Error = "throughput: " + err.Error()
+				notRun(pairs[i:], "throughput not measured: "+err.Error())
 				break
 			}
-			m.probe(ctx, c, p, others[p.To], []string{host.TestThroughput}, limit)
+			m.probe(ctx, c, &pairs[i], others[pairs[i].To], []string{host.TestThroughput}, limit)
 			unlock()
 		}
 	}
@@ -213,11 +216,59 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 			failed++
 		}
 	}
+	if ctx.Err() != nil {
+		return out, fmt.Errorf("measuring: %w", ctx.Err())
+	}
 	if failed > 0 {
 		out.ExitCode = 1
 		fmt.Fprintf(&out.Stdout, "%d of %d pairs from here failed or did not run\n", failed, len(pairs))
 	}
 	return out, nil
+}
+
+// assess sets each pair's address, or why it cannot run, from what the
+// hosts published, and returns the members to measure by name.
+func (m *Matrix) assess(pairs []host.Pair, gathered map[string][]byte, me member) map[string]member {
+	others := map[string]member{}
+	for i := range pairs {
+		p := &pairs[i]
+		raw, arrived := gathered[p.To]
+		var other member
+		switch {
+		case !arrived:
+			p.Error = "not run: " + p.To + " did not reach this step"
+		case json.Unmarshal(raw, &other) != nil:
+			p.Error = "not run: " + p.To + " published nothing readable"
+		case other.NotApplicable || me.NotApplicable:
+			p.Skipped, p.Error = true, "skipped: the step does not apply on "+p.To
+			if me.NotApplicable {
+				p.Error = "skipped: the step does not apply on this host"
+			}
+		case other.Error != "":
+			p.Error = "not run: the container on " + p.To + " did not start"
+		case me.Error != "":
+			p.Error = "not run: this host's container did not start"
+			p.Address = other.Address
+		case other.Address == me.Address:
+			// Two engines' default bridges each give their first container
+			// the same address: measuring it would measure this host's own.
+			p.Address = other.Address
+			p.Error = fmt.Sprintf("not run: %s's container has this host's container's address %s: their networks are not joined (no overlay between the hosts?)", p.To, me.Address)
+		default:
+			p.Address = other.Address
+			others[p.To] = other
+		}
+	}
+	return others
+}
+
+// notRun marks the pairs that have not failed already as not run, why.
+func notRun(pairs []host.Pair, why string) {
+	for i := range pairs {
+		if pairs[i].Error == "" {
+			pairs[i].Error = why
+		}
+	}
 }
 
 // start starts the host's container with the responder serving in it,
@@ -261,22 +312,52 @@ func (m *Matrix) probe(ctx context.Context, c driver.Container, p *host.Pair, ot
 	argv := []string{responderPath, "probe", "-to", p.Address, "-port", strconv.Itoa(m.Port), "-tests", strings.Join(tests, ","),
 		"-ping-count", strconv.Itoa(m.PingCount), "-max-loss", strconv.FormatFloat(m.MaxLoss, 'f', -1, 64),
 		"-long-mib", strconv.Itoa(m.LongMiB), "-seconds", strconv.Itoa(m.Seconds), "-min-mbit", strconv.FormatFloat(m.MinMbit, 'f', -1, 64)}
+	ctx, cancel := context.WithTimeout(ctx, m.probeBound(tests))
+	defer cancel()
 	res, err := c.Exec(ctx, argv, limit)
 	if err != nil {
 		p.Error = fmt.Sprintf("%s: %v", strings.Join(tests, ", "), err)
 		return
 	}
+	measured := map[string]bool{}
 	for _, l := range strings.Split(res.Stdout.String(), "\n") {
 		var meas host.Measure
-		if strings.TrimSpace(l) == "" || json.Unmarshal([]byte(l), &meas) != nil {
+		if strings.TrimSpace(l) == "" || json.Unmarshal([]byte(l), &meas) != nil || !slices.Contains(tests, meas.Test) || measured[meas.Test] {
 			continue
 		}
+		measured[meas.Test] = true
 		meas.Emulated = meas.Emulated || other.Emulated
 		p.Tests = append(p.Tests, meas)
+	}
+	// A test asked for and not reported is a failure, never a silent pass.
+	for _, test := range tests {
+		if !measured[test] {
+			p.Tests = append(p.Tests, host.Measure{Test: test, Detail: "the responder reported no result"})
+		}
 	}
 	if res.ExitCode != 0 {
 		p.Error = fmt.Sprintf("the responder's probe exited %d: %s", res.ExitCode, strings.TrimSpace(res.Stderr.String()))
 	}
+}
+
+// probeBound bounds one probe of tests: the responder's own time limits
+// (a dial, a second a ping, a second a MiB, the throughput's length, each
+// with room), plus the exec's own start under emulation.
+func (m *Matrix) probeBound(tests []string) time.Duration {
+	bound := 30 * time.Second
+	for _, test := range tests {
+		switch test {
+		case host.TestPing:
+			bound += time.Duration(m.PingCount) * 2 * time.Second
+		case host.TestShort:
+			bound += 15 * time.Second
+		case host.TestLong:
+			bound += 15*time.Second + time.Duration(m.LongMiB)*time.Second
+		case host.TestThroughput:
+			bound += 15*time.Second + time.Duration(m.Seconds)*time.Second
+		}
+	}
+	return bound
 }
 
 // line is a pair as a line of the step's output, in fanatic's words; a

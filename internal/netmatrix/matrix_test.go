@@ -73,6 +73,25 @@ func TestMatrixOnRealHosts(t *testing.T) {
 	}
 }
 
+// TestMatrixSeparateNetworks gives each host an engine of its own whose
+// bridges are not joined, as stock Docker hosts without an overlay are:
+// both containers get the same address, and a pair must not measure the
+// host's own container and pass.
+func TestMatrixSeparateNetworks(t *testing.T) {
+	one, two := engine(t), engine(t)
+	targets := fleet(t, map[string]string{"one": one, "two": two}, "one", "two")
+	res := runMatrix(t.Context(), t, targets, "{tests: [ping, short]}")
+	for _, h := range res.Hosts {
+		s := h.Steps[0]
+		if len(s.Pairs) != 1 || s.Pairs[0].Ran || !strings.Contains(s.Pairs[0].Error, "networks are not joined") {
+			t.Errorf("%s: %+v, want its pair not run: the two containers share an address", h.Name, s.Pairs)
+		}
+		if s.Status != result.Failed {
+			t.Errorf("%s: %s, want failed", h.Name, s.Status)
+		}
+	}
+}
+
 // TestMatrixInterrupted cancels the run while the hosts measure each
 // other: the step ends promptly, saying it was interrupted, and every
 // container is removed.
@@ -159,5 +178,9 @@ func TestParse(t *testing.T) {
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: err %v, want %q", tc.src, err, tc.err)
 		}
+	}
+	_, err := plan.Parse("p.yaml", []byte("steps:\n  - {shell: true}\ncleanup:\n  - {net.matrix: {}}\n"))
+	if err == nil || !strings.Contains(err.Error(), "p.yaml:4") || !strings.Contains(err.Error(), "put it in steps") {
+		t.Errorf("net.matrix in cleanup: %v, want an error at p.yaml:4", err)
 	}
 }

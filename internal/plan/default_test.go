@@ -4,8 +4,9 @@ import (
 	"strings"
 	"testing"
 
-	_ "everywhere/internal/docker" // the built-in plan uses the docker.* and lxd.* kinds
+	_ "everywhere/internal/docker" // the built-in plans use the docker.*, lxd.* and net.* kinds
 	_ "everywhere/internal/lxd"
+	_ "everywhere/internal/netmatrix"
 	"everywhere/internal/plan"
 )
 

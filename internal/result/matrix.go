@@ -85,7 +85,7 @@ func (r *Result) matrix(step int, name, test string) Matrix {
 		if step >= len(h.Steps) {
 			continue
 		}
-		if h.Steps[step].Status == Skipped && len(h.Steps[step].Pairs) == 0 {
+		if len(h.Steps[step].Pairs) == 0 && h.Steps[step].Error != "" {
 			for j := range m.Cells[i] {
 				if m.Cells[i][j] != nil {
 					m.Cells[i][j].Detail = "not run: " + h.Steps[step].Error
