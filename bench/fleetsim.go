@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/ed25519"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 
@@ -138,11 +140,21 @@ func hostIndex(addr net.Addr, n int) (int, bool) {
 func (f *fleetSim) Close() { f.listener.Close() }
 
 func (f *fleetSim) serve() {
+	var wait time.Duration
 	for {
 		c, err := f.listener.Accept()
-		if err != nil {
+		if errors.Is(err, net.ErrClosed) {
 			return
 		}
+		if err != nil {
+			// Out of descriptors (a whole fleet connected at once, past the
+			// process's limit): wait for some to close, as net/http's
+			// server does, rather than stop serving for good.
+			wait = min(max(2*wait, 5*time.Millisecond), time.Second)
+			time.Sleep(wait)
+			continue
+		}
+		wait = 0
 		i, ok := hostIndex(c.LocalAddr(), f.n)
 		if !ok { // the wildcard listener answers only the fleet's addresses
 			c.Close()

@@ -62,8 +62,17 @@ func runOne(addr string, config *ssh.ClientConfig, command string) error {
 	if err != nil {
 		return err
 	}
+	// ctx bounds the dial only: the handshake gets a deadline of its own
+	// (golang/go#51926), lest a server that stopped answering hang the run.
+	deadline, _ := ctx.Deadline()
+	if err := conn.SetDeadline(deadline); err != nil {
+		return err
+	}
 	c, chans, reqs, err := ssh.NewClientConn(conn, addr, config)
 	if err != nil {
+		return err
+	}
+	if err := conn.SetDeadline(time.Time{}); err != nil {
 		return err
 	}
 	client := ssh.NewClient(c, chans, reqs)
