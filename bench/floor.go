@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -37,6 +38,14 @@ func floor(inventoryFile, command string, parallel int) error {
 		return err
 	}
 	config := &ssh.ClientConfig{User: h0.User, Auth: []ssh.AuthMethod{ssh.PublicKeys(signer)}, HostKeyCallback: check, Timeout: time.Minute}
+	// A connection is a descriptor: past the process's limit (20,000 on
+	// some machines, as many as the fleet) dials fail with EMFILE, so the
+	// fan-out holds a few fewer at once than the limit allows.
+	var limit syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &limit); err == nil && uint64(parallel)+64 > limit.Cur {
+		parallel = int(limit.Cur) - 64
+		fmt.Fprintf(os.Stderr, "floor: at most %d connections at once (open files limit %d)\n", parallel, limit.Cur)
+	}
 	var g errgroup.Group
 	g.SetLimit(parallel)
 	failed := make([]error, len(inv.Hosts))

@@ -114,7 +114,12 @@ func measure(m *measurement, runs int, want string, env []string, argv ...string
 			err = fmt.Errorf("%d of %d hosts answered", stdout.count, m.N)
 		}
 		if err != nil {
-			m.Failure = fmt.Sprintf("%v: %s", err, lastLine(string(stderr.tail)+"\n"+string(stdout.tail)))
+			// What the tool said on stderr tells why; stdout is its results.
+			why := lastLine(string(stderr.tail))
+			if why == "" {
+				why = lastLine(string(stdout.tail))
+			}
+			m.Failure = fmt.Sprintf("%v: %s", err, why)
 			return
 		}
 		if i == 0 {
