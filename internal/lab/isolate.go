@@ -45,7 +45,8 @@ func (c *Config) isolationRules() string {
 `, c.firewallTable(), set, c.Overlay.Masked())
 }
 
-// isolate installs the lab's table (anew: an earlier lab's is replaced).
+// isolate installs the lab's table (anew: an earlier lab's is replaced)
+// and its bridge rule.
 func isolate(ctx context.Context, c Config) error {
 	if err := unisolate(ctx, c); err != nil {
 		return err
@@ -55,11 +56,25 @@ func isolate(ctx context.Context, c Config) error {
 	if out, err := nft.CombinedOutput(); err != nil {
 		return fmt.Errorf("installing the lab's isolation rules (nft): %w: %s", err, strings.TrimSpace(string(out)))
 	}
+	if err := command(ctx, "iptables", append([]string{"-w", "-I"}, c.bridgedRule()...)...); err != nil {
+		return fmt.Errorf("letting the lab's hosts reach each other: %w", err)
+	}
 	return nil
 }
 
-// unisolate removes the lab's table, if it is there.
+// bridgedRule lets the lab's hosts reach each other (the overlay rides on
+// it): frames between them cross the lab bridge, and with br_netfilter
+// (which Docker loads) they pass the machine's iptables FORWARD chain,
+// whose policy a Docker engine of the machine's own sets to DROP.
+func (c *Config) bridgedRule() []string {
+	return []string{"FORWARD", "-i", c.bridge(), "-o", c.bridge(), "-m", "comment", "--comment", "everywhere lab " + c.Prefix + ": its hosts reach each other", "-j", "ACCEPT"}
+}
+
+// unisolate removes the lab's table and bridge rule, if they are there.
 func unisolate(ctx context.Context, c Config) error {
+	// -D removes one copy a time; a lab that crashed may have left several.
+	for exec.CommandContext(ctx, "iptables", append([]string{"-w", "-D"}, c.bridgedRule()...)...).Run() == nil {
+	}
 	if !tableInstalled(ctx, c) {
 		return nil // not there (or no nftables at all: then nothing was installed either)
 	}

@@ -188,6 +188,7 @@ func TestLab(t *testing.T) {
 	t.Run("fan plan: every container reaches every other across the overlay", func(t *testing.T) { testFan(t, c, upOrReuse(t, c)) })
 	t.Run("fan on LXD: amd64 and i386 instances measure each other, the rest is skipped", func(t *testing.T) { testFanLXD(t, c, upOrReuse(t, c)) })
 	t.Run("fan: a route removed fails its pairs, the rest pass", func(t *testing.T) { testFanRouteRemoved(t, c, upOrReuse(t, c)) })
+	t.Run("fan: hosts reach each other when the machine's FORWARD policy is Docker's DROP", func(t *testing.T) { testFanForwardDrop(t, upOrReuse(t, c)) })
 	t.Run("no proxy: apt fails at once, naming it", func(t *testing.T) { testNoProxy(t, c, upOrReuse(t, c)) })
 
 	t.Run("uname -m groups as one, a wrong declared arch stands alone", func(t *testing.T) {
@@ -365,6 +366,9 @@ func TestLab(t *testing.T) {
 			if rules, err := exec.Command("iptables-save", "-t", table).Output(); err == nil && strings.Contains(string(rules), "LXD network "+c.lxdBridge()) {
 				t.Errorf("LXD's %s rules for %s left", table, c.lxdBridge())
 			}
+		}
+		if rules, err := exec.Command("iptables-save", "-t", "filter").Output(); err != nil || strings.Contains(string(rules), "everywhere lab "+c.Prefix+":") {
+			t.Errorf("the lab's bridge rule left (%v):\n%s", err, rules)
 		}
 		if shared := SharedStatus(context.Background(), c); shared.Isolated || shared.Proxy {
 			t.Errorf("after down: %+v", shared)

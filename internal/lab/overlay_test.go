@@ -178,3 +178,34 @@ func testFanLXD(t *testing.T, c Config, targets []inventory.Host) {
 		t.Errorf("instances left: %v", left)
 	}
 }
+
+// testFanForwardDrop sets the machine's iptables FORWARD policy to DROP, as
+// a Docker engine of the machine's own does: frames between lab hosts pass
+// that chain (br_netfilter), and the lab's bridge rule must let them
+// through. The policy is put back as it was.
+func testFanForwardDrop(t *testing.T, targets []inventory.Host) {
+	rules, err := exec.Command("iptables-save", "-t", "filter").Output()
+	if err != nil {
+		t.Fatalf("iptables-save: %v", err)
+	}
+	policy := "ACCEPT"
+	if strings.Contains(string(rules), ":FORWARD DROP") {
+		policy = "DROP"
+	}
+	if err := exec.Command("iptables", "-w", "-P", "FORWARD", "DROP").Run(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := exec.Command("iptables", "-w", "-P", "FORWARD", policy).Run(); err != nil {
+			t.Errorf("restoring the FORWARD policy %s: %v", policy, err)
+		}
+	})
+	p, err := plan.Parse("drop.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := runPlan(t, targets, p, nil)
+	if failed := res.FailedPairs(); len(failed) > 0 {
+		t.Errorf("%d pairs failed with FORWARD DROP, first %s → %s: %s", len(failed), failed[0].From, failed[0].To, failed[0].Why)
+	}
+}

@@ -57,7 +57,7 @@ func requirements(c Config) error {
 	}
 	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
 		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base",
-		"nft": "nftables", "apt-cacher-ng": "apt-cacher-ng"}
+		"nft": "nftables", "apt-cacher-ng": "apt-cacher-ng", "iptables": "iptables"}
 	for _, a := range c.Archs {
 		if !isNative(a) {
 			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
@@ -70,7 +70,7 @@ func requirements(c Config) error {
 		}
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng", strings.Join(missing, ", "))
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng iptables", strings.Join(missing, ", "))
 	}
 	return nil
 }
