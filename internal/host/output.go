@@ -37,7 +37,8 @@ type Tap func(stderr bool, p []byte)
 type tapKey struct{}
 
 // WithTap has the outputs NewOutputFor makes under ctx copy what is
-// written to them to tap, besides keeping it.
+// written to them to tap, besides keeping it. A nil tap stops the copying:
+// for commands a step runs whose raw output is not for the live view.
 func WithTap(ctx context.Context, tap Tap) context.Context {
 	return context.WithValue(ctx, tapKey{}, tap)
 }
@@ -46,7 +47,7 @@ func WithTap(ctx context.Context, tap Tap) context.Context {
 // a Tap (WithTap), its streams are tapped.
 func NewOutputFor(ctx context.Context, limit int) *Output {
 	out := NewOutput(limit)
-	if tap, ok := ctx.Value(tapKey{}).(Tap); ok {
+	if tap, ok := ctx.Value(tapKey{}).(Tap); ok && tap != nil {
 		out.Stdout.tap = func(p []byte) { tap(false, p) }
 		out.Stderr.tap = func(p []byte) { tap(true, p) }
 	}

@@ -180,11 +180,15 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 		return out, startErr
 	}
 	fmt.Fprintf(&out.Stdout, "container %s at %s%s\n", c.Name(), me.Address, emulatedNote(me.Emulated))
+	// The live view sees each measure as it is taken; the step's output,
+	// which the report keeps, has a line per pair once all are taken.
+	progress := host.NewOutputFor(ctx, 0)
 	quick := slices.DeleteFunc(slices.Clone(m.Tests), func(test string) bool { return test == host.TestThroughput })
 	if len(quick) > 0 {
 		for i := range pairs {
 			if pairs[i].Error == "" {
 				m.probe(ctx, c, &pairs[i], others[pairs[i].To], quick, limit)
+				fmt.Fprintln(&progress.Stdout, line(pairs[i]))
 			}
 		}
 	}
@@ -205,6 +209,9 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 			}
 			m.probe(ctx, c, &pairs[i], others[pairs[i].To], []string{host.TestThroughput}, limit)
 			unlock()
+			if meas, ok := pairs[i].Test(host.TestThroughput); ok {
+				fmt.Fprintf(&progress.Stdout, "to %s: throughput %s %s\n", pairs[i].To, passFail(meas.OK), figure(meas))
+			}
 		}
 	}
 	failed := 0
@@ -314,7 +321,9 @@ func (m *Matrix) probe(ctx context.Context, c driver.Container, p *host.Pair, ot
 		"-long-mib", strconv.Itoa(m.LongMiB), "-seconds", strconv.Itoa(m.Seconds), "-min-mbit", strconv.FormatFloat(m.MinMbit, 'f', -1, 64)}
 	ctx, cancel := context.WithTimeout(ctx, m.probeBound(tests))
 	defer cancel()
-	res, err := c.Exec(ctx, argv, limit)
+	// The responder's JSON lines are for this step to read, not for the
+	// live view: the step writes what they say.
+	res, err := c.Exec(host.WithTap(ctx, nil), argv, limit)
 	if err != nil {
 		p.Error = fmt.Sprintf("%s: %v", strings.Join(tests, ", "), err)
 		return
@@ -375,12 +384,8 @@ func line(p host.Pair) string {
 			b.WriteString(",")
 		}
 		fmt.Fprintf(&b, " %s %s", meas.Test, passFail(meas.OK))
-		if meas.Unit != "" {
-			v := strconv.FormatFloat(meas.Value, 'f', 1, 64)
-			if meas.Value >= 100 {
-				v = strconv.FormatFloat(meas.Value, 'f', 0, 64)
-			}
-			fmt.Fprintf(&b, " %s %s", v, meas.Unit)
+		if f := figure(meas); f != "" {
+			fmt.Fprintf(&b, " %s", f)
 		}
 		emulated = emulated || meas.Emulated
 	}
@@ -388,6 +393,17 @@ func line(p host.Pair) string {
 		fmt.Fprintf(&b, " %s", p.Error)
 	}
 	return b.String() + emulatedNote(emulated)
+}
+
+// figure is a measure's value with its unit.
+func figure(meas host.Measure) string {
+	if meas.Unit == "" {
+		return ""
+	}
+	if meas.Value >= 100 {
+		return strconv.FormatFloat(meas.Value, 'f', 0, 64) + " " + meas.Unit
+	}
+	return strconv.FormatFloat(meas.Value, 'f', 1, 64) + " " + meas.Unit
 }
 
 func passFail(ok bool) string {
