@@ -33,7 +33,23 @@ func TestMatrixOnRealHosts(t *testing.T) {
 	targets := fleet(t, map[string]string{"one": socket, "two": socket, "broken": "/nonexistent/docker.sock"}, "one", "two", "broken")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	res := runMatrix(ctx, t, targets, "{long_mib: 4, seconds: 1}")
+	events := make(chan result.Event)
+	streamed := make(chan string)
+	go func() {
+		var b strings.Builder
+		for e := range events {
+			if e.Type == result.Output && e.Host == "one" {
+				b.WriteString(e.Data)
+			}
+		}
+		streamed <- b.String()
+	}()
+	res := runMatrix(ctx, t, targets, "{long_mib: 4, seconds: 1}", events)
+	close(events)
+	// The live view sees each pair as it is measured, not the responder's JSON.
+	if live := <-streamed; !strings.Contains(live, "to two (") || !strings.Contains(live, "to two: throughput PASS") || strings.Contains(live, `{"test"`) {
+		t.Errorf("streamed to the live view:\n%s", live)
+	}
 
 	for _, h := range res.Hosts[:2] {
 		s := h.Steps[0]
@@ -142,12 +158,17 @@ func fleet(t *testing.T, sockets map[string]string, names ...string) []inventory
 	return targets
 }
 
-func runMatrix(ctx context.Context, t *testing.T, targets []inventory.Host, matrix string) *result.Result {
+// runMatrix runs a plan of one net.matrix step; events, when given, get
+// the runner's events.
+func runMatrix(ctx context.Context, t *testing.T, targets []inventory.Host, matrix string, events ...chan<- result.Event) *result.Result {
 	p, err := plan.Parse("fan.yaml", []byte("steps:\n  - {name: fan, net.matrix: "+matrix+"}\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 64 << 10}
+	if len(events) > 0 {
+		r.Events = events[0]
+	}
 	return r.Run(ctx, targets, p)
 }
 
