@@ -103,16 +103,15 @@ func sideMatrices(sh *sheet, res *result.Result) {
 				width = max(width, text.Width(cells[i][j]))
 			}
 		}
-		pad := func(s string, w int) string { return s + strings.Repeat(" ", max(0, w-text.Width(s))) }
 		var head strings.Builder
-		head.WriteString("  " + pad("", width))
+		head.WriteString("  " + text.Pad("", width))
 		for _, n := range names {
-			head.WriteString("  " + pad(n, width))
+			head.WriteString("  " + text.Pad(n, width))
 		}
 		sh.b.WriteString(text.Truncate(strings.TrimRight(head.String(), " "), sh.width) + "\n")
 		for i, row := range cells {
 			var b strings.Builder
-			b.WriteString("  " + pad(names[i], width))
+			b.WriteString("  " + text.Pad(names[i], width))
 			for j, cell := range row {
 				color := ansiGreen
 				switch {
@@ -121,7 +120,7 @@ func sideMatrices(sh *sheet, res *result.Result) {
 				case !m.Cells[i][j].OK:
 					color = ansiRed
 				}
-				b.WriteString("  " + sh.paint(line{pad(cell, width), color}))
+				b.WriteString("  " + sh.paint(line{text.Pad(cell, width), color}))
 			}
 			sh.b.WriteString(strings.TrimRight(b.String(), " ") + "\n")
 		}

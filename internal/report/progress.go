@@ -141,7 +141,7 @@ func (p *Progress) lines(now time.Time) []string {
 		if h.notOK > 0 && !h.done {
 			state += fmt.Sprintf(" · %d not ok", h.notOK)
 		}
-		out = append(out, h.name+strings.Repeat(" ", width-text.Width(h.name))+"  "+state)
+		out = append(out, text.Pad(h.name, width)+"  "+state)
 	}
 	return out
 }

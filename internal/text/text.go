@@ -109,6 +109,14 @@ func Width(s string) int {
 	return uniseg.StringWidth(s)
 }
 
+// Pad fills the clean single line s with spaces to width cells.
+func Pad(s string, width int) string {
+	if n := width - Width(s); n > 0 {
+		return s + strings.Repeat(" ", n)
+	}
+	return s
+}
+
 func asciiOnly(s string) bool {
 	for i := 0; i < len(s); i++ {
 		if s[i] >= 0x80 {

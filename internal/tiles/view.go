@@ -203,7 +203,7 @@ func (m *Model) header(w int) string {
 	case !m.finished:
 		s += " · Ctrl-C stops (cleanup runs)"
 	}
-	return styleHeader.on(pad(text.Truncate(s, w), w))
+	return styleHeader.on(text.Pad(text.Truncate(s, w), w))
 }
 
 // footer is the line under the panes: the summary of the hosts without a
@@ -264,11 +264,11 @@ func (m *Model) pane(p *pane, w, h int) []string {
 	first := max(n-body, 0)
 	for i := first; i < n; i++ {
 		if i == len(p.lines) {
-			out = append(out, pad(text.Truncate(partial, w), w))
+			out = append(out, text.Pad(text.Truncate(partial, w), w))
 			continue
 		}
 		l := p.lines[i]
-		s := pad(text.Truncate(l.text, w), w)
+		s := text.Pad(text.Truncate(l.text, w), w)
 		switch l.kind {
 		case markLine:
 			s = styleMark.on(s)
@@ -319,7 +319,7 @@ func (m *Model) titleBar(p *pane, w int) string {
 	}
 	room := w - text.Width(left) - text.Width(right) - 1
 	if room < 0 {
-		return style.on(pad(text.Truncate(left+" "+right, w), w))
+		return style.on(text.Pad(text.Truncate(left+" "+right, w), w))
 	}
 	middle = text.Truncate(middle, room)
 	return style.on(left + middle + strings.Repeat(" ", room+1-text.Width(middle)) + right)
@@ -346,12 +346,4 @@ func elapsed(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// pad fills a clean line with spaces to w cells.
-func pad(s string, w int) string {
-	if n := w - text.Width(s); n > 0 {
-		return s + strings.Repeat(" ", n)
-	}
-	return s
 }
