@@ -55,7 +55,7 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 	if err != nil {
 		return nil, fmt.Errorf("creating container of %s: %w", ref, err)
 	}
-	c := &dockerContainer{e: e, t: t, id: created.ID}
+	c := &dockerContainer{e: e, id: created.ID}
 	ok := false
 	defer func() {
 		if !ok {
@@ -155,7 +155,6 @@ func (e *engine) firstLine(ctx context.Context, id string) (string, error) {
 
 type dockerContainer struct {
 	e       *engine
-	t       driver.Target
 	id      string
 	address string
 	ready   string

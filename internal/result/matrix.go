@@ -36,10 +36,7 @@ type FailedPair struct {
 func (r *Result) NetMatrices() []Matrix {
 	var out []Matrix
 	for i, step := range r.Steps {
-		if !r.hasPairs(i) {
-			continue
-		}
-		var tests []string
+		var tests []string // a step without pairs has none: no matrix
 		for _, h := range r.Hosts {
 			if i < len(h.Steps) {
 				for _, p := range h.Steps[i].Pairs {
@@ -57,15 +54,6 @@ func (r *Result) NetMatrices() []Matrix {
 		}
 	}
 	return out
-}
-
-func (r *Result) hasPairs(step int) bool {
-	for _, h := range r.Hosts {
-		if step < len(h.Steps) && len(h.Steps[step].Pairs) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 func (r *Result) matrix(step int, name, test string) Matrix {
@@ -114,9 +102,6 @@ func (r *Result) matrix(step int, name, test string) Matrix {
 func (r *Result) FailedPairs() []FailedPair {
 	var out []FailedPair
 	for i, step := range r.Steps {
-		if !r.hasPairs(i) {
-			continue
-		}
 		for _, h := range r.Hosts {
 			if i >= len(h.Steps) {
 				continue
