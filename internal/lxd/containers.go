@@ -72,14 +72,7 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 	if err != nil {
 		return nil, err
 	}
-	// "ADDRESS (IFACE)": eth0's, the profile's network, when there are several.
-	addresses := inst.IPv4()
-	c.address, _, _ = strings.Cut(addresses[0], " ")
-	for _, a := range addresses {
-		if strings.HasSuffix(a, " (eth0)") {
-			c.address, _, _ = strings.Cut(a, " ")
-		}
-	}
+	c.address = inst.IPv4On("eth0") // the profile's network, when there are several
 	for _, f := range spec.Files {
 		if err := s.PushFile(ctx, name, f.Path, bytes.NewReader(f.Data), f.Mode); err != nil {
 			return nil, fmt.Errorf("instance %s: %w", name, err)

@@ -33,21 +33,43 @@ type Instance struct {
 	} `json:"state"`
 }
 
-// IPv4 lists the instance's global IPv4 addresses as iface:address.
+// IPv4 lists the instance's global IPv4 addresses as "ADDRESS (IFACE)".
 func (i Instance) IPv4() []string {
 	var out []string
+	i.eachIPv4(func(iface, address string) { out = append(out, address+" ("+iface+")") })
+	sort.Strings(out)
+	return out
+}
+
+// IPv4On is the instance's global IPv4 address on iface, else the lowest
+// it has on any, else "".
+func (i Instance) IPv4On(iface string) string {
+	var on, lowest string
+	i.eachIPv4(func(name, address string) {
+		if name == iface {
+			on = address
+		}
+		if lowest == "" || address < lowest {
+			lowest = address
+		}
+	})
+	if on != "" {
+		return on
+	}
+	return lowest
+}
+
+func (i Instance) eachIPv4(f func(iface, address string)) {
 	if i.State == nil {
-		return nil
+		return
 	}
 	for iface, n := range i.State.Network {
 		for _, a := range n.Addresses {
 			if a.Family == "inet" && a.Scope == "global" {
-				out = append(out, a.Address+" ("+iface+")")
+				f(iface, a.Address)
 			}
 		}
 	}
-	sort.Strings(out)
-	return out
 }
 
 // Instances lists every instance with its state (GET ?recursion=2).
