@@ -2,6 +2,7 @@ package lab
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 )
@@ -30,12 +31,11 @@ func FanSubnet(overlay, underlay netip.Prefix, addr netip.Addr) (netip.Prefix, e
 	if bits > 30 {
 		return netip.Prefix{}, fmt.Errorf("overlay %s over underlay %s leaves no room for containers: the overlay's prefix plus the underlay's %d host bits must be /30 or shorter", overlay, underlay, hostBits)
 	}
-	a4 := addr.As4()
-	hostPart := (uint32(a4[0])<<24 | uint32(a4[1])<<16 | uint32(a4[2])<<8 | uint32(a4[3])) & (1<<hostBits - 1)
-	o4 := overlay.Masked().Addr().As4()
-	net := uint32(o4[0])<<24 | uint32(o4[1])<<16 | uint32(o4[2])<<8 | uint32(o4[3])
-	net |= hostPart << (32 - bits)
-	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(net >> 24), byte(net >> 16), byte(net >> 8), byte(net)}), bits), nil
+	a4, o4 := addr.As4(), overlay.Masked().Addr().As4()
+	hostPart := binary.BigEndian.Uint32(a4[:]) & (1<<hostBits - 1)
+	var subnet [4]byte
+	binary.BigEndian.PutUint32(subnet[:], binary.BigEndian.Uint32(o4[:])|hostPart<<(32-bits))
+	return netip.PrefixFrom(netip.AddrFrom4(subnet), bits), nil
 }
 
 // OverlaySubnet is h's subnet of the overlay, for its containers; Validate
