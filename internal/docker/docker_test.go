@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
@@ -99,21 +98,13 @@ func runPlan(t *testing.T, ctx context.Context, targets []inventory.Host, src st
 	return r.Run(ctx, targets, p)
 }
 
+// containersOf lists the containers of runID on the engine at socket, or
+// of every run when runID is empty.
 func containersOf(t *testing.T, socket, runID string) []container.Summary {
-	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
+	if runID == "" {
+		return dockertest.Containers(t, socket, Label)
 	}
-	defer c.Close()
-	f := filters.NewArgs(filters.Arg("label", Label))
-	if runID != "" {
-		f = filters.NewArgs(filters.Arg("label", Label+"="+runID))
-	}
-	list, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: f})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
+	return dockertest.Containers(t, socket, Label+"="+runID)
 }
 
 func TestDockerThroughSSH(t *testing.T) {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/client"
 )
 
@@ -82,4 +84,21 @@ func Start(t *testing.T, o Options) string {
 			t.Fatalf("dockerd did not answer:\n%s", log.String())
 		}
 	}
+}
+
+// Containers lists the containers, running or not, that carry label (KEY
+// or KEY=VALUE) on the engine at socket. A failure to list fails the test
+// with t.Error, so it may be called from a goroutine of the test's own.
+func Containers(t testing.TB, socket, label string) []container.Summary {
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Error(err)
+		return nil
+	}
+	defer c.Close()
+	list, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", label))})
+	if err != nil {
+		t.Error(err)
+	}
+	return list
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/client"
 
 	"everywhere/internal/docker"
 	"everywhere/internal/dockertest"
@@ -174,16 +172,7 @@ func runMatrix(ctx context.Context, t *testing.T, targets []inventory.Host, matr
 
 // containers lists the containers everywhere made on the engine at socket.
 func containers(t *testing.T, socket string) []container.Summary {
-	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	list, err := c.ContainerList(context.Background(), container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", docker.Label))})
-	if err != nil {
-		t.Error(err)
-	}
-	return list
+	return dockertest.Containers(t, socket, docker.Label)
 }
 
 func TestParse(t *testing.T) {
