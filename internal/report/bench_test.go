@@ -52,11 +52,11 @@ func BenchmarkSideFleet(b *testing.B) {
 		res := bigFleet(hosts)
 		for _, g := range []struct {
 			name string
-			mode Grouping
-		}{{"grouped", GroupAuto}, {"columns", GroupOff}} {
+			mode Layout
+		}{{"grouped", LayoutAuto}, {"columns", LayoutColumns}} {
 			b.Run(fmt.Sprintf("%dhosts/%s", hosts, g.name), func(b *testing.B) {
 				for b.Loop() {
-					if err := Side(io.Discard, res, SideOptions{Width: 120, Group: g.mode}); err != nil {
+					if err := Side(io.Discard, res, SideOptions{Width: 120, Layout: g.mode}); err != nil {
 						b.Fatal(err)
 					}
 				}

@@ -1,106 +1,45 @@
 package report
 
 import (
-	"net"
 	"sort"
 	"strconv"
 	"strings"
 
-	"everywhere/internal/host"
+	"everywhere/internal/compare"
 	"everywhere/internal/result"
 	"everywhere/internal/text"
 )
 
-// Placeholders that stand for a host's own identity in masked text.
-const (
-	MaskHost    = "<host>"
-	MaskAddress = "<address>"
-	MaskArch    = "<arch>"
-	MaskRun     = "<run>"
-)
-
-type maskPattern struct{ old, new string }
-
-// Masker returns a function that replaces, in text from host h, what is
-// the host's own: its name, its address (with and without the port), every
-// name of its declared architecture (everywhere's, dpkg's, uname -m's) and
-// the run id, each as a whole word. Outputs that then agree are the same
-// outcome: six hosts each printing their own `uname -m` agree, one printing
-// another architecture's name does not.
-func Masker(h result.HostResult, runID string) func(string) string {
-	return masker(h, runID, MaskHost, MaskArch)
-}
-
-// sameness masks h's identity for comparing outcomes: its name and its
-// architecture's names become one token, because a host may be named after
-// its architecture (the lab's s390x answers `uname -m` with its own name).
-func sameness(h result.HostResult, runID string) func(string) string {
-	return masker(h, runID, "\x00self", "\x00self")
-}
-
-func masker(h result.HostResult, runID, hostToken, archToken string) func(string) string {
-	var pats []maskPattern
-	add := func(old, new string) {
-		if old != "" {
-			pats = append(pats, maskPattern{old, new})
-		}
-	}
-	add(h.Address, MaskAddress)
-	if hostPart, _, err := net.SplitHostPort(h.Address); err == nil {
-		add(hostPart, MaskAddress)
-	}
-	add(h.Arch, archToken)
-	if a, err := host.ParseArch(h.Arch); err == nil {
-		add(string(a), archToken)
-		add(a.Debian(), archToken)
-		add(a.Kernel(), archToken)
-	}
-	// After the arch's names: a host named after its arch shows <arch>.
-	add(h.Name, hostToken)
-	add(runID, MaskRun)
-	sort.SliceStable(pats, func(i, j int) bool { return len(pats[i].old) > len(pats[j].old) })
-	var first [256]bool
-	for _, p := range pats {
-		first[p.old[0]] = true
-	}
-	return func(s string) string {
-		var b strings.Builder
-		last := 0
-		for i := 0; i < len(s); i++ {
-			if !first[s[i]] || (i > 0 && wordByte(s[i-1])) {
-				continue
-			}
-			for _, p := range pats {
-				end := i + len(p.old)
-				if strings.HasPrefix(s[i:], p.old) && (end == len(s) || !wordByte(s[end])) {
-					b.WriteString(s[last:i])
-					b.WriteString(p.new)
-					last = end
-					i = end - 1
-					break
-				}
-			}
-		}
-		if last == 0 {
-			return s
-		}
-		b.WriteString(s[last:])
-		return b.String()
-	}
-}
-
-func wordByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
-
-// outcome is one group of a step: the hosts that gave the same result.
+// outcome is one group of a step: the hosts that gave the same answer.
 type outcome struct {
 	status       result.Status // empty: the hosts have no such step
 	hosts        []int         // indices into res.Hosts, in inventory order
+	odd          bool          // not the most common answer (compare.Group.Odd)
 	step         *result.StepResult
-	mask         func(string) string // the first host's, for showing the step
-	reason       string              // masked
+	mask         func(string) string // the step's texts as shown (see shown); anything else with the first host's identity masked
+	shown        [3]compare.Shown    // by compare.Part: the reason, stdout, stderr as shown
+	reason       string              // as shown
 	minMS, maxMS int64
+	own          *compare.Mask // the first host's
+}
+
+// showing is a mask for cellBody and bodyOf: the group's first step's
+// reason, stdout and stderr as show has them, anything else (an
+// expectation's detail) with the first host's identity and volatile values
+// masked.
+func (o *outcome) showing(show func(compare.Shown) string) func(string) string {
+	raw := [3]string{o.step.Summary(), o.step.Stdout, o.step.Stderr}
+	return func(t string) string {
+		for part, r := range raw {
+			if t == r {
+				return show(o.shown[part])
+			}
+		}
+		if len(o.hosts) == 1 {
+			return t // nothing varies in a group of one
+		}
+		return o.own.Apply(t)
+	}
 }
 
 // stepOutcomes is a step's hosts gathered by outcome, largest group first.
@@ -108,63 +47,43 @@ type stepOutcomes struct {
 	name, command string
 	cleanup       bool
 	outcomes      []*outcome
+	cmp           *compare.Step
 }
 
-// groupSteps gathers every step's hosts by outcome: status, reason,
-// stdout and stderr, each host's identity masked.
+// groupSteps gathers every step's hosts by outcome, as compare.Run
+// decides, each group with its texts as shown.
 func groupSteps(res *result.Result) []stepOutcomes {
-	masks := make([]func(string) string, len(res.Hosts))
-	same := make([]func(string) string, len(res.Hosts))
-	for i, h := range res.Hosts {
-		masks[i], same[i] = Masker(h, res.RunID), sameness(h, res.RunID)
-	}
 	var all []stepOutcomes
-	gather := func(name string, cleanup bool, pick func(result.HostResult) *result.StepResult) {
-		so := stepOutcomes{name: name, cleanup: cleanup}
-		byKey := map[string]*outcome{}
-		for i, h := range res.Hosts {
-			s := pick(h)
-			key := "\x00none"
-			reason := ""
-			if s != nil {
-				if so.command == "" {
-					so.command = s.Command
+	for _, rs := range compare.Run(res) {
+		so := stepOutcomes{name: rs.Name, command: rs.Command, cleanup: rs.Cleanup, cmp: rs.Step}
+		for gi, g := range rs.Groups {
+			first := g.Hosts[0]
+			o := &outcome{status: g.Status, hosts: g.Hosts, odd: g.Odd, minMS: -1}
+			if !g.None {
+				o.step = compare.Pick(res.Hosts[first], rs.Index, rs.Cleanup)
+				for _, part := range []compare.Part{compare.Reason, compare.Stdout, compare.Stderr} {
+					o.shown[part] = rs.Show(gi, part)
 				}
-				reason = masks[i](s.Summary())
-				key = strings.Join([]string{string(s.Status), same[i](s.Summary()), same[i](s.Stdout), same[i](s.Stderr)}, "\x00")
-			}
-			o := byKey[key]
-			if o == nil {
-				o = &outcome{step: s, mask: masks[i], reason: reason, minMS: -1}
-				if s != nil {
-					o.status = s.Status
+				o.reason = o.shown[compare.Reason].Text
+				o.own = rs.Mask(first)
+				o.mask = o.showing(func(sh compare.Shown) string { return sh.Text })
+				for _, h := range g.Hosts {
+					s := compare.Pick(res.Hosts[h], rs.Index, rs.Cleanup)
+					if o.minMS < 0 || s.DurationMS < o.minMS {
+						o.minMS = s.DurationMS
+					}
+					o.maxMS = max(o.maxMS, s.DurationMS)
 				}
-				byKey[key] = o
-				so.outcomes = append(so.outcomes, o)
 			}
-			o.hosts = append(o.hosts, i)
-			if s != nil {
-				if o.minMS < 0 || s.DurationMS < o.minMS {
-					o.minMS = s.DurationMS
-				}
-				o.maxMS = max(o.maxMS, s.DurationMS)
-			}
+			so.outcomes = append(so.outcomes, o)
 		}
-		sort.SliceStable(so.outcomes, func(i, j int) bool { return len(so.outcomes[i].hosts) > len(so.outcomes[j].hosts) })
 		all = append(all, so)
-	}
-	for i, name := range res.Steps {
-		gather(name, false, func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
-	}
-	for i, name := range res.Cleanup {
-		gather(name, true, func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	return all
 }
 
-// Groups gathers, step by step, the hosts of res whose outcomes (status,
-// reason, stdout, stderr) are equal once each host's own identity is masked
-// (see Masker), the largest group first; every other group is marked odd.
+// Groups gathers, step by step, the hosts of res whose answers are equal
+// (see compare.Compare), the largest group first, the odd ones out marked.
 // It is what the JSON report carries and the grouped side view shows.
 func Groups(res *result.Result) []result.StepGroups { return groupsOf(res, groupSteps(res)) }
 
@@ -174,8 +93,8 @@ func groupsOf(res *result.Result, steps []stepOutcomes) []result.StepGroups {
 	var out []result.StepGroups
 	for _, so := range steps {
 		sg := result.StepGroups{Step: so.name, Cleanup: so.cleanup}
-		for i, o := range so.outcomes {
-			g := result.Group{Status: o.status, Reason: o.reason, Odd: i > 0}
+		for _, o := range so.outcomes {
+			g := result.Group{Status: o.status, Reason: o.reason, Odd: o.odd}
 			for _, h := range o.hosts {
 				g.Hosts = append(g.Hosts, res.Hosts[h].Name)
 			}
@@ -196,11 +115,18 @@ func connectOutcomes(res *result.Result) (reached []int, errors []string, byErro
 			reached = append(reached, i)
 			continue
 		}
-		e := Masker(h, res.RunID)(h.Error)
+		e := compare.IdentityOf(h, res.RunID).Mask(true).Apply(h.Error)
 		if byError[e] == nil {
 			errors = append(errors, e)
 		}
 		byError[e] = append(byError[e], i)
+	}
+	for i, e := range errors { // a group of one shows its host's error as it is
+		if hosts := byError[e]; len(hosts) == 1 {
+			delete(byError, e)
+			errors[i] = res.Hosts[hosts[0]].Error
+			byError[errors[i]] = hosts
+		}
 	}
 	return reached, errors, byError
 }

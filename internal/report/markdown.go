@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"everywhere/internal/compare"
 	"everywhere/internal/result"
 	"everywhere/internal/text"
 )
@@ -25,10 +26,6 @@ func Markdown(w io.Writer, res *result.Result) error {
 		fmt.Fprintf(b, " %s<br>%s |", mdText(h.Name), mdText(h.Arch))
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---|", len(res.Hosts)) + "\n")
-	names := make([]string, len(res.Hosts))
-	for i, h := range res.Hosts {
-		names[i] = h.Name
-	}
 	if unreached(res) {
 		b.WriteString("| **connect** |")
 		for _, h := range res.Hosts {
@@ -40,20 +37,20 @@ func Markdown(w io.Writer, res *result.Result) error {
 		}
 		b.WriteString("\n")
 	}
-	row := func(label string, pick func(result.HostResult) *result.StepResult) {
-		steps := make([]*result.StepResult, len(res.Hosts))
-		for i, h := range res.Hosts {
-			steps[i] = pick(h)
+	for _, rs := range compare.Run(res) {
+		label := rs.Name
+		if rs.Cleanup {
+			label = result.CleanupLabel(label)
 		}
-		marks := divergent(steps, names)
 		fmt.Fprintf(b, "| **%s** |", mdText(label))
-		for i, s := range steps {
+		for i, h := range res.Hosts {
+			s := compare.Pick(h, rs.Index, rs.Cleanup)
 			if s == nil {
 				b.WriteString(" |")
 				continue
 			}
 			cell := cellHead(s).s
-			if marks[i] {
+			if rs.Odd(i) {
 				cell += " ≠"
 			}
 			for _, l := range cellBody(s, 0, mdMaxLines, nil) {
@@ -66,12 +63,6 @@ func Markdown(w io.Writer, res *result.Result) error {
 			fmt.Fprintf(b, " %s |", cell)
 		}
 		b.WriteString("\n")
-	}
-	for i, name := range res.Steps {
-		row(name, func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
-	}
-	for i, name := range res.Cleanup {
-		row(result.CleanupLabel(name), func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	if list := problems(res); len(list) > 0 {
 		b.WriteString("\n## Problems\n\n")

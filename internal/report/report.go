@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"everywhere/internal/host"
 	"everywhere/internal/result"
 )
 
@@ -106,68 +105,6 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%.1fs", d.Seconds())
 	}
 	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// shape reduces output to what should agree across hosts of a fleet:
-// numbers, the host's own name and architecture names are masked, so that
-// a cell stands out only where the output really differs in kind.
-func shape(out, hostName string) string {
-	words := strings.Fields(out)
-	for i, w := range words {
-		if found, _ := host.ArchesIn(w); len(found) > 0 {
-			words[i] = "<arch>"
-			continue
-		}
-		words[i] = strings.ReplaceAll(w, hostName, "<host>")
-	}
-	return foldDigits(strings.Join(words, " "))
-}
-
-// foldDigits turns every run of digits into one 0.
-func foldDigits(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= '0' && c <= '9' {
-			if i == 0 || s[i-1] < '0' || s[i-1] > '9' {
-				b = append(b, '0')
-			}
-			continue
-		}
-		b = append(b, s[i])
-	}
-	return string(b)
-}
-
-// divergent marks, for one step, the hosts whose output shape differs from
-// a strict majority's. With no majority nothing is marked.
-func divergent(steps []*result.StepResult, names []string) []bool {
-	marks := make([]bool, len(steps))
-	counts := map[string]int{}
-	shapes := make([]string, len(steps))
-	ran := 0
-	for _, s := range steps {
-		if s != nil && s.ExitCode != nil {
-			ran++
-		}
-	}
-	if ran < 3 {
-		return marks
-	}
-	for i, s := range steps {
-		if s == nil || s.ExitCode == nil {
-			continue
-		}
-		shapes[i] = shape(s.Stdout+"\x00"+s.Stderr, names[i])
-		counts[shapes[i]]++
-	}
-	for majority, n := range counts {
-		if n*2 > ran {
-			for i, s := range steps {
-				marks[i] = s != nil && s.ExitCode != nil && shapes[i] != majority
-			}
-		}
-	}
-	return marks
 }
 
 func statusIcon(s result.Status) string {

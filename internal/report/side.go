@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 
+	"everywhere/internal/compare"
 	"everywhere/internal/result"
 	"everywhere/internal/text"
 )
@@ -14,20 +15,37 @@ import (
 type SideOptions struct {
 	Width    int      // terminal columns; 0 means DefaultWidth
 	Color    bool     // ANSI colours
-	MaxLines int      // output lines shown per cell; 0 means DefaultMaxLines
-	Group    Grouping // columns, or a block per distinct outcome
+	MaxLines int    // output lines shown per cell; 0 means DefaultMaxLines
+	Layout   Layout // panes, columns or groups; LayoutAuto chooses by width
 }
 
-// Grouping says whether the side view gathers hosts by outcome.
-type Grouping int
+// Layout is how the side view lays out hosts and steps.
+type Layout int
 
-// Groupings: GroupAuto groups when the hosts do not fit side by side in
-// one band of columns.
+// Layouts. LayoutAuto chooses panes for 3 to 9 hosts when three panes of
+// minPaneWidth fit across, else columns when the hosts fit side by side in
+// one band, else groups; it says which, and why, once under the title.
 const (
-	GroupAuto Grouping = iota
-	GroupOn
-	GroupOff
+	LayoutAuto    Layout = iota
+	LayoutGroups         // a block per distinct answer of each step, headed by its hosts
+	LayoutColumns        // a column per host, in bands of columns
+	LayoutPanes          // a pane per host, its steps and outputs, three across
 )
+
+// LayoutNames are the names of --layout, in the order of Layout.
+var LayoutNames = []string{"auto", "groups", "columns", "panes"}
+
+// ParseLayout reads a layout's name.
+func ParseLayout(name string) (Layout, error) {
+	for i, n := range LayoutNames {
+		if n == name {
+			return Layout(i), nil
+		}
+	}
+	return 0, fmt.Errorf("unknown layout %q (use panes, columns or groups)", name)
+}
+
+func (l Layout) String() string { return LayoutNames[l] }
 
 // Defaults for SideOptions' zero fields.
 const (
@@ -102,11 +120,21 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 	}
 	labelWidth = min(labelWidth, 28, opts.Width/4)
 	perBand := max(1, (opts.Width-labelWidth)/(minColumnWidth+3))
-	if opts.Group == GroupOn || (opts.Group == GroupAuto && len(res.Hosts) > perBand) {
+	layout, why := chooseLayout(len(res.Hosts), opts, perBand)
+	if why != "" {
+		sh.text(why, ansiDim, 0, 2)
+	}
+	steps := compare.Run(res)
+	switch layout {
+	case LayoutGroups:
 		sideGrouped(sh, res, opts)
-	} else {
+	case LayoutPanes:
+		sidePanes(sh, res, opts, steps)
+	default:
 		labels = stepLabels(res, opts.MaxLines, labelWidth)
-		sideColumns(sh, res, opts, labels, labelWidth, perBand)
+		sideColumns(sh, res, opts, labels, labelWidth, perBand, steps)
+	}
+	if layout != LayoutGroups {
 		sh.b.WriteString("\n")
 		for _, p := range problems(res) {
 			where := p.host
@@ -192,30 +220,36 @@ func unreached(res *result.Result) bool {
 	return false
 }
 
-// sideColumns draws the hosts side by side, perBand columns at a time.
-func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]line, labelWidth, perBand int) {
-	names := make([]string, len(res.Hosts))
-	for i, h := range res.Hosts {
-		names[i] = h.Name
+// chooseLayout is the layout opts ask for and, when it was chosen for
+// them, why.
+func chooseLayout(hosts int, opts SideOptions, perBand int) (Layout, string) {
+	if opts.Layout != LayoutAuto {
+		return opts.Layout, ""
 	}
+	panesWidth := 3*minPaneWidth + 3*2
+	switch {
+	case hosts >= 3 && hosts <= maxAutoPanes && opts.Width >= panesWidth:
+		return LayoutPanes, fmt.Sprintf("layout: panes, as %d hosts fit three across in %d columns (--layout columns or groups)", hosts, opts.Width)
+	case hosts <= perBand && hosts >= 3 && hosts <= maxAutoPanes:
+		return LayoutColumns, fmt.Sprintf("layout: columns, as panes need %d columns, not %d (--layout panes or groups)", panesWidth, opts.Width)
+	case hosts <= perBand:
+		return LayoutColumns, ""
+	}
+	return LayoutGroups, fmt.Sprintf("layout: groups, as %d hosts do not fit side by side in %d columns (--layout columns or panes)", hosts, opts.Width)
+}
+
+// sideColumns draws the hosts side by side, perBand columns at a time.
+func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]line, labelWidth, perBand int, steps []compare.RunStep) {
 	type stepRow struct {
 		steps []*result.StepResult
-		marks []bool
+		cmp   *compare.Step
 	}
-	var rows []stepRow
-	addRow := func(pick func(result.HostResult) *result.StepResult) {
-		r := stepRow{steps: make([]*result.StepResult, len(res.Hosts))}
+	rows := make([]stepRow, len(steps))
+	for ri, rs := range steps {
+		rows[ri] = stepRow{steps: make([]*result.StepResult, len(res.Hosts)), cmp: rs.Step}
 		for i, h := range res.Hosts {
-			r.steps[i] = pick(h)
+			rows[ri].steps[i] = compare.Pick(h, rs.Index, rs.Cleanup)
 		}
-		r.marks = divergent(r.steps, names)
-		rows = append(rows, r)
-	}
-	for i := range res.Steps {
-		addRow(func(h result.HostResult) *result.StepResult { return stepAt(h.Steps, i) })
-	}
-	for i := range res.Cleanup {
-		addRow(func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	connect := unreached(res)
 	for start := 0; start < len(res.Hosts); start += perBand {
@@ -256,7 +290,7 @@ func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]lin
 					continue
 				}
 				c := []line{cellHead(s)}
-				if r.marks[i] {
+				if r.cmp.Odd(i) {
 					c = append(c, line{"≠ differs", ansiYellow})
 				}
 				cells[i-start] = append(c, cellBody(s, colWidth, opts.MaxLines, nil)...)
@@ -343,6 +377,7 @@ func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
 			sh.text(text.Clean(e), ansiRed, 4, 4)
 		}
 	}
+	names := hostNamer(res)
 	for _, so := range groupSteps(res) {
 		sh.b.WriteString("\n")
 		name := so.name
@@ -365,9 +400,9 @@ func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
 				sh.b.WriteString(prefix + sh.paint(line{l.s, ansiDim}) + "\n")
 			}
 		}
-		for i, o := range so.outcomes {
+		for _, o := range so.outcomes {
 			mark := ""
-			if i > 0 {
+			if o.odd {
 				mark = "≠ "
 			}
 			var head line
@@ -388,7 +423,8 @@ func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
 			if o.step == nil {
 				continue
 			}
-			for _, l := range cellBody(o.step, opts.Width-6, opts.MaxLines, o.mask) {
+			expanded := o.showing(func(s compare.Shown) string { return expand(s, names, opts.Width-6) })
+			for _, l := range cellBody(o.step, opts.Width-6, opts.MaxLines, expanded) {
 				sh.b.WriteString("      " + sh.paint(l) + "\n")
 			}
 		}

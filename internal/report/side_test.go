@@ -83,7 +83,7 @@ func withOutput(stdout, stderr string) func(int, *result.StepResult) {
 // not raw newlines that shift every row after it.
 func TestSideMultiLineCommand(t *testing.T) {
 	res := tiny(3, "echo one\necho two\r\n\techo three", withOutput("one\ntwo\nthree\n", ""))
-	out := side(t, res, SideOptions{Width: 80, Group: GroupOff})
+	out := side(t, res, SideOptions{Width: 80, Layout: LayoutColumns})
 	checkGrid(t, "multi-line command", out, 80)
 	for _, want := range []string{"\necho one ", "\necho two ", "\n        echo three "} {
 		if !strings.Contains(out, want) {
@@ -107,10 +107,10 @@ func TestSideUnicodeKeepsTheGrid(t *testing.T) {
 	res := tiny(len(outputs), "print things", func(i int, s *result.StepResult) { withOutput(outputs[i], outputs[(i+1)%len(outputs)])(i, s) })
 	res.Hosts[0].Name = "名前のホスト"
 	for _, width := range []int{40, 60, 77, 80, 100, 160, 240} {
-		for _, g := range []Grouping{GroupOff, GroupOn} {
-			out := side(t, res, SideOptions{Width: width, Group: g})
+		for _, g := range []Layout{LayoutColumns, LayoutGroups, LayoutPanes} {
+			out := side(t, res, SideOptions{Width: width, Layout: g})
 			checkGrid(t, fmt.Sprintf("width %d group %d", width, g), out, width)
-			if width == 160 && g == GroupOff {
+			if width == 160 && g == LayoutColumns {
 				golden(t, "side-unicode.golden", []byte(out))
 			}
 		}
@@ -119,8 +119,8 @@ func TestSideUnicodeKeepsTheGrid(t *testing.T) {
 
 func TestSideFitsWidth(t *testing.T) {
 	for _, width := range []int{40, 60, 80, 100, 160, 240} {
-		for _, g := range []Grouping{GroupAuto, GroupOff, GroupOn} {
-			out := side(t, fixture(), SideOptions{Width: width, Group: g})
+		for _, g := range []Layout{LayoutAuto, LayoutColumns, LayoutGroups, LayoutPanes} {
+			out := side(t, fixture(), SideOptions{Width: width, Layout: g})
 			checkGrid(t, fmt.Sprintf("width %d group %d", width, g), out, width) // every line, the title too
 			if strings.Contains(out, "\x1b") {
 				t.Errorf("width %d: remote escape sequence reached the terminal", width)
@@ -145,10 +145,10 @@ func TestSideFailureFirst(t *testing.T) {
 	res := tiny(2, "seq 1 20; echo 'E: Unable to locate package foo' >&2; exit 100", aptFailure)
 	res.Hosts[1].Steps[0] = result.StepResult{Name: "step", Command: res.Hosts[0].Steps[0].Command, Status: result.OK, ExitCode: code(0), Stdout: "fine\n"}
 	res.Hosts[1].Status = result.OK
-	out := side(t, res, SideOptions{Width: 100, Group: GroupOff})
+	out := side(t, res, SideOptions{Width: 100, Layout: LayoutColumns})
 	checkGrid(t, "failure", out, 100)
 	cell := column(out, 0)
-	want := []string{"✘ failed 0.10s", "→ exit status 100", "2> E: Unable to locate package foo", "1", "2", "3", "… 14 more lines", "18", "19", "20"}
+	want := []string{"✘ failed 0.10s", "≠ differs", "→ exit status 100", "2> E: Unable to locate package foo", "1", "2", "3", "… 14 more lines", "18", "19", "20"}
 	if strings.Join(cell, "|") != strings.Join(want, "|") {
 		t.Errorf("failed cell:\n%s\nwant:\n%s", strings.Join(cell, "\n"), strings.Join(want, "\n"))
 	}
@@ -195,7 +195,7 @@ func TestSideLongLogKeepsItsEnd(t *testing.T) {
 		s.Stdout, s.StdoutBytes, s.StdoutTruncated = buf.String(), buf.Total(), buf.Truncated()
 		s.Status, s.ExitCode = result.Failed, code(100)
 	})
-	out := side(t, res, SideOptions{Width: 60, Group: GroupOff, MaxLines: 6})
+	out := side(t, res, SideOptions{Width: 60, Layout: LayoutColumns, MaxLines: 6})
 	checkGrid(t, "long log", out, 60)
 	if !strings.Contains(out, "E: Unable to locate package foo") {
 		t.Errorf("the error at the end of the log is lost:\n%s", out)
@@ -213,7 +213,7 @@ func TestSideCountsLinesNotRows(t *testing.T) {
 		fmt.Fprintf(&out, "line %02d %s\n", i, strings.Repeat("abc ", 12)) // three rows each at width 20
 	}
 	res := tiny(3, "long lines", withOutput(out.String(), ""))
-	view := side(t, res, SideOptions{Width: 80, MaxLines: 7, Group: GroupOff})
+	view := side(t, res, SideOptions{Width: 80, MaxLines: 7, Layout: LayoutColumns})
 	// 7 rows: 3 rows of line 01, the elision, 3 rows of line 40.
 	if !strings.Contains(view, "… 38 more lines") {
 		t.Errorf("want … 38 more lines:\n%s", view)

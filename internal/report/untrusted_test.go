@@ -86,8 +86,8 @@ func TestUntrustedTextIsNeutralisedEverywhere(t *testing.T) {
 				}
 				views[format] = buf.String()
 			}
-			views["side columns"] = side(t, res, SideOptions{Width: 120, Group: GroupOff})
-			views["side grouped"] = side(t, res, SideOptions{Width: 120, Group: GroupOn})
+			views["side columns"] = side(t, res, SideOptions{Width: 120, Layout: LayoutColumns})
+			views["side grouped"] = side(t, res, SideOptions{Width: 120, Layout: LayoutGroups})
 			views["side colour"] = stripColour(side(t, res, SideOptions{Width: 120, Color: true}))
 			for name, v := range views {
 				if i := strings.IndexFunc(v, forbidden); i >= 0 {

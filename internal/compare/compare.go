@@ -1,0 +1,267 @@
+package compare
+
+import (
+	"sort"
+	"strings"
+
+	"everywhere/internal/result"
+)
+
+// Part is one of the texts of an answer.
+type Part uint8
+
+// The parts of an answer, each compared in its place.
+const (
+	Reason Part = iota // why the step was not ok (result.StepResult.Summary)
+	Stdout
+	Stderr
+)
+
+// Answer is one host's outcome of a step, as it is compared.
+type Answer struct {
+	None   bool          // the host has no such step
+	Status result.Status // of the step
+	Texts  [3]string     // by Part
+}
+
+// AnswerOf is the answer of a host's step; nil is the host without it.
+func AnswerOf(s *result.StepResult) Answer {
+	if s == nil {
+		return Answer{None: true}
+	}
+	return Answer{Status: s.Status, Texts: [3]string{s.Summary(), s.Stdout, s.Stderr}}
+}
+
+// Verdict is what a step's comparison found.
+type Verdict uint8
+
+// Verdicts.
+const (
+	Equal    Verdict = iota // every host gave one answer (or none was compared)
+	Majority                // one answer is the most common: the other groups are the odd ones out
+	Split                   // no single answer is the most common: every group differs
+)
+
+// Group is the hosts that gave one answer.
+type Group struct {
+	Hosts  []int // indices of the hosts compared, in their order
+	None   bool  // the hosts have no such step
+	Status result.Status
+	// Odd says the group is not the most common answer: its hosts differ.
+	Odd bool
+}
+
+// Step is one step compared across hosts.
+type Step struct {
+	Groups  []Group // the largest first; of equal size, in order of their first host
+	Verdict Verdict
+	of      []int // host → its group
+	answers []Answer
+	masks   []*Mask
+	ids     []Identity
+}
+
+// Odd says host differs from the step's most common answer (see Group.Odd).
+func (s *Step) Odd(host int) bool { return s.Groups[s.of[host]].Odd }
+
+// GroupOf is the index in Groups of host's group.
+func (s *Step) GroupOf(host int) int { return s.of[host] }
+
+// Mask is the mask the comparison gave host: its name left out where the
+// name is a word of the step's answers.
+func (s *Step) Mask(host int) *Mask { return s.masks[host] }
+
+// Compare compares one step: hosts ids[i] gave answers[i].
+//
+// A host's name is its identity, and masked, only where it is not a word
+// of the answers themselves: not when another host's answer holds it too
+// (hosts debian and ubuntu, whose os-release both say debian), and not
+// when it names an operating system (NameIsAWord). Masking may then leave
+// hosts apart that printed their own names, never merge hosts that
+// printed different things.
+func Compare(ids []Identity, answers []Answer) *Step {
+	s := &Step{of: make([]int, len(ids)), answers: answers, masks: make([]*Mask, len(ids)), ids: ids}
+	common := sharedNames(ids, answers)
+	byKey := map[string]int{}
+	var b strings.Builder
+	for i, id := range ids {
+		s.masks[i] = id.Mask(!common[id.Name] && !NameIsAWord(id.Name))
+		a := answers[i]
+		key := "\x00none"
+		if !a.None {
+			b.Reset()
+			b.WriteString(string(a.Status))
+			for _, t := range a.Texts {
+				b.WriteString("\x00\x01")
+				b.WriteString(s.masks[i].Key(t))
+			}
+			key = b.String()
+		}
+		g, ok := byKey[key]
+		if !ok {
+			g = len(s.Groups)
+			byKey[key] = g
+			s.Groups = append(s.Groups, Group{None: a.None, Status: a.Status})
+		}
+		s.Groups[g].Hosts = append(s.Groups[g].Hosts, i)
+	}
+	order := make([]int, len(s.Groups))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return len(s.Groups[order[a]].Hosts) > len(s.Groups[order[b]].Hosts) })
+	groups := make([]Group, len(order))
+	for to, from := range order {
+		groups[to] = s.Groups[from]
+		for _, h := range groups[to].Hosts {
+			s.of[h] = to
+		}
+	}
+	s.Groups = groups
+	switch {
+	case len(groups) <= 1:
+		s.Verdict = Equal
+	case len(groups[0].Hosts) > len(groups[1].Hosts):
+		s.Verdict = Majority
+		for i := 1; i < len(groups); i++ {
+			groups[i].Odd = true
+		}
+	default:
+		s.Verdict = Split
+		for i := range groups {
+			groups[i].Odd = true
+		}
+	}
+	return s
+}
+
+// osWords are names of operating systems and distributions, as
+// os-release's ID and uname -s print them: a host named after one is
+// named after an answer, so its name is not masked.
+var osWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`linux gnu debian ubuntu fedora centos rhel redhat rocky almalinux alma
+		alpine arch archlinux manjaro opensuse suse sles gentoo nixos amzn amazon ol oracle raspbian kali mint
+		linuxmint void slackware devuan mageia openwrt busybox freebsd openbsd netbsd darwin macos windows`) {
+		osWords[w] = true
+	}
+}
+
+// NameIsAWord says a host's name is a word outputs hold for another
+// reason than being the host's name: an operating system's (debian,
+// ubuntu, fedora, …), in any case.
+func NameIsAWord(name string) bool { return osWords[strings.ToLower(name)] }
+
+// sharedNames are the host names that another host's answer holds as a
+// whole word. One pass over the answers: every span of whole words
+// (joined by . _ or -) as long as the longest name is looked up.
+func sharedNames(ids []Identity, answers []Answer) map[string]bool {
+	owner := map[string]int{}
+	maxWords := 0
+	for i, id := range ids {
+		if id.Name == "" {
+			continue
+		}
+		owner[id.Name] = i
+		maxWords = max(maxWords, len(words(id.Name)))
+	}
+	shared := map[string]bool{}
+	for i, a := range answers {
+		for _, t := range a.Texts {
+			eachSpan(t, maxWords, func(span string) {
+				if o, ok := owner[span]; ok && o != i {
+					shared[span] = true
+				}
+			})
+		}
+	}
+	return shared
+}
+
+// words are the [A-Za-z0-9] runs of s, as index pairs.
+func words(s string) [][2]int {
+	var out [][2]int
+	for i := 0; i < len(s); {
+		if !wordByte(s[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(s) && wordByte(s[j]) {
+			j++
+		}
+		out = append(out, [2]int{i, j})
+		i = j
+	}
+	return out
+}
+
+func joiner(c byte) bool { return c == '.' || c == '-' || c == '_' }
+
+// eachSpan calls fn with every run of 1 to n whole words of s joined by
+// single joiners (the forms a host's name takes: pi4, web-1, db.lan).
+func eachSpan(s string, n int, fn func(string)) {
+	if n == 0 {
+		return
+	}
+	ws := words(s)
+	for a := range ws {
+		for b := a; b < len(ws) && b < a+n; b++ {
+			if b > a && (ws[b][0]-ws[b-1][1] != 1 || !joiner(s[ws[b-1][1]])) {
+				break
+			}
+			fn(s[ws[a][0]:ws[b][1]])
+		}
+	}
+}
+
+// RunStep is one step of a run, compared.
+type RunStep struct {
+	Name    string // as the plan names it
+	Index   int    // among the plan's steps, or its cleanup steps
+	Cleanup bool
+	Command string // as the first host that ran it has it
+	*Step
+}
+
+// Pick is host h's step i, of the cleanup steps when cleanup; nil when
+// the host has none.
+func Pick(h result.HostResult, i int, cleanup bool) *result.StepResult {
+	steps := h.Steps
+	if cleanup {
+		steps = h.Cleanup
+	}
+	if i < len(steps) {
+		return &steps[i]
+	}
+	return nil
+}
+
+// Run compares every step of res, then every cleanup step: the one
+// comparison every view of a result shows.
+func Run(res *result.Result) []RunStep {
+	ids := make([]Identity, len(res.Hosts))
+	for i, h := range res.Hosts {
+		ids[i] = IdentityOf(h, res.RunID)
+	}
+	var out []RunStep
+	add := func(names []string, cleanup bool) {
+		for i, name := range names {
+			rs := RunStep{Name: name, Index: i, Cleanup: cleanup}
+			answers := make([]Answer, len(res.Hosts))
+			for h, hr := range res.Hosts {
+				s := Pick(hr, i, cleanup)
+				answers[h] = AnswerOf(s)
+				if s != nil && rs.Command == "" {
+					rs.Command = s.Command
+				}
+			}
+			rs.Step = Compare(ids, answers)
+			out = append(out, rs)
+		}
+	}
+	add(res.Steps, false)
+	add(res.Cleanup, true)
+	return out
+}
