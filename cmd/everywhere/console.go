@@ -232,7 +232,7 @@ func (c *console) save(dir string) {
 		c.screen.Send(tiles.StatusMsg(":save: no command has run yet"))
 		return
 	}
-	saved, err := saveReports(dir, res, consoleFormats, report.SideOptions{Width: report.DefaultWidth, MaxLines: report.DefaultMaxLines, Group: report.GroupAuto})
+	saved, err := saveReports(dir, res, consoleFormats, report.SideOptions{Width: report.DefaultWidth, MaxLines: report.DefaultMaxLines, Layout: report.LayoutAuto})
 	if err != nil {
 		c.screen.Send(tiles.StatusMsg(":save: " + err.Error()))
 		return

@@ -175,6 +175,7 @@ type renderOptions struct {
 	maxLines int
 	output   string
 	group    bool
+	layout   string
 	flags    *pflag.FlagSet // to tell --group=false from no --group
 }
 
@@ -182,7 +183,8 @@ func (o *renderOptions) register(f *pflag.FlagSet, withOutputDir bool) {
 	f.StringVar(&o.format, "format", "side", "report on stdout: "+strings.Join(report.Formats, ", "))
 	o.flags = f
 	f.IntVar(&o.width, "width", 0, "columns of the side-by-side view (default: the terminal's, else $COLUMNS, else 120)")
-	f.BoolVar(&o.group, "group", false, "side-by-side view: a block per distinct outcome of each step, headed by its hosts\n(default: when the hosts do not fit side by side; --group=false keeps columns)")
+	f.StringVar(&o.layout, "layout", "auto", "side-by-side view: panes (a pane per host, three across), columns (a column per host)\nor groups (a block per distinct answer of each step, headed by its hosts); auto: panes\nfor 3 to 9 hosts when the width holds three, else columns when the hosts fit, else groups")
+	f.BoolVar(&o.group, "group", false, "the same as --layout groups (--group=false: --layout columns)")
 	f.StringVar(&o.color, "color", "auto", "colour the side-by-side view: auto, always, never")
 	f.IntVar(&o.maxLines, "max-lines", report.DefaultMaxLines, "output lines shown per cell of the side-by-side view")
 	if withOutputDir {
@@ -199,6 +201,12 @@ func (o *renderOptions) check() error {
 	}
 	if o.width < 0 {
 		return usagef("--width %d: give a number of columns", o.width)
+	}
+	if _, err := report.ParseLayout(o.layout); err != nil {
+		return usagef("--layout: %v", err)
+	}
+	if o.flags != nil && o.flags.Changed("group") && o.flags.Changed("layout") {
+		return usagef("--group and --layout: give one")
 	}
 	return nil
 }
@@ -217,12 +225,12 @@ func (o *renderOptions) sideOptions(tty bool, termWidth int, columns string) rep
 		opts.Width = report.DefaultWidth
 	}
 	switch {
-	case o.flags == nil || !o.flags.Changed("group"):
-		opts.Group = report.GroupAuto
-	case o.group:
-		opts.Group = report.GroupOn
+	case o.flags != nil && o.flags.Changed("group") && o.group:
+		opts.Layout = report.LayoutGroups
+	case o.flags != nil && o.flags.Changed("group"):
+		opts.Layout = report.LayoutColumns
 	default:
-		opts.Group = report.GroupOff
+		opts.Layout, _ = report.ParseLayout(o.layout) // checked by check
 	}
 	return opts
 }
@@ -246,7 +254,7 @@ func (o *renderOptions) render(stdout, stderr io.Writer, res *result.Result) err
 	if o.output == "" {
 		return nil
 	}
-	saved, err := saveReports(o.output, res, report.Formats, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Group: opts.Group})
+	saved, err := saveReports(o.output, res, report.Formats, report.SideOptions{Width: report.DefaultWidth, MaxLines: o.maxLines, Layout: opts.Layout})
 	if err != nil {
 		return fmt.Errorf("-o: %w", err)
 	}

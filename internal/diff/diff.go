@@ -1,19 +1,18 @@
 // Package diff says what changed between two runs, host by host and step
 // by step: status (a regression or a fix), output (a line diff of what was
-// kept, each host's identity masked as the grouped report masks it),
+// kept, each host's identity and volatile values masked as every report compares hosts (internal/compare)),
 // duration beyond a factor, hosts and steps added or gone.
 package diff
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
 	udiff "github.com/aymanbagabas/go-udiff"
 
+	"everywhere/internal/compare"
 	"everywhere/internal/host"
-	"everywhere/internal/report"
 	"everywhere/internal/result"
 )
 
@@ -158,7 +157,7 @@ func Compare(old, new *result.Result, opts Options) (*Diff, error) {
 		oh, nh := old.Hosts[oi], new.Hosts[ni]
 		h := Host{Key: key, Old: oh.Name, New: nh.Name, Arch: nh.Arch}
 		var err error
-		h.Changes, err = compareHost(oh, nh, report.Masker(oh, old.RunID), report.Masker(nh, new.RunID), old, new, opts)
+		h.Changes, err = compareHost(oh, nh, maskOf(oh, old.RunID), maskOf(nh, new.RunID), old, new, opts)
 		if err != nil {
 			return nil, fmt.Errorf("host %s: %w", key, err)
 		}
@@ -214,13 +213,13 @@ func keys(r *result.Result, byArch bool) []string {
 	return out
 }
 
-// timeRE finds a time of day, with the date and zone that may go with it
-// (2026-12-01T19:55:33.123Z, 19:55:33): run to run they always differ, so
-// they are masked like a host's identity.
-var timeRE = regexp.MustCompile(`(\d{4}-\d{2}-\d{2}[T ])?\d{1,2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?`)
-
-// MaskTime is the placeholder for a time in masked output.
-const MaskTime = "<time>"
+// maskOf is how h's text is compared run to run: as every report
+// compares hosts (compare.Mask), its identity and volatile values (times,
+// ids, interface indexes…) masked, its name too unless it is a word of
+// answers (compare.NameIsAWord).
+func maskOf(h result.HostResult, runID string) func(string) string {
+	return compare.IdentityOf(h, runID).Mask(!compare.NameIsAWord(h.Name)).Apply
+}
 
 func compareHost(oh, nh result.HostResult, oldMask, newMask func(string) string, old, new *result.Result, opts Options) ([]Change, error) {
 	var changes []Change
@@ -235,10 +234,6 @@ func compareHost(oh, nh result.HostResult, oldMask, newMask func(string) string,
 	if !oldReached { // neither reached: its steps never ran
 		return nil, nil
 	}
-	mask := func(m func(string) string) func(string) string {
-		return func(s string) string { return timeRE.ReplaceAllString(m(s), MaskTime) }
-	}
-	oldMask, newMask = mask(oldMask), mask(newMask)
 	var err error
 	compare := func(label string, o, n *result.StepResult) {
 		if err == nil {

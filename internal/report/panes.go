@@ -31,7 +31,7 @@ var paneTitle = map[result.Status]string{
 // sidePanes draws every host as a pane, three across (fewer when the width
 // does not hold three of minPaneWidth): a title bar with its name, arch and
 // status, then each step's status, ≠ where the host differs from the
-// step's most common answer (steps), and its output.
+// step's most common answer (steps), its command and its output.
 func sidePanes(sh *sheet, res *result.Result, opts SideOptions, steps []compare.RunStep) {
 	cols := min(3, max(len(res.Hosts), 1), max(1, (opts.Width+len(paneGap)-1)/(minPaneWidth+len(paneGap))))
 	width := (opts.Width - (cols-1)*text.Width(paneGap)) / cols
@@ -110,6 +110,9 @@ func pane(res *result.Result, i, width, maxLines int, steps []compare.RunStep) [
 		}
 		label := text.Truncate("▸ "+text.Line(name), max(width-text.Width(tail), 1))
 		out = append(out, line{label + tail, color})
+		if s.Command != "" && s.Command != rs.Name {
+			out = append(out, line{text.Truncate("  $ "+text.Line(s.Command), width), ansiDim})
+		}
 		for _, l := range cellBody(s, width-2, maxLines, nil) {
 			out = append(out, line{"  " + l.s, l.color})
 		}

@@ -13,8 +13,8 @@ import (
 
 // SideOptions shape the side-by-side view.
 type SideOptions struct {
-	Width    int      // terminal columns; 0 means DefaultWidth
-	Color    bool     // ANSI colours
+	Width    int    // terminal columns; 0 means DefaultWidth
+	Color    bool   // ANSI colours
 	MaxLines int    // output lines shown per cell; 0 means DefaultMaxLines
 	Layout   Layout // panes, columns or groups; LayoutAuto chooses by width
 }
@@ -42,7 +42,10 @@ func ParseLayout(name string) (Layout, error) {
 			return Layout(i), nil
 		}
 	}
-	return 0, fmt.Errorf("unknown layout %q (use panes, columns or groups)", name)
+	if name == "" {
+		return LayoutAuto, nil
+	}
+	return 0, fmt.Errorf("unknown layout %q (use auto, panes, columns or groups)", name)
 }
 
 func (l Layout) String() string { return LayoutNames[l] }

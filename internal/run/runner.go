@@ -403,13 +403,10 @@ func notRun(steps []plan.Step, reason string) []result.StepResult {
 // worst is a host's status: ok only when every step and cleanup step is ok
 // or was skipped for a reason other than a failure of its own.
 func worst(lists ...[]result.StepResult) result.Status {
-	rank := map[result.Status]int{result.OK: 0, result.Skipped: 0, result.Failed: 1, result.Timeout: 2, result.Error: 3}
 	status := result.OK
 	for _, list := range lists {
 		for _, s := range list {
-			if rank[s.Status] > rank[status] {
-				status = s.Status
-			}
+			status = result.Worse(status, s.Status)
 		}
 	}
 	return status

@@ -1,14 +1,13 @@
 package tiles
 
 import (
-	"crypto/sha256"
 	"fmt"
 	"time"
 
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"everywhere/internal/report"
+	"everywhere/internal/compare"
 	"everywhere/internal/result"
 	"everywhere/internal/text"
 )
@@ -54,7 +53,7 @@ type Model struct {
 	exitAtEnd     bool
 	interrupt     func()
 	status        string // the line under the panes
-	outcomes      map[string]map[[sha256.Size]byte][]int
+	answers       map[string]*live // a step's answers so far, by command, cleanup and step
 	// console only
 	console Console
 	input   textinput.Model
@@ -84,7 +83,7 @@ type Options struct {
 // New is the view of hosts, in inventory order.
 func New(hosts []Host, o Options) *Model {
 	m := &Model{title: text.Line(o.Title), steps: o.Steps, exitAtEnd: o.ExitAtEnd, interrupt: o.Interrupt,
-		byName: map[string]int{}, outcomes: map[string]map[[sha256.Size]byte][]int{}, console: o.Console, history: o.History,
+		byName: map[string]int{}, answers: map[string]*live{}, console: o.Console, history: o.History,
 		width: 80, height: 24, now: time.Now()}
 	for i, h := range hosts {
 		m.panes = append(m.panes, newPane(h))
@@ -288,43 +287,47 @@ func (m *Model) apply(e result.Event) {
 		if e.Status != result.OK {
 			p.addNote(fmt.Sprintf("%s %s %s", e.Status, p.step, e.Detail))
 		}
-		if rank(e.Status) > rank(p.worst) {
-			p.worst = e.Status
-		}
+		p.worst = result.Worse(p.worst, e.Status)
 		m.compare(i, e)
 	case result.HostDone:
 		p.state, p.status, p.ended = done, e.Status, e.Time
 	}
 }
 
-// compare files a finished step's outcome with the other hosts' of the
-// same step, and marks the hosts whose outcome is not the most common one.
+// live is one step's answers so far: the hosts that finished it.
+type live struct {
+	hosts   []int
+	ids     []compare.Identity
+	answers []compare.Answer
+}
+
+// compare files a finished step's answer with the other hosts' of the
+// same step and marks, as compare.Compare decides over the hosts that
+// finished it so far, those that differ. The run's result has the last
+// word (finish).
 func (m *Model) compare(i int, e result.Event) {
 	key := fmt.Sprintf("%d\x00%t\x00%s", m.command, e.Cleanup, e.Step)
-	byOutcome := m.outcomes[key]
-	if byOutcome == nil {
-		byOutcome = map[[sha256.Size]byte][]int{}
-		m.outcomes[key] = byOutcome
+	l := m.answers[key]
+	if l == nil {
+		l = &live{}
+		m.answers[key] = l
 	}
-	o := m.panes[i].outcome(e.Status)
-	byOutcome[o] = append(byOutcome[o], i)
-	most := 0
-	for _, hosts := range byOutcome {
-		most = max(most, len(hosts))
-	}
-	for _, hosts := range byOutcome {
-		for _, h := range hosts {
-			p := m.panes[h]
-			if p.odd == nil {
-				p.odd = map[string]bool{}
-			}
-			p.odd[key] = len(hosts) < most
+	p := m.panes[i]
+	l.hosts = append(l.hosts, i)
+	l.ids = append(l.ids, compare.Identity{Name: p.host.Name, Address: p.host.Address, Arch: p.host.Arch})
+	l.answers = append(l.answers, p.answer(e))
+	c := compare.Compare(l.ids, l.answers)
+	for j, h := range l.hosts {
+		q := m.panes[h]
+		if q.odd == nil {
+			q.odd = map[string]bool{}
 		}
+		q.odd[key] = c.Odd(j)
 	}
 }
 
-// finish takes the run's result: its groups (report.Groups) are the word
-// on which hosts are the odd ones out.
+// finish takes the run's result: its comparison (compare.Run), the one
+// every report shows, is the word on which hosts differ.
 func (m *Model) finish(res *result.Result) {
 	m.finished, m.running = true, false
 	if res == nil {
@@ -335,16 +338,14 @@ func (m *Model) finish(res *result.Result) {
 			p.odd = nil
 		}
 	}
-	for _, sg := range report.Groups(res) {
-		for _, g := range sg.Groups {
-			for _, h := range g.Hosts {
-				if i, ok := m.byName[h]; ok && g.Odd {
-					p := m.panes[i]
-					if p.odd == nil {
-						p.odd = map[string]bool{}
-					}
-					p.odd[sg.Step] = true
+	for _, rs := range compare.Run(res) {
+		for hi, h := range res.Hosts {
+			if i, ok := m.byName[h.Name]; ok && rs.Odd(hi) {
+				p := m.panes[i]
+				if p.odd == nil {
+					p.odd = map[string]bool{}
 				}
+				p.odd[fmt.Sprintf("%t\x00%s", rs.Cleanup, rs.Name)] = true
 			}
 		}
 	}
@@ -376,9 +377,4 @@ func (p *pane) isOdd() bool {
 		}
 	}
 	return false
-}
-
-// rank orders statuses from good to bad, as the runner's worst does.
-func rank(s result.Status) int {
-	return map[result.Status]int{result.OK: 1, result.Skipped: 1, result.Failed: 2, result.Timeout: 3, result.Error: 4}[s]
 }

@@ -11,11 +11,10 @@
 package tiles
 
 import (
-	"crypto/sha256"
 	"strings"
 	"time"
 
-	"everywhere/internal/report"
+	"everywhere/internal/compare"
 	"everywhere/internal/result"
 	"everywhere/internal/text"
 )
@@ -64,7 +63,6 @@ type pane struct {
 	out                []byte // this step's output, for comparing with the others'
 	outCut             bool
 	odd                map[string]bool // steps whose outcome departs from the majority's
-	mask               func(string) string
 	note               string // shown in the title: reconnected, not connected
 	selected           bool   // the console sends commands to it
 }
@@ -79,8 +77,7 @@ const (
 )
 
 func newPane(h Host) *pane {
-	return &pane{host: h, name: text.Line(h.Name), arch: text.Line(h.Arch), selected: true,
-		mask: report.Masker(result.HostResult{Name: h.Name, Arch: h.Arch, Address: h.Address}, "")}
+	return &pane{host: h, name: text.Line(h.Name), arch: text.Line(h.Arch), selected: true}
 }
 
 // add appends a clean line, keeping the last keepLines.
@@ -134,19 +131,15 @@ func cleanLine(raw []byte) string {
 	return strings.Join(text.Lines(text.Clean(s)), " ")
 }
 
-// outcome is what the step's result is compared by: its status and its
-// output with the host's own name, address and arch names masked.
-func (p *pane) outcome(status result.Status) [sha256.Size]byte {
-	h := sha256.New()
-	h.Write([]byte(status))
-	h.Write([]byte{0})
-	h.Write([]byte(p.mask(string(p.out))))
+// answer is the step's answer as compared: its status and reason, and
+// its output as it arrived (stdout and stderr together, as the pane has
+// them), marked when it was more than the pane keeps for comparing.
+func (p *pane) answer(e result.Event) compare.Answer {
+	out := string(p.out)
 	if p.outCut {
-		h.Write([]byte{1})
+		out += "\x00cut"
 	}
-	var sum [sha256.Size]byte
-	copy(sum[:], h.Sum(nil))
-	return sum
+	return compare.Answer{Status: e.Status, Texts: [3]string{compare.Reason: e.Detail, compare.Stdout: out}}
 }
 
 // elapsed is how long the host has been at it.

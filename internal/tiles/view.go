@@ -94,7 +94,7 @@ func (m *Model) shown(w, h int) (panes []int, left int) {
 	urgency := func(i int) (int, time.Duration) {
 		p := m.panes[i]
 		switch {
-		case rank(p.shown()) > rank(result.Skipped):
+		case p.shown().Severity() > 0:
 			return 0, 0
 		case p.state == running || p.state == connecting:
 			return 1, -m.now.Sub(p.stepSince)
