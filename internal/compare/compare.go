@@ -37,7 +37,7 @@ type Verdict uint8
 
 // Verdicts.
 const (
-	Equal    Verdict = iota // every host gave one answer (or none was compared)
+	Equal    Verdict = iota // every host that has the step gave one answer
 	Majority                // one answer is the most common: the other groups are the odd ones out
 	Split                   // no single answer is the most common: every group differs
 )
@@ -105,30 +105,42 @@ func Compare(ids []Identity, answers []Answer) *Step {
 		}
 		s.Groups[g].Hosts = append(s.Groups[g].Hosts, i)
 	}
+	// Hosts without the step (a merged run of another plan) are apart:
+	// last, and neither the most common answer nor a difference.
 	order := make([]int, len(s.Groups))
 	for i := range order {
 		order[i] = i
 	}
-	sort.SliceStable(order, func(a, b int) bool { return len(s.Groups[order[a]].Hosts) > len(s.Groups[order[b]].Hosts) })
+	rank := func(g Group) int {
+		if g.None {
+			return -1
+		}
+		return len(g.Hosts)
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank(s.Groups[order[a]]) > rank(s.Groups[order[b]]) })
 	groups := make([]Group, len(order))
+	answered := 0
 	for to, from := range order {
 		groups[to] = s.Groups[from]
 		for _, h := range groups[to].Hosts {
 			s.of[h] = to
 		}
+		if !groups[to].None {
+			answered++
+		}
 	}
 	s.Groups = groups
 	switch {
-	case len(groups) <= 1:
+	case answered <= 1:
 		s.Verdict = Equal
 	case len(groups[0].Hosts) > len(groups[1].Hosts):
 		s.Verdict = Majority
-		for i := 1; i < len(groups); i++ {
+		for i := 1; i < answered; i++ {
 			groups[i].Odd = true
 		}
 	default:
 		s.Verdict = Split
-		for i := range groups {
+		for i := range answered {
 			groups[i].Odd = true
 		}
 	}

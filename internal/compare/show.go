@@ -22,8 +22,9 @@ type Varied struct {
 // Slot is one placeholder of a line and the values it stood for.
 type Slot struct {
 	Placeholder string
-	// Own says every host's value is its own name: the placeholder is
-	// <host>, and its values are the hosts' names.
+	// Own says every host's value is its own name (and not also its
+	// arch's, as the lab's hosts are named): the placeholder is <host>,
+	// and its values are the hosts' names.
 	Own    bool
 	Values []Variant
 }
@@ -68,16 +69,13 @@ func (s *Step) Show(g int, part Part) Shown {
 		values := variants{}
 		for i, h := range hosts {
 			v := texts[i][tokens[i][k].Start:tokens[i][k].End]
-			slot.Own = slot.Own && v == s.ids[h].Name
+			slot.Own = slot.Own && tokens[i][k].Class == Host && v == s.ids[h].Name
 			values.add(v, h)
 		}
 		slot.Values = values.list
 		if len(slot.Values) == 1 {
 			b.WriteString(first[t.Start:t.End])
 			continue
-		}
-		if slot.Own {
-			slot.Placeholder = Host.Placeholder()
 		}
 		b.WriteString(slot.Placeholder)
 		if len(varied) == 0 || varied[len(varied)-1].Line != line {

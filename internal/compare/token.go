@@ -135,7 +135,7 @@ func wordByte(c byte) bool {
 }
 
 // volatileRE finds the volatile tokens, the earlier alternative first
-// where two start at one place; each alternative's one group is the token.
+// where two start at one place; each group of an alternative is a token.
 var volatileRE, volatileClasses = func() (*regexp.Regexp, []Class) {
 	alts := []struct {
 		class Class
@@ -147,7 +147,7 @@ var volatileRE, volatileClasses = func() (*regexp.Regexp, []Class) {
 		{MAC, `\b([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5})\b`},
 		{Time, `\b((?:\d{4}-\d{2}-\d{2}[T ])?\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)`},
 		{Index, `@if(\d+)\b`},
-		{Index, `(?m:^)(\d+): [\w.-]+(?:@[\w.-]+)?:`},
+		{Index, `(?m:^)(\d+): [\w.-]+?(?:@if(\d+))?:`},
 		{PID, `\b(?i:pid)[ =:] ?(\d+)\b`},
 		{PID, `\b[A-Za-z][\w.-]*\[(\d+)\]`},
 		{Duration, `\b(\d+m\d+(?:\.\d+)?s)\b`},
@@ -161,7 +161,9 @@ var volatileRE, volatileClasses = func() (*regexp.Regexp, []Class) {
 			b.WriteByte('|')
 		}
 		b.WriteString(a.re)
-		classes = append(classes, a.class)
+		for range regexp.MustCompile(a.re).NumSubexp() {
+			classes = append(classes, a.class)
+		}
 	}
 	return regexp.MustCompile(b.String()), classes
 }()
@@ -185,14 +187,15 @@ func (m *Mask) Tokens(s string) []Token {
 	}
 	var out []Token
 	k := 0
+	var found []Token
 	for _, loc := range volatileRE.FindAllStringSubmatchIndex(s, -1) {
-		var t Token
 		for g := 1; g < len(volatileClasses); g++ {
 			if loc[2*g] >= 0 {
-				t = Token{loc[2*g], loc[2*g+1], volatileClasses[g]}
-				break
+				found = append(found, Token{loc[2*g], loc[2*g+1], volatileClasses[g]})
 			}
 		}
+	}
+	for _, t := range found {
 		if t.Class == ID && len(s[t.Start:t.End]) == 12 && !strings.ContainsAny(s[t.Start:t.End], "0123456789") {
 			continue // a word of hex letters, not an id
 		}

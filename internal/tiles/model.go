@@ -52,7 +52,7 @@ type Model struct {
 	stopping      int // Ctrl-C presses during the run
 	exitAtEnd     bool
 	interrupt     func()
-	status        string // the line under the panes
+	status        string           // the line under the panes
 	answers       map[string]*live // a step's answers so far, by command, cleanup and step
 	// console only
 	console Console

@@ -63,8 +63,8 @@ type pane struct {
 	out                []byte // this step's output, for comparing with the others'
 	outCut             bool
 	odd                map[string]bool // steps whose outcome departs from the majority's
-	note               string // shown in the title: reconnected, not connected
-	selected           bool   // the console sends commands to it
+	note               string          // shown in the title: reconnected, not connected
+	selected           bool            // the console sends commands to it
 }
 
 type state uint8
