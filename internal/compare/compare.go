@@ -80,28 +80,93 @@ func (s *Step) Mask(host int) *Mask { return s.masks[host] }
 // hosts apart that printed their own names, never merge hosts that
 // printed different things.
 func Compare(ids []Identity, answers []Answer) *Step {
-	s := &Step{of: make([]int, len(ids)), answers: answers, masks: make([]*Mask, len(ids)), ids: ids}
-	common := sharedNames(ids, answers)
-	byKey := map[string]int{}
-	var b strings.Builder
+	l := NewLive(ids)
+	for i, a := range answers {
+		l.add(i, a)
+	}
+	return l.step()
+}
+
+// Live compares one step as its answers arrive, one host at a time, as
+// Compare does once they are all in: a live view's marks. A host that has
+// not answered yet stands apart, as one without the step.
+type Live struct {
+	ids      []Identity
+	answers  []Answer
+	masks    []*Mask
+	keys     []string
+	owner    map[string]int // a host's name → the host
+	maxWords int            // of the longest name
+	shared   map[string]bool
+}
+
+// NewLive is the comparison of a step that the hosts ids may answer.
+func NewLive(ids []Identity) *Live {
+	l := &Live{ids: ids, answers: make([]Answer, len(ids)), masks: make([]*Mask, len(ids)), keys: make([]string, len(ids)),
+		owner: map[string]int{}, shared: map[string]bool{}}
 	for i, id := range ids {
-		s.masks[i] = id.Mask(!common[id.Name] && !NameIsAWord(id.Name))
-		a := answers[i]
-		key := "\x00none"
-		if !a.None {
-			b.Reset()
-			b.WriteString(string(a.Status))
-			for _, t := range a.Texts {
-				b.WriteString("\x00\x01")
-				b.WriteString(s.masks[i].Key(t))
-			}
-			key = b.String()
+		l.answers[i] = Answer{None: true}
+		l.keys[i] = noneKey
+		if id.Name != "" {
+			l.owner[id.Name] = i
+			l.maxWords = max(l.maxWords, len(words(id.Name)))
 		}
+	}
+	return l
+}
+
+// Add files host's answer and returns the step as compared so far.
+func (l *Live) Add(host int, a Answer) *Step {
+	l.add(host, a)
+	return l.step()
+}
+
+const noneKey = "\x00none"
+
+// add files an answer: it keys it, and keys again an earlier answer whose
+// host's name this one shows to be a word of the answers (see Compare).
+func (l *Live) add(host int, a Answer) {
+	l.answers[host] = a
+	for _, t := range a.Texts {
+		eachSpan(t, l.maxWords, func(span string) {
+			if o, ok := l.owner[span]; ok && o != host && !l.shared[span] {
+				l.shared[span] = true
+				if l.masks[o] != nil {
+					l.key(o)
+				}
+			}
+		})
+	}
+	l.key(host)
+}
+
+func (l *Live) key(i int) {
+	name := l.ids[i].Name
+	l.masks[i] = l.ids[i].Mask(!l.shared[name] && !NameIsAWord(name))
+	a := l.answers[i]
+	if a.None {
+		l.keys[i] = noneKey
+		return
+	}
+	var b strings.Builder
+	b.WriteString(string(a.Status))
+	for _, t := range a.Texts {
+		b.WriteString("\x00\x01")
+		b.WriteString(l.masks[i].Key(t))
+	}
+	l.keys[i] = b.String()
+}
+
+// step groups the answers by key.
+func (l *Live) step() *Step {
+	s := &Step{of: make([]int, len(l.ids)), answers: l.answers, masks: l.masks, ids: l.ids}
+	byKey := map[string]int{}
+	for i, key := range l.keys {
 		g, ok := byKey[key]
 		if !ok {
 			g = len(s.Groups)
 			byKey[key] = g
-			s.Groups = append(s.Groups, Group{None: a.None, Status: a.Status})
+			s.Groups = append(s.Groups, Group{None: l.answers[i].None, Status: l.answers[i].Status})
 		}
 		s.Groups[g].Hosts = append(s.Groups[g].Hosts, i)
 	}
@@ -164,32 +229,6 @@ func init() {
 // reason than being the host's name: an operating system's (debian,
 // ubuntu, fedora, …), in any case.
 func NameIsAWord(name string) bool { return osWords[strings.ToLower(name)] }
-
-// sharedNames are the host names that another host's answer holds as a
-// whole word. One pass over the answers: every span of whole words
-// (joined by . _ or -) as long as the longest name is looked up.
-func sharedNames(ids []Identity, answers []Answer) map[string]bool {
-	owner := map[string]int{}
-	maxWords := 0
-	for i, id := range ids {
-		if id.Name == "" {
-			continue
-		}
-		owner[id.Name] = i
-		maxWords = max(maxWords, len(words(id.Name)))
-	}
-	shared := map[string]bool{}
-	for i, a := range answers {
-		for _, t := range a.Texts {
-			eachSpan(t, maxWords, func(span string) {
-				if o, ok := owner[span]; ok && o != i {
-					shared[span] = true
-				}
-			})
-		}
-	}
-	return shared
-}
 
 // words are the [A-Za-z0-9] runs of s, as index pairs.
 func words(s string) [][2]int {

@@ -52,8 +52,8 @@ type Model struct {
 	stopping      int // Ctrl-C presses during the run
 	exitAtEnd     bool
 	interrupt     func()
-	status        string           // the line under the panes
-	answers       map[string]*live // a step's answers so far, by command, cleanup and step
+	status        string                   // the line under the panes
+	answers       map[string]*compare.Live // a step's answers so far, by command, cleanup and step
 	// console only
 	console Console
 	input   textinput.Model
@@ -83,7 +83,7 @@ type Options struct {
 // New is the view of hosts, in inventory order.
 func New(hosts []Host, o Options) *Model {
 	m := &Model{title: text.Line(o.Title), steps: o.Steps, exitAtEnd: o.ExitAtEnd, interrupt: o.Interrupt,
-		byName: map[string]int{}, answers: map[string]*live{}, console: o.Console, history: o.History,
+		byName: map[string]int{}, answers: map[string]*compare.Live{}, console: o.Console, history: o.History,
 		width: 80, height: 24, now: time.Now()}
 	for i, h := range hosts {
 		m.panes = append(m.panes, newPane(h))
@@ -294,13 +294,6 @@ func (m *Model) apply(e result.Event) {
 	}
 }
 
-// live is one step's answers so far: the hosts that finished it.
-type live struct {
-	hosts   []int
-	ids     []compare.Identity
-	answers []compare.Answer
-}
-
 // compare files a finished step's answer with the other hosts' of the
 // same step and marks, as compare.Compare decides over the hosts that
 // finished it so far, those that differ. The run's result has the last
@@ -309,20 +302,21 @@ func (m *Model) compare(i int, e result.Event) {
 	key := fmt.Sprintf("%d\x00%t\x00%s", m.command, e.Cleanup, e.Step)
 	l := m.answers[key]
 	if l == nil {
-		l = &live{}
+		ids := make([]compare.Identity, len(m.panes))
+		for j, p := range m.panes {
+			ids[j] = compare.Identity{Name: p.host.Name, Address: p.host.Address, Arch: p.host.Arch}
+		}
+		l = compare.NewLive(ids)
 		m.answers[key] = l
 	}
-	p := m.panes[i]
-	l.hosts = append(l.hosts, i)
-	l.ids = append(l.ids, compare.Identity{Name: p.host.Name, Address: p.host.Address, Arch: p.host.Arch})
-	l.answers = append(l.answers, p.answer(e))
-	c := compare.Compare(l.ids, l.answers)
-	for j, h := range l.hosts {
-		q := m.panes[h]
-		if q.odd == nil {
-			q.odd = map[string]bool{}
+	c := l.Add(i, m.panes[i].answer(e))
+	for j, p := range m.panes {
+		if p.odd != nil || c.Odd(j) {
+			if p.odd == nil {
+				p.odd = map[string]bool{}
+			}
+			p.odd[key] = c.Odd(j)
 		}
-		q.odd[key] = c.Odd(j)
 	}
 }
 

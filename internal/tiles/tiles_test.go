@@ -77,6 +77,34 @@ func TestOddOneOutMarked(t *testing.T) {
 	}
 }
 
+// Interface indexes differ on every host and make none differ, live or
+// at the end; the run's result, compared as every report compares it, has
+// the last word.
+func TestVolatileValuesDoNotMark(t *testing.T) {
+	m := New(hosts(3), Options{Title: "exec · ip", Steps: 1})
+	sized(m, 120, 30)
+	res := &result.Result{Steps: []string{"ip"}}
+	for i := range 3 {
+		name, out := fmt.Sprintf("h%03d", i), fmt.Sprintf("eth0@if%d   UP   172.17.0.2/16\n", 7+i)
+		at(m, result.Event{Type: result.Connecting, Host: name}, result.Event{Type: result.StepStarted, Host: name, Step: "ip"},
+			result.Event{Type: result.Output, Host: name, Step: "ip", Data: out},
+			result.Event{Type: result.StepDone, Host: name, Step: "ip", Status: result.OK},
+			result.Event{Type: result.HostDone, Host: name, Status: result.OK})
+		if screen := ansi.Strip(m.Render()); strings.Contains(screen, "≠") {
+			t.Fatalf("after %s: an interface index marked a host:\n%s", name, screen)
+		}
+		if i == 2 {
+			out = "eth0 not found\n" // the run's own record differs: the report's word stands
+		}
+		res.Hosts = append(res.Hosts, result.HostResult{Name: name, Arch: hosts(3)[i].Arch, Status: result.OK,
+			Steps: []result.StepResult{{Name: "ip", Status: result.OK, Stdout: out}}})
+	}
+	m.Update(FinishedMsg{Result: res})
+	if screen := ansi.Strip(m.Render()); !strings.Contains(screen, "≠ h002") || strings.Contains(screen, "≠ h000") {
+		t.Errorf("the result's comparison is not the word at the end:\n%s", screen)
+	}
+}
+
 // Whatever a host sends, no escape sequence of its own reaches the screen.
 func TestHostOutputNeutralised(t *testing.T) {
 	m := New(hosts(1), Options{Steps: 1})
