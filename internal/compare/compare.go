@@ -58,6 +58,7 @@ type Step struct {
 	of      []int // host → its group
 	answers []Answer
 	masks   []*Mask
+	tokens  [][3][]Token
 	ids     []Identity
 }
 
@@ -80,7 +81,11 @@ func (s *Step) Mask(host int) *Mask { return s.masks[host] }
 // hosts apart that printed their own names, never merge hosts that
 // printed different things.
 func Compare(ids []Identity, answers []Answer) *Step {
-	l := NewLive(ids)
+	return compareWith(ids, answers, make([][2]*Mask, len(ids)))
+}
+
+func compareWith(ids []Identity, answers []Answer, made [][2]*Mask) *Step {
+	l := newLive(ids, made)
 	for i, a := range answers {
 		l.add(i, a)
 	}
@@ -95,15 +100,20 @@ type Live struct {
 	answers  []Answer
 	masks    []*Mask
 	keys     []string
+	tokens   [][3][]Token   // by host and Part, when few (keptTokens), for Show
 	owner    map[string]int // a host's name → the host
 	maxWords int            // of the longest name
 	shared   map[string]bool
+	made     [][2]*Mask // each host's masks, without and with its name, as made
 }
 
 // NewLive is the comparison of a step that the hosts ids may answer.
-func NewLive(ids []Identity) *Live {
-	l := &Live{ids: ids, answers: make([]Answer, len(ids)), masks: make([]*Mask, len(ids)), keys: make([]string, len(ids)),
-		owner: map[string]int{}, shared: map[string]bool{}}
+func NewLive(ids []Identity) *Live { return newLive(ids, make([][2]*Mask, len(ids))) }
+
+// newLive is NewLive with masks made for another step of the same hosts.
+func newLive(ids []Identity, made [][2]*Mask) *Live {
+	l := &Live{made: made, ids: ids, answers: make([]Answer, len(ids)), masks: make([]*Mask, len(ids)), keys: make([]string, len(ids)),
+		tokens: make([][3][]Token, len(ids)), owner: map[string]int{}, shared: map[string]bool{}}
 	for i, id := range ids {
 		l.answers[i] = Answer{None: true}
 		l.keys[i] = noneKey
@@ -142,7 +152,14 @@ func (l *Live) add(host int, a Answer) {
 
 func (l *Live) key(i int) {
 	name := l.ids[i].Name
-	l.masks[i] = l.ids[i].Mask(!l.shared[name] && !NameIsAWord(name))
+	withName := 0
+	if !l.shared[name] && !NameIsAWord(name) {
+		withName = 1
+	}
+	if l.made[i][withName] == nil {
+		l.made[i][withName] = l.ids[i].Mask(withName == 1)
+	}
+	l.masks[i] = l.made[i][withName]
 	a := l.answers[i]
 	if a.None {
 		l.keys[i] = noneKey
@@ -150,16 +167,26 @@ func (l *Live) key(i int) {
 	}
 	var b strings.Builder
 	b.WriteString(string(a.Status))
-	for _, t := range a.Texts {
+	for p, t := range a.Texts {
+		tokens := l.masks[i].Tokens(t)
+		l.tokens[i][p] = nil
+		if len(tokens) <= keptTokens {
+			l.tokens[i][p] = tokens
+		}
 		b.WriteString("\x00\x01")
-		b.WriteString(l.masks[i].Key(t))
+		b.WriteString(key(t, tokens))
 	}
 	l.keys[i] = b.String()
 }
 
+// keptTokens is how many tokens of a text Live keeps for Show: more (a
+// long log with a time on every line) are found again when shown, not
+// held for every host.
+const keptTokens = 64
+
 // step groups the answers by key.
 func (l *Live) step() *Step {
-	s := &Step{of: make([]int, len(l.ids)), answers: l.answers, masks: l.masks, ids: l.ids}
+	s := &Step{of: make([]int, len(l.ids)), answers: l.answers, masks: l.masks, tokens: l.tokens, ids: l.ids}
 	byKey := map[string]int{}
 	for i, key := range l.keys {
 		g, ok := byKey[key]
@@ -297,6 +324,7 @@ func Run(res *result.Result) []RunStep {
 		ids[i] = IdentityOf(h, res.RunID)
 	}
 	var out []RunStep
+	made := make([][2]*Mask, len(ids))
 	add := func(names []string, cleanup bool) {
 		for i, name := range names {
 			rs := RunStep{Name: name, Index: i, Cleanup: cleanup}
@@ -308,7 +336,7 @@ func Run(res *result.Result) []RunStep {
 					rs.Command = s.Command
 				}
 			}
-			rs.Step = Compare(ids, answers)
+			rs.Step = compareWith(ids, answers, made)
 			out = append(out, rs)
 		}
 	}

@@ -52,9 +52,12 @@ type stepOutcomes struct {
 
 // groupSteps gathers every step's hosts by outcome, as compare.Run
 // decides, each group with its texts as shown.
-func groupSteps(res *result.Result) []stepOutcomes {
+func groupSteps(res *result.Result) []stepOutcomes { return groupStepsOf(res, compare.Run(res)) }
+
+// groupStepsOf is groupSteps of steps already compared.
+func groupStepsOf(res *result.Result, steps []compare.RunStep) []stepOutcomes {
 	var all []stepOutcomes
-	for _, rs := range compare.Run(res) {
+	for _, rs := range steps {
 		so := stepOutcomes{name: rs.Name, command: rs.Command, cleanup: rs.Cleanup, cmp: rs.Step}
 		for gi, g := range rs.Groups {
 			first := g.Hosts[0]

@@ -130,7 +130,7 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 	steps := compare.Run(res)
 	switch layout {
 	case LayoutGroups:
-		sideGrouped(sh, res, opts)
+		sideGrouped(sh, res, opts, steps)
 	case LayoutPanes:
 		sidePanes(sh, res, opts, steps)
 	default:
@@ -366,7 +366,7 @@ func (g grid) row(label []line, cells [][]line) {
 
 // sideGrouped draws each step as a block per distinct outcome, the largest
 // first, headed by the hosts that gave it; the others are marked ≠.
-func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
+func sideGrouped(sh *sheet, res *result.Result, opts SideOptions, steps []compare.RunStep) {
 	hostList := hostLister(res, 3*opts.Width)
 	if unreached(res) {
 		sh.b.WriteString("\n")
@@ -381,7 +381,7 @@ func sideGrouped(sh *sheet, res *result.Result, opts SideOptions) {
 		}
 	}
 	names := hostNamer(res)
-	for _, so := range groupSteps(res) {
+	for _, so := range groupStepsOf(res, steps) {
 		sh.b.WriteString("\n")
 		name := so.name
 		if so.cleanup {
