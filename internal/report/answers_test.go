@@ -102,6 +102,23 @@ func scenarios() map[string]*result.Result {
 			}
 			return s
 		}),
+		// The default plan's steps as the lab answered them (docs/tiles.report.txt).
+		"lab-default": answers("everywhere-default on the lab", lab(), []string{"eth0", "docker-images", "docker-run"}, func(h int, step string) *result.StepResult {
+			switch step {
+			case "eth0":
+				return sh("ip -4 -brief addr show eth0 2>/dev/null || ifconfig eth0", fmt.Sprintf("eth0@if%d       UP             10.213.0.%d/24 \n", 296+h, 11+h))
+			case "docker-images":
+				image := [][3]string{{"ca4d56979897", "arm/v7", "350.6MB"}, {"6e2ad5760ee5", "arm64", "419.6MB"}, {"af8cf55fa832", "386", "382.1MB"},
+					{"6e42b1841664", "amd64", "433.7MB"}, {"7bf8af38c78e", "ppc64le", "445.6MB"}, {"9f6cc460c192", "s390x", "403.0MB"}}[h]
+				return &result.StepResult{Kind: "docker.images", Command: "docker images", Stdout: "everywhere/debian:bookworm  " + strings.Join(image[:], "  ") + "\n"}
+			}
+			s := &result.StepResult{Kind: "docker.run", Command: "docker run everywhere/debian:bookworm sh -c 'uname -m; ip -4 -brief addr show eth0'",
+				Stdout: fmt.Sprintf("%s\neth0@if%d         UP             172.17.0.2/16 \n", kernelOf(labHosts[h]), map[bool]int{true: 7, false: 5}[labHosts[h] == "amd64"])}
+			if labHosts[h] == "s390x" {
+				s.Stderr = strings.Repeat("!!!Deficit 4, rta_len=1024\n", 3)
+			}
+			return s
+		}),
 		"distros": answers("hosts named after their distributions", [][2]string{{"debian", "amd64"}, {"ubuntu", "amd64"}, {"fedora", "amd64"}},
 			[]string{"os-release", "id"}, func(h int, step string) *result.StepResult {
 				name := []string{"debian", "ubuntu", "fedora"}[h]
@@ -171,6 +188,28 @@ func TestAnswersAreVisible(t *testing.T) {
 	}
 	if g := grouped("wrong-arch"); !strings.Contains(g, "  ≠ ✔ ok 0.12s · i386 (1)\n      x86_64\n") {
 		t.Errorf("one host printing another arch's name is not marked:\n%s", g)
+	}
+	// On the lab's default plan only what really differs is marked: the
+	// image sizes of docker-images, and s390x's stderr in docker-run.
+	for _, rs := range compare.Run(all["lab-default"]) {
+		var odd []string
+		for i, h := range all["lab-default"].Hosts {
+			if rs.Odd(i) {
+				odd = append(odd, h.Name)
+			}
+		}
+		want := map[string]string{"eth0": "", "docker-images": "armhf arm64 i386 amd64 ppc64el s390x", "docker-run": "s390x"}[rs.Name]
+		if strings.Join(odd, " ") != want {
+			t.Errorf("lab default plan, step %s: %v differ, want %q", rs.Name, odd, want)
+		}
+	}
+	images := all["lab-default"]
+	for i := range images.Hosts {
+		s := &images.Hosts[i].Steps[1]
+		s.Stdout = regexp.MustCompile(`[0-9.]+MB`).ReplaceAllString(s.Stdout, "400.0MB")
+	}
+	if rs := compare.Run(images)[1]; rs.Verdict != compare.Equal {
+		t.Errorf("docker-images of one size: image ids and platforms made hosts differ: %+v", rs.Groups)
 	}
 	if g := grouped("distros"); strings.Contains(g, "<host>") || strings.Count(g, "≠") != 6 {
 		t.Errorf("hosts named after their distributions agree, or are masked:\n%s", g)
