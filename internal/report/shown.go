@@ -29,8 +29,10 @@ const legendBudget = 600
 //
 //	eth0@if7   UP   10.0.0.1/24 · web1
 //
-// or, when that takes more rows of width cells, the line as shown and a
-// legend per placeholder, the values in the order of the group's hosts:
+// or, when that takes more rows of width cells and the line has one
+// placeholder or the group more than a few forms of it, the line as shown
+// and a legend per placeholder, the values in the order of the group's
+// hosts:
 //
 //	<arch>: x86_64 (amd64) · aarch64 (arm64) · armv7l (armhf)
 //
@@ -61,7 +63,9 @@ func expand(sh compare.Shown, names func([]int) string, width int) string {
 		for j, vr := range v.Variants {
 			variants[j] = vr.Text + " · " + names(vr.Hosts)
 		}
-		if rows(variants, width) <= rows(legend, width) {
+		// Legends of several placeholders in one line are hard to read
+		// back into it: a few hosts' lines are shown whole.
+		if rows(variants, width) <= rows(legend, width) || len(v.Slots) > 1 && len(variants) <= maxAutoPanes {
 			out = append(out, variants...)
 		} else {
 			out = append(out, legend...)
