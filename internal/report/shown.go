@@ -37,7 +37,7 @@ const legendBudget = 600
 //	<arch>: x86_64 (amd64) · aarch64 (arm64) · armv7l (armhf)
 //
 // A line that is its placeholder alone is its legend alone. names names a
-// set of hosts.
+// set of hosts; width 0 counts lines, not rows (a page that wraps itself).
 func expand(sh compare.Shown, names func([]int) string, width int) string {
 	if len(sh.Varied) == 0 {
 		return sh.Text
@@ -96,9 +96,12 @@ func legendOf(s compare.Slot, names func([]int) string) string {
 
 // rows is how many rows of width cells lines take.
 func rows(lines []string, width int) int {
+	if width <= 0 {
+		return len(lines)
+	}
 	n := 0
 	for _, l := range lines {
-		n += len(text.Wrap(text.Line(l), max(width, 1)))
+		n += len(text.Wrap(text.Line(l), width))
 	}
 	return n
 }

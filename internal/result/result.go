@@ -44,8 +44,8 @@ type Result struct {
 	// Shard is which part of the selected hosts this run had (--shard),
 	// for report merge to check that it joins a whole set.
 	Shard *shard.Shard `json:"shard,omitempty"`
-	// Groups gathers, step by step, the hosts whose outcomes are equal once
-	// each host's own identity is masked (see report.Groups). Written by
+	// Groups gathers, step by step, the hosts whose answers are equal as
+	// internal/compare compares them (see report.Groups). Written by
 	// the JSON report; ignored when a document is read back.
 	Groups []StepGroups `json:"groups,omitempty"`
 	// Matrices are the network matrices of the run's net.matrix steps, a
@@ -64,9 +64,9 @@ type StepGroups struct {
 // Group is the hosts that gave one outcome of a step.
 type Group struct {
 	Status Status   `json:"status"`           // empty for hosts that have no such step
-	Reason string   `json:"reason,omitempty"` // why not ok, each host's identity masked
+	Reason string   `json:"reason,omitempty"` // why not ok; where the group's hosts' reasons differ, masked (<host>, <arch>, <pid>…)
 	Hosts  []string `json:"hosts"`            // in inventory order
-	Odd    bool     `json:"odd,omitempty"`    // not the largest group: the odd ones out
+	Odd    bool     `json:"odd,omitempty"`    // its hosts differ: not the one largest group (with none larger than all, every group)
 }
 
 // HostResult is one host's column of the report.
