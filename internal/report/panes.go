@@ -33,8 +33,9 @@ var paneTitle = map[result.Status]string{
 // status, then each step's status, ≠ where the host differs from the
 // step's most common answer (steps), its command and its output.
 func sidePanes(sh *sheet, res *result.Result, opts SideOptions, steps []compare.RunStep) {
-	cols := min(3, max(len(res.Hosts), 1), max(1, (opts.Width+len(paneGap)-1)/(minPaneWidth+len(paneGap))))
-	width := (opts.Width - (cols-1)*text.Width(paneGap)) / cols
+	gap := text.Width(paneGap)
+	cols := min(3, max(len(res.Hosts), 1), max(1, (opts.Width+gap)/(minPaneWidth+gap)))
+	width := (opts.Width - (cols-1)*gap) / cols
 	for start := 0; start < len(res.Hosts); start += cols {
 		end := min(start+cols, len(res.Hosts))
 		panes := make([][]line, 0, cols)

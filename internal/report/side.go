@@ -229,7 +229,7 @@ func chooseLayout(hosts int, opts SideOptions, perBand int) (Layout, string) {
 	if opts.Layout != LayoutAuto {
 		return opts.Layout, ""
 	}
-	panesWidth := 3*minPaneWidth + 3*2
+	panesWidth := 3*minPaneWidth + 2*text.Width(paneGap)
 	switch {
 	case hosts >= 3 && hosts <= maxAutoPanes && opts.Width >= panesWidth:
 		return LayoutPanes, fmt.Sprintf("layout: panes, as %d hosts fit three across in %d columns (--layout columns or groups)", hosts, opts.Width)
