@@ -31,6 +31,7 @@ func TestMaskApply(t *testing.T) {
 		"link/ether 02:42:ac:11:00:02 brd ff:ff:ff:ff:ff:ff":   "link/ether <mac> brd <mac>",
 		"Mon Dec  7 16:10:28 UTC 2026; 2026-12-07T16:10:28.5Z": "Mon Dec  7 <time> UTC 2026; <time>",
 		"took 12ms, 0.8s, 3 seconds; real 0m0.003s":            "took <duration>, <duration>, <duration>; real <duration>",
+		"Up 2 days, created 3 weeks ago":                       "Up <duration>, created <duration> ago",
 		"s390x 350.6MB 64 bytes 6.1.0-28":                      "s390x 350.6MB 64 bytes 6.1.0-28", // no unit of time
 	} {
 		if got := mask.Apply(in); got != want {

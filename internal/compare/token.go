@@ -36,7 +36,7 @@ const (
 	ID                        // a container, image or instance id: 12 or 64 hex digits, sha256:…, a UUID
 	MAC                       // a MAC address
 	Time                      // a time of day, with its date and zone if given
-	Duration                  // a number with a unit of time: 12ms, 0.8s, 3 seconds, 0m0.003s
+	Duration                  // a number with a unit of time: 12ms, 0.8s, 3 seconds, 2 days, 0m0.003s
 )
 
 var placeholders = [...]string{Host: "<host>", Address: "<address>", Arch: "<arch>", RunID: "<run>",
@@ -154,7 +154,7 @@ var volatiles = func() []volatile {
 		{Index, has(": "), `(?m:^)(\d+): [\w.-]+?(?:@if(\d+))?:`},
 		{PID, func(s string) bool { return strings.Contains(strings.ToLower(s), "pid") }, `\b(?i:pid)[ =:] ?(\d+)\b`},
 		{PID, has("["), `\w\[(\d+)\]`},
-		{Duration, timeUnit, `\b(\d+m\d+(?:\.\d+)?s|\d+(?:\.\d+)? ?(?:ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|hours?))\b`},
+		{Duration, timeUnit, `\b(\d+m\d+(?:\.\d+)?s|\d+(?:\.\d+)? ?(?:ns|us|µs|ms|s|secs?|seconds?|mins?|minutes?|hours?|days?|weeks?))\b`},
 	}
 	out := make([]volatile, len(list))
 	for i, v := range list {
@@ -191,7 +191,7 @@ func timeUnit(s string) bool {
 			j++
 		}
 		switch s[j] {
-		case 'n', 'u', 'm', 's', 'h', 0xc2: // 0xc2 starts µ
+		case 'n', 'u', 'm', 's', 'h', 'd', 'w', 0xc2: // 0xc2 starts µ
 			return true
 		}
 	}
