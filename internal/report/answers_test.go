@@ -391,3 +391,19 @@ func htmlMarks(t *testing.T, page string) marked {
 	doc, _, _ = strings.Cut(doc, "</script>")
 	return jsonMarks(t, html.UnescapeString(doc))
 }
+
+// On 2,000 hosts each value of a legend cannot be shown: the legend says
+// how many more there are, and stays a few rows.
+func TestLegendOfAThousandValues(t *testing.T) {
+	var hosts [][2]string
+	for i := range 2000 {
+		hosts = append(hosts, [2]string{fmt.Sprintf("web%d", i+1), "amd64"})
+	}
+	res := answers("many", hosts, []string{"eth0"}, func(h int, step string) *result.StepResult {
+		return &result.StepResult{Kind: "shell", Command: "ip", Stdout: fmt.Sprintf("eth0@if%d UP\n", 100+h)}
+	})
+	out := side(t, res, SideOptions{Width: 120, Layout: LayoutGroups})
+	if !strings.Contains(out, "      eth0@if<index> UP\n      <index>: 100 (web1) · 101 (web2)") || !strings.Contains(out, " more values") || strings.Count(out, "\n") > 20 {
+		t.Errorf("legend of 2,000 values:\n%s", out)
+	}
+}

@@ -23,6 +23,13 @@ type outcome struct {
 	own          *compare.Mask // the first host's
 }
 
+// expanded is a mask for cellBody and bodyOf that shows the group's texts
+// with what their placeholders stood for (expand), rows of width cells (0:
+// a page that wraps itself); names names a set of hosts (hostNamer).
+func (o *outcome) expanded(names func([]int) string, width int) func(string) string {
+	return o.showing(func(s compare.Shown) string { return expand(s, names, width) })
+}
+
 // showing is a mask for cellBody and bodyOf: the group's first step's
 // reason, stdout and stderr as show has them, anything else (an
 // expectation's detail) with the first host's identity and volatile values

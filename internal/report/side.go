@@ -426,8 +426,7 @@ func sideGrouped(sh *sheet, res *result.Result, opts SideOptions, steps []compar
 			if o.step == nil {
 				continue
 			}
-			expanded := o.showing(func(s compare.Shown) string { return expand(s, names, opts.Width-6) })
-			for _, l := range cellBody(o.step, opts.Width-6, opts.MaxLines, expanded) {
+			for _, l := range cellBody(o.step, opts.Width-6, opts.MaxLines, o.expanded(names, opts.Width-6)) {
 				sh.b.WriteString("      " + sh.paint(l) + "\n")
 			}
 		}
