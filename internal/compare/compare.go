@@ -99,7 +99,8 @@ type Live struct {
 	ids      []Identity
 	answers  []Answer
 	masks    []*Mask
-	keys     []string
+	keys     []int          // by host: its answer's key, numbered (known)
+	known    map[string]int // a key → its number; noneKey is 0
 	tokens   [][3][]Token   // by host and Part, when few (keptTokens), for Show
 	owner    map[string]int // a host's name → the host
 	maxWords int            // of the longest name
@@ -112,11 +113,11 @@ func NewLive(ids []Identity) *Live { return newLive(ids, make([][2]*Mask, len(id
 
 // newLive is NewLive with masks made for another step of the same hosts.
 func newLive(ids []Identity, made [][2]*Mask) *Live {
-	l := &Live{made: made, ids: ids, answers: make([]Answer, len(ids)), masks: make([]*Mask, len(ids)), keys: make([]string, len(ids)),
+	l := &Live{made: made, ids: ids, answers: make([]Answer, len(ids)), masks: make([]*Mask, len(ids)), keys: make([]int, len(ids)),
+		known: map[string]int{noneKey: 0},
 		tokens: make([][3][]Token, len(ids)), owner: map[string]int{}, shared: map[string]bool{}}
 	for i, id := range ids {
 		l.answers[i] = Answer{None: true}
-		l.keys[i] = noneKey
 		if id.Name != "" {
 			l.owner[id.Name] = i
 			l.maxWords = max(l.maxWords, len(words(id.Name)))
@@ -125,7 +126,8 @@ func newLive(ids []Identity, made [][2]*Mask) *Live {
 	return l
 }
 
-// Add files host's answer and returns the step as compared so far.
+// Add files host's answer and returns the step as compared so far, good
+// until the next Add.
 func (l *Live) Add(host int, a Answer) *Step {
 	l.add(host, a)
 	return l.step()
@@ -162,7 +164,7 @@ func (l *Live) key(i int) {
 	l.masks[i] = l.made[i][withName]
 	a := l.answers[i]
 	if a.None {
-		l.keys[i] = noneKey
+		l.keys[i] = 0
 		return
 	}
 	var b strings.Builder
@@ -176,7 +178,12 @@ func (l *Live) key(i int) {
 		b.WriteString("\x00\x01")
 		b.WriteString(key(t, tokens))
 	}
-	l.keys[i] = b.String()
+	n, ok := l.known[b.String()]
+	if !ok {
+		n = len(l.known)
+		l.known[b.String()] = n
+	}
+	l.keys[i] = n
 }
 
 // keptTokens is how many tokens of a text Live keeps for Show: more (a
@@ -187,7 +194,7 @@ const keptTokens = 64
 // step groups the answers by key.
 func (l *Live) step() *Step {
 	s := &Step{of: make([]int, len(l.ids)), answers: l.answers, masks: l.masks, tokens: l.tokens, ids: l.ids}
-	byKey := map[string]int{}
+	byKey := map[int]int{} // a key's number → its group
 	for i, key := range l.keys {
 		g, ok := byKey[key]
 		if !ok {

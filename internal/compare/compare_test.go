@@ -154,3 +154,20 @@ func TestSeverity(t *testing.T) {
 		t.Errorf("skipped is as bad as ok")
 	}
 }
+
+// BenchmarkLive2000 is a live view's comparing of one step as 2,000 hosts
+// finish it, one at a time: one op is the whole step.
+func BenchmarkLive2000(b *testing.B) {
+	const n = 2000
+	names, archs := make([]string, n), make([]string, n)
+	for i := range n {
+		names[i], archs[i] = fmt.Sprintf("web%d", i+1), "amd64"
+	}
+	hosts := ids(names, archs)
+	for b.Loop() {
+		l := NewLive(hosts)
+		for i := range n {
+			l.Add(i, ok(fmt.Sprintf("web%d\neth0@if%d UP 10.0.0.%d/24\n", i+1, i, i+1)))
+		}
+	}
+}
