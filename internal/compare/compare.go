@@ -114,7 +114,7 @@ func NewLive(ids []Identity) *Live { return newLive(ids, make([][2]*Mask, len(id
 // newLive is NewLive with masks made for another step of the same hosts.
 func newLive(ids []Identity, made [][2]*Mask) *Live {
 	l := &Live{made: made, ids: ids, answers: make([]Answer, len(ids)), masks: make([]*Mask, len(ids)), keys: make([]int, len(ids)),
-		known: map[string]int{noneKey: 0},
+		known:  map[string]int{noneKey: 0},
 		tokens: make([][3][]Token, len(ids)), owner: map[string]int{}, shared: map[string]bool{}}
 	for i, id := range ids {
 		l.answers[i] = Answer{None: true}
