@@ -30,7 +30,8 @@ const legendBudget = 600
 //	eth0@if7   UP   10.0.0.1/24 · web1
 //
 // or, when that takes more rows of width cells and the line has one
-// placeholder or the group more than a few forms of it, the line as shown
+// placeholder, or the group more than a few forms of it, or a form longer
+// than a row, the line as shown
 // and a legend per placeholder, the values in the order of the group's
 // hosts:
 //
@@ -64,8 +65,9 @@ func expand(sh compare.Shown, names func([]int) string, width int) string {
 			variants[j] = vr.Text + " · " + names(vr.Hosts)
 		}
 		// Legends of several placeholders in one line are hard to read
-		// back into it: a few hosts' lines are shown whole.
-		if rows(variants, width) <= rows(legend, width) || len(v.Slots) > 1 && len(variants) <= maxAutoPanes {
+		// back into it: a few hosts' lines are shown whole, if each fits a row.
+		vrows := rows(variants, width)
+		if vrows <= rows(legend, width) || len(v.Slots) > 1 && len(variants) <= maxAutoPanes && vrows == len(variants) {
 			out = append(out, variants...)
 		} else {
 			out = append(out, legend...)
