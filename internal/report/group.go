@@ -16,7 +16,7 @@ type outcome struct {
 	hosts        []int         // indices into res.Hosts, in inventory order
 	odd          bool          // not the most common answer (compare.Group.Odd)
 	step         *result.StepResult
-	mask         func(string) string // the step's texts as shown (see shown); anything else with the first host's identity masked
+	mask         func(string) string // the step's texts with their values (expanded, for a page that wraps itself)
 	shown        [3]compare.Shown    // by compare.Part: the reason, stdout, stderr as shown
 	reason       string              // as shown
 	minMS, maxMS int64
@@ -63,6 +63,7 @@ func groupSteps(res *result.Result) []stepOutcomes { return groupStepsOf(res, co
 
 // groupStepsOf is groupSteps of steps already compared.
 func groupStepsOf(res *result.Result, steps []compare.RunStep) []stepOutcomes {
+	names := hostNamer(res)
 	var all []stepOutcomes
 	for _, rs := range steps {
 		so := stepOutcomes{name: rs.Name, command: rs.Command, cleanup: rs.Cleanup, cmp: rs.Step}
@@ -76,7 +77,7 @@ func groupStepsOf(res *result.Result, steps []compare.RunStep) []stepOutcomes {
 				}
 				o.reason = o.shown[compare.Reason].Text
 				o.own = rs.Mask(first)
-				o.mask = o.showing(func(sh compare.Shown) string { return sh.Text })
+				o.mask = o.expanded(names, 0)
 				for _, h := range g.Hosts {
 					s := compare.Pick(res.Hosts[h], rs.Index, rs.Cleanup)
 					if o.minMS < 0 || s.DurationMS < o.minMS {

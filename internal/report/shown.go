@@ -9,10 +9,11 @@ import (
 	"everywhere/internal/text"
 )
 
-// hostNamer names a set of res's hosts as foldHosts does, without the
-// count: what a value is followed by in a legend.
+// hostNamer names a set of res's hosts as foldHosts does, within half a
+// legend's budget, without the count: what a value is followed by in a
+// legend.
 func hostNamer(res *result.Result) func(hosts []int) string {
-	list := hostLister(res, 0)
+	list := hostLister(res, legendBudget/2)
 	return func(hosts []int) string {
 		s := list(hosts)
 		return s[:strings.LastIndex(s, " (")]
