@@ -65,9 +65,6 @@ type Step struct {
 // Odd says host differs from the step's most common answer (see Group.Odd).
 func (s *Step) Odd(host int) bool { return s.Groups[s.of[host]].Odd }
 
-// GroupOf is the index in Groups of host's group.
-func (s *Step) GroupOf(host int) int { return s.of[host] }
-
 // Mask is the mask the comparison gave host: its name left out where the
 // name is a word of the step's answers.
 func (s *Step) Mask(host int) *Mask { return s.masks[host] }
