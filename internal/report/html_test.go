@@ -29,8 +29,8 @@ func TestHTMLReadsBack(t *testing.T) {
 	if err := HTML(&page, res); err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(page.String(), "</script>"); n != 2 {
-		t.Errorf("%d </script> in the page, want 2 (the result's and the script's)", n)
+	if n := strings.Count(page.String(), "</script>"); n != 3 {
+		t.Errorf("%d </script> in the page, want 3 (the result's, the view's and the script's)", n)
 	}
 	file := filepath.Join(t.TempDir(), "report.html")
 	if err := os.WriteFile(file, page.Bytes(), 0o644); err != nil {
