@@ -125,8 +125,11 @@
     reasonCells = null;
     if (reason && state.reason !== "") {
       reasonCells = new Set();
-      for (let i = 0; i < reason.c.length; i += 2) reasonCells.add(reason.c[i] * ns + reason.c[i + 1]);
-      reasonCells.hosts = new Set(reason.c.filter((_, i) => i % 2 === 0));
+      reasonCells.connect = new Set(); // hosts not reached for this reason
+      for (let i = 0; i < reason.c.length; i += 2) {
+        if (reason.c[i + 1] < 0) reasonCells.connect.add(reason.c[i]);
+        else reasonCells.add(reason.c[i] * ns + reason.c[i + 1]);
+      }
     }
     const byCell = state.status || q || reasonCells;
     hit = byCell ? new Uint8Array(nh * ns) : null;
@@ -138,8 +141,7 @@
       if (state.arch && x.a !== state.arch && x.r !== state.arch) continue;
       if (state.label && !(x.l || []).includes(state.label)) continue;
       if (!byCell) { rows.push(h); continue; }
-      let any = false;
-      if (reasonCells && reasonCells.hosts.has(h) && x.x && step < 0) any = true; // its connect error
+      let any = step < 0 && x.x && connectPasses(h, q, x);
       for (const s of cols) {
         const i = h * ns + s;
         if (!cellPasses(i, q, x)) continue;
@@ -149,6 +151,13 @@
       }
       if (any) rows.push(h);
     }
+  }
+  // connectPasses says whether a host's failure to connect passes the
+  // filters, as a cell of its own would.
+  function connectPasses(h, q, x) {
+    if (reasonCells && !reasonCells.connect.has(h)) return false;
+    if (!["", "bad", "error", "odd"].includes(state.status)) return false;
+    return !q || x.x.toLowerCase().includes(q) || x.n.toLowerCase().includes(q);
   }
   function cellPasses(i, q, x) {
     const st = status[i];
@@ -289,6 +298,7 @@
     const section = (title, command, groups, s) => {
       const shown = [];
       for (const g of groups) {
+        if (s < 0 && state.status && (g.s === "o" || !["bad", "error", "odd"].includes(state.status))) continue;
         const n = g.i.filter((h) => inRows.has(h) && (s < 0 || !hit || hit[h * ns + s])).length;
         if (n > 0) shown.push([g, n]);
       }
@@ -320,7 +330,7 @@
     for (const l of preview(b, lines())) d.appendChild(el("div", "l" + (l.cls ? " " + l.cls : ""), l.t || " "));
     d.addEventListener("click", () => {
       if (d.querySelector(".body")) { d.querySelector(".body").remove(); return; }
-      d.appendChild(bodyEl(b, raw(g.i[0], s)));
+      d.appendChild(bodyEl(b, s < 0 ? null : raw(g.i[0], s)));
     });
     return d;
   }
