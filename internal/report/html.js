@@ -100,15 +100,14 @@
   // Filters: which hosts, and which of their cells, pass.
   const hostIndex = new Map(hosts.map((x, i) => [x.n, i]));
   const stepIndex = new Map(steps.map((x, i) => [x.l, i]));
-  let hay = null; // per cell, its searchable text in lower case: built on the first search
-  function haystack(i) {
-    if (!hay) hay = new Array(nh * ns);
-    if (hay[i] === undefined) {
-      const h = Math.floor(i / ns), s = i % ns, st = raw(h, s), x = extra(h, s);
-      hay[i] = st ? ((x && x.r) || "") + "\n" + (st.stdout || "") + "\n" + (st.stderr || "") + "\n" + (st.command || "") : "";
-      hay[i] = hay[i].toLowerCase();
-    }
-    return hay[i];
+  // found says whether a cell's reason, output or command has text in it
+  // (re: the text searched for, any case): read where it is kept, not
+  // copied, so a search costs no memory.
+  function found(i, re) {
+    const h = Math.floor(i / ns), s = i % ns, st = raw(h, s);
+    if (!st) return false;
+    const x = extra(h, s);
+    return re.test(st.stdout || "") || re.test(st.stderr || "") || re.test((x && x.r) || "") || re.test(st.command || "");
   }
   let rows = [], cols = [], hit = null, reasonCells = null, shownCells = 0;
   function filter() {
@@ -120,7 +119,7 @@
     });
     const step = stepIndex.has(state.step) ? stepIndex.get(state.step) : -1;
     cols = step >= 0 ? [step] : steps.map((_, i) => i);
-    const q = state.q.toLowerCase();
+    const q = state.q && new RegExp(state.q.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "i");
     const reason = view.reasons[parseInt(state.reason, 10)];
     reasonCells = null;
     if (reason && state.reason !== "") {
@@ -157,7 +156,7 @@
   function connectPasses(h, q, x) {
     if (reasonCells && !reasonCells.connect.has(h)) return false;
     if (!["", "bad", "error", "odd"].includes(state.status)) return false;
-    return !q || x.x.toLowerCase().includes(q) || x.n.toLowerCase().includes(q);
+    return !q || q.test(x.x) || q.test(x.n);
   }
   function cellPasses(i, q, x) {
     const st = status[i];
@@ -168,7 +167,7 @@
       case "odd": if (!odd[i]) return false; break;
       default: if (st !== state.status) return false;
     }
-    return !q || haystack(i).includes(q) || x.n.toLowerCase().includes(q);
+    return !q || q.test(x.n) || found(i, q);
   }
 
   // Drawing.
@@ -180,7 +179,8 @@
     return e;
   };
   const HOSTW = 190, COLW = 230;
-  const lineH = () => parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--lh")) || 18;
+  const LH = parseFloat(getComputedStyle(document.documentElement).getPropertyValue("--lh")) || 18;
+  const lineH = () => LH;
   let drawn = null; // what scrolling redraws: {body, rowH, count, draw(i), at: Map}
 
   function cell(h, s) {
@@ -188,6 +188,7 @@
     const c = el("div", "c s-" + st + (odd[i] ? " differs" : "") + (hit && hit[i] && (state.q || state.reason) ? " hit" : ""));
     c.dataset.h = h;
     c.dataset.s = s;
+    c.tabIndex = 0; // Enter opens it, as a click does
     const top = c.appendChild(el("div", "top"));
     if (odd[i]) top.appendChild(el("span", "odd-mark", "≠ "));
     top.appendChild(document.createTextNode(ICON[st] + " " + (st === "ok" || BAD.has(st) ? st + " " + times[i] : st)));
@@ -457,7 +458,10 @@
     setState({ cell: hosts[h].n + "/" + (s < 0 ? "connect" : steps[s].l) });
     c.classList.add("target");
   });
-  addEventListener("keydown", (e) => { if (e.key === "Escape" && state.cell) setState({ cell: "" }); });
+  addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && state.cell) setState({ cell: "" });
+    if (e.key === "Enter" && e.target.matches("main .c")) e.target.click();
+  });
   addEventListener("hashchange", () => { readHash(); draw(); reveal(); });
 
   // reveal scrolls the cell the URL names into view, once.
