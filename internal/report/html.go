@@ -206,7 +206,8 @@ func HTML(w io.Writer, res *result.Result) error {
 }
 
 // hostsThatDiffer says, per step and host, whether the host is an odd one
-// out of that step. It is the page's one question of which hosts differ.
+// out of that step: not in its largest group. It is the page's one answer
+// to which hosts differ; cells, groups and the "differs" filter all read it.
 func hostsThatDiffer(res *result.Result, steps []stepOutcomes) [][]bool {
 	odd := make([][]bool, len(steps))
 	for i, so := range steps {
@@ -279,7 +280,7 @@ func newPageData(res *result.Result, picks []stepPick, outcomes []stepOutcomes) 
 		d.Cells = append(d.Cells, cells.String())
 		d.Times = append(d.Times, times.String())
 	}
-	d.Connect, d.Groups = pageGroups(res, outcomes)
+	d.Connect, d.Groups = pageGroups(res, outcomes, odd)
 	return d
 }
 
@@ -456,8 +457,9 @@ func streamOf(name, kept string, truncated bool, total int64) htmlStream {
 }
 
 // pageGroups is the grouped layout: connecting, then each step's
-// outcomes, the largest first, each shown through its first host's masks.
-func pageGroups(res *result.Result, steps []stepOutcomes) ([]pageGroup, [][]pageGroup) {
+// outcomes, the largest first, each shown through its first host's masks;
+// a group is odd when its hosts differ (odd, per step and host).
+func pageGroups(res *result.Result, steps []stepOutcomes, odd [][]bool) ([]pageGroup, [][]pageGroup) {
 	hostList := hostLister(res, 0)
 	var connect []pageGroup
 	if unreached(res) {
@@ -471,10 +473,10 @@ func pageGroups(res *result.Result, steps []stepOutcomes) ([]pageGroup, [][]page
 		}
 	}
 	var out [][]pageGroup
-	for _, so := range steps {
+	for si, so := range steps {
 		var groups []pageGroup
-		for i, o := range so.outcomes {
-			g := pageGroup{Odd: i > 0, Status: statusLetter[o.status], Hosts: hostList(o.hosts), IDs: o.hosts}
+		for _, o := range so.outcomes {
+			g := pageGroup{Odd: odd[si][o.hosts[0]], Status: statusLetter[o.status], Hosts: hostList(o.hosts), IDs: o.hosts}
 			if g.Status == "" {
 				g.Status = statusLetter[result.Error]
 			}
