@@ -183,7 +183,9 @@
   const lineH = () => LH;
   let drawn = null; // what scrolling redraws: {body, rowH, count, draw(i), at: Map}
 
-  function cell(h, s) {
+  // cell is one host × step: its status, duration and first lines;
+  // named: the step's name too (a pane has no column header).
+  function cell(h, s, named) {
     const i = h * ns + s, st = status[i];
     const c = el("div", "c s-" + st + (odd[i] ? " differs" : "") + (hit && hit[i] && (state.q || state.reason) ? " hit" : ""));
     c.dataset.h = h;
@@ -191,7 +193,7 @@
     c.tabIndex = 0; // Enter opens it, as a click does
     const top = c.appendChild(el("div", "top"));
     if (odd[i]) top.appendChild(el("span", "odd-mark", "≠ "));
-    top.appendChild(document.createTextNode(ICON[st] + " " + (st === "ok" || BAD.has(st) ? st + " " + times[i] : st)));
+    top.appendChild(document.createTextNode(ICON[st] + " " + (named ? steps[s].l + " · " : "") + (st === "ok" || BAD.has(st) ? st + " " + times[i] : st)));
     for (const l of preview(cellBody(h, s), lines())) c.appendChild(el("div", "l" + (l.cls ? " " + l.cls : ""), l.t || " "));
     const r = raw(h, s);
     if (r && st !== "skipped" && slowest[s] > 0) {
@@ -255,7 +257,7 @@
         const title = pane.appendChild(el("div", "title", x.n + " · " + x.a + (x.r ? " reports " + x.r : "") + " · " + (x.x ? "unreachable" : NAME[x.s] || x.s)));
         title.dataset.h = h;
         if (x.x) title.classList.add("hostcell");
-        for (const s of cols) pane.appendChild(cell(h, s)).style.height = cellH + "px";
+        for (const s of cols) pane.appendChild(cell(h, s, true)).style.height = cellH + "px";
       }
       return line;
     });
