@@ -226,6 +226,10 @@ func TestHTMLInBrowser(t *testing.T) {
 		t.Errorf("the layout's reason is not shown: %q", got)
 	}
 
+	if got := eval[string](t, b, `document.querySelectorAll("main .pane")[2].innerText`); !strings.Contains(got, "atom · i686 reports x86_64 · failed") || !strings.Contains(got, "machine · failed 0.60s") {
+		t.Errorf("atom's pane shows %q, want its name, status and each step's", got)
+	}
+
 	click(t, b, "[data-layout=columns]")
 	if got := eval[string](t, b, rows); got != "pi4,rpi5,atom,build,power9,z15" {
 		t.Errorf("rows %q, want every host in order", got)

@@ -45,6 +45,20 @@ func TestHTMLReadsBack(t *testing.T) {
 	}
 }
 
+// The page's policy runs its own script only, loads nothing, and lets no
+// <base> or form redirect what little it links to.
+func TestHTMLPolicy(t *testing.T) {
+	var page bytes.Buffer
+	if err := HTML(&page, fixture()); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"default-src &#39;none&#39;", "script-src &#39;sha256-", "base-uri &#39;none&#39;", "form-action &#39;none&#39;"} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the policy lacks %q", want)
+		}
+	}
+}
+
 // BenchmarkHTMLFleet renders 2000 hosts × 10 steps as one page: well under
 // a second is the aim.
 func BenchmarkHTMLFleet(b *testing.B) {
