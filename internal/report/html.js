@@ -9,6 +9,8 @@
   const $ = (sel) => document.querySelector(sel);
   const res = JSON.parse($("#everywhere-result").textContent);
   const view = JSON.parse($("#everywhere-view").textContent);
+  for (const k of ["steps", "hosts", "cells", "times", "groups", "reasons"]) view[k] = view[k] || []; // Go's nil slices
+  view.extra = view.extra || {};
   const steps = view.steps, hosts = view.hosts, nh = hosts.length, ns = steps.length;
   const NAME = { o: "ok", f: "failed", t: "timeout", e: "error", s: "skipped", "-": "none" };
   const BAD = new Set(["failed", "timeout", "error"]);
@@ -320,7 +322,7 @@
       add(0);
     };
     if (view.connect && cols.length === ns) section("connect", "", view.connect, -1);
-    for (const s of cols) section(steps[s].l, steps[s].c, view.groups[s], s);
+    for (const s of cols) section(steps[s].l, steps[s].c, view.groups[s] || [], s);
     main.replaceChildren(frag);
   }
   function group(g, n, s) {

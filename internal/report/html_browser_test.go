@@ -452,3 +452,33 @@ func TestHTMLHostileInBrowser(t *testing.T) {
 	}
 	b.quiet(t, url)
 }
+
+// A result with no hosts, or hosts and no steps, is a page too: no
+// exception, nothing but itself requested.
+func TestHTMLEmptyInBrowser(t *testing.T) {
+	empty := &result.Result{Schema: result.Schema, RunID: "r", Plan: "nothing", Steps: []string{"never"}}
+	b, url := open(t, empty, "#layout=groups")
+	if got := eval[string](t, b, `document.querySelector(".shown").textContent`); !strings.HasPrefix(got, "0 of 0 hosts") {
+		t.Errorf("an empty result shows %q", got)
+	}
+	b.quiet(t, url)
+	stepless := tiny(2, "true", withOutput("", ""))
+	stepless.Steps = nil
+	for i := range stepless.Hosts {
+		stepless.Hosts[i].Steps = nil
+	}
+	next := "file://" + writePage(t, stepless)
+	for _, layout := range []string{"columns", "groups", "panes"} {
+		if err := chromedp.Do(b.ctx, chromedp.Navigate(next+"#layout="+layout), chromedp.WaitReady(chromedp.CSS("main"))); err != nil {
+			t.Fatal(err)
+		}
+		if got := eval[string](t, b, `document.querySelector(".shown").textContent`); !strings.HasPrefix(got, "2 of 2 hosts") {
+			t.Errorf("%s: hosts without steps show %q", layout, got)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.console)+len(b.exceptions) > 0 {
+		t.Errorf("console %q, exceptions %q", b.console, b.exceptions)
+	}
+}
