@@ -349,7 +349,7 @@
     for (const f of b.f || []) {
       const pre = d.appendChild(el("pre", f.n));
       pre.appendChild(document.createTextNode(f.h || ""));
-      if (f.c) pre.appendChild(el("span", "cut", "\n" + f.c + "\n"));
+      if (f.c) pre.appendChild(el("span", "cut", (!f.h || f.h.endsWith("\n") ? "" : "\n") + f.c + "\n"));
       if (f.t) pre.appendChild(document.createTextNode(f.t));
     }
     const exit = b.x || (st && st.exit_code !== undefined && st.exit_code !== null ? "exit " + Number(st.exit_code) : "");

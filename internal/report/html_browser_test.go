@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"everywhere/internal/host"
 	"everywhere/internal/result"
 )
 
@@ -212,6 +213,10 @@ func labelled() *result.Result {
 	for i, labels := range [][]string{{"arm", "lab"}, {"arm"}, {"x86"}, {"x86"}, {"lab"}, {"mainframe"}} {
 		res.Hosts[i].Labels = labels
 	}
+	// pi4's kernel step printed more than the output limit kept.
+	k := &res.Hosts[0].Steps[0]
+	k.Stdout = "first kept line\n" + host.Cut{Bytes: 5000, Lines: 120}.Marker() + "last kept line\n"
+	k.StdoutTruncated, k.StdoutBytes = true, 5100
 	return res
 }
 
@@ -259,6 +264,10 @@ func TestHTMLInBrowser(t *testing.T) {
 	}
 	if got := b.fragment(t); got != "#layout=columns&cell=atom/machine" {
 		t.Errorf("the URL keeps %q", got)
+	}
+	click(t, b, `main .c[data-h="0"][data-s="0"]`)
+	if got := eval[string](t, b, `document.querySelector("#detail pre").innerText`); !strings.Contains(got, "first kept line\n[… 4 KiB, 120 lines not kept (--output-limit) …]\nlast kept line") {
+		t.Errorf("a cut output opens as %q", got)
 	}
 	click(t, b, "#detail .close")
 	if eval[bool](t, b, `!document.querySelector("#detail").hidden`) {
