@@ -29,9 +29,10 @@ var (
 	htmlJS string
 
 	htmlPage = template.Must(template.New("report").Parse(htmlSource))
-	// htmlCSP lets the page run its own script and nothing else, and fetch
-	// nothing at all: were some text ever to escape html/template's
-	// escaping, the browser would still refuse to run or load it.
+	// htmlCSP lets the page run its own script and nothing else, fetch
+	// nothing at all, and take no <base> or form target: were some text
+	// ever to escape html/template's escaping or the script's textContent,
+	// the browser would still refuse to run, load or send it.
 	htmlCSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-" + sha256Base64(htmlJS) + "'; base-uri 'none'; form-action 'none'"
 )
 
