@@ -222,6 +222,8 @@ func hostsThatDiffer(res *result.Result, steps []stepOutcomes) [][]bool {
 	return odd
 }
 
+// newPageData is what the page's script needs of res beside the result
+// itself, for the columns picks and the steps' outcomes.
 func newPageData(res *result.Result, picks []stepPick, outcomes []stepOutcomes) *pageData {
 	d := &pageData{Extra: map[string]*pageBody{}, Icons: map[result.Status]string{}}
 	for _, s := range []result.Status{result.OK, result.Failed, result.Timeout, result.Error, result.Skipped} {
@@ -290,9 +292,8 @@ func newPageData(res *result.Result, picks []stepPick, outcomes []stepOutcomes) 
 // limit changed; nil when there is nothing.
 func cellExtra(s *result.StepResult) *pageBody {
 	b := bodyOf(s, nil)
-	b.Exit = ""
-	if s.Signal != "" {
-		b.Exit = "killed by " + host.SignalName(s.Signal)
+	if s.Signal == "" {
+		b.Exit = "" // "exit N": the script reads N from the result
 	}
 	streams := b.Streams
 	b.Streams = nil
