@@ -335,7 +335,7 @@
     for (const l of preview(b, lines())) d.appendChild(el("div", "l" + (l.cls ? " " + l.cls : ""), l.t || " "));
     d.addEventListener("click", () => {
       if (d.querySelector(".body")) { d.querySelector(".body").remove(); return; }
-      d.appendChild(bodyEl(b, s < 0 ? null : raw(g.i[0], s)));
+      d.appendChild(bodyEl(b, null)); // a group's body has its exit status
     });
     return d;
   }
