@@ -86,6 +86,8 @@ type HostResult struct {
 	Attempts int          `json:"attempts,omitempty"`
 	Steps    []StepResult `json:"steps"`
 	Cleanup  []StepResult `json:"cleanup,omitempty"`
+
+	Labels []string `json:"labels,omitempty"` // the inventory's, for filtering a report
 }
 
 // Step returns the host's step named name, or a zero StepResult when the

@@ -218,7 +218,7 @@ func (s *slot) give() {
 // runHost works on one host, which holds turn (a slot of Connecting) while
 // it connects.
 func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeting, runID string, index int, h inventory.Host, p *plan.Plan, turn *slot) result.HostResult {
-	hr := result.HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Status: result.OK}
+	hr := result.HostResult{Name: h.Name, Arch: string(h.Arch), Address: h.Addr(), Labels: h.Labels, Status: result.OK}
 	// Hosts that meet within a step wait for this one only while it may
 	// still come: not once its steps are over, however they ended.
 	defer meeting.Leave(h.Name)
