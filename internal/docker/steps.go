@@ -23,20 +23,22 @@ import (
 const removeGrace = 30 * time.Second
 
 // Version reports the engine: `docker.version: {}`.
-type Version struct{}
+type Version struct {
+	on `yaml:"-"`
+}
 
 // Command describes the step.
-func (*Version) Command() string { return "docker version" }
+func (v *Version) Command() string { return v.d.opts.CLI + " version" }
 
 // Run reports the engine's versions and platform, as asked when connecting.
-func (*Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+func (v *Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	e, err := v.d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	v := e.version
+	ver := e.Version
 	out := host.NewOutputFor(ctx, limit)
-	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
+	fmt.Fprintf(&out.Stdout, "%s (Docker API %s; client speaks %s)\n%s/%s, kernel %s\n", e.Product(), ver.APIVersion, e.ClientVersion(), ver.Os, ver.Arch, ver.KernelVersion)
 	// Honest about emulation and about plain TCP.
 	if note := e.note(t.Host().Arch); note != "" {
 		fmt.Fprintln(&out.Stdout, note)
@@ -47,15 +49,16 @@ func (*Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Outp
 // Images lists the engine's images with their architectures:
 // `docker.images: {reference: debian}`.
 type Images struct {
+	on        `yaml:"-"`
 	Reference string `yaml:"reference"` // only images matching this reference pattern
 }
 
 // Command describes the step.
-func (i *Images) Command() string { return strings.TrimSpace("docker images " + i.Reference) }
+func (i *Images) Command() string { return strings.TrimSpace(i.d.opts.CLI + " images " + i.Reference) }
 
 // Run lists the images, sorted by name.
 func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := i.d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -95,6 +98,7 @@ func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 // Run runs a command in a new container and removes it afterwards unless
 // Keep: `docker.run: {image: debian, cmd: [uname, -m]}`.
 type Run struct {
+	on       `yaml:"-"`
 	Image    string   `yaml:"image"`
 	Cmd      []string `yaml:"cmd"`
 	Env      []string `yaml:"env"`
@@ -121,13 +125,13 @@ func (r *Run) Validate() error {
 
 // Command describes the step as docker would be called.
 func (r *Run) Command() string {
-	return strings.TrimSpace("docker run " + r.Image + " " + host.ShellQuote(r.Cmd))
+	return strings.TrimSpace(r.d.opts.CLI + " run " + r.Image + " " + host.ShellQuote(r.Cmd))
 }
 
 // Run creates, starts, waits for and removes the container. Its output is
 // read from the engine's log of it.
 func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := r.d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -200,6 +204,7 @@ func (e *engine) pull(ctx context.Context, ref, platform string) error {
 
 // Exec runs a command in a kept container: `docker.exec: {container: c1, cmd: [ip, addr]}`.
 type Exec struct {
+	on        `yaml:"-"`
 	Container string   `yaml:"container"`
 	Cmd       []string `yaml:"cmd"`
 }
@@ -212,12 +217,14 @@ func (x *Exec) Validate() error {
 }
 
 // Command describes the step as docker would be called.
-func (x *Exec) Command() string { return "docker exec " + x.Container + " " + host.ShellQuote(x.Cmd) }
+func (x *Exec) Command() string {
+	return x.d.opts.CLI + " exec " + x.Container + " " + host.ShellQuote(x.Cmd)
+}
 
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := x.d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -268,6 +275,7 @@ func (e *engine) exec(ctx context.Context, containerID string, cmd, env []string
 // Remove removes a container, running or not; one already gone is fine,
 // so cleanup can always run it: `docker.rm: {container: c1}`.
 type Remove struct {
+	on        `yaml:"-"`
 	Container string `yaml:"container"`
 }
 
@@ -279,11 +287,11 @@ func (rm *Remove) Validate() error {
 }
 
 // Command describes the step as docker would be called.
-func (rm *Remove) Command() string { return "docker rm -f " + rm.Container }
+func (rm *Remove) Command() string { return rm.d.opts.CLI + " rm -f " + rm.Container }
 
 // Run removes the container.
 func (rm *Remove) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := rm.d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
