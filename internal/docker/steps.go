@@ -104,16 +104,20 @@ type Run struct {
 	Env      []string `yaml:"env"`
 	Platform string   `yaml:"platform"` // os/arch[/variant], e.g. linux/arm64
 	Name     string   `yaml:"name"`
-	Keep     bool     `yaml:"keep"` // leave the container for docker.exec; remove it with docker.rm in cleanup
-	Pull     bool     `yaml:"pull"` // pull the image first; never done implicitly
+	Keep     bool     `yaml:"keep"`   // leave the container for docker.exec; remove it with docker.rm in cleanup
+	Detach   bool     `yaml:"detach"` // start it and go on (it is kept): what docker.exec then runs in
+	Pull     bool     `yaml:"pull"`   // pull the image first; never done implicitly
 }
 
 func (r *Run) Validate() error {
 	if r.Image == "" {
 		return fmt.Errorf("image: missing")
 	}
+	if r.Detach {
+		r.Keep = true
+	}
 	if r.Keep && r.Name == "" {
-		return fmt.Errorf("keep: true needs a name: for docker.exec and docker.rm to find it")
+		return fmt.Errorf("keep: true (or detach: true) needs a name: for docker.exec and docker.rm to find it")
 	}
 	if r.Platform != "" {
 		if _, err := parsePlatform(r.Platform); err != nil {
@@ -147,9 +151,14 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 		p, _ := parsePlatform(r.Platform)
 		platform = &p
 	}
-	created, err := e.ContainerCreate(ctx, &container.Config{Image: r.Image, Cmd: r.Cmd, Env: r.Env, Labels: map[string]string{Label: t.RunID()}},
+	labels := map[string]string{Label: t.RunID(), StepLabel: driver.NewExecMark()}
+	created, err := e.ContainerCreate(ctx, &container.Config{Image: r.Image, Cmd: r.Cmd, Env: r.Env, Labels: labels},
 		&container.HostConfig{}, nil, platform, r.Name)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The engine may finish creating it after the request was cut short.
+			e.removeCreated(ctx, t, labels)
+		}
 		return nil, fmt.Errorf("creating container: %w", err)
 	}
 	if !r.Keep {
@@ -159,6 +168,14 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 			defer cancel()
 			_ = e.ContainerRemove(rmCtx, created.ID, container.RemoveOptions{Force: true})
 		}()
+	}
+	if r.Detach {
+		if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+			return nil, fmt.Errorf("starting container %s: %w", r.Name, err)
+		}
+		out := host.NewOutputFor(ctx, limit)
+		fmt.Fprintf(&out.Stdout, "%s %s started\n", r.Name, shortID(created.ID))
+		return out, nil
 	}
 	waitOK, waitErr := e.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
@@ -178,6 +195,37 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 		return out, err
 	}
 	return out, nil
+}
+
+// StepLabel tells one step's container from others of its run (on an
+// engine that several hosts share), for removing what a cancelled create
+// made.
+const StepLabel = "io.everywhere.step"
+
+// removeCreated removes, on a context of its own, the containers of this
+// step (found by its labels) that the engine made after ctx ended.
+func (e *engine) removeCreated(ctx context.Context, t driver.Target, labels map[string]string) {
+	ctx, cancel := t.Detach(ctx, removeGrace)
+	defer cancel()
+	args := filters.NewArgs()
+	for k, v := range labels {
+		args.Add("label", k+"="+v)
+	}
+	// Give the engine the time it takes to finish what it was asked.
+	for range 3 {
+		list, err := e.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
+		if err != nil {
+			return
+		}
+		for _, c := range list {
+			_ = e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (e *engine) logs(ctx context.Context, id string, out *host.Output) error {

@@ -1,0 +1,78 @@
+package drivers_test
+
+import (
+	"path/filepath"
+	"testing"
+
+	"everywhere/internal/docker"
+	"everywhere/internal/driver"
+	"everywhere/internal/drivers"
+	"everywhere/internal/enginetest"
+	"everywhere/internal/inventory"
+	"everywhere/internal/lxd"
+)
+
+// listed is the registry's driver of that name.
+func listed(t *testing.T, name string) *driver.Driver {
+	for _, d := range drivers.All().Drivers() {
+		if d.Name == name {
+			return d
+		}
+	}
+	t.Fatalf("no driver %q in the registry", name)
+	return nil
+}
+
+// dockerFamily is the suite's Engine for an Engine-API driver whose engine
+// listens on socket.
+func dockerFamily(t *testing.T, name, socket string) enginetest.Engine {
+	block := docker.New(docker.Options{Name: name}).Block()
+	absent := filepath.Join(t.TempDir(), "absent.sock")
+	return enginetest.Engine{
+		Driver:  listed(t, name),
+		Reach:   func(h inventory.Host) inventory.Host { return block.With(h, docker.Config{Socket: socket}) },
+		Absent:  func(h inventory.Host) inventory.Host { return block.With(h, docker.Config{Socket: absent}) },
+		Missing: "everywhere/no-such-image:1",
+	}
+}
+
+// lxdFamily is the suite's Engine for an LXD-API driver whose server
+// listens on socket.
+func lxdFamily(t *testing.T, name, socket string) enginetest.Engine {
+	block := lxd.New(lxd.Options{Name: name}).Block()
+	absent := filepath.Join(t.TempDir(), "absent.socket")
+	return enginetest.Engine{
+		Driver:  listed(t, name),
+		Reach:   func(h inventory.Host) inventory.Host { return block.With(h, lxd.Config{Socket: socket}) },
+		Absent:  func(h inventory.Host) inventory.Host { return block.With(h, lxd.Config{Socket: absent}) },
+		Missing: "everywhere/no-such-image",
+	}
+}
+
+// TestConformance runs the one suite against every engine driver the
+// registry lists: over fakes of their APIs (any user), and over the real
+// daemons (root; skipped where a daemon cannot start, except under CI).
+func TestConformance(t *testing.T) {
+	for _, c := range []struct{ name, product string }{{"docker", "Docker"}, {"podman", "Podman"}} {
+		t.Run("fake-"+c.name, func(t *testing.T) {
+			f := enginetest.StartFakeEngine(t, c.product, "everywhere/tool:test")
+			e := dockerFamily(t, c.name, f.Socket)
+			e.Image, e.SleepCmd = "everywhere/tool:test", []string{"sleep", "600"}
+			e.Things = func(*testing.T) map[string]string { return f.Things() }
+			e.Plant = func(_ *testing.T, name, run string) { f.Plant(name, run) }
+			e.Hold, e.FullDisk = f.Hold, func(*testing.T) { f.Fill() }
+			enginetest.Run(t, e)
+		})
+	}
+	for _, c := range []string{"lxd", "incus"} {
+		t.Run("fake-"+c, func(t *testing.T) {
+			f := enginetest.StartFakeLXD(t, c, "debian/12")
+			e := lxdFamily(t, c, f.Socket)
+			e.Image = "debian/12"
+			e.Things = func(*testing.T) map[string]string { return f.Things() }
+			e.Plant = func(_ *testing.T, name, run string) { f.Plant(name, run) }
+			e.Hold, e.FullDisk = f.Hold, func(*testing.T) { f.Fill() }
+			enginetest.Run(t, e)
+		})
+	}
+}
