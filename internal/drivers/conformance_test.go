@@ -5,11 +5,13 @@ import (
 	"testing"
 
 	"everywhere/internal/docker"
+	"everywhere/internal/dockertest"
 	"everywhere/internal/driver"
 	"everywhere/internal/drivers"
 	"everywhere/internal/enginetest"
 	"everywhere/internal/inventory"
 	"everywhere/internal/lxd"
+	"everywhere/internal/sshtest"
 )
 
 // listed is the registry's driver of that name.
@@ -75,4 +77,26 @@ func TestConformance(t *testing.T) {
 			enginetest.Run(t, e)
 		})
 	}
+}
+
+// TestConformanceDaemons runs the suite against the real daemons, one at a
+// time: Docker and Podman (each of the test's own, Podman in a network
+// namespace whose default network is dockertest.PodmanSubnet), LXD and
+// Incus (each of the test's own, see lxdtest).
+func TestConformanceDaemons(t *testing.T) {
+	t.Run("docker", func(t *testing.T) {
+		socket := dockertest.Start(t, dockertest.Options{})
+		e := dockerFamily(t, "docker", socket)
+		e.Things, e.Plant = enginetest.EngineAt(t, socket)
+		e.Image, e.SleepCmd = enginetest.Busybox, []string{"sleep", "600"}
+		enginetest.Run(t, e)
+	})
+	t.Run("podman", func(t *testing.T) {
+		sshtest.RequireNetns(t)
+		socket := dockertest.StartPodman(t, sshtest.NewNetns(t).Name)
+		e := dockerFamily(t, "podman", socket)
+		e.Things, e.Plant = enginetest.EngineAt(t, socket)
+		e.Image, e.SleepCmd = enginetest.Busybox, []string{"sleep", "600"}
+		enginetest.Run(t, e)
+	})
 }
