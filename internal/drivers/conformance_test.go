@@ -11,6 +11,7 @@ import (
 	"everywhere/internal/enginetest"
 	"everywhere/internal/inventory"
 	"everywhere/internal/lxd"
+	"everywhere/internal/lxdtest"
 	"everywhere/internal/sshtest"
 )
 
@@ -99,4 +100,22 @@ func TestConformanceDaemons(t *testing.T) {
 		e.Image, e.SleepCmd = enginetest.Busybox, []string{"sleep", "600"}
 		enginetest.Run(t, e)
 	})
+}
+
+// TestConformanceServers runs the suite against an LXD and an Incus of the
+// test's own, one at a time, each with the suite's busybox image imported
+// under its alias: no image server is ever asked.
+func TestConformanceServers(t *testing.T) {
+	for _, c := range []struct {
+		server lxdtest.Server
+		subnet string
+	}{{lxdtest.LXD, "10.213.203.1/24"}, {lxdtest.Incus, "10.213.202.1/24"}} {
+		t.Run(c.server.Name, func(t *testing.T) {
+			socket := lxdtest.Start(t, c.server, c.subnet)
+			e := lxdFamily(t, c.server.Name, socket)
+			e.Things, e.Plant = enginetest.ServerAt(t, socket)
+			e.Image = enginetest.Busybox
+			enginetest.Run(t, e)
+		})
+	}
 }
