@@ -33,3 +33,19 @@ func TestInstanceNamesDoNotCollide(t *testing.T) {
 		t.Errorf("got %q: a name LXD takes as it is stays as it is", got)
 	}
 }
+
+// TestLocalAlias: a remote's image name is looked up under one alias on
+// LXD and Incus alike.
+func TestLocalAlias(t *testing.T) {
+	for image, want := range map[string][2]string{
+		"debian/bookworm/amd64": {"debian/bookworm/amd64", ""},
+		"images:debian/12":      {"debian/12", "images"},
+		"ubuntu:24.04":          {"ubuntu/24.04", "ubuntu"},
+		"images:ubuntu/24.04":   {"ubuntu/24.04", "images"},
+		"everywhere/busybox:t":  {"everywhere/busybox:t", ""},
+	} {
+		if alias, remote := LocalAlias(image); alias != want[0] || remote != want[1] {
+			t.Errorf("%s: %q from %q, want %q from %q", image, alias, remote, want[0], want[1])
+		}
+	}
+}

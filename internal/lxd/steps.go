@@ -121,17 +121,40 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 }
 
 // source is where an instance of image (an alias or a fingerprint) comes
-// from: this LXD's own images, never an image server.
+// from: this server's own images, never an image server. A remote's name
+// is looked up among them as LocalAlias says.
 func (s *server) source(ctx context.Context, image string) (lxdclient.InstanceSource, error) {
 	if fingerprint.MatchString(image) {
 		return lxdclient.InstanceSource{Type: "image", Fingerprint: image}, nil
 	}
-	if _, err := s.ImageAlias(ctx, image); lxdclient.IsNotFound(err) {
+	alias, remote := LocalAlias(image)
+	if _, err := s.ImageAlias(ctx, alias); lxdclient.IsNotFound(err) {
+		if remote != "" {
+			return lxdclient.InstanceSource{}, fmt.Errorf("image %q: no image of alias %q on this %s, and nothing is fetched from the %s image server: copy it in beforehand under that alias (image copy %s local: --alias %s)", image, alias, s.product, remote, image, alias)
+		}
 		return lxdclient.InstanceSource{}, fmt.Errorf("image alias %q is unknown on this %s (image list); nothing is fetched from an image server", image, s.product)
 	} else if err != nil {
 		return lxdclient.InstanceSource{}, err
 	}
-	return lxdclient.InstanceSource{Type: "image", Alias: image}, nil
+	return lxdclient.InstanceSource{Type: "image", Alias: alias}, nil
+}
+
+// LocalAlias is the alias under which a server's own copy of image is
+// looked up, and the remote image was named from ("" for a local alias):
+// REMOTE:NAME, where REMOTE has no slash.
+// LXD's ubuntu: remote names Ubuntu by release (ubuntu:24.04); Incus has no
+// ubuntu: remote, and its images: remote, like LXD's, names Ubuntu
+// ubuntu/24.04. So that one plan serves both servers, images:NAME is NAME
+// and ubuntu:RELEASE is ubuntu/RELEASE on either.
+func LocalAlias(image string) (alias, remote string) {
+	remote, name, found := strings.Cut(image, ":")
+	switch {
+	case !found || strings.Contains(remote, "/"): // a remote's name has no slash: an alias such as everywhere/busybox:test
+		return image, ""
+	case remote == "ubuntu":
+		return "ubuntu/" + name, remote
+	}
+	return name, remote
 }
 
 // undoGrace bounds finishing and deleting an instance whose launch was cut short.
