@@ -61,11 +61,11 @@ func New(o Options) *Driver {
 	d.Driver = &driver.Driver{
 		Name: o.Name,
 		Kinds: []driver.Kind{
-			kind[Version](d, "version"),
-			kind[Images](d, "images"),
-			kind[Run](d, "run"),
-			kind[Exec](d, "exec"),
-			kind[Remove](d, "rm"),
+			driver.BoundKind[Version](o.Name+".version", d),
+			driver.BoundKind[Images](o.Name+".images", d),
+			driver.BoundKind[Run](o.Name+".run", d),
+			driver.BoundKind[Exec](o.Name+".exec", d),
+			driver.BoundKind[Remove](o.Name+".rm", d),
 		},
 		Block:      d.block,
 		Probe:      d.probe,
@@ -77,27 +77,6 @@ func New(o Options) *Driver {
 
 // Block is the driver's block of a host's inventory entry.
 func (d *Driver) Block() inventory.Block[Config] { return d.block }
-
-// on binds a step to the driver that parsed it.
-type on struct{ d *Driver }
-
-func (o *on) bind(d *Driver) { o.d = d }
-
-// kind is the step kind NAME.verb, whose actions are bound to d.
-func kind[T any, P interface {
-	*T
-	driver.Action
-	bind(*Driver)
-}](d *Driver, verb string) driver.Kind {
-	return driver.Kind{Name: d.opts.Name + "." + verb, Parse: func(kind, file string, node *yaml.Node) (driver.Action, error) {
-		a, err := driver.Decode[T, P](kind, file, node)
-		if err != nil {
-			return nil, err
-		}
-		a.(P).bind(d)
-		return a, nil
-	}}
-}
 
 // DefaultSocket is where Docker listens on a Linux host.
 const DefaultSocket = "/var/run/docker.sock"

@@ -24,15 +24,15 @@ const removeGrace = 30 * time.Second
 
 // Version reports the engine: `docker.version: {}`.
 type Version struct {
-	on `yaml:"-"`
+	driver.Bound[*Driver] `yaml:"-"`
 }
 
 // Command describes the step.
-func (v *Version) Command() string { return v.d.opts.CLI + " version" }
+func (v *Version) Command() string { return v.Driver().opts.CLI + " version" }
 
 // Run reports the engine's versions and platform, as asked when connecting.
 func (v *Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := v.d.connect(ctx, t)
+	e, err := v.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -49,16 +49,18 @@ func (v *Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Ou
 // Images lists the engine's images with their architectures:
 // `docker.images: {reference: debian}`.
 type Images struct {
-	on        `yaml:"-"`
-	Reference string `yaml:"reference"` // only images matching this reference pattern
+	driver.Bound[*Driver] `yaml:"-"`
+	Reference             string `yaml:"reference"` // only images matching this reference pattern
 }
 
 // Command describes the step.
-func (i *Images) Command() string { return strings.TrimSpace(i.d.opts.CLI + " images " + i.Reference) }
+func (i *Images) Command() string {
+	return strings.TrimSpace(i.Driver().opts.CLI + " images " + i.Reference)
+}
 
 // Run lists the images, sorted by name.
 func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := i.d.connect(ctx, t)
+	e, err := i.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -98,15 +100,15 @@ func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 // Run runs a command in a new container and removes it afterwards unless
 // Keep: `docker.run: {image: debian, cmd: [uname, -m]}`.
 type Run struct {
-	on       `yaml:"-"`
-	Image    string   `yaml:"image"`
-	Cmd      []string `yaml:"cmd"`
-	Env      []string `yaml:"env"`
-	Platform string   `yaml:"platform"` // os/arch[/variant], e.g. linux/arm64
-	Name     string   `yaml:"name"`
-	Keep     bool     `yaml:"keep"`   // leave the container for docker.exec; remove it with docker.rm in cleanup
-	Detach   bool     `yaml:"detach"` // start it and go on (it is kept): what docker.exec then runs in
-	Pull     bool     `yaml:"pull"`   // pull the image first; never done implicitly
+	driver.Bound[*Driver] `yaml:"-"`
+	Image                 string   `yaml:"image"`
+	Cmd                   []string `yaml:"cmd"`
+	Env                   []string `yaml:"env"`
+	Platform              string   `yaml:"platform"` // os/arch[/variant], e.g. linux/arm64
+	Name                  string   `yaml:"name"`
+	Keep                  bool     `yaml:"keep"`   // leave the container for docker.exec; remove it with docker.rm in cleanup
+	Detach                bool     `yaml:"detach"` // start it and go on (it is kept): what docker.exec then runs in
+	Pull                  bool     `yaml:"pull"`   // pull the image first; never done implicitly
 }
 
 func (r *Run) Validate() error {
@@ -129,13 +131,13 @@ func (r *Run) Validate() error {
 
 // Command describes the step as docker would be called.
 func (r *Run) Command() string {
-	return strings.TrimSpace(r.d.opts.CLI + " run " + r.Image + " " + host.ShellQuote(r.Cmd))
+	return strings.TrimSpace(r.Driver().opts.CLI + " run " + r.Image + " " + host.ShellQuote(r.Cmd))
 }
 
 // Run creates, starts, waits for and removes the container. Its output is
 // read from the engine's log of it.
 func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := r.d.connect(ctx, t)
+	e, err := r.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -252,9 +254,9 @@ func (e *engine) pull(ctx context.Context, ref, platform string) error {
 
 // Exec runs a command in a kept container: `docker.exec: {container: c1, cmd: [ip, addr]}`.
 type Exec struct {
-	on        `yaml:"-"`
-	Container string   `yaml:"container"`
-	Cmd       []string `yaml:"cmd"`
+	driver.Bound[*Driver] `yaml:"-"`
+	Container             string   `yaml:"container"`
+	Cmd                   []string `yaml:"cmd"`
 }
 
 func (x *Exec) Validate() error {
@@ -266,13 +268,13 @@ func (x *Exec) Validate() error {
 
 // Command describes the step as docker would be called.
 func (x *Exec) Command() string {
-	return x.d.opts.CLI + " exec " + x.Container + " " + host.ShellQuote(x.Cmd)
+	return x.Driver().opts.CLI + " exec " + x.Container + " " + host.ShellQuote(x.Cmd)
 }
 
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := x.d.connect(ctx, t)
+	e, err := x.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -323,8 +325,8 @@ func (e *engine) exec(ctx context.Context, containerID string, cmd, env []string
 // Remove removes a container, running or not; one already gone is fine,
 // so cleanup can always run it: `docker.rm: {container: c1}`.
 type Remove struct {
-	on        `yaml:"-"`
-	Container string `yaml:"container"`
+	driver.Bound[*Driver] `yaml:"-"`
+	Container             string `yaml:"container"`
 }
 
 func (rm *Remove) Validate() error {
@@ -335,11 +337,11 @@ func (rm *Remove) Validate() error {
 }
 
 // Command describes the step as docker would be called.
-func (rm *Remove) Command() string { return rm.d.opts.CLI + " rm -f " + rm.Container }
+func (rm *Remove) Command() string { return rm.Driver().opts.CLI + " rm -f " + rm.Container }
 
 // Run removes the container.
 func (rm *Remove) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := rm.d.connect(ctx, t)
+	e, err := rm.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}

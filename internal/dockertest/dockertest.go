@@ -2,13 +2,11 @@
 package dockertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -61,10 +59,13 @@ func Start(t *testing.T, o Options) string {
 // test's log when the test fails.
 func Daemon(t *testing.T, name string, env []string, args ...string) <-chan struct{} {
 	t.Helper()
+	log, err := os.Create(filepath.Join(t.TempDir(), name+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), env...)
-	var log syncBuffer
-	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -78,9 +79,10 @@ func Daemon(t *testing.T, name string, env []string, args ...string) <-chan stru
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
-			t.Logf("%s's log:\n%s", name, log.String())
+		if said, _ := os.ReadFile(log.Name()); t.Failed() {
+			t.Logf("%s's log:\n%s", name, said)
 		}
+		_ = log.Close()
 	})
 	return exited
 }
@@ -164,24 +166,6 @@ tmp_dir = %[4]q
 	exited := Daemon(t, "podman", []string{"CONTAINERS_CONF=" + filepath.Join(dir, "containers.conf")}, args...)
 	waitForEngine(t, socket, exited)
 	return socket
-}
-
-// syncBuffer is a daemon's log, written by its process and read by the test.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // Containers lists the containers, running or not, that carry label (KEY

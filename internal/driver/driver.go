@@ -171,6 +171,34 @@ func (r *Registry) Blocks() []inventory.BlockDecoder {
 	return blocks
 }
 
+// Bound, embedded in an action (with `yaml:"-"`), holds the driver value
+// whose kind parsed it: drivers are values, so an action reaches its client
+// through the driver that made it, never through a package variable.
+type Bound[D any] struct{ driver D }
+
+// Bind is called by BoundKind once the action is decoded.
+func (b *Bound[D]) Bind(d D) { b.driver = d }
+
+// Driver is the driver that parsed the action.
+func (b *Bound[D]) Driver() D { return b.driver }
+
+// BoundKind is the step kind name whose actions, of type T decoded by
+// Decode, are bound to the driver d.
+func BoundKind[T any, P interface {
+	*T
+	Action
+	Bind(D)
+}, D any](name string, d D) Kind {
+	return Kind{Name: name, Parse: func(kind, file string, node *yaml.Node) (Action, error) {
+		a, err := Decode[T, P](kind, file, node)
+		if err != nil {
+			return nil, err
+		}
+		a.(P).Bind(d)
+		return a, nil
+	}}
+}
+
 // Validator is implemented by actions that check their fields once decoded.
 type Validator interface{ Validate() error }
 

@@ -61,15 +61,20 @@ func StartFakeEngine(t *testing.T, product string, images ...string) *FakeEngine
 	for _, i := range images {
 		f.images[i] = true
 	}
-	l, err := net.Listen("unix", f.Socket)
+	serveUnix(t, f.Socket, f.serve)
+	return f
+}
+
+// serveUnix serves handler on a unix socket until the test ends.
+func serveUnix(t *testing.T, socket string, handler http.HandlerFunc) {
+	l, err := net.Listen("unix", socket)
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
+	srv := httptest.NewUnstartedServer(handler)
 	srv.Listener = l
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return f
 }
 
 // Hold makes creates wait for their client to give up before creating;

@@ -4,9 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"runtime"
@@ -57,14 +55,7 @@ func StartFakeLXD(t *testing.T, server string, aliases ...string) *FakeLXD {
 	for _, a := range aliases {
 		f.aliases[a] = strings.Repeat("c0ffee", 10)
 	}
-	l, err := net.Listen("unix", f.Socket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(f.serve))
-	srv.Listener = l
-	srv.Start()
-	t.Cleanup(srv.Close)
+	serveUnix(t, f.Socket, f.serve)
 	return f
 }
 

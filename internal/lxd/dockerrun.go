@@ -21,11 +21,11 @@ import (
 // the instance with LXD's file API, docker load inside. No registry is
 // asked.
 type DockerRun struct {
-	on       `yaml:"-"`
-	Instance string   `yaml:"instance"` // default: the instance this run launched last through this host
-	Image    string   `yaml:"image"`
-	Cmd      []string `yaml:"cmd"`
-	AnyRun   bool     `yaml:"any_run"` // also in an instance this run did not create
+	driver.Bound[*Driver] `yaml:"-"`
+	Instance              string   `yaml:"instance"` // default: the instance this run launched last through this host
+	Image                 string   `yaml:"image"`
+	Cmd                   []string `yaml:"cmd"`
+	AnyRun                bool     `yaml:"any_run"` // also in an instance this run did not create
 }
 
 // Validate checks the fields.
@@ -38,7 +38,7 @@ func (dr *DockerRun) Validate() error {
 
 // Command describes the step as it would be typed.
 func (dr *DockerRun) Command() string {
-	return (&Exec{on: dr.on, Instance: dr.Instance, Cmd: dr.dockerRun("RUN")}).Command()
+	return (&Exec{Bound: dr.Bound, Instance: dr.Instance, Cmd: dr.dockerRun("RUN")}).Command()
 }
 
 func (dr *DockerRun) dockerRun(runID string) []string {
@@ -52,7 +52,7 @@ const dockerWait = time.Second
 // Run waits for the instance's Docker, gives it the image if it lacks it,
 // then runs the container (removed when it ends).
 func (dr *DockerRun) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, name, err := dr.d.instanceFor(ctx, t, dr.Instance, dr.AnyRun)
+	s, name, err := dr.Driver().instanceFor(ctx, t, dr.Instance, dr.AnyRun)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (dr *DockerRun) Run(ctx context.Context, t driver.Target, limit int) (*host
 		return nil, err
 	}
 	if code, _, _ := s.quiet(ctx, name, "docker", "image", "inspect", "--format", "{{.Id}}", dr.Image); code != 0 {
-		if err := dr.d.copyImage(ctx, t, s, name, dr.Image); err != nil {
+		if err := dr.Driver().copyImage(ctx, t, s, name, dr.Image); err != nil {
 			return nil, err
 		}
 	}

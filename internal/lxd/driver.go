@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"go.yaml.in/yaml/v3"
-
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
@@ -74,11 +72,11 @@ func New(o Options) *Driver {
 	d.Driver = &driver.Driver{
 		Name: o.Name,
 		Kinds: []driver.Kind{
-			kind[Launch](d, "launch"),
-			kind[List](d, "list"),
-			kind[Exec](d, "exec"),
-			kind[Delete](d, "delete"),
-			kind[DockerRun](d, "docker_run"),
+			driver.BoundKind[Launch](o.Name+".launch", d),
+			driver.BoundKind[List](o.Name+".list", d),
+			driver.BoundKind[Exec](o.Name+".exec", d),
+			driver.BoundKind[Delete](o.Name+".delete", d),
+			driver.BoundKind[DockerRun](o.Name+".docker_run", d),
 		},
 		Block:      d.block,
 		Probe:      d.probe,
@@ -90,27 +88,6 @@ func New(o Options) *Driver {
 
 // Block is the driver's block of a host's inventory entry.
 func (d *Driver) Block() inventory.Block[Config] { return d.block }
-
-// on binds a step to the driver that parsed it.
-type on struct{ d *Driver }
-
-func (o *on) bind(d *Driver) { o.d = d }
-
-// kind is the step kind NAME.verb, whose actions are bound to d.
-func kind[T any, P interface {
-	*T
-	driver.Action
-	bind(*Driver)
-}](d *Driver, verb string) driver.Kind {
-	return driver.Kind{Name: d.opts.Name + "." + verb, Parse: func(kind, file string, node *yaml.Node) (driver.Action, error) {
-		a, err := driver.Decode[T, P](kind, file, node)
-		if err != nil {
-			return nil, err
-		}
-		a.(P).bind(d)
-		return a, nil
-	}}
-}
 
 // RunKey is the instance config key that carries the id of the run that
 // created the instance: what lets a run touch only its own instances, and

@@ -21,12 +21,12 @@ import (
 // Launch creates and starts an instance, like `lxc launch IMAGE -p default
 // -p docker`, and waits for it to run: `lxd.launch: {image: ..., profiles: [...]}`.
 type Launch struct {
-	on       `yaml:"-"`
-	Image    string            `yaml:"image"` // alias or fingerprint; {arch} becomes the host's Debian architecture
-	Profiles []string          `yaml:"profiles"`
-	Config   map[string]string `yaml:"config"`
-	Name     string            `yaml:"name"`      // default: everywhere-RUN-HOST, unique per run and host
-	WaitIPv4 bool              `yaml:"wait_ipv4"` // also wait for a global IPv4 address
+	driver.Bound[*Driver] `yaml:"-"`
+	Image                 string            `yaml:"image"` // alias or fingerprint; {arch} becomes the host's Debian architecture
+	Profiles              []string          `yaml:"profiles"`
+	Config                map[string]string `yaml:"config"`
+	Name                  string            `yaml:"name"`      // default: everywhere-RUN-HOST, unique per run and host
+	WaitIPv4              bool              `yaml:"wait_ipv4"` // also wait for a global IPv4 address
 }
 
 // Validate checks the fields.
@@ -39,7 +39,7 @@ func (l *Launch) Validate() error {
 
 // Command describes the step as lxc would be called.
 func (l *Launch) Command() string {
-	cmd := l.d.opts.CLI + " launch " + l.Image
+	cmd := l.Driver().opts.CLI + " launch " + l.Image
 	for _, p := range l.Profiles {
 		cmd += " -p " + p
 	}
@@ -53,14 +53,14 @@ var fingerprint = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // deleted on a context of its own, so it leaves nothing behind.
 func (l *Launch) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	out, err := l.launch(ctx, t, limit)
-	if state, stateErr := l.d.launches.Get(ctx, t); stateErr == nil && !errors.Is(err, driver.ErrNotApplicable) {
+	if state, stateErr := l.Driver().launches.Get(ctx, t); stateErr == nil && !errors.Is(err, driver.ErrNotApplicable) {
 		state.set(err) // the latest launch decides: the steps after it act on what it made
 	}
 	return out, err
 }
 
 func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := l.d.connect(ctx, t)
+	s, err := l.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("profile %q does not exist on this %s (%s profile create %s)", p, s.product, l.d.opts.CLI, p)
+			return nil, fmt.Errorf("profile %q does not exist on this %s (%s profile create %s)", p, s.product, l.Driver().opts.CLI, p)
 		}
 	}
 	source, err := s.source(ctx, image)
@@ -274,15 +274,15 @@ func instanceName(runID, hostName string) string {
 
 // List shows the server's instances like `lxc list`: `lxd.list: {}`.
 type List struct {
-	on `yaml:"-"`
+	driver.Bound[*Driver] `yaml:"-"`
 }
 
 // Command describes the step as lxc would be called.
-func (l *List) Command() string { return l.d.opts.CLI + " list" }
+func (l *List) Command() string { return l.Driver().opts.CLI + " list" }
 
 // Run lists name, state, IPv4 addresses and architecture.
 func (l *List) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := l.d.connectAfterLaunch(ctx, t, true)
+	s, err := l.Driver().connectAfterLaunch(ctx, t, true)
 	if err != nil {
 		return nil, err
 	}
@@ -303,10 +303,10 @@ func (l *List) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 // last through this host: `lxd.exec: {cmd: [uname, -a]}`. It acts only on an
 // instance this run created unless AnyRun.
 type Exec struct {
-	on       `yaml:"-"`
-	Instance string   `yaml:"instance"`
-	Cmd      []string `yaml:"cmd"`
-	AnyRun   bool     `yaml:"any_run"` // also in an instance this run did not create
+	driver.Bound[*Driver] `yaml:"-"`
+	Instance              string   `yaml:"instance"`
+	Cmd                   []string `yaml:"cmd"`
+	AnyRun                bool     `yaml:"any_run"` // also in an instance this run did not create
 }
 
 // Validate checks the fields.
@@ -323,13 +323,13 @@ func (x *Exec) Command() string {
 	if instance == "" {
 		instance = "(launched)"
 	}
-	return x.d.opts.CLI + " exec " + instance + " -- " + host.ShellQuote(x.Cmd)
+	return x.Driver().opts.CLI + " exec " + instance + " -- " + host.ShellQuote(x.Cmd)
 }
 
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, name, err := x.d.instanceFor(ctx, t, x.Instance, x.AnyRun)
+	s, name, err := x.Driver().instanceFor(ctx, t, x.Instance, x.AnyRun)
 	if err != nil {
 		return nil, err
 	}
@@ -386,25 +386,25 @@ func (s *server) exec(ctx context.Context, t driver.Target, name string, argv []
 // always run it: `lxd.delete: {}`. It deletes only what this run created
 // unless AnyRun.
 type Delete struct {
-	on       `yaml:"-"`
-	Instance string `yaml:"instance"`
-	AnyRun   bool   `yaml:"any_run"` // also an instance this run did not create
+	driver.Bound[*Driver] `yaml:"-"`
+	Instance              string `yaml:"instance"`
+	AnyRun                bool   `yaml:"any_run"` // also an instance this run did not create
 }
 
 // Command describes the step as lxc would be called.
 func (del *Delete) Command() string {
 	if del.Instance == "" {
-		return del.d.opts.CLI + " delete --force (what this run launched)"
+		return del.Driver().opts.CLI + " delete --force (what this run launched)"
 	}
-	return del.d.opts.CLI + " delete --force " + del.Instance
+	return del.Driver().opts.CLI + " delete --force " + del.Instance
 }
 
 // Run deletes the instances. With nothing to delete because this run's
 // launch failed, it is skipped; what a failed launch did create is deleted.
 func (del *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := del.d.connect(ctx, t)
+	s, err := del.Driver().connect(ctx, t)
 	if err != nil {
-		if failed := del.d.launchFailure(ctx, t); del.Instance == "" && failed != nil && !errors.Is(err, driver.ErrNotApplicable) {
+		if failed := del.Driver().launchFailure(ctx, t); del.Instance == "" && failed != nil && !errors.Is(err, driver.ErrNotApplicable) {
 			return nil, failed
 		}
 		return nil, err
@@ -412,7 +412,7 @@ func (del *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.O
 	names := s.instances()
 	if del.Instance != "" {
 		names = []string{del.Instance}
-	} else if failed := del.d.launchFailure(ctx, t); len(names) == 0 && failed != nil {
+	} else if failed := del.Driver().launchFailure(ctx, t); len(names) == 0 && failed != nil {
 		return nil, failed
 	}
 	out := host.NewOutputFor(ctx, limit)
