@@ -27,6 +27,7 @@ import (
 // New is the net driver, whose steps start their containers on engines:
 // the registry's drivers that start containers (driver.EnginesOf).
 func New(engines driver.Engines) *driver.Driver {
+	responders := &responders{}
 	return &driver.Driver{
 		Name: "net",
 		Kinds: []driver.Kind{{Name: Kind, Parse: func(kind, file string, node *yaml.Node) (driver.Action, error) {
@@ -38,6 +39,7 @@ func New(engines driver.Engines) *driver.Driver {
 			if m.engine, err = engines.Lookup(m.Engine); err != nil {
 				return nil, yamlfile.Errorf(file, node, "%s: %v", kind, err)
 			}
+			m.responders = responders
 			return m, nil
 		}}},
 	}
@@ -81,7 +83,8 @@ type Matrix struct {
 	Seconds   int      `yaml:"seconds"`    // each throughput measurement's length
 	MinMbit   float64  `yaml:"min_mbit"`   // throughput below this fails
 
-	engine driver.StartContainer // Engine's, found when parsed
+	engine     driver.StartContainer // Engine's, found when parsed
+	responders *responders           // the driver's
 }
 
 // Validate checks the fields and fills the defaults.
@@ -310,7 +313,7 @@ func (m *Matrix) start(ctx context.Context, t driver.Target) (driver.Container, 
 }
 
 func (m *Matrix) startResponder(ctx context.Context, t driver.Target) (driver.Container, error) {
-	bin, err := responder(t.Host().Arch.GOARCH())
+	bin, err := m.responders.get(t.Host().Arch.GOARCH())
 	if err != nil {
 		return nil, err
 	}
@@ -328,10 +331,10 @@ func (m *Matrix) startResponder(ctx context.Context, t driver.Target) (driver.Co
 // responders holds each architecture's responder once unzipped (a
 // func() ([]byte, error) by GOARCH): every host of that architecture copies
 // the same bytes, instead of a 3 MB copy of its own.
-var responders sync.Map
+type responders struct{ byArch sync.Map }
 
-func responder(goarch string) ([]byte, error) {
-	get, _ := responders.LoadOrStore(goarch, sync.OnceValues(func() ([]byte, error) { return netprobe.Responder(goarch) }))
+func (r *responders) get(goarch string) ([]byte, error) {
+	get, _ := r.byArch.LoadOrStore(goarch, sync.OnceValues(func() ([]byte, error) { return netprobe.Responder(goarch) }))
 	return get.(func() ([]byte, error))()
 }
 
