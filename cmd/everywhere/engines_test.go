@@ -72,6 +72,7 @@ hosts:
   - {name: docker, docker.run: {image: %[1]s, cmd: [sh, -c, "echo from docker"]}}
   - {name: podman, podman.run: {image: %[1]s, cmd: [sh, -c, "echo from podman"]}}
   - {name: podman-version, podman.version: {}}
+  - {name: podman-net, podman.run: {image: %[1]s, cmd: [ip, -4, -o, addr, show, eth0]}}
   - {name: lxd-launch, lxd.launch: {image: %[1]s}}
   - {name: lxd, lxd.exec: {cmd: [sh, -c, "echo from lxd"]}}
   - {name: incus-launch, incus.launch: {image: %[1]s}}
@@ -92,6 +93,9 @@ cleanup:
 	}
 	if s := h.Step("podman-version"); !strings.HasPrefix(s.Stdout, "Podman 4.3.1 (Docker API 1.41") {
 		t.Errorf("podman.version: %q", s.Stdout)
+	}
+	if s := h.Step("podman-net"); !strings.Contains(s.Stdout, " inet "+strings.TrimSuffix(dockertest.PodmanSubnet, "0/24")) {
+		t.Errorf("a Podman container's address is not on %s: %q %q", dockertest.PodmanSubnet, s.Stdout, s.Error)
 	}
 	for _, s := range h.Cleanup {
 		if s.Status != result.OK {

@@ -249,7 +249,8 @@ func TestCleanKeepsLiveRuns(t *testing.T) {
 func TestParseSteps(t *testing.T) {
 	tests := []struct{ src, err string }{
 		{"steps: [{docker.run: {cmd: [x]}}]", "docker.run: image: missing"},
-		{"steps: [{docker.run: {image: x, keep: true}}]", "keep: true needs a name"},
+		{"steps: [{docker.run: {image: x, keep: true}}]", "keep: true (or detach: true) needs a name"},
+		{"steps: [{docker.run: {image: x, detach: true}}]", "needs a name"},
 		{"steps: [{docker.run: {image: x, platform: arm64}}]", `platform "arm64": want os/arch[/variant]`},
 		{"steps: [{docker.run: {image: x, comand: [ls]}}]", `unknown field "comand"`},
 		{"steps: [{docker.exec: {container: c}}]", "docker.exec: needs container and cmd"},

@@ -1,17 +1,24 @@
 package drivers_test
 
 import (
+	"context"
 	"path/filepath"
+	"runtime"
 	"testing"
+	"time"
 
 	"everywhere/internal/docker"
 	"everywhere/internal/dockertest"
 	"everywhere/internal/driver"
 	"everywhere/internal/drivers"
 	"everywhere/internal/enginetest"
+	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/lxd"
 	"everywhere/internal/lxdtest"
+	"everywhere/internal/plan"
+	"everywhere/internal/run"
+	"everywhere/internal/sshconn"
 	"everywhere/internal/sshtest"
 )
 
@@ -117,5 +124,21 @@ func TestConformanceServers(t *testing.T) {
 			e.Image = enginetest.Busybox
 			enginetest.Run(t, e)
 		})
+	}
+}
+
+// TestPodmanBehindDockersSocket: a docker: socket that Podman serves (the
+// podman-docker package) works, and hosts says what it is.
+func TestPodmanBehindDockersSocket(t *testing.T) {
+	f := enginetest.StartFakeEngine(t, "Podman")
+	sshd := sshtest.StartOpenSSH(t)
+	arch, _ := host.ParseArch(runtime.GOARCH)
+	h := docker.New(docker.Docker()).Block().With(inventory.Host{Name: "h", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}, docker.Config{Socket: f.Socket})
+	r := run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 4096}
+	res := r.Run(context.Background(), []inventory.Host{h}, plan.Probes(drivers.All()))
+	facts := res.Hosts[0].Step("docker").Facts
+	if facts == nil || !facts.Available || facts.Note != "this is Podman 99.1.0 (Docker API 1.41)" {
+		t.Errorf("docker's facts: %+v", facts)
 	}
 }

@@ -49,7 +49,7 @@ func busyboxTree(t *testing.T, tw *tar.Writer, prefix string) error {
 		return err
 	}
 	links := map[string]string{"sbin/init": "/bin/busybox"}
-	for _, applet := range []string{"sh", "sleep", "true", "tr", "grep", "kill", "echo", "ps", "head", "nohup"} {
+	for _, applet := range []string{"sh", "sleep", "true", "tr", "grep", "kill", "echo", "ps", "head", "nohup", "ip"} {
 		links["bin/"+applet] = "busybox"
 	}
 	for name, target := range links {
