@@ -24,7 +24,7 @@ what it owns is kept. Runs of everywhere on other machines have no lease here: r
 where they ran, or when they are over.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAndReport(cmd.Context(), &o, stdout, stderr, plan.Cleaners(run.Live))
+			return runAndReport(cmd.Context(), &o, stdout, stderr, plan.Cleaners(o.drivers, run.Live))
 		},
 	}
 	o.fleetOptions.register(c.Flags())

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/plan"
 	"everywhere/internal/report"
@@ -38,11 +39,11 @@ such (NOTE says why), not as a failure. --format json prints every probe's facts
 			if err != nil {
 				return err
 			}
-			res := o.execute(cmd.Context(), stderr, targets, plan.Probes())
+			res := o.execute(cmd.Context(), stderr, targets, plan.Probes(o.drivers))
 			if o.format == "json" {
 				err = report.JSON(stdout, res)
 			} else {
-				err = hostTable(stdout, res)
+				err = hostTable(stdout, res, engineColumns(o.drivers))
 			}
 			if err != nil {
 				return err
@@ -94,10 +95,28 @@ func hostsExit(res *result.Result) error {
 	return nil
 }
 
-// hostTable prints a line per host from the probes' facts. Every cell is
-// remote or inventory text: one line each, neutralised, padded by display cells.
-func hostTable(w io.Writer, res *result.Result) error {
-	rows := [][]string{{"HOST", "DECLARED", "ADDRESS", "REACHED", "MACHINE", "KERNEL", "DISTRO", "DOCKER", "LXD", "NOTE"}}
+// engineColumns names the drivers whose probes get a column of their own
+// in `hosts`, in the registry's order: every one but shell, whose facts
+// are the MACHINE, KERNEL and DISTRO columns.
+func engineColumns(drivers *driver.Registry) []string {
+	var names []string
+	for _, d := range drivers.Drivers() {
+		if d.Probe != nil && d.Name != "shell" {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// hostTable prints a line per host from the probes' facts, a column per
+// engine. Every cell is remote or inventory text: one line each,
+// neutralised, padded by display cells.
+func hostTable(w io.Writer, res *result.Result, engines []string) error {
+	header := []string{"HOST", "DECLARED", "ADDRESS", "REACHED", "MACHINE", "KERNEL", "DISTRO"}
+	for _, e := range engines {
+		header = append(header, strings.ToUpper(e))
+	}
+	rows := [][]string{append(header, "NOTE")}
 	for _, h := range res.Hosts {
 		facts := hostFacts(h)
 		var notes []string
@@ -123,8 +142,11 @@ func hostTable(w io.Writer, res *result.Result) error {
 		if h.ArchDetected {
 			declared = "- (detected)" // none declared: MACHINE says what it is
 		}
-		rows = append(rows, []string{h.Name, declared, h.Address, yesNo(h.Error == ""),
-			dash(shell.Arch), dash(shell.Version), dash(shell.OS), engine(facts["docker"]), engine(facts["lxd"]), strings.Join(notes, "; ")})
+		row := []string{h.Name, declared, h.Address, yesNo(h.Error == ""), dash(shell.Arch), dash(shell.Version), dash(shell.OS)}
+		for _, e := range engines {
+			row = append(row, engine(facts[e]))
+		}
+		rows = append(rows, append(row, strings.Join(notes, "; ")))
 	}
 	return writeTable(w, rows)
 }

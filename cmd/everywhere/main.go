@@ -13,9 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	_ "everywhere/internal/docker"    // registers the docker.* step kinds
-	_ "everywhere/internal/lxd"       // registers the lxd.* step kinds
-	_ "everywhere/internal/netmatrix" // registers net.matrix
 	"everywhere/internal/result"
 )
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
@@ -275,7 +276,7 @@ func TestHostTableFromFacts(t *testing.T) {
 		{Name: "shell", Status: result.OK, Facts: &host.Facts{Available: true, Arch: "\x1b]52;c;ZXZpbA==\x07x86_64", Version: "6.1.0", OS: "Debian\n12 \u202e"}},
 	}}}}
 	var b strings.Builder
-	if err := hostTable(&b, res); err != nil {
+	if err := hostTable(&b, res, []string{"docker", "lxd"}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(b.String(), "\n")
@@ -302,7 +303,7 @@ func TestHostTableFromFacts(t *testing.T) {
 // built-in plan, generated from it.
 func TestRunHelpShowsTheBuiltInPlan(t *testing.T) {
 	code, stdout, _ := everywhere(context.Background(), "run", "--help")
-	p, err := plan.Default()
+	p, err := plan.Default(drivers.All())
 	if code != result.ExitOK || err != nil {
 		t.Fatalf("exit %d, %v", code, err)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
+	"everywhere/internal/driver"
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -39,12 +41,15 @@ type fleetOptions struct {
 	noProgress        bool
 	shard             shardFlag
 	flags             *pflag.FlagSet // to tell -i given from its default
+	drivers           *driver.Registry
 	// view, when set, shows the run instead of the progress lines (--tiles).
 	view func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
 	o.flags = f
+	o.drivers = drivers.All() // handed down to the inventory, the plan, hosts and clean
+	o.drivers = drivers.All() // handed down to the inventory, the plan, hosts and clean
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them): everywhere's YAML, or an Ansible INI or\nYAML inventory (groups become labels); $EVERYWHERE_INVENTORY")
 	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
 	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
@@ -69,7 +74,7 @@ func envOr(name, fallback string) string {
 
 // targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	opts := inventory.Options{SSHConfig: o.sshConfig}
+	opts := inventory.Options{SSHConfig: o.sshConfig, Blocks: o.drivers.Blocks()}
 	var inv *inventory.Inventory
 	var err error
 	switch {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/plan"
 )
 
@@ -53,7 +54,7 @@ A plan file:
 				_, err := fmt.Fprint(stdout, src)
 				return err
 			}
-			p, err := plan.Open(o.planFile)
+			p, err := plan.Open(o.planFile, o.drivers)
 			if err != nil {
 				return usageError{err}
 			}
@@ -85,7 +86,7 @@ func builtInPlans() string {
 // builtInPlanSteps lists the built-in plan's steps for --help, from the plan
 // itself so that the help cannot drift from it.
 func builtInPlanSteps() string {
-	p, err := plan.Default()
+	p, err := plan.Default(drivers.All())
 	if err != nil {
 		return "  (the built-in plan does not parse: " + err.Error() + ")"
 	}

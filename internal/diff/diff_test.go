@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/drivers"
 	goldenfile "everywhere/internal/golden"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
@@ -172,7 +173,7 @@ name: smoke
 steps:
   - {name: kernel, shell: uname -rm, expect: {arch_matches_host: true}}
   - {name: clock, shell: date -u +%T}
-`))
+`), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,8 @@
-// Package docker drives a host's Docker engine with the official Go client,
-// through the host's own SSH connection (OpenSSH's unix-socket forwarding):
-// no TCP port is opened on the host and no docker binary is run.
+// Package docker drives an engine that speaks Docker's Engine API — Docker,
+// or Podman's Docker-compatible service — through the host's own SSH
+// connection (OpenSSH's unix-socket forwarding): no TCP port is opened on
+// the host and no docker binary is run. Each engine is a Driver made by New
+// with its Options; the client is internal/engineapi's.
 package docker
 
 import (
@@ -8,85 +10,94 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types"
-	"github.com/docker/docker/client"
 
 	"everywhere/internal/driver"
+	"everywhere/internal/engineapi"
 	"everywhere/internal/host"
 )
 
 // Label marks everything a run creates, with the run id as its value, so
 // cleanup and `everywhere clean` find it.
-const Label = "io.everywhere.run"
-
-// minAPIVersion is the oldest engine API spoken: Docker 20.10's, the
-// first with per-container platforms.
-const minAPIVersion = "1.41"
+const Label = engineapi.Label
 
 // ErrImageMissing is returned when a step's image is not on the engine and
 // the step did not ask for a pull.
 var ErrImageMissing = errors.New("image not present")
 
-// engine is a host's Docker client, shared by the host's steps.
+// engine is a host's engine client, shared by the host's steps.
 type engine struct {
-	*client.Client
+	*engineapi.Engine
 	config  Config
-	where   string        // how it is reached, for errors
-	version types.Version // asked once, when connecting
+	product string // what the driver expects to find: Docker, Podman
 }
 
-// engines holds each connection's Docker client.
-var engines = driver.NewPerConn(open)
+// connect returns the host's engine client, negotiated and checked,
+// opening it on first use.
+func (d *Driver) connect(ctx context.Context, t driver.Conn) (*engine, error) {
+	return d.engines.Get(ctx, t)
+}
 
-// connect returns the host's Docker client, negotiated and checked, opening
-// it on first use.
-func connect(ctx context.Context, t driver.Conn) (*engine, error) { return engines.Get(ctx, t) }
-
-func open(ctx context.Context, t driver.Conn) (*engine, error) {
-	cfg := Block.Of(t.Host())
-	opts := []client.Opt{client.WithAPIVersionNegotiation()}
-	e := &engine{config: cfg}
+func (d *Driver) open(ctx context.Context, t driver.Conn) (*engine, error) {
+	cfg := d.block.Of(t.Host())
 	if cfg.Host != "" {
-		e.where = cfg.Host
-		opts = append(opts, client.WithHost(cfg.Host))
+		ep := engineapi.Endpoint{Host: cfg.Host}
 		if cfg.TLS.complete() {
-			opts = append(opts, client.WithTLSClientConfig(cfg.TLS.CA, cfg.TLS.Cert, cfg.TLS.Key))
+			ep.TLS = &engineapi.TLSFiles{CA: cfg.TLS.CA, Cert: cfg.TLS.Cert, Key: cfg.TLS.Key}
 		}
-	} else {
-		e.where = "unix socket " + cfg.Socket + " (through SSH)"
-		opts = append(opts, client.WithHost("unix://"+cfg.Socket),
-			client.WithDialContext(func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return t.DialContext(ctx, "unix", cfg.Socket)
-			}))
+		e, err := engineapi.Open(ctx, ep)
+		if err != nil {
+			return nil, fmt.Errorf("%s engine at %s: %w", d.opts.Product, ep.Where(), err)
+		}
+		return &engine{Engine: e, config: cfg, product: d.opts.Product}, nil
 	}
-	c, err := client.NewClientWithOpts(opts...)
-	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+	sockets := []string{cfg.Socket}
+	if cfg.Socket == "" {
+		var err error
+		if sockets, err = d.sockets(ctx, t); err != nil {
+			return nil, err
+		}
 	}
-	e.Client = c
-	v, err := c.ServerVersion(ctx)
-	if err != nil {
-		_ = c.Close()
-		return nil, diagnose(ctx, t, e.where, err)
+	var errs []error
+	for _, socket := range sockets {
+		e, err := engineapi.Open(ctx, engineapi.Endpoint{Socket: socket, Dial: t.DialContext})
+		if err == nil {
+			return &engine{Engine: e, config: Config{Socket: socket, TLS: cfg.TLS}, product: d.opts.Product}, nil
+		}
+		errs = append(errs, d.diagnose(ctx, t, socket, err))
 	}
-	e.version = v
-	if versionLess(v.APIVersion, minAPIVersion) {
-		_ = c.Close()
-		return nil, fmt.Errorf("docker engine %s speaks API %s; everywhere needs %s or newer (Docker 20.10+)", v.Version, v.APIVersion, minAPIVersion)
+	return nil, errors.Join(errs...)
+}
+
+// sockets are the driver's default sockets on the host, with
+// $XDG_RUNTIME_DIR asked of the host where one names it.
+func (d *Driver) sockets(ctx context.Context, t driver.Conn) ([]string, error) {
+	var out []string
+	for _, s := range d.opts.Sockets {
+		if strings.Contains(s, "$XDG_RUNTIME_DIR") {
+			dir, err := t.Exec(ctx, `printf %s "${XDG_RUNTIME_DIR:-/run/user/$(id -u)}"`, 256)
+			if err != nil {
+				return nil, fmt.Errorf("asking the host for XDG_RUNTIME_DIR: %w", err)
+			}
+			s = strings.ReplaceAll(s, "$XDG_RUNTIME_DIR", dir.Stdout.String())
+		}
+		out = append(out, s)
 	}
-	return e, nil
+	return out, nil
 }
 
 // note is what to know of the engine besides its versions: that it runs the
-// host's containers under emulation, or is reached without TLS.
+// host's containers under emulation, that it is another product than the
+// driver's (Podman behind Docker's socket), or is reached without TLS.
 func (e *engine) note(declared host.Arch) string {
 	var notes []string
-	if e.version.Arch != Platform(declared).Architecture {
-		notes = append(notes, fmt.Sprintf("engine is %s on a host declared %s: %s containers run under emulation", e.version.Arch, declared, declared))
+	if e.Version.Arch != Platform(declared).Architecture {
+		notes = append(notes, fmt.Sprintf("engine is %s on a host declared %s: %s containers run under emulation", e.Version.Arch, declared, declared))
+	}
+	if p := engineapi.Product(e.Version); p != "" && p != e.product {
+		notes = append(notes, fmt.Sprintf("this is %s (Docker API %s)", e.Product(), e.Version.APIVersion))
 	}
 	if e.config.plainTCP() {
 		notes = append(notes, "reached over plain TCP without TLS (tls: false)")
@@ -94,40 +105,19 @@ func (e *engine) note(declared host.Arch) string {
 	return strings.Join(notes, "; ")
 }
 
-// diagnose turns a failure to reach the engine into what the user can do:
-// OpenSSH says only "open failed" for a missing socket and a refused one.
-func diagnose(ctx context.Context, t driver.Conn, where string, err error) error {
-	socket := Block.Of(t.Host()).Socket
-	if socket == "" {
-		return fmt.Errorf("docker engine at %s: %w", where, err)
-	}
+// diagnose turns a failure to reach the engine at socket into what the
+// user can do: OpenSSH says only "open failed" for a missing socket and a
+// refused one.
+func (d *Driver) diagnose(ctx context.Context, t driver.Conn, socket string, err error) error {
 	probe := fmt.Sprintf("if [ ! -S %[1]s ]; then echo missing; elif [ ! -w %[1]s ]; then echo denied; fi", host.ShellQuote([]string{socket}))
 	out, probeErr := t.Exec(ctx, probe, 64)
 	switch {
 	case probeErr == nil && strings.TrimSpace(out.Stdout.String()) == "missing":
-		return fmt.Errorf("no Docker socket at %s on the host: is Docker installed and running? (%v)", socket, err)
+		return fmt.Errorf("no %s socket at %s on the host: is %s installed and running? (%v)", d.opts.Product, socket, d.opts.Product, err)
 	case probeErr == nil && strings.TrimSpace(out.Stdout.String()) == "denied":
-		return fmt.Errorf("permission denied on %s: add user %q to the docker group, or use a user who may use Docker (%v)", socket, t.Host().User, err)
+		return fmt.Errorf("permission denied on %s: add user %q to the %s group, or use a user who may use %s (%v)", socket, t.Host().User, d.opts.CLI, d.opts.Product, err)
 	}
-	return fmt.Errorf("docker engine at %s: %w", where, err)
-}
-
-// versionLess compares dotted API versions such as 1.41 and 1.9.
-func versionLess(a, b string) bool {
-	pa, pb := strings.Split(a, "."), strings.Split(b, ".")
-	for i := 0; i < len(pa) || i < len(pb); i++ {
-		var x, y int
-		if i < len(pa) {
-			fmt.Sscan(pa[i], &x)
-		}
-		if i < len(pb) {
-			fmt.Sscan(pb[i], &y)
-		}
-		if x != y {
-			return x < y
-		}
-	}
-	return false
+	return fmt.Errorf("%s engine at unix socket %s (through SSH): %w", d.opts.Product, socket, err)
 }
 
 // requireImage fails with ErrImageMissing, saying no pull was attempted,
@@ -143,11 +133,11 @@ func (e *engine) requireImage(ctx context.Context, ref string) error {
 	return nil
 }
 
-// SaveImage streams ref from the host's Docker engine as a docker-archive
-// (docker save): how an image reaches an engine that no registry serves,
-// such as Docker inside an LXD instance on that host.
-func SaveImage(ctx context.Context, t driver.Conn, ref string) (io.ReadCloser, error) {
-	e, err := connect(ctx, t)
+// SaveImage streams ref from the host's engine as a docker-archive (docker
+// save): how an image reaches an engine that no registry serves, such as
+// Docker inside an LXD instance on that host.
+func (d *Driver) SaveImage(ctx context.Context, t driver.Conn, ref string) (io.ReadCloser, error) {
+	e, err := d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +146,7 @@ func SaveImage(ctx context.Context, t driver.Conn, ref string) (io.ReadCloser, e
 	}
 	r, err := e.ImageSave(ctx, []string{ref})
 	if err != nil {
-		return nil, fmt.Errorf("saving image %q from %s: %w", ref, e.where, err)
+		return nil, fmt.Errorf("saving image %q from %s: %w", ref, e.Where, err)
 	}
 	return r, nil
 }

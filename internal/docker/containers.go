@@ -28,11 +28,11 @@ const filesImageRepo = "everywhere/files"
 
 // startContainer starts a container for a step of another driver
 // (net.matrix), and waits for its command's first line.
-func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerSpec) (driver.Container, error) {
+func (d *Driver) startContainer(ctx context.Context, t driver.Target, spec driver.ContainerSpec) (driver.Container, error) {
 	if len(spec.Cmd) == 0 {
 		return nil, errors.New("no command to run in the container")
 	}
-	e, err := connect(ctx, t)
+	e, err := d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -18,16 +18,33 @@ import (
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"everywhere/internal/dockertest"
+	"everywhere/internal/driver"
+	"everywhere/internal/engineapi"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
 	"everywhere/internal/run"
+	"everywhere/internal/shell"
+	"everywhere/internal/sshconfig"
 	"everywhere/internal/sshconn"
 	"everywhere/internal/sshtest"
 )
 
 const testImage = "everywhere/tool:test"
+
+// testDriver is the driver under test; its block is what the tests' hosts set.
+var testDriver = New(Docker())
+
+// testRegistry lists the drivers these tests use: this package's cannot
+// import the program's list, which imports it.
+func testRegistry(t *testing.T) *driver.Registry {
+	r, err := driver.NewRegistry(shell.New(), testDriver.Driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
 
 // startDockerd starts a Docker engine of the test's own on a socket of its
 // own, loads the test image into it and stops it at the end.
@@ -85,12 +102,12 @@ func fleet(t *testing.T, socket string) []inventory.Host {
 	arch, _ := host.ParseArch(runtime.GOARCH)
 	h := inventory.Host{Name: "docker-host", Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
 		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}
-	return []inventory.Host{Block.With(h, Config{Socket: socket})}
+	return []inventory.Host{testDriver.Block().With(h, Config{Socket: socket})}
 }
 
 func runPlan(t *testing.T, ctx context.Context, targets []inventory.Host, src string) *result.Result {
 	t.Helper()
-	p, err := plan.Parse("docker.yaml", []byte(src))
+	p, err := plan.Parse("docker.yaml", []byte(src), testRegistry(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +234,7 @@ func TestCleanKeepsLiveRuns(t *testing.T) {
 		}
 	}
 	r := &run.Runner{Connect: run.Connector(sshconn.NewDialer(false, 0).Dial), OutputLimit: 1024}
-	res := r.Run(context.Background(), fleet(t, socket), plan.Cleaners(func(id string) bool { return id == "live-run" }))
+	res := r.Run(context.Background(), fleet(t, socket), plan.Cleaners(testRegistry(t), func(id string) bool { return id == "live-run" }))
 	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "of run gone-run") || !strings.Contains(s.Stdout, "run live-run is still running") {
 		t.Errorf("clean: %s %q %q", s.Status, s.Stdout, s.Error)
 	}
@@ -232,7 +249,8 @@ func TestCleanKeepsLiveRuns(t *testing.T) {
 func TestParseSteps(t *testing.T) {
 	tests := []struct{ src, err string }{
 		{"steps: [{docker.run: {cmd: [x]}}]", "docker.run: image: missing"},
-		{"steps: [{docker.run: {image: x, keep: true}}]", "keep: true needs a name"},
+		{"steps: [{docker.run: {image: x, keep: true}}]", "keep: true (or detach: true) needs a name"},
+		{"steps: [{docker.run: {image: x, detach: true}}]", "needs a name"},
 		{"steps: [{docker.run: {image: x, platform: arm64}}]", `platform "arm64": want os/arch[/variant]`},
 		{"steps: [{docker.run: {image: x, comand: [ls]}}]", `unknown field "comand"`},
 		{"steps: [{docker.exec: {container: c}}]", "docker.exec: needs container and cmd"},
@@ -240,20 +258,9 @@ func TestParseSteps(t *testing.T) {
 		{"steps: [{docker.version: }, {docker.images: {}}]", ""},
 	}
 	for _, tt := range tests {
-		_, err := plan.Parse("p.yaml", []byte(tt.src))
+		_, err := plan.Parse("p.yaml", []byte(tt.src), testRegistry(t))
 		if (tt.err == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tt.err) {
 			t.Errorf("%s: error %v, want %q", tt.src, err, tt.err)
-		}
-	}
-}
-
-func TestVersionLess(t *testing.T) {
-	for _, tt := range []struct {
-		a, b string
-		less bool
-	}{{"1.40", "1.41", true}, {"1.41", "1.41", false}, {"1.9", "1.41", true}, {"1.44", "1.41", false}, {"2.0", "1.41", false}} {
-		if got := versionLess(tt.a, tt.b); got != tt.less {
-			t.Errorf("versionLess(%s, %s) = %v", tt.a, tt.b, got)
 		}
 	}
 }
@@ -263,7 +270,7 @@ func TestVersionLess(t *testing.T) {
 func TestDockerDirectHost(t *testing.T) {
 	socket := startDockerd(t)
 	targets := fleet(t, socket)
-	targets[0] = Block.With(targets[0], Config{Host: "unix://" + socket})
+	targets[0] = testDriver.Block().With(targets[0], Config{Host: "unix://" + socket})
 	res := runPlan(t, context.Background(), targets, "steps:\n  - docker.version: {}\n")
 	if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.Contains(s.Stdout, "API 1.") {
 		t.Errorf("%s %q %q", s.Status, s.Stdout, s.Error)
@@ -273,16 +280,17 @@ func TestDockerDirectHost(t *testing.T) {
 // TestPlainTCPOnlyWhenSaid: a tcp:// engine without TLS is accepted only
 // with tls: false, and is then reported as such.
 func TestPlainTCPOnlyWhenSaid(t *testing.T) {
-	inv, err := inventory.ParseInventory("inv.yaml", []byte("hosts:\n  - {name: a, arch: amd64, address: x, docker: {host: 'tcp://x:2375', tls: false}}\n  - {name: b, arch: amd64, address: y}\n"))
+	inv, err := inventory.Parse("inv.yaml", []byte("hosts:\n  - {name: a, arch: amd64, address: x, docker: {host: 'tcp://x:2375', tls: false}}\n  - {name: b, arch: amd64, address: y}\n"),
+		inventory.Options{SSHConfig: sshconfig.None, Blocks: testRegistry(t).Blocks()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	plain, socket := Block.Of(inv.Hosts[0]), Block.Of(inv.Hosts[1])
-	if !plain.plainTCP() || socket.plainTCP() || socket.Socket != DefaultSocket {
+	plain, socket := testDriver.Block().Of(inv.Hosts[0]), testDriver.Block().Of(inv.Hosts[1])
+	if !plain.plainTCP() || socket.plainTCP() || socket.Socket != "" { // the driver's sockets are tried
 		t.Errorf("a: %+v, b: %+v", plain, socket)
 	}
-	e := &engine{config: plain}
-	e.version.Arch = "amd64"
+	e := &engine{Engine: &engineapi.Engine{}, config: plain}
+	e.Version.Arch = "amd64"
 	if note := e.note(host.AMD64); note != "reached over plain TCP without TLS (tls: false)" {
 		t.Errorf("note %q", note)
 	}

@@ -17,28 +17,73 @@ import (
 	"everywhere/internal/yamlfile"
 )
 
-func init() {
-	driver.Register(&driver.Driver{
-		Name: "docker",
-		Kinds: []driver.Kind{
-			{Name: "docker.version", Parse: driver.Decode[Version]},
-			{Name: "docker.images", Parse: driver.Decode[Images]},
-			{Name: "docker.run", Parse: driver.Decode[Run]},
-			{Name: "docker.exec", Parse: driver.Decode[Exec]},
-			{Name: "docker.rm", Parse: driver.Decode[Remove]},
-		},
-		Probe:      probe,
-		Clean:      clean,
-		Containers: startContainer,
-	})
+// Options make an Engine-API driver: Docker, or Podman through its
+// Docker-compatible service. Name is the driver's, its inventory block's
+// and its step kinds' prefix (docker.run, podman.run).
+type Options struct {
+	Name    string // default "docker"
+	Product string // how messages name the engine: "Docker", "Podman"
+	CLI     string // the command a step is described as: "docker", "podman"
+	// Sockets are the engine's unix sockets on a host, tried in order when
+	// the host's block names none. $XDG_RUNTIME_DIR in one is the login
+	// user's (rootless Podman's), asked of the host.
+	Sockets []string
 }
+
+// Docker is the options of Docker's own engine.
+func Docker() Options {
+	return Options{Name: "docker", Product: "Docker", CLI: "docker", Sockets: []string{DefaultSocket}}
+}
+
+// Podman is the options of Podman's Docker-compatible service: rootful
+// Podman's socket, else the login user's rootless one.
+func Podman() Options {
+	return Options{Name: "podman", Product: "Podman", CLI: "podman", Sockets: []string{"/run/podman/podman.sock", "$XDG_RUNTIME_DIR/podman/podman.sock"}}
+}
+
+// Driver is one Engine-API driver: the value the registry lists (its
+// embedded driver.Driver), and each host connection's client.
+type Driver struct {
+	*driver.Driver
+	opts    Options
+	block   inventory.Block[Config]
+	engines *driver.PerConn[*engine]
+}
+
+// New makes the driver o describes; zero Options are Docker's.
+func New(o Options) *Driver {
+	if o.Name == "" {
+		o = Docker()
+	}
+	d := &Driver{opts: o}
+	d.block = inventory.NewBlock(o.Name, d.decodeConfig)
+	d.engines = driver.NewPerConn(d.open)
+	d.Driver = &driver.Driver{
+		Name: o.Name,
+		Kinds: []driver.Kind{
+			driver.BoundKind[Version](o.Name+".version", d),
+			driver.BoundKind[Images](o.Name+".images", d),
+			driver.BoundKind[Run](o.Name+".run", d),
+			driver.BoundKind[Exec](o.Name+".exec", d),
+			driver.BoundKind[Remove](o.Name+".rm", d),
+		},
+		Block:      d.block,
+		Probe:      d.probe,
+		Clean:      d.clean,
+		Containers: d.startContainer,
+	}
+	return d
+}
+
+// Block is the driver's block of a host's inventory entry.
+func (d *Driver) Block() inventory.Block[Config] { return d.block }
 
 // DefaultSocket is where Docker listens on a Linux host.
 const DefaultSocket = "/var/run/docker.sock"
 
-// Config is a host's `docker:` block: how to reach its engine. By default
-// its unix socket, through the host's SSH connection (no port opened on the
-// host); or a TCP endpoint reached directly, with TLS.
+// Config is a host's `docker:` (`podman:`) block: how to reach its engine.
+// By default its unix socket, through the host's SSH connection (no port
+// opened on the host); or a TCP endpoint reached directly, with TLS.
 type Config struct {
 	Socket string `yaml:"socket"` // on the host, through SSH
 	Host   string `yaml:"host"`   // tcp://ADDRESS:2376, reached directly
@@ -78,10 +123,7 @@ func (t *TLS) UnmarshalYAML(node *yaml.Node) error {
 
 func (t TLS) complete() bool { return t.CA != "" && t.Cert != "" && t.Key != "" }
 
-// Block is every host's `docker:` block.
-var Block = inventory.NewBlock("docker", decodeConfig)
-
-func decodeConfig(src inventory.BlockSource) (Config, error) {
+func (d *Driver) decodeConfig(src inventory.BlockSource) (Config, error) {
 	var c Config
 	if err := src.Decode(&c); err != nil {
 		return Config{}, err
@@ -89,8 +131,6 @@ func decodeConfig(src inventory.BlockSource) (Config, error) {
 	switch {
 	case c.Socket != "" && c.Host != "":
 		return Config{}, yamlfile.Errorf(src.File, src.Node, "%s: give socket (through SSH) or host (direct), not both", src.Where)
-	case c.Socket == "" && c.Host == "":
-		c.Socket = DefaultSocket
 	case strings.HasPrefix(c.Host, "tcp://") && !c.TLS.complete() && !c.TLS.Disabled:
 		return Config{}, yamlfile.Errorf(src.File, src.Node, "%s: %s without TLS would be plain, unauthenticated TCP: give tls: {ca, cert, key}, or tls: false to accept that", src.Where, c.Host)
 	}
@@ -101,20 +141,21 @@ func decodeConfig(src inventory.BlockSource) (Config, error) {
 // plainTCP says whether the engine is reached over TCP without TLS.
 func (c Config) plainTCP() bool { return strings.HasPrefix(c.Host, "tcp://") && c.TLS.Disabled }
 
-func probe(ctx context.Context, t driver.Target) host.Facts {
-	e, err := connect(ctx, t)
+func (d *Driver) probe(ctx context.Context, t driver.Target) host.Facts {
+	e, err := d.connect(ctx, t)
 	if err != nil {
 		return driver.Unavailable(err)
 	}
-	v := e.version
+	v := e.Version
 	facts := host.Facts{Available: true, Version: v.Version, API: v.APIVersion, Arch: v.Arch, OS: v.Os}
 	facts.Note = e.note(t.Host().Arch)
 	return facts
 }
 
-// clean removes the containers of runs that are no longer live, found by Label.
-func clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+// clean removes the containers of runs that are no longer live, found by
+// Label. Containers without it are not everywhere's, and never listed.
+func (d *Driver) clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*host.Output, error) {
+	e, err := d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -122,15 +163,18 @@ func clean(ctx context.Context, t driver.Target, live driver.Live, limit int) (*
 	if err != nil {
 		return nil, fmt.Errorf("listing containers: %w", err)
 	}
-	leftovers := make([]driver.Leftover, len(list))
-	for i, c := range list {
-		leftovers[i] = driver.Leftover{Name: fmt.Sprintf("container %s (%s)", shortID(c.ID), c.Image), Run: c.Labels[Label],
+	leftovers := make([]driver.Leftover, 0, len(list))
+	for _, c := range list {
+		if c.Labels[Label] == "" {
+			continue // everywhere never labels without a run id: not its
+		}
+		leftovers = append(leftovers, driver.Leftover{Name: fmt.Sprintf("container %s (%s)", shortID(c.ID), c.Image), Run: c.Labels[Label],
 			Remove: func(ctx context.Context) error {
 				if err := e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 					return fmt.Errorf("removing container %s: %w", shortID(c.ID), err)
 				}
 				return nil
-			}}
+			}})
 	}
 	return driver.Sweep(ctx, leftovers, live, "removed", "no container to remove", limit)
 }

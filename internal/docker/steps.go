@@ -23,20 +23,22 @@ import (
 const removeGrace = 30 * time.Second
 
 // Version reports the engine: `docker.version: {}`.
-type Version struct{}
+type Version struct {
+	driver.Bound[*Driver] `yaml:"-"`
+}
 
 // Command describes the step.
-func (*Version) Command() string { return "docker version" }
+func (v *Version) Command() string { return v.Driver().opts.CLI + " version" }
 
 // Run reports the engine's versions and platform, as asked when connecting.
-func (*Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+func (v *Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	e, err := v.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
-	v := e.version
+	ver := e.Version
 	out := host.NewOutputFor(ctx, limit)
-	fmt.Fprintf(&out.Stdout, "Engine %s, API %s (client speaks %s)\n%s/%s, kernel %s\n", v.Version, v.APIVersion, e.ClientVersion(), v.Os, v.Arch, v.KernelVersion)
+	fmt.Fprintf(&out.Stdout, "%s (Docker API %s; client speaks %s)\n%s/%s, kernel %s\n", e.Product(), ver.APIVersion, e.ClientVersion(), ver.Os, ver.Arch, ver.KernelVersion)
 	// Honest about emulation and about plain TCP.
 	if note := e.note(t.Host().Arch); note != "" {
 		fmt.Fprintln(&out.Stdout, note)
@@ -47,15 +49,18 @@ func (*Version) Run(ctx context.Context, t driver.Target, limit int) (*host.Outp
 // Images lists the engine's images with their architectures:
 // `docker.images: {reference: debian}`.
 type Images struct {
-	Reference string `yaml:"reference"` // only images matching this reference pattern
+	driver.Bound[*Driver] `yaml:"-"`
+	Reference             string `yaml:"reference"` // only images matching this reference pattern
 }
 
 // Command describes the step.
-func (i *Images) Command() string { return strings.TrimSpace("docker images " + i.Reference) }
+func (i *Images) Command() string {
+	return strings.TrimSpace(i.Driver().opts.CLI + " images " + i.Reference)
+}
 
 // Run lists the images, sorted by name.
 func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := i.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -95,21 +100,26 @@ func (i *Images) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 // Run runs a command in a new container and removes it afterwards unless
 // Keep: `docker.run: {image: debian, cmd: [uname, -m]}`.
 type Run struct {
-	Image    string   `yaml:"image"`
-	Cmd      []string `yaml:"cmd"`
-	Env      []string `yaml:"env"`
-	Platform string   `yaml:"platform"` // os/arch[/variant], e.g. linux/arm64
-	Name     string   `yaml:"name"`
-	Keep     bool     `yaml:"keep"` // leave the container for docker.exec; remove it with docker.rm in cleanup
-	Pull     bool     `yaml:"pull"` // pull the image first; never done implicitly
+	driver.Bound[*Driver] `yaml:"-"`
+	Image                 string   `yaml:"image"`
+	Cmd                   []string `yaml:"cmd"`
+	Env                   []string `yaml:"env"`
+	Platform              string   `yaml:"platform"` // os/arch[/variant], e.g. linux/arm64
+	Name                  string   `yaml:"name"`
+	Keep                  bool     `yaml:"keep"`   // leave the container for docker.exec; remove it with docker.rm in cleanup
+	Detach                bool     `yaml:"detach"` // start it and go on (it is kept): what docker.exec then runs in
+	Pull                  bool     `yaml:"pull"`   // pull the image first; never done implicitly
 }
 
 func (r *Run) Validate() error {
 	if r.Image == "" {
 		return fmt.Errorf("image: missing")
 	}
+	if r.Detach {
+		r.Keep = true
+	}
 	if r.Keep && r.Name == "" {
-		return fmt.Errorf("keep: true needs a name: for docker.exec and docker.rm to find it")
+		return fmt.Errorf("keep: true (or detach: true) needs a name: for docker.exec and docker.rm to find it")
 	}
 	if r.Platform != "" {
 		if _, err := parsePlatform(r.Platform); err != nil {
@@ -121,13 +131,13 @@ func (r *Run) Validate() error {
 
 // Command describes the step as docker would be called.
 func (r *Run) Command() string {
-	return strings.TrimSpace("docker run " + r.Image + " " + host.ShellQuote(r.Cmd))
+	return strings.TrimSpace(r.Driver().opts.CLI + " run " + r.Image + " " + host.ShellQuote(r.Cmd))
 }
 
 // Run creates, starts, waits for and removes the container. Its output is
 // read from the engine's log of it.
 func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := r.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -143,9 +153,14 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 		p, _ := parsePlatform(r.Platform)
 		platform = &p
 	}
-	created, err := e.ContainerCreate(ctx, &container.Config{Image: r.Image, Cmd: r.Cmd, Env: r.Env, Labels: map[string]string{Label: t.RunID()}},
+	labels := map[string]string{Label: t.RunID(), StepLabel: driver.NewExecMark()}
+	created, err := e.ContainerCreate(ctx, &container.Config{Image: r.Image, Cmd: r.Cmd, Env: r.Env, Labels: labels},
 		&container.HostConfig{}, nil, platform, r.Name)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The engine may finish creating it after the request was cut short.
+			e.removeCreated(ctx, t, labels)
+		}
 		return nil, fmt.Errorf("creating container: %w", err)
 	}
 	if !r.Keep {
@@ -155,6 +170,14 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 			defer cancel()
 			_ = e.ContainerRemove(rmCtx, created.ID, container.RemoveOptions{Force: true})
 		}()
+	}
+	if r.Detach {
+		if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
+			return nil, fmt.Errorf("starting container %s: %w", r.Name, err)
+		}
+		out := host.NewOutputFor(ctx, limit)
+		fmt.Fprintf(&out.Stdout, "%s %s started\n", r.Name, shortID(created.ID))
+		return out, nil
 	}
 	waitOK, waitErr := e.ContainerWait(ctx, created.ID, container.WaitConditionNextExit)
 	if err := e.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
@@ -174,6 +197,37 @@ func (r *Run) Run(ctx context.Context, t driver.Target, limit int) (*host.Output
 		return out, err
 	}
 	return out, nil
+}
+
+// StepLabel tells one step's container from others of its run (on an
+// engine that several hosts share), for removing what a cancelled create
+// made.
+const StepLabel = "io.everywhere.step"
+
+// removeCreated removes, on a context of its own, the containers of this
+// step (found by its labels) that the engine made after ctx ended.
+func (e *engine) removeCreated(ctx context.Context, t driver.Target, labels map[string]string) {
+	ctx, cancel := t.Detach(ctx, removeGrace)
+	defer cancel()
+	args := filters.NewArgs()
+	for k, v := range labels {
+		args.Add("label", k+"="+v)
+	}
+	// Give the engine the time it takes to finish what it was asked.
+	for range 3 {
+		list, err := e.ContainerList(ctx, container.ListOptions{All: true, Filters: args})
+		if err != nil {
+			return
+		}
+		for _, c := range list {
+			_ = e.ContainerRemove(ctx, c.ID, container.RemoveOptions{Force: true})
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 func (e *engine) logs(ctx context.Context, id string, out *host.Output) error {
@@ -200,8 +254,9 @@ func (e *engine) pull(ctx context.Context, ref, platform string) error {
 
 // Exec runs a command in a kept container: `docker.exec: {container: c1, cmd: [ip, addr]}`.
 type Exec struct {
-	Container string   `yaml:"container"`
-	Cmd       []string `yaml:"cmd"`
+	driver.Bound[*Driver] `yaml:"-"`
+	Container             string   `yaml:"container"`
+	Cmd                   []string `yaml:"cmd"`
 }
 
 func (x *Exec) Validate() error {
@@ -212,12 +267,14 @@ func (x *Exec) Validate() error {
 }
 
 // Command describes the step as docker would be called.
-func (x *Exec) Command() string { return "docker exec " + x.Container + " " + host.ShellQuote(x.Cmd) }
+func (x *Exec) Command() string {
+	return x.Driver().opts.CLI + " exec " + x.Container + " " + host.ShellQuote(x.Cmd)
+}
 
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := x.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +325,8 @@ func (e *engine) exec(ctx context.Context, containerID string, cmd, env []string
 // Remove removes a container, running or not; one already gone is fine,
 // so cleanup can always run it: `docker.rm: {container: c1}`.
 type Remove struct {
-	Container string `yaml:"container"`
+	driver.Bound[*Driver] `yaml:"-"`
+	Container             string `yaml:"container"`
 }
 
 func (rm *Remove) Validate() error {
@@ -279,11 +337,11 @@ func (rm *Remove) Validate() error {
 }
 
 // Command describes the step as docker would be called.
-func (rm *Remove) Command() string { return "docker rm -f " + rm.Container }
+func (rm *Remove) Command() string { return rm.Driver().opts.CLI + " rm -f " + rm.Container }
 
 // Run removes the container.
 func (rm *Remove) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	e, err := connect(ctx, t)
+	e, err := rm.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,9 @@
 // Package driver is the seam between everywhere and its backends (a shell
-// over SSH, Docker, LXD). A driver registers, in one place, its step kinds,
-// a probe for `everywhere hosts` and a cleaner for `everywhere clean`; its
-// per-connection client is a PerConn. The inventory, the runner and the
-// renderers never name a backend.
+// over SSH, Docker, Podman, LXD, Incus). A driver is a value that carries
+// its step kinds, its inventory block, a probe for `everywhere hosts` and a
+// cleaner for `everywhere clean`; its per-connection client is a PerConn.
+// A Registry lists the drivers a program offers. The inventory, the runner
+// and the renderers never name a backend.
 package driver
 
 import (
@@ -11,8 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -85,10 +86,15 @@ type Kind struct {
 // leaves what it owns alone.
 type Live func(runID string) bool
 
-// Driver is one backend.
+// Driver is one backend, a value made by its package's constructor (so
+// that Docker and Podman are two drivers of one package, told apart by
+// their options) and listed in a Registry.
 type Driver struct {
 	Name  string
 	Kinds []Kind
+	// Block decodes the driver's block of a host's inventory entry
+	// (`docker:`, `lxd:`), when it has one.
+	Block inventory.BlockDecoder
 	// Probe finds out what the backend is on a host: it always answers,
 	// saying in the facts why the backend is not there when it is not.
 	Probe func(ctx context.Context, t Target) host.Facts
@@ -99,49 +105,49 @@ type Driver struct {
 	Containers StartContainer
 }
 
-var (
-	mu      sync.RWMutex
-	drivers = map[string]*Driver{}
-	kinds   = map[string]ParseFunc{}
-)
-
-// Register makes a driver and its step kinds available. It panics on a
-// duplicate driver or kind, a programming error found at start-up.
-func Register(d *Driver) {
-	mu.Lock()
-	defer mu.Unlock()
-	if _, dup := drivers[d.Name]; dup {
-		panic("driver: registered twice: " + d.Name)
-	}
-	for _, k := range d.Kinds {
-		if _, dup := kinds[k.Name]; dup {
-			panic("driver: step kind registered twice: " + k.Name)
-		}
-	}
-	drivers[d.Name] = d
-	for _, k := range d.Kinds {
-		kinds[k.Name] = k.Parse
-	}
+// Registry is the drivers a program offers, in one list the program hands
+// down (restic's backend list is the model): plans find their step kinds
+// in it, inventories their blocks, `hosts` its columns. It holds no state
+// of its own beyond the list; two registries never share a driver's client.
+type Registry struct {
+	drivers []*Driver
+	kinds   map[string]ParseFunc
 }
 
-// Drivers lists the registered drivers, sorted by name.
-func Drivers() []*Driver {
-	mu.RLock()
-	defer mu.RUnlock()
-	list := make([]*Driver, 0, len(drivers))
+// NewRegistry lists drivers, in the order given (the order of `hosts`
+// columns). Two drivers of one name, kind or block are an error.
+func NewRegistry(drivers ...*Driver) (*Registry, error) {
+	r := &Registry{kinds: map[string]ParseFunc{}}
+	names, blocks := map[string]bool{}, map[string]bool{}
 	for _, d := range drivers {
-		list = append(list, d)
+		if names[d.Name] {
+			return nil, fmt.Errorf("driver %q listed twice", d.Name)
+		}
+		names[d.Name] = true
+		if d.Block != nil {
+			if blocks[d.Block.Name()] {
+				return nil, fmt.Errorf("driver %q: inventory block %q is another driver's", d.Name, d.Block.Name())
+			}
+			blocks[d.Block.Name()] = true
+		}
+		for _, k := range d.Kinds {
+			if _, dup := r.kinds[k.Name]; dup {
+				return nil, fmt.Errorf("driver %q: step kind %q is another driver's", d.Name, k.Name)
+			}
+			r.kinds[k.Name] = k.Parse
+		}
+		r.drivers = append(r.drivers, d)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
-	return list
+	return r, nil
 }
 
-// Kinds lists the registered step kinds, sorted.
-func Kinds() []string {
-	mu.RLock()
-	defer mu.RUnlock()
-	names := make([]string, 0, len(kinds))
-	for k := range kinds {
+// Drivers lists the drivers in the registry's order.
+func (r *Registry) Drivers() []*Driver { return slices.Clone(r.drivers) }
+
+// Kinds lists the step kinds, sorted.
+func (r *Registry) Kinds() []string {
+	names := make([]string, 0, len(r.kinds))
+	for k := range r.kinds {
 		names = append(names, k)
 	}
 	sort.Strings(names)
@@ -149,11 +155,48 @@ func Kinds() []string {
 }
 
 // Parser returns the parser of a step kind.
-func Parser(kind string) (ParseFunc, bool) {
-	mu.RLock()
-	defer mu.RUnlock()
-	p, ok := kinds[kind]
+func (r *Registry) Parser(kind string) (ParseFunc, bool) {
+	p, ok := r.kinds[kind]
 	return p, ok
+}
+
+// Blocks lists the drivers' inventory blocks, for inventory.Options.
+func (r *Registry) Blocks() []inventory.BlockDecoder {
+	var blocks []inventory.BlockDecoder
+	for _, d := range r.drivers {
+		if d.Block != nil {
+			blocks = append(blocks, d.Block)
+		}
+	}
+	return blocks
+}
+
+// Bound, embedded in an action (with `yaml:"-"`), holds the driver value
+// whose kind parsed it: drivers are values, so an action reaches its client
+// through the driver that made it, never through a package variable.
+type Bound[D any] struct{ driver D }
+
+// Bind is called by BoundKind once the action is decoded.
+func (b *Bound[D]) Bind(d D) { b.driver = d }
+
+// Driver is the driver that parsed the action.
+func (b *Bound[D]) Driver() D { return b.driver }
+
+// BoundKind is the step kind name whose actions, of type T decoded by
+// Decode, are bound to the driver d.
+func BoundKind[T any, P interface {
+	*T
+	Action
+	Bind(D)
+}, D any](name string, d D) Kind {
+	return Kind{Name: name, Parse: func(kind, file string, node *yaml.Node) (Action, error) {
+		a, err := Decode[T, P](kind, file, node)
+		if err != nil {
+			return nil, err
+		}
+		a.(P).Bind(d)
+		return a, nil
+	}}
 }
 
 // Validator is implemented by actions that check their fields once decoded.

@@ -27,42 +27,57 @@ func parseNoop(kind, _ string, node *yaml.Node) (Action, error) {
 	return noop{kind + " " + node.Value}, nil
 }
 
-// TestRegisterTwoKinds: a driver's kinds are found by the names written once
-// in its registration, and each parser gets its own kind's name.
-func TestRegisterTwoKinds(t *testing.T) {
-	Register(&Driver{Name: "test", Kinds: []Kind{{Name: "test.one", Parse: parseNoop}, {Name: "test.two", Parse: parseNoop}}})
+// TestRegistry: a driver's kinds are found by the names written once in
+// it, each parser gets its own kind's name, drivers keep the order given,
+// and a second driver, kind or block of one name is refused.
+func TestRegistry(t *testing.T) {
+	block := inventory.NewBlock("test", func(inventory.BlockSource) (string, error) { return "", nil })
+	one := &Driver{Name: "test", Block: block, Kinds: []Kind{{Name: "test.one", Parse: parseNoop}, {Name: "test.two", Parse: parseNoop}}}
+	other := &Driver{Name: "alpha"}
+	r, err := NewRegistry(one, other)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, kind := range []string{"test.one", "test.two"} {
-		parse, ok := Parser(kind)
+		parse, ok := r.Parser(kind)
 		if !ok {
-			t.Fatalf("%s not registered (kinds: %v)", kind, Kinds())
+			t.Fatalf("%s not listed (kinds: %v)", kind, r.Kinds())
 		}
 		a, err := parse(kind, "p.yaml", &yaml.Node{Kind: yaml.ScalarNode, Value: "x"})
 		if err != nil || a.Command() != kind+" x" {
 			t.Errorf("%s parsed as %v, %v", kind, a, err)
 		}
 	}
-	if _, ok := Parser("test.three"); ok {
-		t.Error("an unregistered kind was found")
+	if _, ok := r.Parser("test.three"); ok {
+		t.Error("an unlisted kind was found")
 	}
-	found := false
-	for _, d := range Drivers() {
-		found = found || d.Name == "test"
+	if ds := r.Drivers(); len(ds) != 2 || ds[0] != one || ds[1] != other {
+		t.Errorf("drivers %v, want test then alpha, as given", ds)
 	}
-	if !found {
-		t.Error("the driver is not listed")
+	if bs := r.Blocks(); len(bs) != 1 || bs[0].Name() != "test" {
+		t.Errorf("blocks %v", bs)
 	}
 	for _, dup := range []*Driver{
 		{Name: "test"}, // the driver again
 		{Name: "other", Kinds: []Kind{{Name: "test.two", Parse: parseNoop}}}, // a kind again
+		{Name: "third", Block: block},                                        // a block again
 	} {
-		func() {
-			defer func() {
-				if r := recover(); r == nil || !strings.Contains(r.(string), "registered twice") {
-					t.Errorf("registering %+v again: %v, want a panic", dup, r)
-				}
-			}()
-			Register(dup)
-		}()
+		if _, err := NewRegistry(one, dup); err == nil {
+			t.Errorf("listing %+v beside test: no error", dup)
+		}
+	}
+}
+
+// TestEngines: a step names an engine by its driver's name; one that starts
+// no containers is refused, naming those that do.
+func TestEngines(t *testing.T) {
+	start := func(context.Context, Target, ContainerSpec) (Container, error) { return nil, nil }
+	e := EnginesOf(&Driver{Name: "docker", Containers: start}, &Driver{Name: "shell"}, &Driver{Name: "podman", Containers: start})
+	if _, err := e.Lookup("podman"); err != nil {
+		t.Error(err)
+	}
+	if _, err := e.Lookup("shell"); err == nil || err.Error() != `engine "shell" starts no containers (engines that do: [docker podman])` {
+		t.Errorf("shell: %v", err)
 	}
 }
 

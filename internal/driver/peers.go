@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -72,19 +73,31 @@ type File struct {
 // run's id, so `everywhere clean` finds it if the run is killed.
 type StartContainer func(ctx context.Context, t Target, spec ContainerSpec) (Container, error)
 
-// Containers returns the container starter of the named driver.
-func Containers(engine string) (StartContainer, error) {
-	mu.RLock()
-	defer mu.RUnlock()
-	var names []string
-	for name, d := range drivers {
+// Engines is the container starters of engines, by driver name: what a
+// step that starts containers (net.matrix) is given when it is made.
+type Engines map[string]StartContainer
+
+// EnginesOf is the starters of those of drivers that start containers.
+func EnginesOf(drivers ...*Driver) Engines {
+	e := Engines{}
+	for _, d := range drivers {
 		if d.Containers != nil {
-			if name == engine {
-				return d.Containers, nil
-			}
-			names = append(names, name)
+			e[d.Name] = d.Containers
 		}
 	}
+	return e
+}
+
+// Lookup returns the container starter of the named engine.
+func (e Engines) Lookup(engine string) (StartContainer, error) {
+	if start, ok := e[engine]; ok {
+		return start, nil
+	}
+	names := make([]string, 0, len(e))
+	for name := range e {
+		names = append(names, name)
+	}
+	sort.Strings(names)
 	return nil, fmt.Errorf("engine %q starts no containers (engines that do: %v)", engine, names)
 }
 

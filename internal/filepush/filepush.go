@@ -27,8 +27,9 @@ import (
 // Kind is the plan keyword: `file.push: {src: ./pkg.deb, dest: /tmp/pkg.deb}`.
 const Kind = "file.push"
 
-func init() {
-	driver.Register(&driver.Driver{Name: "file", Kinds: []driver.Kind{{Name: Kind, Parse: parse}}})
+// New is the file driver.
+func New() *driver.Driver {
+	return &driver.Driver{Name: "file", Kinds: []driver.Kind{{Name: Kind, Parse: parse}}}
 }
 
 // Push copies a local file or directory to the host, modes kept. A file

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/filepush"
 	"everywhere/internal/plan"
 )
@@ -11,7 +12,7 @@ import (
 // TestParse: src is anchored at the plan's folder; what cannot be pushed
 // is an error at the step's line.
 func TestParse(t *testing.T) {
-	p, err := plan.Parse("/plans/smoke.yaml", []byte("steps:\n  - file.push: {src: dist/app.deb, dest: /tmp/}\n  - file.push: {src: /abs/f, dest: f}\n"))
+	p, err := plan.Parse("/plans/smoke.yaml", []byte("steps:\n  - file.push: {src: dist/app.deb, dest: /tmp/}\n  - file.push: {src: /abs/f, dest: f}\n"), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +29,7 @@ func TestParse(t *testing.T) {
 		"steps:\n  - file.push: {src: a, dst: /tmp}\n": `p.yaml:2: unknown field "dst"`,
 		"steps:\n  - file.push: [a, /tmp]\n":           "p.yaml:2: cannot unmarshal !!seq into filepush.Push",
 	} {
-		if _, err := plan.Parse("p.yaml", []byte(src)); err == nil || !strings.HasPrefix(err.Error(), want) {
+		if _, err := plan.Parse("p.yaml", []byte(src), drivers.All()); err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%q: error %v\nwant %s", src, err, want)
 		}
 	}

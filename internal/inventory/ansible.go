@@ -256,7 +256,7 @@ func (inv *ansibleInventory) resolve(opts Options) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: inv.file, base: filepath.Dir(inv.file), resolver: resolver{ssh: ssh}}
+	p := &parser{file: inv.file, base: filepath.Dir(inv.file), resolver: resolver{ssh: ssh}, blocks: opts.Blocks}
 	out := &Inventory{File: inv.file}
 	names := map[string]string{}
 	for _, name := range inv.order {

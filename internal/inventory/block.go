@@ -2,7 +2,6 @@ package inventory
 
 import (
 	"sort"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -31,10 +30,12 @@ func (b BlockSource) Decode(v any) error {
 // paths anchored at the inventory's folder.
 func (b BlockSource) Path(p string) string { return resolvePath(b.Base, p) }
 
-var (
-	blocksMu sync.RWMutex
-	blocks   = map[string]func(BlockSource) (any, error){}
-)
+// BlockDecoder is a driver's block as the inventory sees it: its name,
+// and how it is decoded for every host. Options.Blocks lists them.
+type BlockDecoder interface {
+	Name() string
+	decodeAny(BlockSource) (any, error)
+}
 
 // Block is a driver's typed handle on its block of every host entry.
 type Block[T any] struct {
@@ -42,18 +43,18 @@ type Block[T any] struct {
 	decode func(BlockSource) (T, error)
 }
 
-// NewBlock registers the block name, decoded by decode for every host (with
-// a nil Node where the inventory has none, so decode supplies the defaults).
-// The inventory itself knows no block's fields. It panics on a duplicate.
+// NewBlock is the block name, decoded by decode for every host (with a nil
+// Node where the inventory has none, so decode supplies the defaults). The
+// inventory itself knows no block's fields, nor any block that its Options
+// do not list.
 func NewBlock[T any](name string, decode func(BlockSource) (T, error)) Block[T] {
-	blocksMu.Lock()
-	defer blocksMu.Unlock()
-	if _, dup := blocks[name]; dup {
-		panic("inventory: block registered twice: " + name)
-	}
-	blocks[name] = func(src BlockSource) (any, error) { return decode(src) }
 	return Block[T]{name: name, decode: decode}
 }
+
+// Name is the block's key in a host entry.
+func (b Block[T]) Name() string { return b.name }
+
+func (b Block[T]) decodeAny(src BlockSource) (any, error) { return b.decode(src) }
 
 // Of is the host's block as its decoder made it; the block's defaults for
 // a host made in code rather than read from an inventory.
@@ -77,12 +78,11 @@ func (b Block[T]) With(h Host, v T) Host {
 	return h
 }
 
-func blockNames() []string {
-	blocksMu.RLock()
-	defer blocksMu.RUnlock()
+// blockNames names the blocks, sorted: a stable first error when two are wrong.
+func blockNames(blocks []BlockDecoder) []string {
 	names := make([]string, 0, len(blocks))
-	for n := range blocks {
-		names = append(names, n)
+	for _, b := range blocks {
+		names = append(names, b.Name())
 	}
 	sort.Strings(names)
 	return names

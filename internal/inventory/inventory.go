@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -108,6 +109,10 @@ type Options struct {
 	// (sshconfig.None: none); empty: the inventory's defaults.ssh_config,
 	// else what ssh reads by default.
 	SSHConfig string
+	// Blocks are the drivers' blocks a host entry may have (`docker:`,
+	// `lxd:`): driver.Registry.Blocks. A key of a block not listed is an
+	// unknown field.
+	Blocks []BlockDecoder
 }
 
 // LoadInventory reads and validates an inventory file, resolving its
@@ -139,7 +144,8 @@ func Parse(file string, data []byte, opts Options) (*Inventory, error) {
 		return nil, err
 	}
 	var raw rawInventory
-	if err := yamlfile.DecodeKnown(file, root, &raw, yamlfile.Extra{reflect.TypeOf(rawHost{}): blockNames(), reflect.TypeOf(settings{}): blockNames(), reflect.TypeOf(defaultSettings{}): blockNames()}); err != nil {
+	blocks := blockNames(opts.Blocks)
+	if err := yamlfile.DecodeKnown(file, root, &raw, yamlfile.Extra{reflect.TypeOf(rawHost{}): blocks, reflect.TypeOf(settings{}): blocks, reflect.TypeOf(defaultSettings{}): blocks}); err != nil {
 		return nil, err
 	}
 	hostNodes := mappingValue(root, "hosts")
@@ -160,7 +166,7 @@ func Parse(file string, data []byte, opts Options) (*Inventory, error) {
 	case err != nil:
 		return nil, err
 	}
-	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults.settings, resolver: resolver{ssh: ssh}, seen: map[string]int{}}
+	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults.settings, resolver: resolver{ssh: ssh}, seen: map[string]int{}, blocks: opts.Blocks}
 	inv := &Inventory{File: file}
 	for i, rh := range raw.Hosts {
 		h, err := p.host(i, resolveAlias(hostNodes.Content[i]), rh)
@@ -179,7 +185,8 @@ type parser struct {
 	root       *yaml.Node
 	defaults   settings
 	resolver
-	seen map[string]int // host name → line
+	seen   map[string]int // host name → line
+	blocks []BlockDecoder
 }
 
 func (p *parser) host(i int, node *yaml.Node, rh rawHost) (Host, error) {
@@ -248,20 +255,19 @@ func (p *parser) identity(node *yaml.Node, where string, at func(string) *yaml.N
 	return arch, nil
 }
 
-// decodeBlocks decodes every registered block for the host: its own, else
-// the defaults', else none (the block's decoder then gives its defaults).
+// decodeBlocks decodes every listed block for the host: its own, else the
+// defaults', else none (the block's decoder then gives its defaults).
 func (p *parser) decodeBlocks(node *yaml.Node, where string) (map[string]any, error) {
-	names := blockNames() // sorted: a stable first error when two blocks are wrong
-	blocksMu.RLock()
-	defer blocksMu.RUnlock()
-	decoded := make(map[string]any, len(names))
-	for _, name := range names {
-		decode := blocks[name]
+	blocks := slices.Clone(p.blocks)
+	sort.Slice(blocks, func(i, j int) bool { return blocks[i].Name() < blocks[j].Name() }) // a stable first error
+	decoded := make(map[string]any, len(blocks))
+	for _, b := range blocks {
+		name := b.Name()
 		value := mappingValue(node, name)
 		if value == nil {
 			value = mappingValue(mappingValue(p.root, "defaults"), name)
 		}
-		v, err := decode(BlockSource{File: p.file, Base: p.base, Where: where + ": " + name, Node: value})
+		v, err := b.decodeAny(BlockSource{File: p.file, Base: p.base, Where: where + ": " + name, Node: value})
 		if err != nil {
 			return nil, err
 		}

@@ -34,11 +34,11 @@ func TestParseInventoryErrors(t *testing.T) {
 		{"port not a number", "hosts:\n  - {name: a, arch: amd64, address: x, port: ssh}\n",
 			"inv.yaml:2: cannot unmarshal !!str `ssh` into int"},
 		{"unknown key", "hosts:\n  - name: a\n    arch: amd64\n    adress: 10.0.0.1\n",
-			`inv.yaml:4: unknown field "adress" (known: address, arch, connect_timeout, docker, identity, keepalive, known_hosts, labels, lxd, name, port, proxy_jump, user)`},
+			`inv.yaml:4: unknown field "adress" (known: address, arch, connect_timeout, docker, identity, incus, keepalive, known_hosts, labels, lxd, name, podman, port, proxy_jump, user)`},
 		{"unknown top-level key", "host:\n  - {name: a}\n",
 			`inv.yaml:1: unknown field "host" (known: defaults, hosts)`},
 		{"unknown defaults key", "defaults:\n  usr: x\nhosts: []\n",
-			`inv.yaml:2: unknown field "usr" (known: connect_timeout, docker, identity, keepalive, known_hosts, lxd, port, proxy_jump, ssh_config, user)`},
+			`inv.yaml:2: unknown field "usr" (known: connect_timeout, docker, identity, incus, keepalive, known_hosts, lxd, podman, port, proxy_jump, ssh_config, user)`},
 		{"no hosts", "defaults:\n  user: x\n",
 			`inv.yaml:1: no hosts: the inventory needs a hosts: list`},
 		{"empty", "", `inv.yaml: empty document`},
@@ -61,7 +61,7 @@ func TestParseInventoryErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseInventory("inv.yaml", []byte(tt.yaml))
+			_, err := parseWithBlocks("inv.yaml", []byte(tt.yaml))
 			if err == nil {
 				t.Fatalf("no error; want %q", tt.want)
 			}
@@ -87,7 +87,7 @@ hosts:
   - {name: pi4, arch: armv7l, address: 10.0.0.21, labels: [edge]}
   - {name: z15, arch: s390x, address: z15.example, port: 2222, user: root, identity: /abs/key, known_hosts: kh}
 `
-	inv, err := ParseInventory("/srv/lab/inv.yaml", []byte(src))
+	inv, err := parseWithBlocks("/srv/lab/inv.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,13 +115,13 @@ hosts:
 }
 
 func TestExampleInventoryParses(t *testing.T) {
-	if _, err := LoadInventory(filepath.Join("..", "..", "inventory.example.yaml")); err != nil {
+	if _, err := Load(filepath.Join("..", "..", "inventory.example.yaml"), Options{Blocks: TestBlocks}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestSelect(t *testing.T) {
-	inv, err := ParseInventory("inv.yaml", []byte(`
+	inv, err := parseWithBlocks("inv.yaml", []byte(`
 hosts:
   - {name: pi4, arch: armhf, address: a, labels: [edge]}
   - {name: rpi5, arch: arm64, address: b, labels: [edge, new]}
@@ -213,7 +213,7 @@ func FuzzParseInventory(f *testing.F) {
 	f.Add([]byte("hosts:\n  - &a {name: a}\n  - *a\n"))
 	f.Add([]byte("x: &l [{name: a, arch: amd64, address: x}]\nhosts: *l\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		inv, err := ParseInventory("fuzz.yaml", data)
+		inv, err := parseWithBlocks("fuzz.yaml", data)
 		if err == nil && len(inv.Hosts) == 0 {
 			t.Fatal("valid inventory without hosts")
 		}
@@ -222,11 +222,20 @@ func FuzzParseInventory(f *testing.F) {
 
 func TestParseInventoryAliases(t *testing.T) {
 	src := "defaults: {}\nhosts: &list\n  - &base {name: a, arch: amd64, address: x}\n  - {<<: *base, name: b}\n"
-	inv, err := ParseInventory("inv.yaml", []byte(src))
+	inv, err := parseWithBlocks("inv.yaml", []byte(src))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(inv.Hosts) != 2 || inv.Hosts[1].Name != "b" || inv.Hosts[1].Address != "x" {
 		t.Errorf("got %+v", inv.Hosts)
 	}
+}
+
+// TestBlocks are the drivers' blocks for this package's tests, set by
+// blocks_test.go (which may import the drivers, this file may not): so the
+// error table also covers what their decoders report with file:line.
+var TestBlocks []BlockDecoder
+
+func parseWithBlocks(file string, data []byte) (*Inventory, error) {
+	return Parse(file, data, Options{Blocks: TestBlocks})
 }

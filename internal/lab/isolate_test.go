@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -55,7 +56,7 @@ func reachOutside(t *testing.T, c Config, targets []inventory.Host) *result.Host
   - {name: host, shell: "ping -c 1 -W 3 `+outsideAddr+`"}
   - {name: container, docker.run: {image: "everywhere/debian:bookworm", cmd: [ping, -c, "1", -W, "3", `+outsideAddr+`]}}
   - {name: proxy, shell: "bash -c 'exec 3<>/dev/tcp/`+strings.Replace(proxy, ":", "/", 1)+` && echo open'"}
-`))
+`), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func testIsolation(t *testing.T, c Config, targets []inventory.Host) {
 // architecture's container, Docker inside LXD. Then the amd64 install again,
 // served from the proxy's cache.
 func testSeed(t *testing.T, c Config, targets []inventory.Host) {
-	p, err := plan.Open("seed")
+	p, err := plan.Open("seed", drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,7 +152,7 @@ func testSeed(t *testing.T, c Config, targets []inventory.Host) {
   - name: apt-again
     docker.run: {image: "everywhere/debian:bookworm", env: [DEBIAN_FRONTEND=noninteractive], cmd: [sh, -c, "apt-get update -q --error-on=any && apt-get install -y -q net-tools"]}
     timeout: 5m
-`))
+`), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func testNoProxy(t *testing.T, c Config, targets []inventory.Host) {
   - name: apt
     docker.run: {image: "everywhere/debian:bookworm", cmd: [apt-get, update, --error-on=any]}
     timeout: 3m
-`))
+`), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}

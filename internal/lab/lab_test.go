@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"everywhere/internal/diff"
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -113,7 +114,7 @@ func whole(c Config) bool {
 
 func defaultPlan(t *testing.T) *plan.Plan {
 	t.Helper()
-	p, err := plan.Default()
+	p, err := plan.Default(drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +194,7 @@ func TestLab(t *testing.T) {
 
 	t.Run("uname -m groups as one, a wrong declared arch stands alone", func(t *testing.T) {
 		targets := upOrReuse(t, c)
-		p, err := plan.Parse("group.yaml", []byte("steps:\n  - {name: machine, shell: uname -m}\n"))
+		p, err := plan.Parse("group.yaml", []byte("steps:\n  - {name: machine, shell: uname -m}\n"), drivers.All())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -211,7 +212,7 @@ func TestLab(t *testing.T) {
 	})
 
 	t.Run("probes give every engine's version", func(t *testing.T) {
-		res := runPlan(t, upOrReuse(t, c), plan.Probes(), nil)
+		res := runPlan(t, upOrReuse(t, c), plan.Probes(drivers.All()), nil)
 		for _, h := range res.Hosts {
 			facts := map[string]*host.Facts{}
 			for _, s := range h.Steps {
@@ -228,7 +229,7 @@ func TestLab(t *testing.T) {
 	t.Run("diff of two runs, the second with a step broken on purpose", func(t *testing.T) {
 		targets := upOrReuse(t, c)
 		src, _ := plan.BuiltinSource(plan.DefaultName)
-		broken, err := plan.Parse("broken.yaml", []byte(strings.Replace(src, `everywhere/debian:bookworm", cmd`, `everywhere/debian:no-such-tag", cmd`, 1)))
+		broken, err := plan.Parse("broken.yaml", []byte(strings.Replace(src, `everywhere/debian:bookworm", cmd`, `everywhere/debian:no-such-tag", cmd`, 1)), drivers.All())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -315,7 +316,7 @@ func TestLab(t *testing.T) {
 
 	t.Run("host killed mid-plan", func(t *testing.T) {
 		targets := up(t, c)
-		p, err := plan.Parse("mid.yaml", []byte("steps:\n  - {name: nap, shell: sleep 3}\n  - {name: machine, shell: uname -m, expect: {arch_matches_host: true}}\n"))
+		p, err := plan.Parse("mid.yaml", []byte("steps:\n  - {name: nap, shell: sleep 3}\n  - {name: machine, shell: uname -m, expect: {arch_matches_host: true}}\n"), drivers.All())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
-	_ "everywhere/internal/netmatrix" // registers net.matrix
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
 )
@@ -38,7 +38,7 @@ func TestFanSubnet(t *testing.T) {
 // testFan runs the built-in fan plan on the lab: 30 ordered pairs, each
 // passing ping, short and long data, with a throughput figure.
 func testFan(t *testing.T, c Config, targets []inventory.Host) {
-	p, err := plan.Open("fan")
+	p, err := plan.Open("fan", drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func testFanRouteRemoved(t *testing.T, c Config, targets []inventory.Host) {
 			t.Errorf("restoring the route: %v", err)
 		}
 	})
-	p, err := plan.Parse("cut.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"))
+	p, err := plan.Parse("cut.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +134,7 @@ func testFanLXD(t *testing.T, c Config, targets []inventory.Host) {
 	p, err := plan.Parse("fan-lxd.yaml", []byte(`steps:
   - name: fan
     net.matrix: {engine: lxd, image: "debian/bookworm/{arch}", long_mib: 8, seconds: 1}
-`))
+`), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -200,7 +200,7 @@ func testFanForwardDrop(t *testing.T, targets []inventory.Host) {
 			t.Errorf("restoring the FORWARD policy %s: %v", policy, err)
 		}
 	})
-	p, err := plan.Parse("drop.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"))
+	p, err := plan.Parse("drop.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
+	"everywhere/internal/lxdclient"
 )
 
 // readyFile is where a container's command writes its output, read for
@@ -26,17 +27,17 @@ const addressWait = time.Minute
 // (net.matrix), puts the files in place, starts the command in the
 // background and waits for its first line. LXD images need an init, so
 // the spec must name one: `{arch}` in it becomes the host's architecture.
-func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerSpec) (driver.Container, error) {
+func (d *Driver) startContainer(ctx context.Context, t driver.Target, spec driver.ContainerSpec) (driver.Container, error) {
 	if spec.Image == "" {
-		return nil, errors.New("an LXD instance needs an image that LXD has (such as debian/bookworm/{arch}): give the step an image")
+		return nil, fmt.Errorf("an %s instance needs an image that %s has (such as debian/bookworm/{arch}): give the step an image", d.opts.Product, d.opts.Product)
 	}
 	if len(spec.Cmd) == 0 {
 		return nil, errors.New("no command to run in the instance")
 	}
 	if spec.Network != "" {
-		return nil, fmt.Errorf("network %q: LXD instances are on their profile's network; leave network out", spec.Network)
+		return nil, fmt.Errorf("network %q: %s instances are on their profile's network; leave network out", spec.Network, d.opts.Product)
 	}
-	s, err := connect(ctx, t)
+	s, err := d.connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func startContainer(ctx context.Context, t driver.Target, spec driver.ContainerS
 		return nil, err
 	}
 	name := instanceName(t.RunID(), h.Name+"-net")
-	creation, err := s.Create(ctx, CreateInstance{Name: name, Type: "container", Source: source, Profiles: []string{"default"},
+	creation, err := s.Create(ctx, lxdclient.CreateInstance{Name: name, Type: "container", Source: source, Profiles: []string{"default"},
 		Config: map[string]string{RunKey: t.RunID(), HostKey: h.Name}})
 	if err != nil {
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
@@ -135,7 +136,7 @@ func (c *instance) Exec(ctx context.Context, argv []string, limit int) (*host.Ou
 
 // Remove stops and deletes the instance.
 func (c *instance) Remove(ctx context.Context) error {
-	if err := c.s.Delete(ctx, c.name); err != nil && !IsNotFound(err) {
+	if err := c.s.Delete(ctx, c.name); err != nil && !lxdclient.IsNotFound(err) {
 		return fmt.Errorf("deleting %s: %w", c.name, err)
 	}
 	return nil

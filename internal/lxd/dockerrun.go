@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"everywhere/internal/docker"
 	"everywhere/internal/driver"
+	"everywhere/internal/engineapi"
 	"everywhere/internal/host"
 )
 
@@ -21,27 +21,28 @@ import (
 // the instance with LXD's file API, docker load inside. No registry is
 // asked.
 type DockerRun struct {
-	Instance string   `yaml:"instance"` // default: the instance this run launched last through this host
-	Image    string   `yaml:"image"`
-	Cmd      []string `yaml:"cmd"`
-	AnyRun   bool     `yaml:"any_run"` // also in an instance this run did not create
+	driver.Bound[*Driver] `yaml:"-"`
+	Instance              string   `yaml:"instance"` // default: the instance this run launched last through this host
+	Image                 string   `yaml:"image"`
+	Cmd                   []string `yaml:"cmd"`
+	AnyRun                bool     `yaml:"any_run"` // also in an instance this run did not create
 }
 
 // Validate checks the fields.
-func (d *DockerRun) Validate() error {
-	if d.Image == "" {
+func (dr *DockerRun) Validate() error {
+	if dr.Image == "" {
 		return errors.New("image: missing")
 	}
 	return nil
 }
 
 // Command describes the step as it would be typed.
-func (d *DockerRun) Command() string {
-	return (&Exec{Instance: d.Instance, Cmd: d.dockerRun("RUN")}).Command()
+func (dr *DockerRun) Command() string {
+	return (&Exec{Bound: dr.Bound, Instance: dr.Instance, Cmd: dr.dockerRun("RUN")}).Command()
 }
 
-func (d *DockerRun) dockerRun(runID string) []string {
-	return append([]string{"docker", "run", "--rm", "--label", docker.Label + "=" + runID, d.Image}, d.Cmd...)
+func (dr *DockerRun) dockerRun(runID string) []string {
+	return append([]string{"docker", "run", "--rm", "--label", engineapi.Label + "=" + runID, dr.Image}, dr.Cmd...)
 }
 
 // dockerWait is how often the instance's Docker is asked whether it is up:
@@ -50,21 +51,21 @@ const dockerWait = time.Second
 
 // Run waits for the instance's Docker, gives it the image if it lacks it,
 // then runs the container (removed when it ends).
-func (d *DockerRun) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, name, err := instanceFor(ctx, t, d.Instance, d.AnyRun)
+func (dr *DockerRun) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	s, name, err := dr.Driver().instanceFor(ctx, t, dr.Instance, dr.AnyRun)
 	if err != nil {
 		return nil, err
 	}
 	if err := s.waitForDocker(ctx, name); err != nil {
 		return nil, err
 	}
-	if code, _, _ := s.quiet(ctx, name, "docker", "image", "inspect", "--format", "{{.Id}}", d.Image); code != 0 {
-		if err := s.copyImage(ctx, t, name, d.Image); err != nil {
+	if code, _, _ := s.quiet(ctx, name, "docker", "image", "inspect", "--format", "{{.Id}}", dr.Image); code != 0 {
+		if err := dr.Driver().copyImage(ctx, t, s, name, dr.Image); err != nil {
 			return nil, err
 		}
 	}
 	out := host.NewOutputFor(ctx, limit)
-	return out, s.exec(ctx, t, name, d.dockerRun(t.RunID()), out)
+	return out, s.exec(ctx, t, name, dr.dockerRun(t.RunID()), out)
 }
 
 // quiet runs a short command of the step's own in the instance: its exit
@@ -119,8 +120,11 @@ func firstLines(s string, n int) string {
 }
 
 // copyImage gives the instance's Docker the host engine's image ref.
-func (s *server) copyImage(ctx context.Context, t driver.Target, name, ref string) error {
-	archive, err := docker.SaveImage(ctx, t, ref)
+func (d *Driver) copyImage(ctx context.Context, t driver.Target, s *server, name, ref string) error {
+	if d.opts.Images == nil {
+		return fmt.Errorf("image %q is not in %s and no engine of the host's is given to copy it from", ref, name)
+	}
+	archive, err := d.opts.Images.SaveImage(ctx, t, ref)
 	if err != nil {
 		return fmt.Errorf("image %q for Docker in %s: %w", ref, name, err)
 	}

@@ -20,10 +20,12 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/lab"
 	"everywhere/internal/lxd"
+	"everywhere/internal/lxdclient"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
 	"everywhere/internal/run"
@@ -85,12 +87,12 @@ func sshHost(t *testing.T, c lab.Config) inventory.Host {
 	sshd := sshtest.StartOpenSSH(t)
 	h := inventory.Host{Name: "lxd-host", Arch: host.AMD64, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
 		Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}
-	return lxd.Block.With(h, lxd.Config{Socket: c.LXDSocket()})
+	return lxd.New(lxd.LXD(nil)).Block().With(h, lxd.Config{Socket: c.LXDSocket()})
 }
 
 func runPlan(t *testing.T, ctx context.Context, h inventory.Host, src string) *result.Result {
 	t.Helper()
-	p, err := plan.Parse("lxd.yaml", []byte(src))
+	p, err := plan.Parse("lxd.yaml", []byte(src), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,7 +207,7 @@ cleanup:
 	})
 
 	t.Run("no socket", func(t *testing.T) {
-		h := lxd.Block.With(h, lxd.Config{Socket: filepath.Join(t.TempDir(), "absent.socket")})
+		h := lxd.New(lxd.LXD(nil)).Block().With(h, lxd.Config{Socket: filepath.Join(t.TempDir(), "absent.socket")})
 		res := runPlan(t, context.Background(), h, "steps:\n  - lxd.list: {}\n")
 		if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "no LXD socket on the host") {
 			t.Errorf("%s %q", s.Status, s.Error)
@@ -236,8 +238,8 @@ cleanup:
 		d := direct(c)
 		ctx := context.Background()
 		// prod-db: made by someone else, without everywhere's run key.
-		op, err := d.Create(ctx, lxd.CreateInstance{Name: "prod-db", Type: "container",
-			Source: lxd.InstanceSource{Type: "image", Alias: "debian/bookworm/amd64"}, Profiles: []string{"default"}})
+		op, err := d.Create(ctx, lxdclient.CreateInstance{Name: "prod-db", Type: "container",
+			Source: lxdclient.InstanceSource{Type: "image", Alias: "debian/bookworm/amd64"}, Profiles: []string{"default"}})
 		if err == nil {
 			_, err = d.Wait(ctx, op)
 		}
@@ -297,13 +299,13 @@ cleanup:
 		}
 		httpsConfig := lxd.Config{URL: fmt.Sprintf("https://127.0.0.1:%d", port), ClientCert: cert, ClientKey: key,
 			ServerCert: filepath.Join(c.Dir, "lxd-daemon", "server.crt")}
-		remote := lxd.Block.With(h, httpsConfig)
+		remote := lxd.New(lxd.LXD(nil)).Block().With(h, httpsConfig)
 		res := runPlan(t, context.Background(), remote, "steps:\n  - lxd.list: {}\n")
 		if s := res.Hosts[0].Steps[0]; s.Status != result.OK || !strings.HasPrefix(s.Stdout, "NAME") {
 			t.Errorf("over HTTPS: %s %q %q", s.Status, s.Stdout, s.Error)
 		}
 		httpsConfig.ServerCert = cert // a certificate that is not the server's
-		remote = lxd.Block.With(h, httpsConfig)
+		remote = lxd.New(lxd.LXD(nil)).Block().With(h, httpsConfig)
 		res = runPlan(t, context.Background(), remote, "steps:\n  - lxd.list: {}\n")
 		if s := res.Hosts[0].Steps[0]; s.Status != result.Error || !strings.Contains(s.Error, "does not match the pinned server_cert") {
 			t.Errorf("wrong pin: %s %q", s.Status, s.Error)

@@ -15,16 +15,18 @@ import (
 
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
+	"everywhere/internal/lxdclient"
 )
 
 // Launch creates and starts an instance, like `lxc launch IMAGE -p default
 // -p docker`, and waits for it to run: `lxd.launch: {image: ..., profiles: [...]}`.
 type Launch struct {
-	Image    string            `yaml:"image"` // alias or fingerprint; {arch} becomes the host's Debian architecture
-	Profiles []string          `yaml:"profiles"`
-	Config   map[string]string `yaml:"config"`
-	Name     string            `yaml:"name"`      // default: everywhere-RUN-HOST, unique per run and host
-	WaitIPv4 bool              `yaml:"wait_ipv4"` // also wait for a global IPv4 address
+	driver.Bound[*Driver] `yaml:"-"`
+	Image                 string            `yaml:"image"` // alias or fingerprint; {arch} becomes the host's Debian architecture
+	Profiles              []string          `yaml:"profiles"`
+	Config                map[string]string `yaml:"config"`
+	Name                  string            `yaml:"name"`      // default: everywhere-RUN-HOST, unique per run and host
+	WaitIPv4              bool              `yaml:"wait_ipv4"` // also wait for a global IPv4 address
 }
 
 // Validate checks the fields.
@@ -37,7 +39,7 @@ func (l *Launch) Validate() error {
 
 // Command describes the step as lxc would be called.
 func (l *Launch) Command() string {
-	cmd := "lxc launch " + l.Image
+	cmd := l.Driver().opts.CLI + " launch " + l.Image
 	for _, p := range l.Profiles {
 		cmd += " -p " + p
 	}
@@ -51,14 +53,14 @@ var fingerprint = regexp.MustCompile(`^[0-9a-f]{12,64}$`)
 // deleted on a context of its own, so it leaves nothing behind.
 func (l *Launch) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
 	out, err := l.launch(ctx, t, limit)
-	if state, stateErr := launchStates.Get(ctx, t); stateErr == nil && !errors.Is(err, driver.ErrNotApplicable) {
+	if state, stateErr := l.Driver().launches.Get(ctx, t); stateErr == nil && !errors.Is(err, driver.ErrNotApplicable) {
 		state.set(err) // the latest launch decides: the steps after it act on what it made
 	}
 	return out, err
 }
 
 func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := connect(ctx, t)
+	s, err := l.Driver().connect(ctx, t)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +72,7 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 			return nil, err
 		}
 		if !ok {
-			return nil, fmt.Errorf("profile %q does not exist on this LXD (lxc profile create %s)", p, p)
+			return nil, fmt.Errorf("profile %q does not exist on this %s (%s profile create %s)", p, s.product, l.Driver().opts.CLI, p)
 		}
 	}
 	source, err := s.source(ctx, image)
@@ -89,7 +91,7 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 	for k, v := range l.Config {
 		config[k] = v
 	}
-	creation, err := s.Create(ctx, CreateInstance{Name: name, Type: "container", Source: source, Profiles: profiles, Config: config})
+	creation, err := s.Create(ctx, lxdclient.CreateInstance{Name: name, Type: "container", Source: source, Profiles: profiles, Config: config})
 	if err != nil {
 		// Nothing was created: an instance of that name that exists is not ours.
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
@@ -98,7 +100,7 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 		s.remember(name) // only now is it known to be this run's
 		err = s.SetState(ctx, name, "start", false)
 	}
-	var inst *Instance
+	var inst *lxdclient.Instance
 	if err == nil {
 		inst, err = s.WaitRunning(ctx, name, l.WaitIPv4)
 	}
@@ -119,17 +121,40 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 }
 
 // source is where an instance of image (an alias or a fingerprint) comes
-// from: this LXD's own images, never an image server.
-func (s *server) source(ctx context.Context, image string) (InstanceSource, error) {
+// from: this server's own images, never an image server. A remote's name
+// is looked up among them as LocalAlias says.
+func (s *server) source(ctx context.Context, image string) (lxdclient.InstanceSource, error) {
 	if fingerprint.MatchString(image) {
-		return InstanceSource{Type: "image", Fingerprint: image}, nil
+		return lxdclient.InstanceSource{Type: "image", Fingerprint: image}, nil
 	}
-	if _, err := s.ImageAlias(ctx, image); IsNotFound(err) {
-		return InstanceSource{}, fmt.Errorf("image alias %q is unknown on this LXD (lxc image list); nothing is fetched from an image server", image)
+	alias, remote := LocalAlias(image)
+	if _, err := s.ImageAlias(ctx, alias); lxdclient.IsNotFound(err) {
+		if remote != "" {
+			return lxdclient.InstanceSource{}, fmt.Errorf("image %q: no image of alias %q on this %s, and nothing is fetched from the %s image server: copy it in beforehand under that alias (image copy %s local: --alias %s)", image, alias, s.product, remote, image, alias)
+		}
+		return lxdclient.InstanceSource{}, fmt.Errorf("image alias %q is unknown on this %s (image list); nothing is fetched from an image server", image, s.product)
 	} else if err != nil {
-		return InstanceSource{}, err
+		return lxdclient.InstanceSource{}, err
 	}
-	return InstanceSource{Type: "image", Alias: image}, nil
+	return lxdclient.InstanceSource{Type: "image", Alias: alias}, nil
+}
+
+// LocalAlias is the alias under which a server's own copy of image is
+// looked up, and the remote image was named from ("" for a local alias):
+// REMOTE:NAME, where REMOTE has no slash.
+// LXD's ubuntu: remote names Ubuntu by release (ubuntu:24.04); Incus has no
+// ubuntu: remote, and its images: remote, like LXD's, names Ubuntu
+// ubuntu/24.04. So that one plan serves both servers, images:NAME is NAME
+// and ubuntu:RELEASE is ubuntu/RELEASE on either.
+func LocalAlias(image string) (alias, remote string) {
+	remote, name, found := strings.Cut(image, ":")
+	switch {
+	case !found || strings.Contains(remote, "/"): // a remote's name has no slash: an alias such as everywhere/busybox:test
+		return image, ""
+	case remote == "ubuntu":
+		return "ubuntu/" + name, remote
+	}
+	return name, remote
 }
 
 // undoGrace bounds finishing and deleting an instance whose launch was cut short.
@@ -148,7 +173,7 @@ func (s *server) undo(ctx context.Context, t driver.Target, creation, name strin
 	}
 	// Remembered first: if the delete fails, the plan's cleanup tries again.
 	s.remember(name)
-	if err := s.Delete(ctx, name); err != nil && !IsNotFound(err) {
+	if err := s.Delete(ctx, name); err != nil && !lxdclient.IsNotFound(err) {
 		return err
 	}
 	s.forget(name)
@@ -177,26 +202,24 @@ func (st *launchState) err() error {
 // Close has nothing to release.
 func (*launchState) Close() error { return nil }
 
-var launchStates = driver.NewPerConn(func(context.Context, driver.Conn) (*launchState, error) { return &launchState{}, nil })
-
 // connectAfterLaunch is connect for a step that acts on what lxd.launch
 // made when needsLaunch: when this run's launch failed, the step is skipped.
-func connectAfterLaunch(ctx context.Context, t driver.Target, needsLaunch bool) (*server, error) {
-	if err := launchFailure(ctx, t); needsLaunch && err != nil {
+func (d *Driver) connectAfterLaunch(ctx context.Context, t driver.Target, needsLaunch bool) (*server, error) {
+	if err := d.launchFailure(ctx, t); needsLaunch && err != nil {
 		return nil, err
 	}
-	return connect(ctx, t)
+	return d.connect(ctx, t)
 }
 
 // launchFailure is the reason to skip a step that needs this run's launch
 // on this host, when that launch failed; nil otherwise.
-func launchFailure(ctx context.Context, t driver.Target) error {
-	state, err := launchStates.Get(ctx, t)
+func (d *Driver) launchFailure(ctx context.Context, t driver.Target) error {
+	state, err := d.launches.Get(ctx, t)
 	if err != nil {
 		return nil // nothing known of an earlier launch
 	}
 	if err := state.err(); err != nil {
-		return fmt.Errorf("%w: lxd.launch did not succeed (%v)", driver.ErrPrerequisite, err)
+		return fmt.Errorf("%w: %s.launch did not succeed (%v)", driver.ErrPrerequisite, d.opts.Name, err)
 	}
 	return nil
 }
@@ -211,7 +234,7 @@ var ErrNotOwned = errors.New("not created by this run")
 
 // owned returns the instance when it carries runID, and ErrNotOwned when it
 // carries another or none: a run never touches what it did not create.
-func (s *server) owned(ctx context.Context, name, runID string) (*Instance, error) {
+func (s *server) owned(ctx context.Context, name, runID string) (*lxdclient.Instance, error) {
 	i, err := s.Instance(ctx, name)
 	if err != nil {
 		return nil, err
@@ -250,14 +273,16 @@ func instanceName(runID, hostName string) string {
 }
 
 // List shows the server's instances like `lxc list`: `lxd.list: {}`.
-type List struct{}
+type List struct {
+	driver.Bound[*Driver] `yaml:"-"`
+}
 
 // Command describes the step as lxc would be called.
-func (*List) Command() string { return "lxc list" }
+func (l *List) Command() string { return l.Driver().opts.CLI + " list" }
 
 // Run lists name, state, IPv4 addresses and architecture.
-func (*List) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := connectAfterLaunch(ctx, t, true)
+func (l *List) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	s, err := l.Driver().connectAfterLaunch(ctx, t, true)
 	if err != nil {
 		return nil, err
 	}
@@ -278,9 +303,10 @@ func (*List) Run(ctx context.Context, t driver.Target, limit int) (*host.Output,
 // last through this host: `lxd.exec: {cmd: [uname, -a]}`. It acts only on an
 // instance this run created unless AnyRun.
 type Exec struct {
-	Instance string   `yaml:"instance"`
-	Cmd      []string `yaml:"cmd"`
-	AnyRun   bool     `yaml:"any_run"` // also in an instance this run did not create
+	driver.Bound[*Driver] `yaml:"-"`
+	Instance              string   `yaml:"instance"`
+	Cmd                   []string `yaml:"cmd"`
+	AnyRun                bool     `yaml:"any_run"` // also in an instance this run did not create
 }
 
 // Validate checks the fields.
@@ -297,13 +323,13 @@ func (x *Exec) Command() string {
 	if instance == "" {
 		instance = "(launched)"
 	}
-	return "lxc exec " + instance + " -- " + host.ShellQuote(x.Cmd)
+	return x.Driver().opts.CLI + " exec " + instance + " -- " + host.ShellQuote(x.Cmd)
 }
 
 // Run executes the command and returns its output and exit code. When the
 // step ends first, the command and what it started are killed.
 func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, name, err := instanceFor(ctx, t, x.Instance, x.AnyRun)
+	s, name, err := x.Driver().instanceFor(ctx, t, x.Instance, x.AnyRun)
 	if err != nil {
 		return nil, err
 	}
@@ -314,8 +340,8 @@ func (x *Exec) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 // instanceFor connects and names the instance a step acts in: the one
 // given, else the one this run launched last through this host. It must be
 // this run's own unless anyRun.
-func instanceFor(ctx context.Context, t driver.Target, instance string, anyRun bool) (*server, string, error) {
-	s, err := connectAfterLaunch(ctx, t, instance == "")
+func (d *Driver) instanceFor(ctx context.Context, t driver.Target, instance string, anyRun bool) (*server, string, error) {
+	s, err := d.connectAfterLaunch(ctx, t, instance == "")
 	if err != nil {
 		return nil, "", err
 	}
@@ -323,7 +349,7 @@ func instanceFor(ctx context.Context, t driver.Target, instance string, anyRun b
 	if name == "" {
 		launched := s.instances()
 		if len(launched) == 0 {
-			return nil, "", errors.New("no instance to run in: no lxd.launch of this run succeeded on this host (or name one with instance)")
+			return nil, "", fmt.Errorf("no instance to run in: no %s.launch of this run succeeded on this host (or name one with instance)", d.opts.Name)
 		}
 		name = launched[len(launched)-1]
 	}
@@ -360,38 +386,39 @@ func (s *server) exec(ctx context.Context, t driver.Target, name string, argv []
 // always run it: `lxd.delete: {}`. It deletes only what this run created
 // unless AnyRun.
 type Delete struct {
-	Instance string `yaml:"instance"`
-	AnyRun   bool   `yaml:"any_run"` // also an instance this run did not create
+	driver.Bound[*Driver] `yaml:"-"`
+	Instance              string `yaml:"instance"`
+	AnyRun                bool   `yaml:"any_run"` // also an instance this run did not create
 }
 
 // Command describes the step as lxc would be called.
-func (d *Delete) Command() string {
-	if d.Instance == "" {
-		return "lxc delete --force (what this run launched)"
+func (del *Delete) Command() string {
+	if del.Instance == "" {
+		return del.Driver().opts.CLI + " delete --force (what this run launched)"
 	}
-	return "lxc delete --force " + d.Instance
+	return del.Driver().opts.CLI + " delete --force " + del.Instance
 }
 
 // Run deletes the instances. With nothing to delete because this run's
 // launch failed, it is skipped; what a failed launch did create is deleted.
-func (d *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	s, err := connect(ctx, t)
+func (del *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
+	s, err := del.Driver().connect(ctx, t)
 	if err != nil {
-		if failed := launchFailure(ctx, t); d.Instance == "" && failed != nil && !errors.Is(err, driver.ErrNotApplicable) {
+		if failed := del.Driver().launchFailure(ctx, t); del.Instance == "" && failed != nil && !errors.Is(err, driver.ErrNotApplicable) {
 			return nil, failed
 		}
 		return nil, err
 	}
 	names := s.instances()
-	if d.Instance != "" {
-		names = []string{d.Instance}
-	} else if failed := launchFailure(ctx, t); len(names) == 0 && failed != nil {
+	if del.Instance != "" {
+		names = []string{del.Instance}
+	} else if failed := del.Driver().launchFailure(ctx, t); len(names) == 0 && failed != nil {
 		return nil, failed
 	}
 	out := host.NewOutputFor(ctx, limit)
 	for _, name := range names {
-		if !d.AnyRun {
-			if _, err := s.owned(ctx, name, t.RunID()); IsNotFound(err) {
+		if !del.AnyRun {
+			if _, err := s.owned(ctx, name, t.RunID()); lxdclient.IsNotFound(err) {
 				fmt.Fprintf(&out.Stdout, "%s: already gone\n", name)
 				s.forget(name)
 				continue
@@ -401,7 +428,7 @@ func (d *Delete) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 		}
 		err := s.Delete(ctx, name)
 		switch {
-		case IsNotFound(err):
+		case lxdclient.IsNotFound(err):
 			fmt.Fprintf(&out.Stdout, "%s: already gone\n", name)
 		case err != nil:
 			return out, fmt.Errorf("deleting %s: %w", name, err)

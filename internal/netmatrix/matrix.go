@@ -16,16 +16,33 @@ import (
 	"sync"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/netprobe"
+	"everywhere/internal/yamlfile"
 )
 
-func init() {
-	driver.Register(&driver.Driver{
-		Name:  "net",
-		Kinds: []driver.Kind{{Name: Kind, Parse: driver.Decode[Matrix]}},
-	})
+// New is the net driver, whose steps start their containers on engines:
+// the registry's drivers that start containers (driver.EnginesOf).
+func New(engines driver.Engines) *driver.Driver {
+	responders := &responders{}
+	return &driver.Driver{
+		Name: "net",
+		Kinds: []driver.Kind{{Name: Kind, Parse: func(kind, file string, node *yaml.Node) (driver.Action, error) {
+			a, err := driver.Decode[Matrix](kind, file, node)
+			if err != nil {
+				return nil, err
+			}
+			m := a.(*Matrix)
+			if m.engine, err = engines.Lookup(m.Engine); err != nil {
+				return nil, yamlfile.Errorf(file, node, "%s: %v", kind, err)
+			}
+			m.responders = responders
+			return m, nil
+		}}},
+	}
 }
 
 // Kind is the step kind's plan keyword.
@@ -65,15 +82,15 @@ type Matrix struct {
 	LongMiB   int      `yaml:"long_mib"`   // the long data test's size
 	Seconds   int      `yaml:"seconds"`    // each throughput measurement's length
 	MinMbit   float64  `yaml:"min_mbit"`   // throughput below this fails
+
+	engine     driver.StartContainer // Engine's, found when parsed
+	responders *responders           // the driver's
 }
 
 // Validate checks the fields and fills the defaults.
 func (m *Matrix) Validate() error {
 	if m.Engine == "" {
 		m.Engine = DefaultEngine
-	}
-	if _, err := driver.Containers(m.Engine); err != nil {
-		return err
 	}
 	if len(m.Tests) == 0 {
 		m.Tests = host.NetTests
@@ -296,15 +313,11 @@ func (m *Matrix) start(ctx context.Context, t driver.Target) (driver.Container, 
 }
 
 func (m *Matrix) startResponder(ctx context.Context, t driver.Target) (driver.Container, error) {
-	startContainer, err := driver.Containers(m.Engine)
+	bin, err := m.responders.get(t.Host().Arch.GOARCH())
 	if err != nil {
 		return nil, err
 	}
-	bin, err := responder(t.Host().Arch.GOARCH())
-	if err != nil {
-		return nil, err
-	}
-	c, err := startContainer(ctx, t, driver.ContainerSpec{
+	c, err := m.engine(ctx, t, driver.ContainerSpec{
 		Image: m.Image, Network: m.Network,
 		Cmd:   []string{responderPath, "serve", "-listen", ":" + strconv.Itoa(m.Port)},
 		Files: []driver.File{{Path: responderPath, Mode: 0o755, Data: bin}},
@@ -318,10 +331,10 @@ func (m *Matrix) startResponder(ctx context.Context, t driver.Target) (driver.Co
 // responders holds each architecture's responder once unzipped (a
 // func() ([]byte, error) by GOARCH): every host of that architecture copies
 // the same bytes, instead of a 3 MB copy of its own.
-var responders sync.Map
+type responders struct{ byArch sync.Map }
 
-func responder(goarch string) ([]byte, error) {
-	get, _ := responders.LoadOrStore(goarch, sync.OnceValues(func() ([]byte, error) { return netprobe.Responder(goarch) }))
+func (r *responders) get(goarch string) ([]byte, error) {
+	get, _ := r.byArch.LoadOrStore(goarch, sync.OnceValues(func() ([]byte, error) { return netprobe.Responder(goarch) }))
 	return get.(func() ([]byte, error))()
 }
 

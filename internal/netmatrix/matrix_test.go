@@ -11,11 +11,13 @@ import (
 
 	"everywhere/internal/docker"
 	"everywhere/internal/dockertest"
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/result"
 	"everywhere/internal/run"
+	"everywhere/internal/shell"
 	"everywhere/internal/sshconn"
 	"everywhere/internal/sshtest"
 )
@@ -150,16 +152,27 @@ func fleet(t *testing.T, sockets map[string]string, names ...string) []inventory
 	var targets []inventory.Host
 	for _, name := range names {
 		sshd := sshtest.StartOpenSSH(t)
-		targets = append(targets, docker.Block.With(inventory.Host{Name: name, Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
+		targets = append(targets, docker.New(docker.Docker()).Block().With(inventory.Host{Name: name, Arch: arch, Address: sshd.Host, Port: sshd.Port, User: sshd.User,
 			Identity: sshd.IdentityFile, KnownHosts: sshd.KnownHostsFile, ConnectTimeout: 10 * time.Second}, docker.Config{Socket: sockets[name]}))
 	}
 	return targets
 }
 
+// testDrivers lists the drivers these tests use: this package's cannot
+// import the program's list, which imports it.
+func testDrivers(t *testing.T) *driver.Registry {
+	d := docker.New(docker.Docker())
+	r, err := driver.NewRegistry(shell.New(), d.Driver, New(driver.EnginesOf(d.Driver)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
 // runMatrix runs a plan of one net.matrix step; events, when given, get
 // the runner's events.
 func runMatrix(ctx context.Context, t *testing.T, targets []inventory.Host, matrix string, events ...chan<- result.Event) *result.Result {
-	p, err := plan.Parse("fan.yaml", []byte("steps:\n  - {name: fan, net.matrix: "+matrix+"}\n"))
+	p, err := plan.Parse("fan.yaml", []byte("steps:\n  - {name: fan, net.matrix: "+matrix+"}\n"), testDrivers(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -178,18 +191,18 @@ func containers(t *testing.T, socket string) []container.Summary {
 func TestParse(t *testing.T) {
 	for _, tc := range []struct{ src, err string }{
 		{"{}", ""},
-		{"{engine: podman}", `engine "podman" starts no containers`},
+		{"{engine: shell}", `engine "shell" starts no containers`},
 		{"{tests: [ping, iperf]}", `unknown test "iperf"`},
 		{"{port: 70000}", "not a port"},
 		{"{seconds: -1}", "negative"},
 		{"{max_loss: 120}", "not a percentage"},
 	} {
-		_, err := plan.Parse("p.yaml", []byte("steps:\n  - {net.matrix: "+tc.src+"}\n"))
+		_, err := plan.Parse("p.yaml", []byte("steps:\n  - {net.matrix: "+tc.src+"}\n"), testDrivers(t))
 		if (err == nil) != (tc.err == "") || (err != nil && !strings.Contains(err.Error(), tc.err)) {
 			t.Errorf("%s: err %v, want %q", tc.src, err, tc.err)
 		}
 	}
-	_, err := plan.Parse("p.yaml", []byte("steps:\n  - {shell: true}\ncleanup:\n  - {net.matrix: {}}\n"))
+	_, err := plan.Parse("p.yaml", []byte("steps:\n  - {shell: true}\ncleanup:\n  - {net.matrix: {}}\n"), testDrivers(t))
 	if err == nil || !strings.Contains(err.Error(), "p.yaml:4") || !strings.Contains(err.Error(), "put it in steps") {
 		t.Errorf("net.matrix in cleanup: %v, want an error at p.yaml:4", err)
 	}

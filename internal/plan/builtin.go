@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"everywhere/internal/driver"
 )
 
 // The built-in plans, one YAML file each: builtin/NAME.yaml, whose first
@@ -44,15 +46,15 @@ func BuiltinSummary(name string) string {
 }
 
 // Default is the default built-in plan. Its steps use the docker.* and
-// lxd.* kinds, so a program calling it imports those drivers.
-func Default() (*Plan, error) { return Open(DefaultName) }
+// lxd.* kinds, so drivers must have them.
+func Default(drivers *driver.Registry) (*Plan, error) { return Open(DefaultName, drivers) }
 
 // Open returns the built-in plan of that name, else reads the plan file.
-func Open(nameOrFile string) (*Plan, error) {
+func Open(nameOrFile string, drivers *driver.Registry) (*Plan, error) {
 	if src, ok := BuiltinSource(nameOrFile); ok {
-		return Parse("(built-in plan "+nameOrFile+")", []byte(src))
+		return Parse("(built-in plan "+nameOrFile+")", []byte(src), drivers)
 	}
-	p, err := Load(nameOrFile)
+	p, err := Load(nameOrFile, drivers)
 	if errors.Is(err, os.ErrNotExist) && !strings.ContainsAny(nameOrFile, "/.") {
 		return nil, fmt.Errorf("no plan file %q and no built-in plan of that name (built in: %s)", nameOrFile, strings.Join(Builtins(), ", "))
 	}

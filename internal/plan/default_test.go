@@ -4,14 +4,12 @@ import (
 	"strings"
 	"testing"
 
-	_ "everywhere/internal/docker" // the built-in plans use the docker.*, lxd.* and net.* kinds
-	_ "everywhere/internal/lxd"
-	_ "everywhere/internal/netmatrix"
+	"everywhere/internal/drivers"
 	"everywhere/internal/plan"
 )
 
 func TestDefaultPlan(t *testing.T) {
-	p, err := plan.Default()
+	p, err := plan.Default(drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,14 +28,14 @@ func TestDefaultPlan(t *testing.T) {
 // TestEveryBuiltinPlanParses: each built-in plan parses and says what it does.
 func TestEveryBuiltinPlanParses(t *testing.T) {
 	for _, name := range plan.Builtins() {
-		if _, err := plan.Open(name); err != nil {
+		if _, err := plan.Open(name, drivers.All()); err != nil {
 			t.Errorf("built-in plan %s: %v", name, err)
 		}
 		if plan.BuiltinSummary(name) == "" {
 			t.Errorf("built-in plan %s has no summary comment on its first line", name)
 		}
 	}
-	if _, err := plan.Open("nosuchplan"); err == nil || !strings.Contains(err.Error(), "no built-in plan of that name (built in: default") {
+	if _, err := plan.Open("nosuchplan", drivers.All()); err == nil || !strings.Contains(err.Error(), "no built-in plan of that name (built in: default") {
 		t.Errorf("unknown plan name: %v", err)
 	}
 }

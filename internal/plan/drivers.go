@@ -13,9 +13,9 @@ const probeTimeout = 30 * time.Second
 
 // Probes is the plan of `everywhere hosts`: a step per driver that has a
 // probe, named after the driver, whose output carries the facts.
-func Probes() *Plan {
+func Probes(drivers *driver.Registry) *Plan {
 	p := &Plan{Name: "hosts", Timeout: probeTimeout}
-	for _, d := range driver.Drivers() {
+	for _, d := range drivers.Drivers() {
 		if d.Probe != nil {
 			p.Steps = append(p.Steps, Step{Name: d.Name, Kind: d.Name + ".probe", Action: probeAction{d}})
 		}
@@ -36,9 +36,9 @@ func (a probeAction) Run(ctx context.Context, t driver.Target, limit int) (*host
 
 // Cleaners is the plan of `everywhere clean`: a step per driver that has a
 // cleaner, removing what runs that are not live left behind.
-func Cleaners(live driver.Live) *Plan {
+func Cleaners(drivers *driver.Registry, live driver.Live) *Plan {
 	p := &Plan{Name: "clean"}
-	for _, d := range driver.Drivers() {
+	for _, d := range drivers.Drivers() {
 		if d.Clean != nil {
 			p.Steps = append(p.Steps, Step{Name: d.Name, Kind: d.Name + ".clean", Action: cleanAction{d, live}})
 		}

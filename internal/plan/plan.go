@@ -1,7 +1,7 @@
 // Package plan reads plans: ordered steps with expectations, plus cleanup
-// steps that always run. A step's action is one of the kinds drivers
-// register (shell, docker.*, lxd.*), so adding a kind never touches the
-// runner.
+// steps that always run. A step's action is one of the kinds of the
+// drivers the caller hands in (a driver.Registry: shell, docker.*,
+// lxd.*, …), so adding a kind never touches the runner or this package.
 package plan
 
 import (
@@ -41,13 +41,13 @@ type Step struct {
 	Line     int
 }
 
-// Load reads and validates a plan file.
-func Load(file string) (*Plan, error) {
+// Load reads and validates a plan file, its steps of drivers' kinds.
+func Load(file string, drivers *driver.Registry) (*Plan, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	return Parse(file, data)
+	return Parse(file, data, drivers)
 }
 
 type rawPlan struct {
@@ -57,8 +57,9 @@ type rawPlan struct {
 	Cleanup yaml.Node     `yaml:"cleanup"`
 }
 
-// Parse validates a plan; file names it in errors.
-func Parse(file string, data []byte) (*Plan, error) {
+// Parse validates a plan, its steps of drivers' kinds; file names it in
+// errors.
+func Parse(file string, data []byte, drivers *driver.Registry) (*Plan, error) {
 	root, err := yamlfile.Parse(file, data)
 	if err != nil {
 		return nil, err
@@ -74,13 +75,13 @@ func Parse(file string, data []byte) (*Plan, error) {
 	if p.Name == "" {
 		p.Name = strings.TrimSuffix(strings.TrimSuffix(fileBase(file), ".yaml"), ".yml")
 	}
-	if p.Steps, err = parseSteps(file, "steps", &raw.Steps); err != nil {
+	if p.Steps, err = parseSteps(drivers, file, "steps", &raw.Steps); err != nil {
 		return nil, err
 	}
 	if len(p.Steps) == 0 {
 		return nil, yamlfile.Errorf(file, root, "no steps: the plan needs a steps: list")
 	}
-	if p.Cleanup, err = parseSteps(file, "cleanup", &raw.Cleanup); err != nil {
+	if p.Cleanup, err = parseSteps(drivers, file, "cleanup", &raw.Cleanup); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -93,7 +94,7 @@ func fileBase(file string) string {
 	return file
 }
 
-func parseSteps(file, section string, list *yaml.Node) ([]Step, error) {
+func parseSteps(drivers *driver.Registry, file, section string, list *yaml.Node) ([]Step, error) {
 	if list.Kind == 0 {
 		return nil, nil
 	}
@@ -103,7 +104,7 @@ func parseSteps(file, section string, list *yaml.Node) ([]Step, error) {
 	var steps []Step
 	names := map[string]int{}
 	for i, node := range list.Content {
-		s, err := parseStep(file, node)
+		s, err := parseStep(drivers, file, node)
 		if err != nil {
 			return nil, fmt.Errorf("%w (%s[%d])", err, section, i)
 		}
@@ -128,7 +129,7 @@ type rawStep struct {
 
 var commonStepKeys = map[string]bool{"name": true, "expect": true, "timeout": true, "critical": true}
 
-func parseStep(file string, node *yaml.Node) (Step, error) {
+func parseStep(drivers *driver.Registry, file string, node *yaml.Node) (Step, error) {
 	if node.Kind != yaml.MappingNode {
 		return Step{}, yamlfile.Errorf(file, node, "a step is a mapping such as {name: kernel, shell: uname -a}")
 	}
@@ -140,8 +141,8 @@ func parseStep(file string, node *yaml.Node) (Step, error) {
 			common.Content = append(common.Content, key, value)
 			continue
 		}
-		if _, ok := driver.Parser(key.Value); !ok {
-			return Step{}, yamlfile.Errorf(file, key, "unknown step field or kind %q (fields: critical, expect, name, timeout; kinds: %s)", key.Value, strings.Join(driver.Kinds(), ", "))
+		if _, ok := drivers.Parser(key.Value); !ok {
+			return Step{}, yamlfile.Errorf(file, key, "unknown step field or kind %q (fields: critical, expect, name, timeout; kinds: %s)", key.Value, strings.Join(drivers.Kinds(), ", "))
 		}
 		if kindKey != nil {
 			return Step{}, yamlfile.Errorf(file, key, "step has two actions, %q and %q: use one per step", kindKey.Value, key.Value)
@@ -149,13 +150,13 @@ func parseStep(file string, node *yaml.Node) (Step, error) {
 		kindKey, kindValue = key, value
 	}
 	if kindKey == nil {
-		return Step{}, yamlfile.Errorf(file, node, "step has no action (kinds: %s)", strings.Join(driver.Kinds(), ", "))
+		return Step{}, yamlfile.Errorf(file, node, "step has no action (kinds: %s)", strings.Join(drivers.Kinds(), ", "))
 	}
 	var raw rawStep
 	if err := yamlfile.Decode(file, common, &raw); err != nil {
 		return Step{}, err
 	}
-	parse, _ := driver.Parser(kindKey.Value)
+	parse, _ := drivers.Parser(kindKey.Value)
 	action, err := parse(kindKey.Value, file, kindValue)
 	if err != nil {
 		return Step{}, err

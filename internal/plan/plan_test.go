@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/result"
@@ -28,7 +29,7 @@ func TestParseErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("plan.yaml", []byte(tt.yaml))
+			_, err := Parse("plan.yaml", []byte(tt.yaml), drivers.All())
 			if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 				t.Fatalf("error:\n got %v\nwant %s", err, tt.want)
 			}
@@ -46,7 +47,7 @@ steps:
     expect: {exit_code: 1, contains: [docker, io], not_contains: error, matches: '^ii'}
 cleanup:
   - {shell: rm -f /tmp/x}
-`))
+`), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("steps:\n  - {name: a, shell: ls, expect: {contains: x}}\ncleanup: [{shell: pwd}]\n"))
 	f.Add([]byte("steps: [{shell: ls, expect: {matches: '(a'}}]"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		p, err := Parse("fuzz.yaml", data)
+		p, err := Parse("fuzz.yaml", data, drivers.All())
 		if err == nil && len(p.Steps) == 0 {
 			t.Fatal("valid plan without steps")
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"everywhere/internal/driver"
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -64,7 +65,7 @@ func newLab(t *testing.T, archs ...host.Arch) *lab {
 
 func mustPlan(t *testing.T, src string) *plan.Plan {
 	t.Helper()
-	p, err := plan.Parse("test.yaml", []byte(src))
+	p, err := plan.Parse("test.yaml", []byte(src), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}

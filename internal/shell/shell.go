@@ -19,12 +19,13 @@ import (
 // options `shell: {command: apt-get update, sudo: true, tty: true}`.
 const Kind = "shell"
 
-func init() {
-	driver.Register(&driver.Driver{
+// New is the shell driver.
+func New() *driver.Driver {
+	return &driver.Driver{
 		Name:  "shell",
 		Kinds: []driver.Kind{{Name: Kind, Parse: parse}},
 		Probe: probe,
-	})
+	}
 }
 
 // Script is shell text run by the user's shell on the host.

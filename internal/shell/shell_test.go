@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"everywhere/internal/drivers"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
@@ -39,7 +40,7 @@ func runOn(t *testing.T, sshd *sshtest.OpenSSH, p *plan.Plan) result.StepResult 
 
 func parse(t *testing.T, src string) *plan.Plan {
 	t.Helper()
-	p, err := plan.Parse("test.yaml", []byte(src))
+	p, err := plan.Parse("test.yaml", []byte(src), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestShellMappingErrors(t *testing.T) {
 		"steps:\n  - shell: {command: id, sudo: yes-please}\n": "cannot unmarshal !!str `yes-please` into bool",
 		"steps:\n  - shell: {command: id, root: true}\n":       `unknown field "root"`,
 	} {
-		if _, err := plan.Parse("test.yaml", []byte(src)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := plan.Parse("test.yaml", []byte(src), drivers.All()); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %s", src, err, want)
 		}
 	}

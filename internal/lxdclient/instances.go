@@ -1,4 +1,4 @@
-package lxd
+package lxdclient
 
 import (
 	"context"
@@ -194,11 +194,11 @@ func (c *Client) fetch(ctx context.Context, path string, w io.Writer) error {
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return fmt.Errorf("lxd at %s: %w", c.where, err)
+		return fmt.Errorf("%s: %w", c.where, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("lxd at %s: GET %s: %s", c.where, path, resp.Status)
+		return fmt.Errorf("%s: GET %s: %s", c.where, path, resp.Status)
 	}
 	_, err = io.Copy(w, resp.Body)
 	return err
@@ -319,11 +319,14 @@ func (c *Client) PushFile(ctx context.Context, name, path string, r io.Reader, m
 		return err
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set("X-LXD-type", "file")
-	req.Header.Set("X-LXD-uid", "0")
-	req.Header.Set("X-LXD-gid", "0")
-	req.Header.Set("X-LXD-mode", fmt.Sprintf("%04o", mode.Perm()))
-	req.Header.Set("X-LXD-write", "overwrite")
+	// LXD reads X-LXD-*, Incus X-Incus-*: both are sent.
+	for _, prefix := range []string{"X-LXD-", "X-Incus-"} {
+		req.Header.Set(prefix+"type", "file")
+		req.Header.Set(prefix+"uid", "0")
+		req.Header.Set(prefix+"gid", "0")
+		req.Header.Set(prefix+"mode", fmt.Sprintf("%04o", mode.Perm()))
+		req.Header.Set(prefix+"write", "overwrite")
+	}
 	if _, err := c.send(req, nil); err != nil {
 		return fmt.Errorf("pushing %s into %s: %w", path, name, err)
 	}
