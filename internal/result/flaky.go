@@ -1,0 +1,61 @@
+package result
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Try is an earlier attempt of a retried step (a plan's retries:, or
+// --step-retries) that was not ok: what JUnit calls a flaky or rerun failure.
+type Try struct {
+	Status     Status    `json:"status"`
+	Reason     string    `json:"reason"` // its StepResult.Summary
+	ExitCode   *int      `json:"exit_code,omitempty"`
+	Stdout     string    `json:"stdout,omitempty"` // kept as the step's own output is
+	Stderr     string    `json:"stderr,omitempty"`
+	Started    time.Time `json:"started"`
+	DurationMS int64     `json:"duration_ms"`
+	TimeoutMS  int64     `json:"timeout_ms,omitempty"`
+}
+
+// TryOf is what is kept of a step's attempt once it is retried.
+func TryOf(s StepResult) Try {
+	return Try{Status: s.Status, Reason: s.Summary(), ExitCode: s.ExitCode, Stdout: s.Stdout, Stderr: s.Stderr,
+		Started: s.Started, DurationMS: s.DurationMS, TimeoutMS: s.TimeoutMS}
+}
+
+// flakySummary says on which attempt a flaky step passed, and why the
+// attempts before it did not.
+func (s StepResult) flakySummary() string {
+	var why []string
+	for i, t := range s.Tries {
+		why = append(why, fmt.Sprintf("try %d: %s", i+1, t.Reason))
+	}
+	return fmt.Sprintf("passed on try %d (%s)", len(s.Tries)+1, strings.Join(why, "; "))
+}
+
+// Rank orders statuses from best to worst for a host: ok and skipped (a
+// step skipped for a reason of its own is no failure), flaky, failed,
+// timeout, error.
+func Rank(s Status) int {
+	return map[Status]int{OK: 0, Skipped: 0, Flaky: 1, Failed: 2, Timeout: 3, Error: 4}[s]
+}
+
+// HostStatus is a host's status from its steps and cleanup steps: the
+// worst of them, ok when every one is ok or was skipped.
+func HostStatus(lists ...[]StepResult) Status {
+	status := OK
+	for _, list := range lists {
+		for _, s := range list {
+			if Rank(s.Status) > Rank(status) {
+				status = s.Status
+			}
+		}
+	}
+	return status
+}
+
+// Passed says whether a step or host of status s succeeded, on its first
+// try or a later one: what --rerun-failed leaves alone.
+func Passed(s Status) bool { return s == OK || s == Flaky }
