@@ -41,6 +41,8 @@ type fleetOptions struct {
 	flags             *pflag.FlagSet // to tell -i given from its default
 	// view, when set, shows the run instead of the progress lines (--tiles).
 	view func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result
+	// configure, when set, sets what the flags above do not (run's own).
+	configure func(*run.Runner)
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
@@ -107,6 +109,9 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	}
 	r := o.runner(ctx, run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial))
 	r.RunID = runID
+	if o.configure != nil {
+		o.configure(r)
+	}
 	if o.view != nil {
 		return o.view(ctx, r, targets, p)
 	}
@@ -292,8 +297,18 @@ func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
+	if o.release != nil {
+		if targets, err = o.release.prepare(stderr, &o.fleetOptions, &o.renderOptions, targets, p); err != nil {
+			return err
+		}
+	}
 	res := o.execute(ctx, stderr, targets, p)
 	o.shard.record(stderr, res)
+	if o.release != nil {
+		if res, err = o.release.finish(res); err != nil {
+			return err
+		}
+	}
 	if err := o.render(stdout, stderr, res); err != nil {
 		return err
 	}

@@ -17,10 +17,11 @@ type runOptions struct {
 	planFile string
 	showPlan bool
 	tiles    tileOptions
+	release  *releaseOptions // run's own: nil for exec and clean
 }
 
 func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
-	var o runOptions
+	o := runOptions{release: &releaseOptions{}}
 	c := &cobra.Command{
 		Use:   "run [-i INVENTORY] [-p PLAN] [flags]",
 		Short: "Run a plan on every selected host and report side by side",
@@ -66,6 +67,7 @@ A plan file:
 	o.fleetOptions.register(c.Flags())
 	o.renderOptions.register(c.Flags(), true)
 	o.tiles.register(c.Flags())
+	o.release.register(c.Flags())
 	c.Flags().StringVarP(&o.planFile, "plan", "p", plan.DefaultName, "a built-in plan's name ("+strings.Join(plan.Builtins(), ", ")+") or a plan file")
 	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan's YAML (-p NAME) and exit")
 	return c
