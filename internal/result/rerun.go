@@ -101,3 +101,14 @@ func FoldRerun(prev, rerun *Result, only map[string][]string) (*Result, error) {
 	folded.Interrupted = rerun.Interrupted
 	return &folded, nil
 }
+
+// RerunHosts counts the hosts whose outcome comes from a re-run.
+func (r *Result) RerunHosts() int {
+	n := 0
+	for _, h := range r.Hosts {
+		if h.Rerun != nil {
+			n++
+		}
+	}
+	return n
+}

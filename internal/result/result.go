@@ -93,9 +93,9 @@ type HostResult struct {
 	Facts *Facts `json:"facts,omitempty"`
 	// Rerun, when set, says this host's outcome comes from a later run
 	// of --rerun-failed than the result's own.
-	Rerun    *Rerun       `json:"rerun,omitempty"`
-	Steps    []StepResult `json:"steps"`
-	Cleanup  []StepResult `json:"cleanup,omitempty"`
+	Rerun   *Rerun       `json:"rerun,omitempty"`
+	Steps   []StepResult `json:"steps"`
+	Cleanup []StepResult `json:"cleanup,omitempty"`
 }
 
 // Step returns the host's step named name, or a zero StepResult when the
