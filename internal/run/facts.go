@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -125,7 +124,7 @@ func parseFacts(out string) *result.Facts {
 // qemu where KVM would say kvm).
 func emulation(exe, kernelArch, machine, virt string) (bool, string) {
 	switch {
-	case strings.Contains(path.Base(exe), "qemu"):
+	case strings.Contains(exe, "qemu"): // /usr/bin/qemu-s390x-static, /usr/libexec/qemu-binfmt/s390x-binfmt-P
 		return true, "qemu-user (" + exe + ")"
 	case kernelArch != "" && machine != "" && !runsNatively(kernelArch, machine):
 		return true, fmt.Sprintf("a %s kernel running %s programs", kernelArch, machine)
