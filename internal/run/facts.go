@@ -40,7 +40,8 @@ command -v snap >/dev/null 2>&1 && snap list lxd incus 2>/dev/null | awk 'NR>1 {
 if command -v docker >/dev/null 2>&1; then echo "engine docker $($t docker version --format '{{.Server.Version}}' 2>/dev/null)"
 $t docker image ls --no-trunc --format 'image {{.Repository}}:{{.Tag}} {{.ID}}' 2>/dev/null | head -n 50; fi
 command -v podman >/dev/null 2>&1 && echo "engine podman $($t podman version --format '{{.Server.Version}}' 2>/dev/null)"
-for c in lxc incus; do command -v $c >/dev/null 2>&1 && $t $c version 2>/dev/null | sed -n "s/^Server version: */engine $c /p"; done
+command -v lxc >/dev/null 2>&1 && $t lxc version 2>/dev/null | sed -n "s/^Server version: */engine lxd /p"
+command -v incus >/dev/null 2>&1 && $t incus version 2>/dev/null | sed -n "s/^Server version: */engine incus /p"
 true`
 
 // gatherFacts runs the facts command on a host. The host always answers
@@ -104,9 +105,11 @@ func parseFacts(out string) *result.Facts {
 			if len(fields) >= 3 && strings.HasSuffix(fields[0], "i") {
 				put(&f.Packages, fields[1], strings.Join(fields[2:], " "))
 			}
-		case "engine":
+		case "engine": // lxc and incus say "unreachable" for a daemon that is not there
 			name, version, _ := strings.Cut(value, " ")
-			put(&f.Engines, name, strings.TrimSpace(version))
+			if version = strings.TrimSpace(version); version != "unreachable" {
+				put(&f.Engines, name, version)
+			}
 		case "image":
 			name, id, _ := strings.Cut(value, " ")
 			put(&f.Images, name, strings.TrimSpace(id))

@@ -123,6 +123,7 @@ pkg un  lxd
 pkg ii  runc 1.1.15+ds1-2
 engine docker 26.1.5+dfsg1
 engine podman 
+engine lxd unreachable
 image everywhere/debian:trixie sha256:0123456789abcdef0123456789abcdef
 garbage line
 `
