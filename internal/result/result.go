@@ -158,7 +158,7 @@ func (s StepResult) Summary() string {
 	case s.Status == Flaky:
 		return s.flakySummary()
 	case s.Error != "":
-		return s.Error
+		return s.Error + s.triesNote()
 	}
 	var parts []string
 	if s.Signal != "" {
@@ -172,7 +172,7 @@ func (s StepResult) Summary() string {
 	if len(parts) == 0 && s.ExitCode != nil {
 		parts = append(parts, fmt.Sprintf("exit status %d", *s.ExitCode))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; ") + s.triesNote()
 }
 
 // Counts tallies hosts by status.
