@@ -21,7 +21,7 @@ type Try struct {
 
 // TryOf is what is kept of a step's attempt once it is retried.
 func TryOf(s StepResult) Try {
-	s.Tries = nil // its own reason, not its earlier tries'
+	s.Tries = nil // its own reason, not its earlier tries
 	return Try{Status: s.Status, Reason: s.Summary(), ExitCode: s.ExitCode, Stdout: s.Stdout, Stderr: s.Stderr,
 		Started: s.Started, DurationMS: s.DurationMS, TimeoutMS: s.TimeoutMS}
 }
