@@ -38,16 +38,26 @@ Without -p the default plan runs:
 A plan file:
   name: smoke
   timeout: 2m                      # default per-step limit
+  timeout_scale: {emulated: 4}     # 8m where a host's facts say it is emulated
   steps:
     - {name: kernel, shell: uname -a, expect: {arch_matches_host: true}}
     - name: docker
       shell: dpkg -l docker.io
       critical: true               # when not ok, skip this host's later steps
       expect: {exit_code: 0, contains: docker.io, matches: '^ii', not_contains: error}
-    - file.push: {src: dist/app.deb, dest: /tmp/}   # src relative to the plan file
-    - shell: {command: apt-get install -y /tmp/app.deb, sudo: true}   # sudo -n; also tty: true
+    - {name: push, file.push: {src: dist/app.deb, dest: /tmp/}}   # src relative to the plan file
+    - name: install
+      shell: {command: apt-get install -y /tmp/app.deb, sudo: true}   # sudo -n; also tty: true
+      retries: 1                   # once more when not ok: passing then is "flaky"
+      needs: [push]                # run again with it (--rerun-failed --steps failed)
   cleanup:
-    - {shell: rm -f /tmp/smoke}`,
+    - {shell: rm -f /tmp/smoke}
+
+Every run records each host's facts in result.json (kernel, distro, versions of
+docker.io, containerd, runc, lxd, incus, podman, the engines' versions, images, and
+whether it runs emulated): everywhere diff shows what moved underneath.
+--rerun-failed out/result.json runs again the hosts that were not ok and writes
+out/ again with their outcome in place, marked re-run.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src, builtin := plan.BuiltinSource(o.planFile); o.showPlan && builtin {
