@@ -23,8 +23,8 @@ type Status string
 // Statuses, from best to worst for a host.
 const (
 	OK      Status = "ok"      // ran, exit code and every expectation as expected
-	Flaky   Status = "flaky"   // not ok at first, ok on a retry (retries:): passed, yet counted apart
 	Skipped Status = "skipped" // not run: an earlier critical step failed, the host was unreachable, or the run was interrupted
+	Flaky   Status = "flaky"   // not ok at first, ok on a retry (retries:): passed, yet counted apart
 	Failed  Status = "failed"  // ran, but exit code or an expectation was not as expected
 	Timeout Status = "timeout" // killed at its time limit
 	Error   Status = "error"   // could not run: host unreachable, transport or daemon failure
