@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/result"
 )
 
@@ -33,6 +34,7 @@ echo "machine $(uname -m)"
 echo "kernel_arch $(cat /proc/sys/kernel/arch 2>/dev/null)"
 echo "exe $(readlink /proc/$$/exe 2>/dev/null)"
 command -v systemd-detect-virt >/dev/null 2>&1 && echo "virt $(systemd-detect-virt 2>/dev/null)"
+sed -n 's/^Manufacturer: */manufacturer /p' /proc/sysinfo 2>/dev/null
 (cat /etc/os-release || cat /usr/lib/os-release) 2>/dev/null | sed 's/^/os /'
 if command -v dpkg-query >/dev/null 2>&1; then dpkg-query -W -f='pkg ${db:Status-Abbrev} ${Package} ${Version}\n' ` + strings.Join(factPackages, " ") + ` 2>/dev/null
 elif command -v rpm >/dev/null 2>&1; then rpm -q --qf 'pkg ii %{NAME} %{VERSION}-%{RELEASE}\n' ` + strings.Join(factPackages, " ") + ` docker containerd runc 2>/dev/null | grep '^pkg '; fi
@@ -43,6 +45,30 @@ command -v podman >/dev/null 2>&1 && echo "engine podman $($t podman version --f
 command -v lxc >/dev/null 2>&1 && $t lxc version 2>/dev/null | sed -n "s/^Server version: */engine lxd /p"
 command -v incus >/dev/null 2>&1 && $t incus version 2>/dev/null | sed -n "s/^Server version: */engine incus /p"
 true`
+
+// EmulatedBlock is a host's `emulated: true` (or false) in an inventory,
+// for a host whose emulation its facts cannot tell (a whole machine that
+// qemu emulates and that looks like KVM's): it overrides what they say.
+var EmulatedBlock = inventory.NewBlock("emulated", func(src inventory.BlockSource) (*bool, error) {
+	if src.Node == nil {
+		return nil, nil
+	}
+	var v bool
+	if err := src.Decode(&v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+})
+
+// declared applies the inventory's say on emulation to facts f of host h.
+func declared(f *result.Facts, h inventory.Host) {
+	if v := EmulatedBlock.Of(h); v != nil && *v != f.Emulated {
+		f.Emulated, f.Emulator = *v, ""
+		if *v {
+			f.Emulator = "declared in the inventory (emulated: true)"
+		}
+	}
+}
 
 // gatherFacts runs the facts command on a host. The host always answers
 // with facts: where the command failed, their Error says why.
@@ -64,7 +90,7 @@ func gatherFacts(ctx context.Context, c Conn) *result.Facts {
 // (untrusted): a line that is not a fact is passed over.
 func parseFacts(out string) *result.Facts {
 	f := &result.Facts{}
-	var exe string
+	var exe, manufacturer string
 	put := func(m *map[string]string, k, v string) {
 		if k == "" || v == "" {
 			return
@@ -89,6 +115,8 @@ func parseFacts(out string) *result.Facts {
 			exe = value
 		case "virt":
 			f.Virt = value
+		case "manufacturer": // s390x: QEMU's own machine, where KVM's says IBM
+			manufacturer = value
 		case "os":
 			k, v, _ := strings.Cut(value, "=")
 			v = strings.Trim(v, `"'`)
@@ -115,7 +143,7 @@ func parseFacts(out string) *result.Facts {
 			put(&f.Images, name, strings.TrimSpace(id))
 		}
 	}
-	f.Emulated, f.Emulator = emulation(exe, f.KernelArch, f.Machine, f.Virt)
+	f.Emulated, f.Emulator = emulation(exe, f.KernelArch, f.Machine, f.Virt, manufacturer)
 	return f
 }
 
@@ -124,8 +152,10 @@ func parseFacts(out string) *result.Facts {
 // its own process: the shell's executable is qemu (qemu-user through
 // binfmt_misc); the kernel cannot run the programs' architecture itself;
 // or the whole machine is qemu's without KVM (systemd-detect-virt says
-// qemu where KVM would say kvm).
-func emulation(exe, kernelArch, machine, virt string) (bool, string) {
+// qemu where KVM would say kvm; an s390x machine says QEMU made it, where
+// under KVM it says IBM). Where none of that tells, the inventory can
+// (EmulatedBlock).
+func emulation(exe, kernelArch, machine, virt, manufacturer string) (bool, string) {
 	switch {
 	case strings.Contains(exe, "qemu"): // /usr/bin/qemu-s390x-static, /usr/libexec/qemu-binfmt/s390x-binfmt-P
 		return true, "qemu-user (" + exe + ")"
@@ -133,6 +163,8 @@ func emulation(exe, kernelArch, machine, virt string) (bool, string) {
 		return true, fmt.Sprintf("a %s kernel running %s programs", kernelArch, machine)
 	case virt == "qemu":
 		return true, "qemu without KVM (systemd-detect-virt: qemu)"
+	case manufacturer == "QEMU":
+		return true, "qemu without KVM (/proc/sysinfo: Manufacturer QEMU)"
 	}
 	return false, ""
 }

@@ -139,19 +139,34 @@ func TestParseFacts(t *testing.T) {
 		t.Errorf("facts\n got %+v\nwant %+v", *f, want)
 	}
 	for _, tt := range []struct {
-		exe, kernel, machine, virt string
-		want                       bool
+		exe, kernel, machine, virt, manufacturer string
+		want                                     bool
 	}{
-		{"/bin/dash", "x86_64", "x86_64", "none", false},
-		{"/bin/dash", "x86_64", "i686", "", false},                // a 64-bit kernel runs its 32-bit sibling
-		{"/bin/dash", "x86_64", "s390x", "", true},                // binfmt with another emulator
-		{"/usr/bin/qemu-i386-static", "x86_64", "i686", "", true}, // qemu-user, though the kernel could
-		{"/bin/dash", "s390x", "s390x", "qemu", true},             // a whole machine, no KVM
-		{"/bin/dash", "x86_64", "x86_64", "kvm", false},
+		{"/bin/dash", "x86_64", "x86_64", "none", "", false},
+		{"/bin/dash", "x86_64", "i686", "", "", false},                // a 64-bit kernel runs its 32-bit sibling
+		{"/bin/dash", "x86_64", "s390x", "", "", true},                // binfmt with another emulator
+		{"/usr/bin/qemu-i386-static", "x86_64", "i686", "", "", true}, // qemu-user, though the kernel could
+		{"/bin/dash", "aarch64", "aarch64", "qemu", "", true},         // a whole machine, no KVM
+		{"/bin/dash", "s390x", "s390x", "kvm", "QEMU", true},          // s390x under TCG looks like KVM but for its maker
+		{"/bin/dash", "s390x", "s390x", "kvm", "IBM", false},
+		{"/bin/dash", "x86_64", "x86_64", "kvm", "", false},
 	} {
-		if got, _ := emulation(tt.exe, tt.kernel, tt.machine, tt.virt); got != tt.want {
-			t.Errorf("emulation(%q, %q, %q, %q) = %v, want %v", tt.exe, tt.kernel, tt.machine, tt.virt, got, tt.want)
+		if got, _ := emulation(tt.exe, tt.kernel, tt.machine, tt.virt, tt.manufacturer); got != tt.want {
+			t.Errorf("emulation(%q, %q, %q, %q, %q) = %v, want %v", tt.exe, tt.kernel, tt.machine, tt.virt, tt.manufacturer, got, tt.want)
 		}
+	}
+	inv, err := inventory.ParseInventory("inv.yaml", []byte("hosts:\n  - {name: vm, address: h, emulated: true}\n  - {name: plain, address: h}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	declared(f, inv.Hosts[1]) // says nothing: the facts stand
+	if !f.Emulated {
+		t.Error("a host the inventory says nothing of lost its emulation")
+	}
+	native := &result.Facts{}
+	declared(native, inv.Hosts[0])
+	if !native.Emulated || native.Emulator != "declared in the inventory (emulated: true)" {
+		t.Errorf("declared: %+v", native)
 	}
 }
 

@@ -256,6 +256,7 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeti
 	defer c.Close()
 	if r.Facts {
 		hr.Facts = gatherFacts(ctx, c)
+		declared(hr.Facts, h)
 		if a, err := host.ParseArch(hr.Facts.Machine); h.Arch == "" && err == nil {
 			h.Arch, hr.Arch, hr.ArchDetected = a, string(a), true
 		}
