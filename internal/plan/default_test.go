@@ -41,3 +41,28 @@ func TestEveryBuiltinPlanParses(t *testing.T) {
 		t.Errorf("unknown plan name: %v", err)
 	}
 }
+
+// TestReleasePlanHasTheSeeds: the release plan is the seed's steps (the
+// same names, kinds and commands) and more.
+func TestReleasePlanHasTheSeeds(t *testing.T) {
+	seed, err := plan.Open("seed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	release, err := plan.Open("release")
+	if err != nil {
+		t.Fatal(err)
+	}
+	has := map[string]bool{}
+	for _, s := range append(release.Steps, release.Cleanup...) {
+		has[s.Name+" "+s.Kind+" "+s.Action.Command()] = true
+	}
+	for _, s := range append(seed.Steps, seed.Cleanup...) {
+		if !has[s.Name+" "+s.Kind+" "+s.Action.Command()] {
+			t.Errorf("the release plan lacks the seed's step %s (%s %s)", s.Name, s.Kind, s.Action.Command())
+		}
+	}
+	if release.TimeoutScale.Emulated == 0 {
+		t.Error("the release plan does not scale its limits on emulated hosts")
+	}
+}
