@@ -199,3 +199,24 @@ func TestFlakyInEveryReportOnOpenSSH(t *testing.T) {
 		t.Errorf("--strict-flaky: exit %d, want 1\n%s", code, stdout)
 	}
 }
+
+func TestReleaseFlagsUsage(t *testing.T) {
+	inv := openSSHInventory(t, sshtest.StartOpenSSH(t), "one")
+	prev := filepath.Join(t.TempDir(), "result.json")
+	writeFile(t, prev, `{"schema": "everywhere.result/1.0", "plan": "everywhere-seed", "steps": ["a"], "hosts": []}`)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--steps", "failed"}, "--steps failed goes with --rerun-failed"},
+		{[]string{"--steps", "some"}, `--steps "some": use all or failed`},
+		{[]string{"--step-retries", "11"}, "--step-retries 11: give 0 to 10"},
+		{[]string{"--rerun-failed", prev}, `ran plan "everywhere-seed", this run plan "everywhere-default": give -p the plan it ran`},
+		{[]string{"--rerun-failed", prev + ".missing"}, "--rerun-failed: open"},
+	} {
+		code, _, stderr := everywhere(context.Background(), append([]string{"run", "-i", inv, "--no-progress"}, tt.args...)...)
+		if code != result.ExitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, want 2 saying %q: %s", tt.args, code, tt.want, stderr)
+		}
+	}
+}
