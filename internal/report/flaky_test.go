@@ -25,10 +25,13 @@ func flakyFixture() *result.Result {
 	slow := result.Try{Status: result.Timeout, Reason: "no result within 4m0s (step timeout 1m0s × 4: emulated host)", Started: started, DurationMS: 240000, TimeoutMS: 240000}
 	failed := step(result.Failed, "", slow)
 	failed.ExitCode, failed.Stderr, failed.StderrBytes = code(100), "E: Failed to fetch\n", 19
+	trixie := func(kernel string, emulated bool) *result.Facts {
+		return &result.Facts{Kernel: kernel, Distro: "debian", DistroVersion: "13", Codename: "trixie", Emulated: emulated}
+	}
 	res.Hosts = []result.HostResult{
-		{Name: "amd64-trixie", Arch: "amd64", Address: "10.213.1.11:22", Status: result.OK, Steps: []result.StepResult{step(result.OK, "Reading package lists...\n")},
+		{Name: "amd64-trixie", Arch: "amd64", Address: "10.213.1.11:22", Status: result.OK, Facts: trixie("6.12.57-amd64", false), Steps: []result.StepResult{step(result.OK, "Reading package lists...\n")},
 			Rerun: &result.Rerun{Attempt: 2, RunID: "20261207-170000-0a1b2c3d", Started: started.Add(time.Hour), Was: result.Error}},
-		{Name: "arm64-trixie", Arch: "arm64", Address: "10.213.1.12:22", Status: result.Flaky, Steps: []result.StepResult{step(result.Flaky, "Reading package lists...\n", crash)}},
+		{Name: "arm64-trixie", Arch: "arm64", Address: "10.213.1.12:22", Status: result.Flaky, Facts: trixie("6.12.57-arm64", true), Steps: []result.StepResult{step(result.Flaky, "Reading package lists...\n", crash)}},
 		{Name: "s390x-trixie", Arch: "s390x", Address: "10.213.1.16:22", Status: result.Failed, Steps: []result.StepResult{failed}},
 	}
 	return res

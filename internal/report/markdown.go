@@ -23,8 +23,10 @@ func Markdown(w io.Writer, res *result.Result) error {
 	b.WriteString("| step |")
 	for _, h := range res.Hosts {
 		fmt.Fprintf(b, " %s<br>%s", mdText(h.Name), mdText(h.Arch))
-		if note := rerunNote(h); note != "" {
-			b.WriteString("<br>" + mdText(note))
+		for _, note := range []string{factsNote(h), rerunNote(h)} {
+			if note != "" {
+				b.WriteString("<br>" + mdText(note))
+			}
 		}
 		b.WriteString(" |")
 	}

@@ -231,6 +231,9 @@ func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]lin
 		header := make([][]line, n)
 		for i, h := range res.Hosts[start:end] {
 			header[i] = []line{{text.Truncate(text.Line(h.Name+" ("+h.Arch+")"), colWidth), ansiBold}, {text.Truncate(text.Line(h.Address), colWidth), ansiDim}}
+			if note := factsNote(h); note != "" {
+				header[i] = append(header[i], line{text.Truncate(note, colWidth), ansiDim})
+			}
 			if note := rerunNote(h); note != "" {
 				header[i] = append(header[i], line{text.Truncate(note, colWidth), ansiYellow})
 			}
