@@ -66,3 +66,12 @@ func TestReleasePlanHasTheSeeds(t *testing.T) {
 		t.Error("the release plan does not scale its limits on emulated hosts")
 	}
 }
+
+// A step that meets the other hosts (net.matrix) is not retried alone:
+// they would wait for it a second time.
+func TestSpanningStepsAreNotRetried(t *testing.T) {
+	_, err := plan.Parse("plan.yaml", []byte("steps:\n  - {net.matrix: {engine: docker, tests: [ping]}, retries: 1}\n"))
+	if err == nil || !strings.Contains(err.Error(), "plan.yaml:2: steps[0]: net.matrix meets the run's other hosts once: it cannot be retried alone") {
+		t.Errorf("err = %v", err)
+	}
+}

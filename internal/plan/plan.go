@@ -122,6 +122,9 @@ func parseSteps(file, section string, list *yaml.Node) ([]Step, error) {
 		if _, spans := s.Action.(driver.SpansHosts); spans && section == "cleanup" {
 			return nil, yamlfile.Errorf(file, node, "%s[%d]: %s meets the run's other hosts, and in cleanup they have left: put it in steps", section, i, s.Kind)
 		}
+		if _, spans := s.Action.(driver.SpansHosts); spans && s.Retries > 0 {
+			return nil, yamlfile.Errorf(file, fieldNode(node, "retries"), "%s[%d]: %s meets the run's other hosts once: it cannot be retried alone", section, i, s.Kind)
+		}
 		if first, dup := names[s.Name]; dup {
 			return nil, yamlfile.Errorf(file, node, "%s[%d]: duplicate step name %q (first at line %d); give the step a name:", section, i, s.Name, first)
 		}

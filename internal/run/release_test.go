@@ -8,11 +8,14 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/inventory"
+	"everywhere/internal/plan"
 	"everywhere/internal/result"
 	"everywhere/internal/sshtest"
 )
@@ -219,5 +222,31 @@ func TestOnlySomeSteps(t *testing.T) {
 	}
 	if got := statuses(res.Hosts[1]); got != "ok ok" {
 		t.Errorf("host without: %s", got)
+	}
+}
+
+// spanning fails, counting its runs, as a step that meets the other hosts.
+type spanning struct{ runs *atomic.Int32 }
+
+func (spanning) Command() string { return "meet" }
+func (spanning) SpansHosts()     {}
+func (a spanning) Run(ctx context.Context, _ driver.Target, limit int) (*host.Output, error) {
+	a.runs.Add(1)
+	out := host.NewOutputFor(ctx, limit)
+	out.ExitCode = 1
+	return out, nil
+}
+
+// --step-retries leaves alone a step that meets the other hosts: they
+// would wait for it a second time.
+func TestStepRetriesSkipSpanningSteps(t *testing.T) {
+	l := newLab(t, host.Arm64)
+	var runs atomic.Int32
+	p := &plan.Plan{Name: "p", Steps: []plan.Step{{Name: "meet", Kind: "test.meet", Action: spanning{&runs}, Retries: -1}}}
+	r := runner()
+	r.StepRetries = 2
+	res := r.Run(context.Background(), l.hosts, p)
+	if runs.Load() != 1 || res.Hosts[0].Steps[0].Status != result.Failed {
+		t.Errorf("ran %d times (%s), want once", runs.Load(), res.Hosts[0].Steps[0].Status)
 	}
 }

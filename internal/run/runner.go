@@ -380,7 +380,7 @@ func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn drive
 		ctx = host.WithTap(ctx, live.tap)
 	}
 	retries := s.Retries
-	if retries < 0 {
+	if _, spans := s.Action.(driver.SpansHosts); retries < 0 && !spans { // the others meet it once
 		retries = r.StepRetries
 	}
 	var tries []result.Try
