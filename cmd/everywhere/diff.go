@@ -35,7 +35,7 @@ func newDiffCommand(stdout, _ io.Writer) *cobra.Command {
 	opts := diff.Options{Slower: 2}
 	c := &cobra.Command{
 		Use:   "diff OLD.json NEW.json [--format side|md|json|html] [--slower 2x] [--match name|arch]",
-		Short: "Say what changed between two runs: regressions, fixes, output, durations",
+		Short: "Say what changed between two runs: regressions, fixes, output, durations, and underneath",
 		Long: `Compare two saved runs (result.json or report.html, from run -o DIR), host by host
 and step by step: status (ok to failed is a regression, failed to ok a fix), output
 (a line diff of the kept output, each host's name, addresses, arch names, the run
@@ -43,8 +43,12 @@ id and times of day masked, so a new kernel version shows and they do not), a
 duration that changed by the --slower factor (and by ` + diff.MinTimeChange.String() + ` at least), and the
 hosts and steps one run has and the other not.
 
+Beside them, what changed underneath: each host's facts (kernel, distro, package
+and engine versions, images, emulation), gathered alike by architecture.
+
 Hosts are paired by name; --match arch pairs them by architecture, to compare
-runs on different machines.
+runs on different machines, as are runs with no host name in common (a lab of
+each suite: amd64-bookworm against amd64-trixie).
 
 Exit codes: 0 no regression · 1 a regression · 2 bad input.`,
 		Example: `  everywhere diff last/result.json out/result.json

@@ -44,6 +44,8 @@ type fleetOptions struct {
 	drivers           *driver.Registry
 	// view, when set, shows the run instead of the progress lines (--tiles).
 	view func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result
+	// configure, when set, sets what the flags above do not (run's own).
+	configure func(*run.Runner)
 }
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
@@ -74,7 +76,7 @@ func envOr(name, fallback string) string {
 
 // targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	opts := inventory.Options{SSHConfig: o.sshConfig, Blocks: o.drivers.Blocks()}
+	opts := inventory.Options{SSHConfig: o.sshConfig, Blocks: append(o.drivers.Blocks(), run.Blocks()...)}
 	var inv *inventory.Inventory
 	var err error
 	switch {
@@ -112,6 +114,9 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	}
 	r := o.runner(ctx, run.Connector(sshconn.NewDialer(o.acceptNewHostKeys, o.maxHandshakes).Dial))
 	r.RunID = runID
+	if o.configure != nil {
+		o.configure(r)
+	}
 	if o.view != nil {
 		return o.view(ctx, r, targets, p)
 	}
@@ -305,8 +310,18 @@ func runAndReport(ctx context.Context, o *runOptions, stdout, stderr io.Writer, 
 	if err != nil {
 		return err
 	}
+	if o.release != nil {
+		if targets, err = o.release.prepare(stderr, &o.fleetOptions, &o.renderOptions, targets, p); err != nil {
+			return err
+		}
+	}
 	res := o.execute(ctx, stderr, targets, p)
 	o.shard.record(stderr, res)
+	if o.release != nil {
+		if res, err = o.release.finish(res); err != nil {
+			return err
+		}
+	}
 	if err := o.render(stdout, stderr, res); err != nil {
 		return err
 	}

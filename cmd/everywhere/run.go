@@ -18,10 +18,11 @@ type runOptions struct {
 	planFile string
 	showPlan bool
 	tiles    tileOptions
+	release  *releaseOptions // run's own: nil for exec and clean
 }
 
 func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
-	var o runOptions
+	o := runOptions{release: &releaseOptions{}}
 	c := &cobra.Command{
 		Use:   "run [-i INVENTORY] [-p PLAN] [flags]",
 		Short: "Run a plan on every selected host and report side by side",
@@ -38,16 +39,26 @@ Without -p the default plan runs:
 A plan file:
   name: smoke
   timeout: 2m                      # default per-step limit
+  timeout_scale: {emulated: 4}     # 8m where a host's facts say it is emulated
   steps:
     - {name: kernel, shell: uname -a, expect: {arch_matches_host: true}}
     - name: docker
       shell: dpkg -l docker.io
       critical: true               # when not ok, skip this host's later steps
       expect: {exit_code: 0, contains: docker.io, matches: '^ii', not_contains: error}
-    - file.push: {src: dist/app.deb, dest: /tmp/}   # src relative to the plan file
-    - shell: {command: apt-get install -y /tmp/app.deb, sudo: true}   # sudo -n; also tty: true
+    - {name: push, file.push: {src: dist/app.deb, dest: /tmp/}}   # src relative to the plan file
+    - name: install
+      shell: {command: apt-get install -y /tmp/app.deb, sudo: true}   # sudo -n; also tty: true
+      retries: 1                   # once more when not ok: passing then is "flaky"
+      needs: [push]                # run again with it (--rerun-failed --steps failed)
   cleanup:
-    - {shell: rm -f /tmp/smoke}`,
+    - {shell: rm -f /tmp/smoke}
+
+Every run records each host's facts in result.json (kernel, distro, versions of
+docker.io, containerd, runc, lxd, incus, podman, the engines' versions, images, and
+whether it runs emulated): everywhere diff shows what moved underneath.
+--rerun-failed out/result.json runs again the hosts that were not ok and writes
+out/ again with their outcome in place, marked re-run.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if src, builtin := plan.BuiltinSource(o.planFile); o.showPlan && builtin {
@@ -67,6 +78,7 @@ A plan file:
 	o.fleetOptions.register(c.Flags())
 	o.renderOptions.register(c.Flags(), true)
 	o.tiles.register(c.Flags())
+	o.release.register(c.Flags())
 	c.Flags().StringVarP(&o.planFile, "plan", "p", plan.DefaultName, "a built-in plan's name ("+strings.Join(plan.Builtins(), ", ")+") or a plan file")
 	c.Flags().BoolVar(&o.showPlan, "show-plan", false, "print the built-in plan's YAML (-p NAME) and exit")
 	return c

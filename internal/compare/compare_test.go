@@ -144,7 +144,7 @@ func TestShow(t *testing.T) {
 }
 
 func TestSeverity(t *testing.T) {
-	order := []result.Status{result.OK, result.Failed, result.Timeout, result.Error}
+	order := []result.Status{result.OK, result.Flaky, result.Failed, result.Timeout, result.Error}
 	for i := 1; i < len(order); i++ {
 		if result.Worse(order[i-1], order[i]) != order[i] || result.Worse(order[i], order[i-1]) != order[i] {
 			t.Errorf("%s is not worse than %s", order[i], order[i-1])

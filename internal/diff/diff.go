@@ -23,7 +23,8 @@ type Options struct {
 	Slower float64
 	// MatchArch pairs hosts by architecture, not by name, to compare runs
 	// on different machines: the first amd64 host of one with the first of
-	// the other, and so on.
+	// the other, and so on. Runs that have no host name in common (a lab
+	// of each suite: amd64-bookworm, amd64-trixie) are paired so anyway.
 	MatchArch bool
 }
 
@@ -53,14 +54,19 @@ const ConnectStep = "connect"
 
 // Diff is what changed from Old to New.
 type Diff struct {
-	Old        Run      `json:"old"`
-	New        Run      `json:"new"`
-	Match      string   `json:"match"` // "name" or "arch"
+	Old   Run    `json:"old"`
+	New   Run    `json:"new"`
+	Match string `json:"match"` // "name" or "arch"
+	// MatchWhy says why hosts were paired by arch though not asked to.
+	MatchWhy   string   `json:"match_why,omitempty"`
 	StepsAdded []string `json:"steps_added,omitempty"`
 	StepsGone  []string `json:"steps_gone,omitempty"`
 	HostsAdded []string `json:"hosts_added,omitempty"`
 	HostsGone  []string `json:"hosts_gone,omitempty"`
 	Hosts      []Host   `json:"hosts"` // hosts with a change, in the new run's order
+	// Underneath is what changed in the hosts' facts (kernel, distro,
+	// package and engine versions, images), by architecture.
+	Underneath []ArchFacts `json:"underneath,omitempty"`
 	// Counts of changes by kind.
 	Counts map[Kind]int `json:"counts"`
 }
@@ -81,6 +87,8 @@ type Host struct {
 	New     string   `json:"new"`
 	Arch    string   `json:"arch"`
 	Changes []Change `json:"changes"`
+	// Facts are the host's facts that changed: what changed underneath.
+	Facts []FactChange `json:"facts,omitempty"`
 }
 
 // Change is one thing that changed in one step of one host.
@@ -89,7 +97,7 @@ type Change struct {
 	Kind      Kind          `json:"kind"`
 	OldStatus result.Status `json:"old_status,omitempty"`
 	NewStatus result.Status `json:"new_status,omitempty"`
-	OldReason string        `json:"old_reason,omitempty"` // masked
+	OldReason string        `json:"old_reason,omitempty"` // as each run gave it: a reason decides nothing here, so it is shown unmasked
 	NewReason string        `json:"new_reason,omitempty"`
 	OldMS     int64         `json:"old_ms,omitempty"`
 	NewMS     int64         `json:"new_ms,omitempty"`
@@ -139,6 +147,9 @@ func (d *Diff) ExitCode() int {
 // Compare says what changed from old to new.
 func Compare(old, new *result.Result, opts Options) (*Diff, error) {
 	d := &Diff{Old: runOf(old), New: runOf(new), Match: "name", Counts: map[Kind]int{}}
+	if !opts.MatchArch && len(old.Hosts) > 0 && len(new.Hosts) > 0 && len(added(keys(old, false), keys(new, false))) == len(new.Hosts) {
+		opts.MatchArch, d.MatchWhy = true, "no host name in common"
+	}
 	if opts.MatchArch {
 		d.Match = "arch"
 	}
@@ -164,10 +175,12 @@ func Compare(old, new *result.Result, opts Options) (*Diff, error) {
 		for _, c := range h.Changes {
 			d.Counts[c.Kind]++
 		}
-		if len(h.Changes) > 0 {
+		h.Facts = compareFacts(oh.Facts, nh.Facts)
+		if len(h.Changes) > 0 || len(h.Facts) > 0 {
 			d.Hosts = append(d.Hosts, h)
 		}
 	}
+	d.Underneath = archFacts(d.Hosts)
 	return d, nil
 }
 
@@ -200,10 +213,7 @@ func keys(r *result.Result, byArch bool) []string {
 			out[i] = h.Name
 			continue
 		}
-		arch := h.Arch
-		if a, err := host.ParseArch(h.Arch); err == nil {
-			arch = string(a)
-		}
+		arch := canonical(h.Arch)
 		seen[arch]++
 		out[i] = arch
 		if n := seen[arch]; n > 1 {
@@ -225,7 +235,7 @@ func compareHost(oh, nh result.HostResult, oldMask, newMask func(string) string,
 	var changes []Change
 	oldReached, newReached := oh.Error == "", nh.Error == ""
 	if oldReached != newReached {
-		c := Change{Step: ConnectStep, Kind: Fix, OldStatus: oh.Status, NewStatus: nh.Status, OldReason: oldMask(oh.Error), NewReason: newMask(nh.Error)}
+		c := Change{Step: ConnectStep, Kind: Fix, OldStatus: oh.Status, NewStatus: nh.Status, OldReason: oh.Error, NewReason: nh.Error}
 		if oldReached {
 			c.Kind = Regression
 		}
@@ -268,14 +278,17 @@ func bad(s result.Status) bool {
 	return s == result.Failed || s == result.Timeout || s == result.Error
 }
 
+// A flaky step passed: from flaky to failed is a regression, from failed
+// to flaky a fix, from ok to flaky (or back) a change of status.
+
 func compareStep(label string, o, n *result.StepResult, oldMask, newMask func(string) string, opts Options) ([]Change, error) {
 	var changes []Change
 	if o.Status != n.Status {
-		c := Change{Step: label, Kind: Status, OldStatus: o.Status, NewStatus: n.Status, OldReason: oldMask(o.Summary()), NewReason: newMask(n.Summary())}
+		c := Change{Step: label, Kind: Status, OldStatus: o.Status, NewStatus: n.Status, OldReason: o.Summary(), NewReason: n.Summary()}
 		switch {
-		case o.Status == result.OK && bad(n.Status):
+		case result.Passed(o.Status) && bad(n.Status):
 			c.Kind = Regression
-		case bad(o.Status) && n.Status == result.OK:
+		case bad(o.Status) && result.Passed(n.Status):
 			c.Kind = Fix
 		}
 		changes = append(changes, c)

@@ -42,7 +42,9 @@ func fleet(day int, kernel string) *result.Result {
 			return result.StepResult{Name: step, Kind: "shell", Command: command, Status: result.OK, ExitCode: code(0), Stdout: stdout,
 				StdoutBytes: int64(len(stdout)), Started: started, DurationMS: ms}
 		}
-		res.Hosts = append(res.Hosts, result.HostResult{Name: name, Arch: string(a), Address: addr + ":22", Status: result.OK, ConnectMS: 100,
+		facts := &result.Facts{Kernel: kernel, Machine: a.Kernel(), Distro: "debian", DistroVersion: "12", Codename: "bookworm",
+			Packages: map[string]string{"docker.io": "20.10.24+dfsg1-1+b3", "containerd": "1.6.20~ds1-1+b1"}, Engines: map[string]string{"docker": "20.10.24+dfsg1"}}
+		res.Hosts = append(res.Hosts, result.HostResult{Name: name, Arch: string(a), Address: addr + ":22", Status: result.OK, ConnectMS: 100, Facts: facts,
 			Steps: []result.StepResult{
 				ok("kernel", "uname -a", fmt.Sprintf("Linux %s %s #1 SMP Debian %s\n", name, kernel, a.Kernel()), 800),
 				ok("machine", "uname -m; date", fmt.Sprintf("%s\n2026-11-%02dT10:00:%02dZ run %s\n", a.Kernel(), day, i, runID), 600),
@@ -108,6 +110,28 @@ func TestDiffGolden(t *testing.T) {
 			}
 			fail(&new.Hosts[3].Steps[1], "E: qemu: uncaught target signal 11\n")
 		}, Options{MatchArch: true}, 1},
+		{"suites", func(old, new *result.Result) { // a lab of each suite: ARCH-SUITE, paired by arch unasked
+			for _, r := range []*result.Result{old, new} {
+				suite := map[*result.Result]string{old: "bookworm", new: "trixie"}[r]
+				for i := range r.Hosts {
+					h := &r.Hosts[i]
+					for j := range h.Steps {
+						h.Steps[j].Stdout = strings.ReplaceAll(h.Steps[j].Stdout, h.Name, h.Arch+"-"+suite)
+					}
+					h.Name = h.Arch + "-" + suite
+				}
+			}
+			for i := range new.Hosts {
+				f := new.Hosts[i].Facts
+				f.DistroVersion, f.Codename, f.Kernel = "13", "trixie", "6.12.9-amd64"
+				f.Packages = map[string]string{"docker.io": "26.1.5+dfsg1-9+b1", "containerd": "1.7.24~ds1-6+b1", "runc": "1.1.15+ds1-2"}
+				f.Engines["docker"] = "26.1.5+dfsg1"
+			}
+			new.Hosts[1].Facts.Emulated, new.Hosts[1].Facts.Emulator = true, "qemu-user (/usr/libexec/qemu-binfmt/aarch64-binfmt-P)"
+			flaky := &new.Hosts[1].Steps[2]
+			flaky.Status, flaky.Tries = result.Flaky, []result.Try{{Status: result.Timeout, Reason: "no result within 4m0s (step timeout 1m0s × 4: emulated host)"}}
+			fail(&new.Hosts[0].Steps[1], "E: qemu: uncaught target signal 11\n")
+		}, Options{}, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,6 +159,13 @@ func TestDiffFormatsGolden(t *testing.T) {
 	fail(&new.Hosts[2].Steps[1], "E: <b>something</b> `broke` | *here*\n```\n# not a heading\n")
 	new.Hosts[0].Steps[0].DurationMS = 4000
 	new.Steps = append(new.Steps, "docker")
+	new.Hosts[3].Facts.Packages["docker.io"] = "20.10.24+dfsg1-1+deb12u1"                          // a point release on amd64 alone
+	new.Hosts[3].Facts.Packages["runc"] = "1.1 <script>x</script>\n## `heading` [link](x)\x1b[31m" // a host's text, untrusted
+	twin := new.Hosts[2]                                                                           // two i686 hosts that moved apart
+	twin.Name, twin.Facts = "atom2", &result.Facts{Kernel: "6.1.0-26-686"}
+	oldTwin := old.Hosts[2]
+	oldTwin.Name, oldTwin.Facts = "atom2", &result.Facts{Kernel: "6.1.0-18-686"}
+	old.Hosts, new.Hosts = append(old.Hosts, oldTwin), append(new.Hosts, twin)
 	for _, f := range Formats {
 		d, err := Compare(old, new, Options{Slower: 2})
 		if err != nil {

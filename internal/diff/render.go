@@ -114,7 +114,11 @@ func title(d *Diff) string {
 	if d.Old.Plan != d.New.Plan {
 		plan = d.Old.Plan + " → " + d.New.Plan
 	}
-	return text.Line(fmt.Sprintf("everywhere diff · %s · %s → %s · hosts matched by %s", plan, side(d.Old), side(d.New), d.Match))
+	match := d.Match
+	if d.MatchWhy != "" {
+		match += " (" + d.MatchWhy + ")"
+	}
+	return text.Line(fmt.Sprintf("everywhere diff · %s · %s → %s · hosts matched by %s", plan, side(d.Old), side(d.New), match))
 }
 
 // sets are the run-level changes, each a label and its names.
@@ -153,6 +157,9 @@ func (d *Diff) Summary() string {
 			parts = append(parts, fmt.Sprintf("%d %s", n, word))
 		}
 	}
+	if n := d.underneathCount(); n > 0 {
+		parts = append(parts, fmt.Sprintf("%d changed underneath", n))
+	}
 	if len(parts) == 0 && len(sets(d)) == 0 {
 		parts = append(parts, "no change")
 	}
@@ -170,8 +177,24 @@ func Text(w io.Writer, d *Diff) error {
 	for _, s := range sets(d) {
 		fmt.Fprintf(&b, "%s: %s\n", s[0], s[1])
 	}
+	if u := d.underneath(); len(u) > 0 {
+		b.WriteString("\nunderneath, by architecture:\n")
+		for _, g := range u {
+			b.WriteString("  " + g.Arches + "\n")
+			for _, l := range g.Lines {
+				b.WriteString("    " + l + "\n")
+			}
+		}
+	}
 	for _, h := range d.Hosts {
+		facts := d.hostFacts(h)
+		if len(h.Changes) == 0 && !facts {
+			continue
+		}
 		b.WriteString("\n" + heading(d, h) + "\n")
+		if facts {
+			fmt.Fprintf(&b, "  %-10s %s\n", "underneath", factLine(h.Facts))
+		}
 		for _, c := range h.Changes {
 			e := entryOf(c)
 			fmt.Fprintf(&b, "  %-10s %s: %s\n", e.Label, e.Step, e.What)
@@ -198,8 +221,24 @@ func Markdown(w io.Writer, d *Diff) error {
 	for _, s := range sets(d) {
 		fmt.Fprintf(&b, "- **%s**: %s\n", md(s[0]), md(s[1]))
 	}
+	if u := d.underneath(); len(u) > 0 {
+		b.WriteString("\n## Underneath, by architecture\n\n")
+		for _, g := range u {
+			fmt.Fprintf(&b, "- **%s**\n", md(g.Arches))
+			for _, l := range g.Lines {
+				fmt.Fprintf(&b, "  - %s\n", md(l))
+			}
+		}
+	}
 	for _, h := range d.Hosts {
+		facts := d.hostFacts(h)
+		if len(h.Changes) == 0 && !facts {
+			continue
+		}
 		b.WriteString("\n## " + md(heading(d, h)) + "\n\n")
+		if facts {
+			fmt.Fprintf(&b, "- **underneath**: %s\n", md(factLine(h.Facts)))
+		}
 		for _, c := range h.Changes {
 			e := entryOf(c)
 			fmt.Fprintf(&b, "- **%s** %s: %s\n", md(e.Label), md(e.Step), md(e.What))
@@ -247,8 +286,9 @@ var htmlSource string
 var htmlPage = template.Must(template.New("diff").Parse(htmlSource))
 
 type htmlHost struct {
-	Heading string
-	Entries []entry
+	Heading    string
+	Underneath string // the host's own fact changes, where its arch has other hosts
+	Entries    []entry
 }
 
 // HTML writes the diff as one self-contained page, escaped by html/template
@@ -258,10 +298,18 @@ func HTML(w io.Writer, d *Diff) error {
 		Title, Summary string
 		Regression     bool
 		Sets           [][2]string
+		Underneath     []factGroup
 		Hosts          []htmlHost
-	}{Title: title(d), Summary: d.Summary(), Regression: d.Regressions() > 0, Sets: sets(d)}
+	}{Title: title(d), Summary: d.Summary(), Regression: d.Regressions() > 0, Sets: sets(d), Underneath: d.underneath()}
 	for _, h := range d.Hosts {
+		facts := d.hostFacts(h)
+		if len(h.Changes) == 0 && !facts {
+			continue
+		}
 		hh := htmlHost{Heading: heading(d, h)}
+		if facts {
+			hh.Underneath = factLine(h.Facts)
+		}
 		for _, c := range h.Changes {
 			hh.Entries = append(hh.Entries, entryOf(c))
 		}

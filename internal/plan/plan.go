@@ -26,8 +26,12 @@ type Plan struct {
 	Name    string
 	File    string
 	Timeout time.Duration // default per-step timeout
-	Steps   []Step
-	Cleanup []Step
+	// TimeoutScale multiplies the time limits on hosts its facts match
+	// (timeout_scale: {emulated: 4}); a host's inventory entry may say
+	// otherwise (see Scaled).
+	TimeoutScale TimeoutScale
+	Steps        []Step
+	Cleanup      []Step
 }
 
 // Step is one action with the expectations its result must meet.
@@ -38,7 +42,11 @@ type Step struct {
 	Expect   Expect
 	Timeout  time.Duration
 	Critical bool // when it does not succeed, the host's later steps are skipped
-	Line     int
+	// Retries is how many more times the step runs when it is not ok
+	// (retries:); -1 when the plan does not say, for --step-retries.
+	Retries int
+	Needs   []string // earlier steps it needs (needs:), for --rerun-failed --steps failed
+	Line    int
 }
 
 // Load reads and validates a plan file, its steps of drivers' kinds.
@@ -51,10 +59,11 @@ func Load(file string, drivers *driver.Registry) (*Plan, error) {
 }
 
 type rawPlan struct {
-	Name    string        `yaml:"name"`
-	Timeout time.Duration `yaml:"timeout"`
-	Steps   yaml.Node     `yaml:"steps"`
-	Cleanup yaml.Node     `yaml:"cleanup"`
+	Name         string        `yaml:"name"`
+	Timeout      time.Duration `yaml:"timeout"`
+	TimeoutScale TimeoutScale  `yaml:"timeout_scale"`
+	Steps        yaml.Node     `yaml:"steps"`
+	Cleanup      yaml.Node     `yaml:"cleanup"`
 }
 
 // Parse validates a plan, its steps of drivers' kinds; file names it in
@@ -71,7 +80,10 @@ func Parse(file string, data []byte, drivers *driver.Registry) (*Plan, error) {
 	if raw.Timeout < 0 {
 		return nil, yamlfile.Errorf(file, root, "timeout must not be negative")
 	}
-	p := &Plan{Name: raw.Name, File: file, Timeout: raw.Timeout}
+	if err := raw.TimeoutScale.check(); err != nil {
+		return nil, yamlfile.Errorf(file, fieldNode(root, "timeout_scale"), "timeout_scale: %v", err)
+	}
+	p := &Plan{Name: raw.Name, File: file, Timeout: raw.Timeout, TimeoutScale: raw.TimeoutScale}
 	if p.Name == "" {
 		p.Name = strings.TrimSuffix(strings.TrimSuffix(fileBase(file), ".yaml"), ".yml")
 	}
@@ -111,8 +123,16 @@ func parseSteps(drivers *driver.Registry, file, section string, list *yaml.Node)
 		if _, spans := s.Action.(driver.SpansHosts); spans && section == "cleanup" {
 			return nil, yamlfile.Errorf(file, node, "%s[%d]: %s meets the run's other hosts, and in cleanup they have left: put it in steps", section, i, s.Kind)
 		}
+		if _, spans := s.Action.(driver.SpansHosts); spans && s.Retries > 0 {
+			return nil, yamlfile.Errorf(file, fieldNode(node, "retries"), "%s[%d]: %s meets the run's other hosts once: it cannot be retried alone", section, i, s.Kind)
+		}
 		if first, dup := names[s.Name]; dup {
 			return nil, yamlfile.Errorf(file, node, "%s[%d]: duplicate step name %q (first at line %d); give the step a name:", section, i, s.Name, first)
+		}
+		for _, need := range s.Needs {
+			if _, earlier := names[need]; !earlier {
+				return nil, yamlfile.Errorf(file, fieldNode(node, "needs"), "%s[%d]: needs %q, which is not an earlier step of %s", section, i, need, section)
+			}
 		}
 		names[s.Name] = node.Line
 		steps = append(steps, s)
@@ -125,9 +145,11 @@ type rawStep struct {
 	Expect   rawExpect     `yaml:"expect"`
 	Timeout  time.Duration `yaml:"timeout"`
 	Critical bool          `yaml:"critical"`
+	Retries  *int          `yaml:"retries"`
+	Needs    []string      `yaml:"needs"`
 }
 
-var commonStepKeys = map[string]bool{"name": true, "expect": true, "timeout": true, "critical": true}
+var commonStepKeys = map[string]bool{"name": true, "expect": true, "timeout": true, "critical": true, "retries": true, "needs": true}
 
 func parseStep(drivers *driver.Registry, file string, node *yaml.Node) (Step, error) {
 	if node.Kind != yaml.MappingNode {
@@ -142,7 +164,7 @@ func parseStep(drivers *driver.Registry, file string, node *yaml.Node) (Step, er
 			continue
 		}
 		if _, ok := drivers.Parser(key.Value); !ok {
-			return Step{}, yamlfile.Errorf(file, key, "unknown step field or kind %q (fields: critical, expect, name, timeout; kinds: %s)", key.Value, strings.Join(drivers.Kinds(), ", "))
+			return Step{}, yamlfile.Errorf(file, key, "unknown step field or kind %q (fields: critical, expect, name, needs, retries, timeout; kinds: %s)", key.Value, strings.Join(drivers.Kinds(), ", "))
 		}
 		if kindKey != nil {
 			return Step{}, yamlfile.Errorf(file, key, "step has two actions, %q and %q: use one per step", kindKey.Value, key.Value)
@@ -168,11 +190,18 @@ func parseStep(drivers *driver.Registry, file string, node *yaml.Node) (Step, er
 	if raw.Timeout < 0 {
 		return Step{}, yamlfile.Errorf(file, fieldNode(node, "timeout"), "timeout must not be negative")
 	}
+	retries := -1
+	if raw.Retries != nil {
+		if retries = *raw.Retries; retries < 0 || retries > MaxRetries {
+			return Step{}, yamlfile.Errorf(file, fieldNode(node, "retries"), "retries must be 0 to %d", MaxRetries)
+		}
+	}
 	name := raw.Name
 	if name == "" {
 		name = action.Command()
 	}
-	return Step{Name: name, Kind: kindKey.Value, Action: action, Expect: expect, Timeout: raw.Timeout, Critical: raw.Critical, Line: node.Line}, nil
+	return Step{Name: name, Kind: kindKey.Value, Action: action, Expect: expect, Timeout: raw.Timeout, Critical: raw.Critical,
+		Retries: retries, Needs: raw.Needs, Line: node.Line}, nil
 }
 
 // fieldNode is the value node of key in a step mapping, or the step itself,

@@ -14,7 +14,7 @@ import (
 func TestParseErrors(t *testing.T) {
 	tests := []struct{ name, yaml, want string }{
 		{"no steps", "name: x\n", "plan.yaml:1: no steps: the plan needs a steps: list"},
-		{"unknown kind", "steps:\n  - {name: a, bash: ls}\n", `plan.yaml:2: unknown step field or kind "bash" (fields: critical, expect, name, timeout; kinds: `},
+		{"unknown kind", "steps:\n  - {name: a, bash: ls}\n", `plan.yaml:2: unknown step field or kind "bash" (fields: critical, expect, name, needs, retries, timeout; kinds: `},
 		{"two kinds", "steps:\n  - name: a\n    shell: ls\n    shell: pwd\n", `plan.yaml:4: step has two actions, "shell" and "shell"`},
 		{"no action", "steps:\n  - {name: a}\n", "plan.yaml:2: step has no action (kinds: "},
 		{"not a mapping", "steps:\n  - uname -a\n", "plan.yaml:2: a step is a mapping such as {name: kernel, shell: uname -a}"},
@@ -24,7 +24,11 @@ func TestParseErrors(t *testing.T) {
 		{"duplicate names", "steps:\n  - {name: a, shell: ls}\n  - {name: a, shell: pwd}\n", `plan.yaml:3: steps[1]: duplicate step name "a" (first at line 2)`},
 		{"bad timeout", "steps:\n  - {shell: ls, timeout: soon}\n", "plan.yaml:2: cannot unmarshal !!str `soon` into time.Duration"},
 		{"negative timeout", "steps:\n  - {shell: ls, timeout: -1s}\n", "plan.yaml:2: timeout must not be negative"},
-		{"unknown top key", "stepz: []\n", `plan.yaml:1: unknown field "stepz" (known: cleanup, name, steps, timeout)`},
+		{"unknown top key", "stepz: []\n", `plan.yaml:1: unknown field "stepz" (known: cleanup, name, steps, timeout, timeout_scale)`},
+		{"negative retries", "steps:\n  - {shell: ls, retries: -1}\n", "plan.yaml:2: retries must be 0 to 10"},
+		{"needs a later step", "steps:\n  - {name: a, shell: ls, needs: [b]}\n  - {name: b, shell: ls}\n", `plan.yaml:2: steps[0]: needs "b", which is not an earlier step of steps`},
+		{"unknown scale", "timeout_scale: {arm: 2}\nsteps: [{shell: ls}]\n", `plan.yaml:1: unknown field "arm" (known: emulated)`},
+		{"negative scale", "timeout_scale: {emulated: -2}\nsteps: [{shell: ls}]\n", `plan.yaml:1: timeout_scale: emulated: -2 is not a factor`},
 		{"cleanup not a list", "steps: [{shell: ls}]\ncleanup: {shell: ls}\n", "plan.yaml:2: cleanup: want a list of steps"},
 	}
 	for _, tt := range tests {

@@ -250,7 +250,7 @@ func cellBody(s *result.StepResult, width, budget int, mask func(string) string)
 	}
 	stdout := layoutStream(mask(s.Stdout), s.StdoutTruncated, s.StdoutBytes, "", width)
 	stderr := layoutStream(mask(s.Stderr), s.StderrTruncated, s.StderrBytes, "2> ", width)
-	if s.Status != result.OK && s.Status != result.Skipped {
+	if !result.Passed(s.Status) && s.Status != result.Skipped {
 		stderr.tailed = true
 		return append(out, fit([]stream{stderr, stdout}, budget)...)
 	}

@@ -4,13 +4,18 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
+	"slices"
 
 	"everywhere/internal/result"
 	"everywhere/internal/text"
 )
 
 // JUnit XML as read by Jenkins, GitLab and GitHub test reporters: a
-// testsuite per host, a testcase per step.
+// testsuite per host, a testcase per step. A retried step is written as
+// Maven Surefire writes a re-run test: a flaky one (passed on a retry)
+// has no failure but a flakyFailure or flakyError per try that was not
+// ok; one not ok on every try has its first try's failure and a
+// rerunFailure or rerunError for each later one.
 type junitSuites struct {
 	XMLName  xml.Name     `xml:"testsuites"`
 	Name     string       `xml:"name,attr"`
@@ -47,6 +52,8 @@ type junitCase struct {
 	Failure   *junitProblem `xml:"failure"`
 	Error     *junitProblem `xml:"error"`
 	Skipped   *junitProblem `xml:"skipped"`
+	Flaky     []junitRerun  `xml:",omitempty"`
+	Reruns    []junitRerun  `xml:",omitempty"`
 	SystemOut string        `xml:"system-out,omitempty"`
 	SystemErr string        `xml:"system-err,omitempty"`
 }
@@ -55,6 +62,29 @@ type junitProblem struct {
 	Message string `xml:"message,attr"`
 	Type    string `xml:"type,attr,omitempty"`
 	Body    string `xml:",chardata"`
+}
+
+// junitRerun is one try of a retried step, as Surefire writes it:
+// flakyFailure, flakyError, rerunFailure or rerunError.
+type junitRerun struct {
+	XMLName    xml.Name
+	Message    string `xml:"message,attr"`
+	Type       string `xml:"type,attr"`
+	Time       string `xml:"time,attr"`
+	StackTrace string `xml:"stackTrace,omitempty"`
+	SystemOut  string `xml:"system-out,omitempty"`
+	SystemErr  string `xml:"system-err,omitempty"`
+}
+
+// rerunOf is try t of a step that ran command, as the element prefix
+// (flaky or rerun) with Failure or Error says.
+func rerunOf(prefix string, t result.Try, command string) junitRerun {
+	kind := "Failure"
+	if t.Status == result.Error {
+		kind = "Error"
+	}
+	return junitRerun{XMLName: xml.Name{Local: prefix + kind}, Message: text.Line(t.Reason), Type: string(t.Status), Time: seconds(t.DurationMS),
+		StackTrace: text.Clean(command), SystemOut: text.Clean(t.Stdout), SystemErr: text.Clean(t.Stderr)}
 }
 
 func seconds(ms int64) string { return fmt.Sprintf("%.3f", float64(ms)/1000) }
@@ -82,6 +112,16 @@ func JUnit(w io.Writer, res *result.Result) error {
 			c := junitCase{Name: text.Line(s.Name), Classname: classname, Time: seconds(s.DurationMS),
 				SystemOut: text.Clean(s.Stdout), SystemErr: text.Clean(s.Stderr)}
 			problem := &junitProblem{Message: text.Line(s.Summary()), Type: string(s.Status), Body: text.Clean(s.Command)}
+			if len(s.Tries) > 0 && !result.Passed(s.Status) {
+				// Surefire's order: the first try is the failure, the
+				// later ones (this last one too) its reruns.
+				first := s.Tries[0]
+				problem = &junitProblem{Message: text.Line(first.Reason), Type: string(first.Status), Body: text.Clean(s.Command)}
+				for _, t := range slices.Concat(s.Tries[1:], []result.Try{result.TryOf(s)}) {
+					c.Reruns = append(c.Reruns, rerunOf("rerun", t, s.Command))
+				}
+				s.Status = first.Status
+			}
 			switch s.Status {
 			case result.Failed, result.Timeout:
 				c.Failure = problem
@@ -89,6 +129,10 @@ func JUnit(w io.Writer, res *result.Result) error {
 				c.Error = problem
 			case result.Skipped:
 				c.Skipped = &junitProblem{Message: text.Line(s.Error)}
+			case result.Flaky:
+				for _, t := range s.Tries {
+					c.Flaky = append(c.Flaky, rerunOf("flaky", t, s.Command))
+				}
 			}
 			suite.Cases = append(suite.Cases, c)
 		}

@@ -23,7 +23,13 @@ func Markdown(w io.Writer, res *result.Result) error {
 	fmt.Fprintf(b, "# %s\n\nRun <code>%s</code> · %s · %s\n\n", mdText(res.Plan), mdText(res.RunID), formatDuration(durationMS(res.DurationMS)), summaryLine(res))
 	b.WriteString("| step |")
 	for _, h := range res.Hosts {
-		fmt.Fprintf(b, " %s<br>%s |", mdText(h.Name), mdText(h.Arch))
+		fmt.Fprintf(b, " %s<br>%s", mdText(h.Name), mdText(h.Arch))
+		for _, note := range []string{factsNote(h), rerunNote(h)} {
+			if note != "" {
+				b.WriteString("<br>" + mdText(note))
+			}
+		}
+		b.WriteString(" |")
 	}
 	b.WriteString("\n|---|" + strings.Repeat("---|", len(res.Hosts)) + "\n")
 	if unreached(res) {

@@ -103,7 +103,9 @@ func (p *Progress) apply(e result.Event) {
 		}
 	case result.StepDone:
 		if e.Status != result.OK && e.Status != result.Skipped {
-			h.notOK++
+			if e.Status != result.Flaky {
+				h.notOK++
+			}
 			if !quiet {
 				fmt.Fprintf(p.w, "%s %s · %s: %s %s: %s\n", statusIcon(e.Status), h.name, h.step, e.Status, formatDuration(e.Duration), text.Line(e.Detail))
 			}
@@ -153,7 +155,7 @@ func (p *Progress) summary(now time.Time) string {
 		switch {
 		case h.done:
 			done++
-			if h.status != result.OK {
+			if !result.Passed(h.status) {
 				notOK++
 			}
 		case h.started:

@@ -108,18 +108,21 @@ func formatDuration(d time.Duration) string {
 }
 
 func statusIcon(s result.Status) string {
-	return map[result.Status]string{result.OK: "✔", result.Failed: "✘", result.Timeout: "⧖", result.Error: "!", result.Skipped: "-"}[s]
+	return map[result.Status]string{result.OK: "✔", result.Flaky: "≈", result.Failed: "✘", result.Timeout: "⧖", result.Error: "!", result.Skipped: "-"}[s]
 }
 
 func summaryLine(res *result.Result) string {
 	counts := res.Counts()
 	var parts []string
-	for _, s := range []result.Status{result.OK, result.Failed, result.Timeout, result.Error, result.Skipped} {
+	for _, s := range []result.Status{result.OK, result.Flaky, result.Failed, result.Timeout, result.Error, result.Skipped} {
 		if counts[s] > 0 {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
 	line := fmt.Sprintf("%d hosts: %s · exit %d", len(res.Hosts), strings.Join(parts, ", "), res.ExitCode())
+	if n := res.RerunHosts(); n > 0 {
+		line += fmt.Sprintf(" · %d re-run", n)
+	}
 	if res.Interrupted {
 		line += " (interrupted)"
 	}
@@ -129,6 +132,7 @@ func summaryLine(res *result.Result) string {
 // problem is one thing that went wrong, for the lists under the tables.
 type problem struct {
 	host, step, command, message string // step is empty for a host that was not reached
+	status                       result.Status
 }
 
 // problems lists unreachable hosts and every step that ran and was not ok,
@@ -137,16 +141,16 @@ func problems(res *result.Result) []problem {
 	var list []problem
 	for _, h := range res.Hosts {
 		if h.Error != "" {
-			list = append(list, problem{host: h.Name, message: h.Error})
+			list = append(list, problem{host: h.Name, message: h.Error, status: h.Status})
 		}
 		for _, s := range h.Steps {
 			if s.Status != result.OK && s.Status != result.Skipped {
-				list = append(list, problem{h.Name, s.Name, s.Command, s.Summary()})
+				list = append(list, problem{h.Name, s.Name, s.Command, s.Summary(), s.Status})
 			}
 		}
 		for _, s := range h.Cleanup {
 			if s.Status != result.OK && s.Status != result.Skipped {
-				list = append(list, problem{h.Name, result.CleanupLabel(s.Name), s.Command, s.Summary()})
+				list = append(list, problem{h.Name, result.CleanupLabel(s.Name), s.Command, s.Summary(), s.Status})
 			}
 		}
 	}

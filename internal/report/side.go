@@ -144,7 +144,11 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 			if p.step != "" {
 				where += " · " + p.step
 			}
-			sh.text(statusIcon(result.Failed)+" "+text.Line(where)+": "+text.Line(p.message), ansiRed, 0, 2)
+			icon, colour := statusIcon(result.Failed), ansiRed
+			if p.status == result.Flaky { // passed in the end: not in red
+				icon, colour = statusIcon(result.Flaky), ansiYellow
+			}
+			sh.text(icon+" "+text.Line(where)+": "+text.Line(p.message), colour, 0, 2)
 		}
 	}
 	sideMatrices(sh, res)
@@ -264,6 +268,12 @@ func sideColumns(sh *sheet, res *result.Result, opts SideOptions, labels [][]lin
 		header := make([][]line, n)
 		for i, h := range res.Hosts[start:end] {
 			header[i] = []line{{text.Truncate(text.Line(h.Name+" ("+h.Arch+")"), colWidth), ansiBold}, {text.Truncate(text.Line(h.Address), colWidth), ansiDim}}
+			if note := factsNote(h); note != "" {
+				header[i] = append(header[i], line{text.Truncate(note, colWidth), ansiDim})
+			}
+			if note := rerunNote(h); note != "" {
+				header[i] = append(header[i], line{text.Truncate(note, colWidth), ansiYellow})
+			}
 		}
 		g.row(nil, header)
 		li := 0
@@ -441,4 +451,4 @@ func stepAt(steps []result.StepResult, i int) *result.StepResult {
 	return nil
 }
 
-var statusColor = map[result.Status]string{result.OK: ansiGreen, result.Failed: ansiRed, result.Timeout: ansiRed, result.Error: ansiRed, result.Skipped: ansiDim}
+var statusColor = map[result.Status]string{result.OK: ansiGreen, result.Flaky: ansiYellow, result.Failed: ansiRed, result.Timeout: ansiRed, result.Error: ansiRed, result.Skipped: ansiDim}

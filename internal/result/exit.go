@@ -10,13 +10,14 @@ const (
 )
 
 // ExitCode is what the everywhere command exits with for this result:
-// interrupted before anything else, then any host not ok.
+// interrupted before anything else, then any host not ok (a flaky one is
+// ok unless StrictFlaky).
 func (r *Result) ExitCode() int {
 	if r.Interrupted {
 		return ExitInterrupted
 	}
 	for _, h := range r.Hosts {
-		if h.Status != OK {
+		if h.Status != OK && (h.Status != Flaky || r.StrictFlaky) {
 			return ExitFailed
 		}
 	}

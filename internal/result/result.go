@@ -24,6 +24,7 @@ type Status string
 const (
 	OK      Status = "ok"      // ran, exit code and every expectation as expected
 	Skipped Status = "skipped" // not run: an earlier critical step failed, the host was unreachable, or the run was interrupted
+	Flaky   Status = "flaky"   // not ok at first, ok on a retry (retries:): passed, yet counted apart
 	Failed  Status = "failed"  // ran, but exit code or an expectation was not as expected
 	Timeout Status = "timeout" // killed at its time limit
 	Error   Status = "error"   // could not run: host unreachable, transport or daemon failure
@@ -44,6 +45,10 @@ type Result struct {
 	// Shard is which part of the selected hosts this run had (--shard),
 	// for report merge to check that it joins a whole set.
 	Shard *shard.Shard `json:"shard,omitempty"`
+	// StrictFlaky makes a flaky host fail the run (--strict-flaky).
+	StrictFlaky bool `json:"strict_flaky,omitempty"`
+	// Reruns are the runs of --rerun-failed folded into this result, oldest first.
+	Reruns []RerunRun `json:"reruns,omitempty"`
 	// Groups gathers, step by step, the hosts whose answers are equal as
 	// internal/compare compares them (see report.Groups). Written by
 	// the JSON report; ignored when a document is read back.
@@ -83,9 +88,14 @@ type HostResult struct {
 	// Attempts is how many times the host was dialled: 1 when the first
 	// attempt settled it, more when transient failures were retried
 	// (--retries), 0 when it was never dialled.
-	Attempts int          `json:"attempts,omitempty"`
-	Steps    []StepResult `json:"steps"`
-	Cleanup  []StepResult `json:"cleanup,omitempty"`
+	Attempts int `json:"attempts,omitempty"`
+	// Facts are the host's environment as the run found it (see Facts).
+	Facts *Facts `json:"facts,omitempty"`
+	// Rerun, when set, says this host's outcome comes from a later run
+	// of --rerun-failed than the result's own.
+	Rerun   *Rerun       `json:"rerun,omitempty"`
+	Steps   []StepResult `json:"steps"`
+	Cleanup []StepResult `json:"cleanup,omitempty"`
 
 	Labels []string `json:"labels,omitempty"` // the inventory's, for filtering a report
 }
@@ -124,6 +134,11 @@ type StepResult struct {
 	Expectations    []Outcome   `json:"expectations,omitempty"`
 	Facts           *host.Facts `json:"facts,omitempty"` // what a probe learned (everywhere hosts)
 	Pairs           []host.Pair `json:"pairs,omitempty"` // a network matrix's row: from this host to each other
+	// TimeoutMS is the time limit that applied, scaled (timeout_scale) where it was.
+	TimeoutMS int64 `json:"timeout_ms,omitempty"`
+	// Tries are the earlier attempts of a retried step (retries:), which
+	// were not ok; the fields above are its last attempt's.
+	Tries []Try `json:"tries,omitempty"`
 }
 
 // Outcome is one expectation checked against one result.
@@ -142,8 +157,10 @@ func (s StepResult) Summary() string {
 	switch {
 	case s.Status == OK:
 		return ""
+	case s.Status == Flaky:
+		return s.flakySummary()
 	case s.Error != "":
-		return s.Error
+		return s.Error + s.triesNote()
 	}
 	var parts []string
 	if s.Signal != "" {
@@ -157,7 +174,7 @@ func (s StepResult) Summary() string {
 	if len(parts) == 0 && s.ExitCode != nil {
 		parts = append(parts, fmt.Sprintf("exit status %d", *s.ExitCode))
 	}
-	return strings.Join(parts, "; ")
+	return strings.Join(parts, "; ") + s.triesNote()
 }
 
 // Counts tallies hosts by status.

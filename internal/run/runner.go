@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	mathrand "math/rand/v2"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +99,17 @@ type Runner struct {
 	// RetryBackoff is the wait before the first retry, doubled for each
 	// next one and jittered; DefaultRetryBackoff when zero.
 	RetryBackoff time.Duration
+	// Facts, when set, has every host's environment recorded in the
+	// result (result.Facts), gathered by one command once connected.
+	Facts bool
+	// StepRetries is how many more times a step that is not ok runs,
+	// where the plan does not say (retries:): one that then passes is
+	// flaky.
+	StepRetries int
+	// Only, when set, names for some hosts the steps to run (what
+	// --rerun-failed --steps failed runs again); their other steps are
+	// skipped as not selected. Hosts it does not name run every step.
+	Only map[string][]string
 	// Events, when set, receives progress, and each running step's output
 	// as it arrives (result.Output: see stream.go for its bounds). The
 	// runner never closes it; it must be drained until Run returns.
@@ -242,6 +254,13 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeti
 		return hr
 	}
 	defer c.Close()
+	if r.Facts {
+		hr.Facts = gatherFacts(ctx, c)
+		declared(hr.Facts, h)
+		if a, err := host.ParseArch(hr.Facts.Machine); h.Arch == "" && err == nil {
+			h.Arch, hr.Arch, hr.ArchDetected = a, string(a), true
+		}
+	}
 	if h.Arch == "" {
 		arch, err := detectArch(ctx, c)
 		if err != nil {
@@ -255,6 +274,8 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeti
 	r.emit(result.Event{Type: result.Connected, Host: h.Name, HostIndex: index})
 
 	skipReason := ""
+	only, some := r.Only[h.Name]
+	emulated := hr.Facts != nil && hr.Facts.Emulated
 	for i, s := range p.Steps {
 		if skipReason == "" && ctx.Err() != nil {
 			skipReason = "run interrupted"
@@ -263,9 +284,13 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeti
 			hr.Steps = append(hr.Steps, notRun(p.Steps[i:i+1], skipReason)...)
 			continue
 		}
-		sr := r.runStep(ctx, ss, index, conn, p, s, false)
+		if some && !slices.Contains(only, s.Name) {
+			hr.Steps = append(hr.Steps, notRun(p.Steps[i:i+1], NotSelected)...)
+			continue
+		}
+		sr := r.runStep(ctx, ss, index, conn, p, s, false, emulated)
 		hr.Steps = append(hr.Steps, sr)
-		if s.Critical && sr.Status != result.OK {
+		if s.Critical && !result.Passed(sr.Status) {
 			skipReason = fmt.Sprintf("critical step %q did not succeed", s.Name)
 		}
 	}
@@ -280,13 +305,16 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeti
 		}
 		cleanupCtx, cancel := context.WithTimeout(base, orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
 		for _, s := range p.Cleanup {
-			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, ss, index, conn, p, s, true))
+			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, ss, index, conn, p, s, true, emulated))
 		}
 		cancel()
 	}
-	hr.Status = worst(hr.Steps, hr.Cleanup)
+	hr.Status = result.HostStatus(hr.Steps, hr.Cleanup)
 	return hr
 }
+
+// NotSelected is why a step that Runner.Only leaves out did not run.
+const NotSelected = "not selected to run again (--steps failed)"
 
 // detectArchTimeout bounds uname -m, which answers at once on a live host.
 const detectArchTimeout = 30 * time.Second
@@ -339,24 +367,54 @@ func orDefault[T int | time.Duration](v, def T) T {
 	return def
 }
 
-func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn driver.Target, p *plan.Plan, s plan.Step, cleanup bool) result.StepResult {
+// runStep runs step s, again while it is not ok and it has retries left
+// (its own, else the runner's): one that passes on a retry is flaky, and
+// its earlier tries are kept in Tries.
+func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn driver.Target, p *plan.Plan, s plan.Step, cleanup, emulated bool) result.StepResult {
 	h := conn.Host()
-	sr := result.StepResult{Name: s.Name, Kind: s.Kind, Command: s.Action.Command(), Started: time.Now().UTC()}
 	started := result.Event{Type: result.StepStarted, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup}
 	r.emit(started)
-	timeout := p.TimeoutFor(s, r.StepTimeout)
-	stepCtx, cancel := context.WithTimeout(ctx, timeout)
 	var live *stream
 	if ss != nil {
 		live = ss.open(started)
-		stepCtx = host.WithTap(stepCtx, live.tap)
+		ctx = host.WithTap(ctx, live.tap)
 	}
-	out, err := s.Action.Run(stepCtx, conn, r.OutputLimit)
-	cancel()
-	sr.DurationMS = time.Since(sr.Started).Milliseconds()
+	retries := s.Retries
+	if _, spans := s.Action.(driver.SpansHosts); retries < 0 && !spans { // the others meet it once
+		retries = r.StepRetries
+	}
+	var tries []result.Try
+	var sr result.StepResult
+	for {
+		sr = r.try(ctx, conn, p, s, emulated)
+		if result.Passed(sr.Status) || sr.Status == result.Skipped || len(tries) >= retries || ctx.Err() != nil {
+			break
+		}
+		tries = append(tries, result.TryOf(sr))
+	}
 	if live != nil {
 		ss.close(live)
 	}
+	sr.Tries = tries
+	if sr.Status == result.OK && len(tries) > 0 {
+		sr.Status = result.Flaky
+	}
+	r.emit(result.Event{Type: result.StepDone, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup, Status: sr.Status, Duration: sr.Duration(), Detail: sr.Summary()})
+	return sr
+}
+
+// try runs step s once, within its time limit, scaled where the host is
+// emulated and the plan or inventory says so (timeout_scale).
+func (r *Runner) try(ctx context.Context, conn driver.Target, p *plan.Plan, s plan.Step, emulated bool) result.StepResult {
+	h := conn.Host()
+	sr := result.StepResult{Name: s.Name, Kind: s.Kind, Command: s.Action.Command(), Started: time.Now().UTC()}
+	limit := p.TimeoutFor(s, r.StepTimeout)
+	timeout, factor := p.Scaled(limit, h, emulated)
+	sr.TimeoutMS = timeout.Milliseconds()
+	stepCtx, cancel := context.WithTimeout(ctx, timeout)
+	out, err := s.Action.Run(stepCtx, conn, r.OutputLimit)
+	cancel()
+	sr.DurationMS = time.Since(sr.Started).Milliseconds()
 	if out != nil {
 		sr.Stdout, sr.StdoutBytes, sr.StdoutTruncated = out.Stdout.String(), out.Stdout.Total(), out.Stdout.Truncated()
 		sr.Stderr, sr.StderrBytes, sr.StderrTruncated = out.Stderr.String(), out.Stderr.Total(), out.Stderr.Truncated()
@@ -365,6 +423,9 @@ func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn drive
 	switch {
 	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
 		sr.Status, sr.Error = result.Timeout, fmt.Sprintf("no result within %v (step timeout)", timeout)
+		if factor != 1 {
+			sr.Error = fmt.Sprintf("no result within %v (step timeout %v × %g: emulated host)", timeout, limit, factor)
+		}
 		if err != context.DeadlineExceeded { // the action says what it did about it
 			sr.Error += ": " + err.Error()
 		}
@@ -388,7 +449,6 @@ func (r *Runner) runStep(ctx context.Context, ss *streams, index int, conn drive
 			}
 		}
 	}
-	r.emit(result.Event{Type: result.StepDone, Host: h.Name, HostIndex: index, Step: s.Name, Cleanup: cleanup, Status: sr.Status, Duration: sr.Duration(), Detail: sr.Summary()})
 	return sr
 }
 
@@ -398,16 +458,4 @@ func notRun(steps []plan.Step, reason string) []result.StepResult {
 		out[i] = result.StepResult{Name: s.Name, Kind: s.Kind, Command: s.Action.Command(), Status: result.Skipped, Error: reason}
 	}
 	return out
-}
-
-// worst is a host's status: ok only when every step and cleanup step is ok
-// or was skipped for a reason other than a failure of its own.
-func worst(lists ...[]result.StepResult) result.Status {
-	status := result.OK
-	for _, list := range lists {
-		for _, s := range list {
-			status = result.Worse(status, s.Status)
-		}
-	}
-	return status
 }

@@ -343,14 +343,19 @@ func TestInterruptBeforeConnecting(t *testing.T) {
 }
 
 // detachWaiter waits, once its step ends, on the detached context a driver
-// undoes its work on.
-type detachWaiter struct{ detachEnded chan error }
+// undoes its work on; it says when it has started and when it undoes.
+type detachWaiter struct {
+	started, undoing chan struct{}
+	detachEnded      chan error
+}
 
 func (detachWaiter) Command() string { return "undo" }
 func (a detachWaiter) Run(ctx context.Context, t driver.Target, _ int) (*host.Output, error) {
+	close(a.started)
 	<-ctx.Done()
 	undo, cancel := t.Detach(ctx, time.Hour)
 	defer cancel()
+	close(a.undoing)
 	<-undo.Done()
 	a.detachEnded <- undo.Err()
 	return nil, ctx.Err()
@@ -358,7 +363,8 @@ func (a detachWaiter) Run(ctx context.Context, t driver.Target, _ int) (*host.Ou
 
 // TestAbortEndsDetachedWork: what a driver undoes after Ctrl-C (on
 // Target.Detach) is cut short by a second Ctrl-C (Runner.Abort), not left to
-// its grace.
+// its grace. Ctrl-C comes once the step runs, the second once it undoes
+// (on timers, a loaded machine let Ctrl-C come before the host was reached).
 func TestAbortEndsDetachedWork(t *testing.T) {
 	l := newLab(t, host.AMD64)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -366,14 +372,20 @@ func TestAbortEndsDetachedWork(t *testing.T) {
 	defer abortNow()
 	r := runner()
 	r.Abort = abort
-	action := detachWaiter{make(chan error, 1)}
-	time.AfterFunc(100*time.Millisecond, cancel)
-	time.AfterFunc(300*time.Millisecond, abortNow)
+	action := detachWaiter{make(chan struct{}), make(chan struct{}), make(chan error, 1)}
 	done := make(chan struct{})
 	go func() {
 		r.Run(ctx, l.hosts, &plan.Plan{Name: "undo", Steps: []plan.Step{{Name: "undo", Kind: "stub.undo", Action: action}}})
 		close(done)
 	}()
+	select {
+	case <-action.started:
+	case <-done:
+		t.Fatal("the run ended before its step started")
+	}
+	cancel()
+	<-action.undoing
+	abortNow()
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):

@@ -25,6 +25,7 @@ type OpenSSH struct {
 	KnownHostsFile string
 	HostKey        ssh.PublicKey
 	netns          *Netns
+	config         string // its sshd_config, to start it again (Restart)
 	cmd            *exec.Cmd
 	exited         chan error
 }
@@ -217,26 +218,34 @@ func (s *OpenSSH) start(dir, hostKeyFile, authorized string, extraConfig []strin
 	if err := os.WriteFile(config, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
 		return err
 	}
+	s.config = config
+	return s.launch()
+}
+
+// launch starts sshd on its config and waits until it listens.
+func (s *OpenSSH) launch() error {
 	stderr := &syncBuffer{}
-	args := []string{SSHDPath, "-D", "-e", "-f", config}
+	args := []string{SSHDPath, "-D", "-e", "-f", s.config}
 	if s.netns != nil {
 		// ip netns exec execs sshd itself: the PID we kill is sshd's.
 		args = append([]string{"ip", "netns", "exec", s.netns.Name}, args...)
 	}
-	s.cmd = exec.Command(args[0], args[1:]...)
-	s.cmd.Stderr = stderr
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Stderr = stderr
 	// sshd's children (one per connection) inherit its stderr: without a
 	// bound, Wait after Kill would wait for the last of them to go.
-	s.cmd.WaitDelay = time.Second
-	if err := s.cmd.Start(); err != nil {
+	cmd.WaitDelay = time.Second
+	if err := cmd.Start(); err != nil {
 		return err
 	}
+	s.cmd = cmd
 	exited := make(chan error, 1)
 	s.exited = exited
-	go func() { exited <- s.cmd.Wait() }()
+	go func() { exited <- cmd.Wait() }()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
 		select {
 		case err := <-exited:
+			s.cmd = nil
 			return fmt.Errorf("sshd exited: %v: %s", err, stderr.String())
 		case <-time.After(20 * time.Millisecond):
 		}
@@ -246,12 +255,32 @@ func (s *OpenSSH) start(dir, hostKeyFile, authorized string, extraConfig []strin
 	}
 	_ = s.cmd.Process.Kill()
 	<-exited
+	s.cmd = nil
 	return fmt.Errorf("sshd did not listen within 10s: %s", stderr.String())
 }
 
 func (s *OpenSSH) stop() {
+	if s.cmd == nil {
+		return // stopped already (Stop)
+	}
 	_ = s.cmd.Process.Kill()
 	<-s.exited
+	s.cmd = nil
+}
+
+// Stop stops sshd, as a host whose sshd died: it refuses connections
+// until Restart.
+func (s *OpenSSH) Stop() { s.stop() }
+
+// Restart starts a stopped sshd again, on the same address, port and keys.
+func (s *OpenSSH) Restart(t testing.TB) {
+	t.Helper()
+	if s.cmd != nil {
+		t.Fatal("sshtest: Restart of an sshd that runs")
+	}
+	if err := s.launch(); err != nil {
+		t.Fatalf("restarting sshd: %v", err)
+	}
 }
 
 func first(a, b string) string {
