@@ -43,7 +43,24 @@ type Host struct {
 	// when Identity is empty; one that is missing is passed over, as ssh does.
 	ConfigIdentities []string
 	IdentitiesOnly   bool // ssh config IdentitiesOnly: the agent's keys are not offered
-	KnownHosts       string
+	// Certificates are the ssh config's CertificateFiles, tokens expanded;
+	// empty: each identity's -cert.pub beside it, as ssh offers them.
+	Certificates []string
+	// IdentityAgent is the ssh config's agent socket; empty: $SSH_AUTH_SOCK,
+	// "none": no agent.
+	IdentityAgent string
+	// KnownHosts is the known_hosts file that keys learnt on first use go
+	// to; KnownHostsFiles are every file the host's key is looked up in,
+	// as ssh reads them: the user's (UserKnownHostsFile) then the system's
+	// (GlobalKnownHostsFile). Missing ones are passed over.
+	KnownHosts      string
+	KnownHostsFiles []string
+	// HostKeyAlias is the name the host's key is recorded under, instead
+	// of its address and port.
+	HostKeyAlias string
+	// Origins say where each setting came from ("hostname": "FILE:LINE",
+	// "default", "inventory"), by ssh -G's key, for everywhere hosts --resolve.
+	Origins map[string]string
 	// HostKeyPolicy is ssh_config's StrictHostKeyChecking: "" (ask, which
 	// a tool that asks nobody treats as yes), "yes", "accept-new" or "no".
 	HostKeyPolicy  string

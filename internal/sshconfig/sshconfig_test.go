@@ -87,9 +87,7 @@ func TestResolveMatchesOpenSSH(t *testing.T) {
 			if got.ProxyJump == "" && want["proxyjump"][0] != "" {
 				t.Errorf("proxyjump: got none, ssh -G says %q", want["proxyjump"][0])
 			}
-			if got.KnownHostsFile != "" {
-				check("userknownhostsfile", got.KnownHostsFile)
-			}
+			check("userknownhostsfile", got.UserKnownHostsFiles[0])
 			if len(got.IdentityFiles) > 0 && strings.Join(got.IdentityFiles, " ") != strings.Join(want["identityfile"], " ") {
 				t.Errorf("identityfile: got %q, ssh -G says %q", got.IdentityFiles, want["identityfile"])
 			}
