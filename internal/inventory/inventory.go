@@ -3,6 +3,7 @@
 package inventory
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -125,6 +126,10 @@ type Options struct {
 	// (sshconfig.None: none); empty: the inventory's defaults.ssh_config,
 	// else what ssh reads by default.
 	SSHConfig string
+	// SSHResolver forces how ssh_config is resolved (sshconfig.ResolverOpenSSH
+	// or ResolverBuiltin); empty: $EVERYWHERE_SSH_RESOLVER, else ssh -G
+	// where ssh is installed.
+	SSHResolver string
 }
 
 // LoadInventory reads and validates an inventory file, resolving its
@@ -170,13 +175,18 @@ func Parse(file string, data []byte, opts Options) (*Inventory, error) {
 			sshFile = resolvePath(filepath.Dir(file), sshFile)
 		}
 	}
-	ssh, err := sshconfig.Load(sshFile)
+	ssh, err := sshconfig.LoadWith(sshFile, sshconfig.Options{Resolver: opts.SSHResolver})
 	switch {
 	case err != nil && sshNode != nil:
 		return nil, yamlfile.Errorf(file, sshNode, "defaults: ssh_config: %v", err)
 	case err != nil:
 		return nil, err
 	}
+	queries := make([]sshconfig.Query, len(raw.Hosts))
+	for i, rh := range raw.Hosts {
+		queries[i] = queryFor(rh.Address, rh.settings, raw.Defaults.settings)
+	}
+	ssh.Prefetch(context.Background(), queries, prefetchLimit)
 	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults.settings, resolver: resolver{ssh: ssh}, seen: map[string]int{}}
 	inv := &Inventory{File: file}
 	for i, rh := range raw.Hosts {

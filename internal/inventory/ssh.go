@@ -24,10 +24,7 @@ type resolver struct {
 // inventory's) over the ssh config, as ssh -l and -p win over it (and are
 // what its Match user, %r and %p see). depth counts the jumps that led here.
 func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host, error) {
-	q := sshconfig.Query{Alias: alias, User: first(own.User, defaults.User), Port: first(own.Port, defaults.Port)}
-	if q.Port < 1 || q.Port > 65535 {
-		q.Port = 0 // refused below, where the inventory says it
-	}
+	q := queryFor(alias, own, defaults)
 	cs, err := r.ssh.ResolveFor(context.Background(), q)
 	if err != nil {
 		return Host{}, err
@@ -104,6 +101,19 @@ func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host
 	return h, nil
 }
 
+// queryFor is what the ssh config is asked of alias: the user and port
+// that win over it (ssh -l, -p).
+func queryFor(alias string, own, defaults settings) sshconfig.Query {
+	q := sshconfig.Query{Alias: alias, User: first(own.User, defaults.User), Port: first(own.Port, defaults.Port)}
+	if q.Port < 1 || q.Port > 65535 {
+		q.Port = 0 // refused where the inventory says it
+	}
+	return q
+}
+
+// prefetchLimit is how many ssh -G run at once while an inventory loads.
+const prefetchLimit = 8
+
 // withOrigin is origins with key set to at, the map copied: one host's
 // origins may be another's (the config answers an alias once).
 func withOrigin(origins map[string]string, key, at string) map[string]string {
@@ -135,6 +145,11 @@ func (r resolver) jumps(spec string, defaults settings, depth int) ([]Host, erro
 		}
 		if i > 0 {
 			h.Jumps, h.ProxyCommand = nil, ""
+			// ssh reaches this hop with ssh -J the one before: the same
+			// host, port and user twice is a loop it refuses.
+			if prev := hops[len(hops)-1]; prev.Address == h.Address && prev.Port == h.Port && prev.User == h.User {
+				return nil, fmt.Errorf("jumphost loop via %s", prev.Address)
+			}
 		}
 		// A hop's own hops come before it: flatten them into the chain.
 		hops = append(append(hops, h.Jumps...), h)

@@ -141,4 +141,3 @@ func (c *Config) pathList(q Query, key, line string) []string {
 	}
 	return paths
 }
-

@@ -236,6 +236,9 @@ func (c *Config) Prefetch(ctx context.Context, queries []Query, limit int) {
 	slots := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for _, q := range queries {
+		if q.Alias == "" {
+			continue
+		}
 		slots <- struct{}{}
 		wg.Add(1)
 		go func() {
@@ -321,6 +324,9 @@ var Keys = []string{"hostname", "port", "user", "identityfile", "certificatefile
 func (s Settings) Value(key string) string {
 	switch v := s.field(key).(type) {
 	case []string:
+		if len(v) == 0 && strings.HasSuffix(key, "knownhostsfile") {
+			return "none"
+		}
 		return strings.Join(v, " ")
 	case bool:
 		if v {

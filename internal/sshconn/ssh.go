@@ -171,9 +171,6 @@ func (d *Dialer) handshake(ctx context.Context, h inventory.Host, via *ssh.Clien
 	fail := func(kind error, format string, args ...any) *ConnectError {
 		return &ConnectError{Host: h.Name, Addr: h.Addr(), Kind: kind, Detail: fmt.Sprintf(format, args...)}
 	}
-	if h.HostKeyPolicy == "no" && !d.AcceptNewHostKeys {
-		return nil, fail(ErrHostKeyUnknown, "StrictHostKeyChecking no (ssh config) would accept any key, a changed one too; everywhere does not: set StrictHostKeyChecking accept-new, or rerun with --accept-new-host-keys to trust new keys on first use (a changed key is still refused)")
-	}
 	auth, closeAgent, tried, err := d.authMethods(h)
 	if err != nil {
 		return nil, fail(ErrAuth, "%v", err)
@@ -545,8 +542,10 @@ func (e *hostKeyError) Error() string { return e.detail }
 // offers none of them.
 func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback, algorithms []string, expected string, err error) {
 	// StrictHostKeyChecking accept-new asks for what the flag does, for
-	// this host alone; "no" gets here only with the flag (see handshake).
-	acceptNew := d.AcceptNewHostKeys || h.HostKeyPolicy == "accept-new"
+	// this host alone. "no" is taken as accept-new: ssh then records new
+	// keys as well, and connects where the key changed, which everywhere
+	// never does.
+	acceptNew := d.AcceptNewHostKeys || h.HostKeyPolicy == "accept-new" || h.HostKeyPolicy == "no"
 	set, err := d.knownHostsSet(h, acceptNew)
 	if err != nil {
 		return nil, nil, "", err
