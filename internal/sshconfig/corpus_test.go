@@ -283,7 +283,7 @@ var resolvers = []string{sshconfig.ResolverOpenSSH, sshconfig.ResolverBuiltin}
 // TestCorpus runs every corpus case through ssh -G and both resolvers, and
 // connects as real ssh and as everywhere (each resolver) to real sshds.
 func TestCorpus(t *testing.T) {
-	requireSSH(t)
+	sshconfig.RequireSSH(t)
 	sshtest.RequireOpenSSH(t)
 	if len(corpus) < 80 {
 		t.Errorf("the corpus has %d cases; keep at least 80", len(corpus))
@@ -394,16 +394,6 @@ func expandTemplate(t *testing.T, text string, env *corpusEnv) string {
 		t.Fatal(err)
 	}
 	return b.String()
-}
-
-func requireSSH(t testing.TB) {
-	t.Helper()
-	if _, err := exec.LookPath("ssh"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("ssh missing under CI: install openssh-client")
-		}
-		t.Skip("ssh not installed (apt-get install openssh-client)")
-	}
 }
 
 // sshG is what ssh -G prints for q, each key's values in order.
