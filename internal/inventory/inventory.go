@@ -50,12 +50,12 @@ type Host struct {
 	// IdentityAgent is the ssh config's agent socket; empty: $SSH_AUTH_SOCK,
 	// "none": no agent.
 	IdentityAgent string
-	// KnownHosts is the known_hosts file that keys learnt on first use go
-	// to; KnownHostsFiles are every file the host's key is looked up in,
-	// as ssh reads them: the user's (UserKnownHostsFile) then the system's
-	// (GlobalKnownHostsFile). Missing ones are passed over.
-	KnownHosts      string
-	KnownHostsFiles []string
+	// KnownHosts is the known_hosts file read first, and the one keys
+	// learnt on first use go to; MoreKnownHosts are the others ssh reads,
+	// in order: UserKnownHostsFile's others, then GlobalKnownHostsFile's.
+	// Missing ones are passed over.
+	KnownHosts     string
+	MoreKnownHosts []string
 	// HostKeyAlias is the name the host's key is recorded under, instead
 	// of its address and port.
 	HostKeyAlias string

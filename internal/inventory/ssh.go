@@ -72,7 +72,10 @@ func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host
 		h.Origins = withOrigin(h.Origins, "userknownhostsfile", "inventory")
 	}
 	h.KnownHosts = resolvePath("", first(append(userFiles, "~/.ssh/known_hosts")...))
-	h.KnownHostsFiles = append(append([]string(nil), userFiles...), cs.GlobalKnownHostsFiles...)
+	if len(userFiles) > 1 {
+		h.MoreKnownHosts = append(h.MoreKnownHosts, userFiles[1:]...)
+	}
+	h.MoreKnownHosts = append(h.MoreKnownHosts, cs.GlobalKnownHostsFiles...)
 	if q.User != "" {
 		h.Origins = withOrigin(h.Origins, "user", "inventory")
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -43,6 +42,8 @@ type pass struct {
 	wantFinal bool
 	o         *options
 	noExec    bool
+	// lookupHost resolves a name for canonicalisation.
+	lookupHost func(ctx context.Context, host string) ([]string, error)
 }
 
 // localInfo is what tokens and Match say of the local side.
@@ -82,7 +83,7 @@ func (c *Config) builtinWith(ctx context.Context, q Query, noExec bool) (Setting
 	if q.Port != 0 {
 		o.scalars["port"] = setting{strconv.Itoa(q.Port), "inventory"}
 	}
-	p := &pass{ctx: ctx, local: local(), q: q, host: q.Alias, original: q.Alias, o: o, noExec: noExec}
+	p := &pass{ctx: ctx, local: local(), q: q, host: q.Alias, original: q.Alias, o: o, noExec: noExec, lookupHost: c.lookupHost}
 	if err := p.files(c.files); err != nil {
 		return Settings{}, err
 	}
@@ -199,7 +200,7 @@ func (p *pass) file(f *file, active *bool, neverMatch bool) error {
 					break
 				}
 				negated := strings.HasPrefix(arg, "!")
-				if matchPattern(p.host, strings.TrimPrefix(arg, "!")) {
+				if MatchPattern(p.host, strings.TrimPrefix(arg, "!")) {
 					if negated {
 						*active = false
 						break
@@ -515,7 +516,7 @@ func (p *pass) canonicalize(host string) (string, error) {
 	resolves := func(name string) bool {
 		ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
 		defer cancel()
-		addrs, err := net.DefaultResolver.LookupHost(ctx, name)
+		addrs, err := p.lookupHost(ctx, name)
 		return err == nil && len(addrs) > 0
 	}
 	fallback := p.o.get("canonicalizefallbacklocal", "yes")

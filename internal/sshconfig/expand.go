@@ -179,10 +179,10 @@ func localHome() string {
 	return home
 }
 
-// matchPattern is match.c's match_pattern: * any run, ? exactly one
+// MatchPattern is match.c's match_pattern: * any run, ? exactly one
 // character, case as written. Iterative, backtracking only to the last *,
 // so that hostile patterns cost O(len(s)·len(pattern)) at worst.
-func matchPattern(s, pattern string) bool {
+func MatchPattern(s, pattern string) bool {
 	si, pi := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {
@@ -221,7 +221,7 @@ func matchPatternList(s, list string, dolower bool) int {
 		if dolower {
 			p = strings.ToLower(p)
 		}
-		if matchPattern(s, p) {
+		if MatchPattern(s, p) {
 			if negated {
 				return -1
 			}

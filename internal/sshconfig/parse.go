@@ -174,6 +174,10 @@ func splitArgs(s string) (args []string, ok bool) {
 // user's, each argument a glob whose directories are passed over (ssh
 // opens one and reads nothing) and whose misses are no error.
 func (f *file) include(l *line, depth int) error {
+	if depth >= maxDepth && len(l.args) > 0 {
+		// Checked before globbing: what the glob finds could not be read.
+		return &errorAt{file: f.path, line: l.num, reason: "Too many recursive configuration includes"}
+	}
 	for _, arg := range l.args {
 		if arg == "" {
 			l.err = `keyword include empty argument`

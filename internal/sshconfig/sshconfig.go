@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,6 +51,8 @@ type Config struct {
 	ssh      string
 	timeout  time.Duration
 	files    []*file // the builtin's parsed top-level files, in order
+	// lookupHost resolves names for CanonicalizeHostname.
+	lookupHost func(ctx context.Context, host string) ([]string, error)
 
 	mu    sync.Mutex
 	cache map[Query]*pending
@@ -70,7 +73,8 @@ func Load(file string) (*Config, error) { return LoadWith(file, Options{}) }
 // explicitly must exist, as with ssh -F. The builtin resolver parses every
 // file now; OpenSSH's is asked per alias, when one is resolved.
 func LoadWith(file string, o Options) (*Config, error) {
-	c := &Config{file: file, resolver: o.Resolver, ssh: o.SSH, timeout: o.Timeout, cache: map[Query]*pending{}}
+	c := &Config{file: file, resolver: o.Resolver, ssh: o.SSH, timeout: o.Timeout, cache: map[Query]*pending{},
+		lookupHost: net.DefaultResolver.LookupHost}
 	if c.resolver == ResolverAuto {
 		c.resolver = os.Getenv(ResolverEnv)
 	}

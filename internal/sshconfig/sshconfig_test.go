@@ -26,6 +26,22 @@ func requireSSH(t testing.TB) {
 	}
 }
 
+// ResolveText resolves alias in data, a config's text, with the builtin,
+// as hostile input: no Match exec is run, no Include read, no name looked
+// up. (For the fuzz target.)
+func ResolveText(data []byte, alias string) (Settings, error) {
+	f, err := parseFile("fuzz", data, true, maxDepth)
+	if err != nil {
+		return Settings{}, err
+	}
+	c := &Config{files: []*file{f}, resolver: ResolverBuiltin, cache: map[Query]*pending{},
+		lookupHost: func(context.Context, string) ([]string, error) { return nil, errors.New("no lookups here") }}
+	return c.builtinWith(context.Background(), Query{Alias: alias}, true)
+}
+
+// ErrExecNotRun is ResolveText's answer where a Match exec would decide.
+var ErrExecNotRun = errNoExec
+
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "config")

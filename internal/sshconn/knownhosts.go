@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/sshconfig"
 )
 
 // knownHosts is one known_hosts file, read whole. x/crypto's knownhosts
@@ -175,7 +177,7 @@ func parseHostMatcher(field string) (hostMatcher, error) {
 		matched := false
 		for _, p := range patterns {
 			negate := strings.HasPrefix(p, "!")
-			if !wildcardMatch(strings.TrimPrefix(p, "!"), name) {
+			if !sshconfig.MatchPattern(name, strings.TrimPrefix(p, "!")) {
 				continue
 			}
 			if negate {
@@ -185,32 +187,6 @@ func parseHostMatcher(field string) (hostMatcher, error) {
 		}
 		return matched
 	}, nil
-}
-
-// wildcardMatch matches s against pattern, where * is any run of
-// characters (dots included, as in OpenSSH) and ? any one character.
-func wildcardMatch(pattern, s string) bool {
-	for pattern != "" {
-		switch pattern[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if wildcardMatch(pattern[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-		}
-		pattern, s = pattern[1:], s[1:]
-	}
-	return s == ""
 }
 
 // hostEntries are the lines that speak for one host.

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -566,13 +565,9 @@ func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback
 	return callback, found.algorithms(), found.expected(), nil
 }
 
-// knownHostsFiles are the files h's key is looked up in: all ssh reads, or
-// the one file an inventory names.
+// knownHostsFiles are the files h's key is looked up in, in ssh's order.
 func knownHostsFiles(h inventory.Host) []string {
-	if len(h.KnownHostsFiles) > 0 {
-		return h.KnownHostsFiles
-	}
-	return []string{h.KnownHosts}
+	return append([]string{h.KnownHosts}, h.MoreKnownHosts...)
 }
 
 // knownHostsSet reads every known_hosts file of h that exists, as ssh
@@ -593,15 +588,6 @@ func (d *Dialer) knownHostsSet(h inventory.Host, acceptNew bool) (knownHostsSet,
 		default:
 			set = append(set, kh)
 		}
-	}
-	if acceptNew && !slices.Contains(knownHostsFiles(h), h.KnownHosts) {
-		// The file new keys go to must be readable too: a key added
-		// there is what a later run finds.
-		kh, err := d.knownHostsFile(h.KnownHosts, true)
-		if err != nil {
-			return nil, err
-		}
-		set = append(set, kh)
 	}
 	if len(set) == 0 && missing != nil {
 		return nil, missing
