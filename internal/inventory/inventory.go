@@ -59,6 +59,9 @@ type Host struct {
 	// HostKeyAlias is the name the host's key is recorded under, instead
 	// of its address and port.
 	HostKeyAlias string
+	// Resolver is what resolved the ssh config: "openssh" (ssh -G) or
+	// "builtin" (everywhere's own).
+	Resolver string
 	// Origins say where each setting came from ("hostname": "FILE:LINE",
 	// "default", "inventory"), by ssh -G's key, for everywhere hosts --resolve.
 	Origins map[string]string

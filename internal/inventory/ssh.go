@@ -41,6 +41,7 @@ func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host
 		ConnectTimeout: first(own.ConnectTimeout, defaults.ConnectTimeout, cs.ConnectTimeout, DefaultConnectTimeout),
 		Keepalive:      first(own.Keepalive, defaults.Keepalive, cs.ServerAliveInterval, DefaultKeepalive),
 		Origins:        cs.Origins,
+		Resolver:       cs.Resolver,
 	}
 	tokens := sshconfig.Tokens{Alias: alias, HostName: h.Address, Port: h.Port, User: h.User, HostKeyAlias: h.HostKeyAlias}
 	expandAll := func(key string, values []string) ([]string, error) {
