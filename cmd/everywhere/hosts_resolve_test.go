@@ -23,16 +23,16 @@ func TestHostsResolve(t *testing.T) {
   HostName 10.213.200.5
   User deploy
   Port 2222
-  IdentityFile `+dir+`/keys/%r@%h
-  CertificateFile `+dir+`/keys/deploy-cert.pub
+  IdentityFile ` + dir + `/keys/%r@%h
+  CertificateFile ` + dir + `/keys/deploy-cert.pub
   ProxyJump bastion
 Host bastion
   HostName 10.213.200.1
   HostKeyAlias bastion.lab
   User ops
-  IdentityFile `+dir+`/keys/bastion
+  IdentityFile ` + dir + `/keys/bastion
 Host *
-  UserKnownHostsFile `+dir+`/known_hosts "`+dir+`/team hosts"
+  UserKnownHostsFile ` + dir + `/known_hosts "` + dir + `/team hosts"
   GlobalKnownHostsFile none
 `
 	inv := filepath.Join(dir, "inv.yaml")
@@ -52,7 +52,7 @@ Host *
 			out := strings.NewReplacer(dir, "$DIR", home, "$HOME", "ssh config resolved by ssh -G", "ssh config resolved by R",
 				"ssh config resolved by everywhere's own resolver", "ssh config resolved by R", `"resolver": "`+r+`"`, `"resolver": "R"`).Replace(stdout)
 			// Columns are as wide as the temporary folder's name, which varies.
-			out = regexp.MustCompile(`  +`).ReplaceAllString(out, "  ")
+			out = regexp.MustCompile(`(\S)  +`).ReplaceAllString(out, "$1  ")
 			golden.Check(t, "hosts-resolve."+format, []byte(out))
 		}
 		writeFile(t, config, "Host other\n  Port 99999\n")
