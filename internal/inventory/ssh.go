@@ -62,11 +62,6 @@ func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host
 	if h.Certificates, err = expandAll("CertificateFile", cs.CertificateFiles); err != nil {
 		return Host{}, err
 	}
-	if a := cs.IdentityAgent; a != "" && !strings.EqualFold(a, "none") && a != "SSH_AUTH_SOCK" && (!strings.HasPrefix(a, "$") || strings.HasPrefix(a, "${")) {
-		if h.IdentityAgent, err = sshconfig.Expand(a, tokens); err != nil {
-			return Host{}, fmt.Errorf("ssh config: host %s: IdentityAgent: %w", alias, err)
-		}
-	}
 	userFiles := cs.UserKnownHostsFiles
 	if kh := first(own.KnownHosts, defaults.KnownHosts); kh != "" {
 		userFiles = []string{kh} // as ssh -o UserKnownHostsFile=…

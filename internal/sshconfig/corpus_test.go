@@ -147,6 +147,11 @@ var corpus = []corpusCase{
 	{name: "CertificateFile", config: "Host web\n  HostName {{.D.Host}}\n  Port {{.D.Port}}\n  IdentityFile {{.CertKey}}\n  CertificateFile {{.Dir}}/certs/user-cert.pub\n", files: map[string]string{"certs/user-cert.pub": "{{.Cert}}"}, alias: "web"},
 	{name: "certificate beside the identity", config: "Host web\n  HostName {{.D.Host}}\n  Port {{.D.Port}}\n  IdentityFile {{.CertKey}}\n", alias: "web"},
 	{name: "CertificateFile hides the one beside", config: "Host web\n  HostName {{.D.Host}}\n  Port {{.D.Port}}\n  IdentityFile {{.CertKey}}\n  CertificateFile {{.Dir}}/absent-cert.pub\n", alias: "web"},
+	{name: "agent key", config: "Host web\n  HostName {{.C.Host}}\n  Port {{.C.Port}}\n  IdentityAgent {{.Agent}}\n", alias: "web"},
+	{name: "agent certificate", config: "Host web\n  HostName {{.D.Host}}\n  Port {{.D.Port}}\n  IdentityAgent {{.Agent}}\n", alias: "web"},
+	{name: "IdentitiesOnly leaves the agent's keys out", config: "Host web\n  HostName {{.C.Host}}\n  Port {{.C.Port}}\n  IdentityAgent {{.Agent}}\n  IdentitiesOnly yes\n", alias: "web"},
+	{name: "CertificateFile with its key in the agent", config: "Host web\n  HostName {{.D.Host}}\n  Port {{.D.Port}}\n  IdentityAgent {{.BareAgent}}\n  CertificateFile {{.CertKey}}-cert.pub\n", alias: "web"},
+	{name: "IdentityAgent from the environment", config: "Host web\n  HostName {{.C.Host}}\n  Port {{.C.Port}}\n  IdentityAgent ${EVW_CORPUS_AGENT}\n", alias: "web"},
 	{name: "user from the config", config: "Host web\n  HostName {{.A.Host}}\n  Port {{.A.Port}}\n  User nobody\n", alias: "web"},
 	{name: "user given over the config", config: "Host web\n  HostName {{.A.Host}}\n  Port {{.A.Port}}\n  User nobody\n", alias: "web", user: "root"},
 	{name: "port given over the config", config: "Host web\n  HostName {{.B.Host}}\n  Port 1\n", alias: "web", port: -1},
@@ -193,12 +198,15 @@ var corpus = []corpusCase{
 
 // corpusEnv is what a case's templates see.
 type corpusEnv struct {
-	A, B, C, D     *sshtest.OpenSSH
-	Dir, KH        string
-	Key, Key2      string // A and B accept Key; C accepts Key2 only
-	CertKey, Cert  string // D accepts CertKey's certificate only; Cert is its text
-	hostCA, userCA *sshtest.CA
-	servers        map[string]*sshtest.OpenSSH
+	A, B, C, D    *sshtest.OpenSSH
+	Dir, KH       string
+	Key, Key2     string // A and B accept Key; C accepts Key2 only
+	CertKey, Cert string // D accepts CertKey's certificate only; Cert is its text
+	// Agent holds Key2 and CertKey with its certificate; BareAgent holds
+	// CertKey alone.
+	Agent, BareAgent string
+	hostCA, userCA   *sshtest.CA
+	servers          map[string]*sshtest.OpenSSH
 }
 
 // Name is how known_hosts names a server.
@@ -266,7 +274,43 @@ func startCorpusServers(t *testing.T) *corpusEnv {
 		t.Fatal(err)
 	}
 	t.Setenv("EVW_CORPUS_DIR", dir)
+	e.Agent = startAgent(t, filepath.Join(dir, "agent.sock"), e.Key2, e.CertKey)
+	bare := filepath.Join(dir, "bare", "id_ed25519")
+	if err := os.MkdirAll(filepath.Dir(bare), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(e.CertKey); err != nil || os.WriteFile(bare, data, 0o600) != nil {
+		t.Fatalf("copying the key: %v", err)
+	}
+	e.BareAgent = startAgent(t, filepath.Join(dir, "bare.sock"), bare)
+	t.Setenv("EVW_CORPUS_AGENT", e.Agent)
 	return e
+}
+
+// startAgent runs an ssh-agent of the test's own on socket, holding keys
+// (and the certificates beside them, which ssh-add loads too).
+func startAgent(t *testing.T, socket string, keys ...string) string {
+	t.Helper()
+	agent := exec.Command("ssh-agent", "-D", "-a", socket)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = agent.Process.Kill()
+		_ = agent.Wait()
+	})
+	for {
+		if _, err := os.Stat(socket); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", keys...)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+socket)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	return socket
 }
 
 func newUserKey(t *testing.T, dir string) *sshtest.UserKey {

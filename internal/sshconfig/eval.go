@@ -580,10 +580,7 @@ func (o *options) settings(q Query, host string, l localInfo) (Settings, error) 
 		s.IdentitiesOnly = isYes(v.value)
 		s.Origins["identitiesonly"] = v.at
 	}
-	if v, ok := o.scalars["identityagent"]; ok {
-		s.IdentityAgent = v.value
-		s.Origins["identityagent"] = v.at
-	}
+
 	if v, ok := o.scalars["hostkeyalias"]; ok {
 		s.HostKeyAlias = strings.ToLower(v.value)
 		s.Origins["hostkeyalias"] = v.at
@@ -644,6 +641,15 @@ func (o *options) settings(q Query, host string, l localInfo) (Settings, error) 
 			out = append(out, expanded)
 		}
 		return out, nil
+	}
+	if v, ok := o.scalars["identityagent"]; ok {
+		// As ssh.c expands it: ~, ${VAR} and %-tokens.
+		agent, err := Expand(v.value, t)
+		if err != nil {
+			return Settings{}, &errorAt{file: v.at, reason: fmt.Sprintf("IdentityAgent: %v", err)}
+		}
+		s.IdentityAgent = agent
+		s.Origins["identityagent"] = v.at
 	}
 	var err error
 	if s.UserKnownHostsFiles, err = known("userknownhostsfile", o.userKnownHosts, []string{"~/.ssh/known_hosts", "~/.ssh/known_hosts2"}); err != nil {
