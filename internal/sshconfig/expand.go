@@ -188,6 +188,9 @@ func MatchPattern(s, pattern string) bool {
 	for si < len(s) {
 		switch {
 		case pi < len(pattern) && pattern[pi] == '*':
+			if pi == len(pattern)-1 {
+				return true // a trailing * takes the rest
+			}
 			star, mark = pi, si
 			pi++
 		case pi < len(pattern) && (pattern[pi] == '?' || pattern[pi] == s[si]):
@@ -212,14 +215,16 @@ func MatchPattern(s, pattern string) bool {
 // does, 0 otherwise; dolower lower-cases the patterns.
 func matchPatternList(s, list string, dolower bool) int {
 	got := 0
-	for _, p := range strings.Split(list, ",") {
+	if dolower {
+		list = strings.ToLower(list)
+	}
+	for rest := list; rest != ""; {
+		var p string
+		p, rest, _ = strings.Cut(rest, ",")
 		negated := strings.HasPrefix(p, "!")
 		p = strings.TrimPrefix(p, "!")
 		if len(p) >= 1023 {
 			return 0
-		}
-		if dolower {
-			p = strings.ToLower(p)
 		}
 		if MatchPattern(s, p) {
 			if negated {

@@ -207,3 +207,27 @@ func TestErrorsAreConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestMatchPattern(t *testing.T) {
+	for _, tc := range []struct {
+		s, pattern string
+		want       bool
+	}{
+		{"web", "web", true}, {"web", "w?b", true}, {"web", "web?", false}, {"web1", "web?", true},
+		{"web", "*", true}, {"", "*", true}, {"", "?", false}, {"web", "w*", true}, {"web", "*b", true},
+		{"web", "*x*", false}, {"a.b.c", "*.c", true}, {"aaab", "*a*b", true}, {"abab", "*a*a*b", true},
+		{"abab", "*a*a*a*", false}, {"Web", "web", false}, {"web", "", false}, {"", "", true},
+	} {
+		if got := MatchPattern(tc.s, tc.pattern); got != tc.want {
+			t.Errorf("MatchPattern(%q, %q) = %v", tc.s, tc.pattern, got)
+		}
+	}
+	for _, tc := range []struct {
+		s, list string
+		want    int
+	}{{"web", "db,web", 1}, {"web", "*,!web", -1}, {"web", "db", 0}, {"web", "WEB", 1}} {
+		if got := matchPatternList(tc.s, tc.list, true); got != tc.want {
+			t.Errorf("matchPatternList(%q, %q) = %d", tc.s, tc.list, got)
+		}
+	}
+}
