@@ -2,7 +2,6 @@ package sshconfig
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -41,7 +40,10 @@ type pass struct {
 	// wantFinal: a Match final (or canonicalisation) asks for a second pass.
 	wantFinal bool
 	o         *options
-	noExec    bool
+	// noExec takes every Match exec as failed without running it: where
+	// only the origins of ssh's answer are wanted (ssh ran them), or the
+	// input is hostile.
+	noExec bool
 	// lookupHost resolves a name for canonicalisation.
 	lookupHost func(ctx context.Context, host string) ([]string, error)
 }
@@ -63,10 +65,6 @@ func local() localInfo {
 func (c *Config) builtin(ctx context.Context, q Query) (Settings, error) {
 	return c.builtinWith(ctx, q, false)
 }
-
-// errNoExec stops a resolution that would run a Match exec command where
-// only the origins of ssh's answer are wanted: ssh has run it already.
-var errNoExec = errors.New("Match exec not run twice")
 
 func (c *Config) builtinWith(ctx context.Context, q Query, noExec bool) (Settings, error) {
 	// Debian's ssh 9.2 refuses these as the 9.6 release does (CVE-2023-51385).
@@ -454,12 +452,11 @@ func (p *pass) match(l *line, path string) (bool, error) {
 			if err != nil {
 				return false, &errorAt{file: path, line: l.num, reason: err.Error()}
 			}
-			if p.noExec {
-				return false, errNoExec
-			}
-			status, err := runExec(p.ctx, cmd)
-			if err != nil {
-				return false, &errorAt{file: path, line: l.num, reason: fmt.Sprintf("match exec '%s' error: %v", cmd, err)}
+			status := 1
+			if !p.noExec {
+				if status, err = runExec(p.ctx, cmd); err != nil {
+					return false, &errorAt{file: path, line: l.num, reason: fmt.Sprintf("match exec '%s' error: %v", cmd, err)}
+				}
 			}
 			r = status == 0
 		default:

@@ -39,9 +39,6 @@ func ResolveText(data []byte, alias string) (Settings, error) {
 	return c.builtinWith(context.Background(), Query{Alias: alias}, true)
 }
 
-// ErrExecNotRun is ResolveText's answer where a Match exec would decide.
-var ErrExecNotRun = errNoExec
-
 func writeConfig(t *testing.T, content string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "config")
