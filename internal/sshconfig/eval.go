@@ -120,7 +120,7 @@ func (c *Config) builtinWith(ctx context.Context, q Query, noExec bool) (Setting
 	}
 	if s.ProxyJump != "" {
 		// ssh.c refuses a ProxyJump that leads back to the host itself.
-		user, jumpHost, jumpPort, _ := ParseJump(lastHop(s.ProxyJump))
+		user, jumpHost, jumpPort, _ := parseJump(lastHop(s.ProxyJump))
 		if jumpHost == host && max(jumpPort, 22) == s.Port && (user == "" || user == s.User) {
 			return Settings{}, fmt.Errorf("%w: %s: jumphost loop via %s", ErrConfig, s.Origins["proxyjump"], jumpHost)
 		}
@@ -336,17 +336,17 @@ func checkJump(spec string) error {
 		return nil
 	}
 	for _, hop := range strings.Split(spec, ",") {
-		if _, _, _, err := ParseJump(hop); err != nil {
+		if _, _, _, err := parseJump(hop); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// ParseJump reads one ProxyJump hop, [user@]host[:port] or
+// parseJump reads one ProxyJump hop, [user@]host[:port] or
 // ssh://[user@]host[:port], as misc.c's parse_ssh_uri and
 // parse_user_host_port do; port 0 is unset.
-func ParseJump(hop string) (user, host string, port int, err error) {
+func parseJump(hop string) (user, host string, port int, err error) {
 	rest := hop
 	uri := strings.HasPrefix(rest, "ssh://")
 	rest = strings.TrimPrefix(rest, "ssh://")
@@ -679,7 +679,7 @@ func isYes(v string) bool { return strings.EqualFold(v, "yes") || strings.EqualF
 func normaliseJump(spec string) string {
 	hops := strings.Split(spec, ",")
 	last := hops[len(hops)-1]
-	user, host, port, err := ParseJump(last)
+	user, host, port, err := parseJump(last)
 	if err != nil {
 		return spec
 	}

@@ -35,10 +35,10 @@ func Expand(s string, t Tokens) (string, error) {
 	return t.percent(s, "CdhikLlnpru")
 }
 
-// ExpandCommand expands a ProxyCommand as ssh does: %-tokens (%h %n %p %r
-// and the others), no ~ and no ${VAR}.
+// ExpandCommand expands a ProxyCommand as sshconnect.c's
+// expand_proxy_command does: %h %k %n %p %r and %% only, no ~, no ${VAR}.
 func ExpandCommand(s string, t Tokens) (string, error) {
-	return t.percent(s, "CdhikLlnpru")
+	return t.percent(s, "hknpr")
 }
 
 // percent substitutes the tokens in allowed, and %%.

@@ -144,25 +144,6 @@ func (c *Config) parseFiles() ([]*file, error) {
 	return []*file{parsed}, nil
 }
 
-// Resolver is the resolver in use: ResolverOpenSSH or ResolverBuiltin.
-func (c *Config) Resolver() string { return c.resolver }
-
-// Files are the files read, Includes with them, in the order ssh reads them.
-func (c *Config) Files() []string {
-	var names []string
-	var walk func(fs []*file)
-	walk = func(fs []*file) {
-		for _, f := range fs {
-			names = append(names, f.path)
-			for _, l := range f.lines {
-				walk(l.included)
-			}
-		}
-	}
-	walk(c.files)
-	return names
-}
-
 // Query is what a host is resolved for: its alias, and the user and port
 // given outside the config (the inventory's, as ssh -l and -p give them),
 // which Match user and %r, %p see.
@@ -278,7 +259,7 @@ func (c *Config) addOrigins(ctx context.Context, q Query, s *Settings) {
 }
 
 func sameValue(key string, a, b Settings) bool {
-	return fmt.Sprint(a.field(key)) == fmt.Sprint(b.field(key))
+	return a.Value(key) == b.Value(key)
 }
 
 // field is the setting under ssh -G's key, for comparisons.

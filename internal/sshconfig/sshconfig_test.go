@@ -64,8 +64,8 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, _ := none.Resolve("web1"); s.HostName != "web1" || s.User != localUser() || s.Port != 22 || len(none.Files()) != 0 || none.Resolver() != ResolverBuiltin {
-		t.Errorf("none: got %+v from %v", s, none.Files())
+	if s, _ := none.Resolve("web1"); s.HostName != "web1" || s.User != localUser() || s.Port != 22 || len(none.files) != 0 || s.Resolver != ResolverBuiltin {
+		t.Errorf("none: got %+v from %v", s, none.files)
 	}
 }
 

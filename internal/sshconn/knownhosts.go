@@ -28,7 +28,6 @@ import (
 // last line and erased that host's pin (issue #11). Here any line that
 // cannot be parsed is an error naming it.
 type knownHosts struct {
-	file    string
 	entries []knownEntry
 	// byName indexes, by each name, the entries whose host field is a list
 	// of plain names (no wildcard, negation or hash), and others holds the
@@ -65,7 +64,7 @@ var errKeyNotKnown = errors.New("no known_hosts line for the host")
 // parseKnownHosts parses data, the content of file, in the format of
 // sshd(8)'s SSH_KNOWN_HOSTS_FILE_FORMAT.
 func parseKnownHosts(file string, data []byte) (*knownHosts, error) {
-	kh := &knownHosts{file: file, byName: map[string][]int{}, revokedKeys: map[string]int{}}
+	kh := &knownHosts{byName: map[string][]int{}, revokedKeys: map[string]int{}}
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		text := strings.Trim(strings.TrimSuffix(string(line), "\r"), " \t")
 		if text == "" || text[0] == '#' {
