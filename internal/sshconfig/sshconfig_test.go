@@ -228,3 +228,40 @@ func TestMatchPattern(t *testing.T) {
 		}
 	}
 }
+
+// TestCanonicalDomains: the builtin tries each CanonicalDomains suffix
+// (names here are answered by a table: none may be looked up off the
+// machine), then re-reads the files with Host matching the canonical name.
+func TestCanonicalDomains(t *testing.T) {
+	file := writeConfig(t, `CanonicalizeHostname yes
+CanonicalDomains a.test b.test
+Host web.b.test
+  Port 2200
+Host *.a.test
+  Port 1
+Host nowhere
+  CanonicalizeFallbackLocal no
+`)
+	cfg, err := LoadWith(file, Options{Resolver: ResolverBuiltin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asked []string
+	cfg.lookupHost = func(_ context.Context, name string) ([]string, error) {
+		asked = append(asked, name)
+		if name == "web.b.test." {
+			return []string{"127.0.0.2"}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	s, err := cfg.Resolve("web")
+	if err != nil || s.HostName != "web.b.test" || s.Port != 2200 || strings.Join(asked, " ") != "web.a.test. web.b.test." {
+		t.Errorf("got %s:%d, %v, asked %v", s.HostName, s.Port, err, asked)
+	}
+	if s, err := cfg.Resolve("x.y.z"); err != nil || s.HostName != "x.y.z" {
+		t.Errorf("more dots than CanonicalizeMaxDots: %+v, %v", s, err)
+	}
+	if _, err := cfg.Resolve("nowhere"); err == nil || !strings.Contains(err.Error(), "Could not resolve host") {
+		t.Errorf("CanonicalizeFallbackLocal no: %v", err)
+	}
+}
