@@ -183,6 +183,21 @@ func localHome() string {
 // character, case as written. Iterative, backtracking only to the last *,
 // so that hostile patterns cost O(len(s)·len(pattern)) at worst.
 func MatchPattern(s, pattern string) bool {
+	// What follows the last * matches the end of s, of its own length:
+	// checked first, it spares the backtracking (*.example.com against
+	// every name is the common case).
+	if last := strings.LastIndexByte(pattern, '*'); last >= 0 && last < len(pattern)-1 {
+		tail := pattern[last+1:]
+		if len(s) < len(tail) {
+			return false
+		}
+		for i := range len(tail) {
+			if tail[i] != '?' && tail[i] != s[len(s)-len(tail)+i] {
+				return false
+			}
+		}
+		s, pattern = s[:len(s)-len(tail)], pattern[:last+1]
+	}
 	si, pi := 0, 0
 	star, mark := -1, 0
 	for si < len(s) {

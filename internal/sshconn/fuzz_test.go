@@ -55,3 +55,27 @@ func FuzzKnownHosts(f *testing.F) {
 		_ = found.expected()
 	})
 }
+
+// BenchmarkHostileKnownHosts parses and looks up 1 MB known_hosts files
+// built to be slow (go test -bench HostileKnownHosts ./internal/sshconn/).
+func BenchmarkHostileKnownHosts(b *testing.B) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	signer, _ := ssh.NewSignerFromKey(priv)
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(signer.PublicKey())))
+	mb := 1 << 20
+	for name, data := range map[string]string{
+		"wildcards": strings.Repeat("*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b "+line+"\n", mb/(len(line)+42)),
+		"hashed":    strings.Repeat(knownhosts.HashHostname("web")+" "+line+"\n", mb/(len(line)+62)),
+		"one-line":  "@cert-authority " + strings.Repeat("*a,", mb/3) + " " + line + "\n",
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				kh, err := parseKnownHosts("bench", []byte(data))
+				if err != nil {
+					b.Fatal(err)
+				}
+				_ = knownHostsSet{kh}.lookup(lookupName(strings.Repeat("a", 200) + ":22"))
+			}
+		})
+	}
+}
