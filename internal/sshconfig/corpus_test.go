@@ -112,6 +112,7 @@ var corpus = []corpusCase{
 	{name: "equals separator", config: "Host=web\n  HostName = {{.B.Host}}\n  Port={{.B.Port}}\n", alias: "web"},
 	{name: "keyword case and tabs", config: "HOST web\n\tHOSTNAME\t{{.B.Host}}\n\tport {{.B.Port}}\n", alias: "web"},
 	{name: "crlf line ends", config: "Host web\r\n  HostName {{.B.Host}}\r\n  Port {{.B.Port}}\r\n", alias: "web"},
+	{name: "NUL ends a line", config: "Host web\n  HostName {{.B.Host}}\x00 junk\n  Port {{.B.Port}}\n", alias: "web"},
 	{name: "comments", config: "# a comment\nHost web # trailing\n  HostName {{.B.Host}} # trailing\n  Port {{.B.Port}}\n", alias: "web"},
 	{name: "quoted value", config: "Host \"web\"\n  HostName \"{{.B.Host}}\"\n  Port \"{{.B.Port}}\"\n", alias: "web"},
 

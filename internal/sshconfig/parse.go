@@ -101,6 +101,9 @@ func parseFile(path string, data []byte, user bool, depth int) (*file, error) {
 // parseLine reads one line as process_config_line_depth does up to the
 // keyword's own parsing; nil for a blank line or a comment.
 func parseLine(s string) *line {
+	if i := strings.IndexByte(s, 0); i >= 0 {
+		s = s[:i] // ssh reads lines as C strings
+	}
 	s = strings.TrimRight(s, " \t\r\n\f")
 	s = strings.TrimLeft(s, " \t")
 	// strdelim: the keyword ends at whitespace or '='; one '=' (with
