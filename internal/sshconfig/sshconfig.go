@@ -86,8 +86,10 @@ func LoadWith(file string, o Options) (*Config, error) {
 	}
 	switch c.resolver {
 	case ResolverAuto:
+		// With no file (ssh -F none) there is nothing to disagree on, and
+		// ssh -G per host would cost a 20,000-host fleet minutes.
 		c.resolver = ResolverBuiltin
-		if _, err := exec.LookPath(c.ssh); err == nil {
+		if _, err := exec.LookPath(c.ssh); err == nil && file != None {
 			c.resolver = ResolverOpenSSH
 		}
 	case ResolverOpenSSH:
