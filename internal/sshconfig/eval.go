@@ -501,13 +501,9 @@ func (p *pass) canonicalize(host string) (string, error) {
 	if _, err := netip.ParseAddr(host); err == nil {
 		return host, nil
 	}
-	mode := strings.ToLower(p.o.get("canonicalizehostname", "no"))
-	_, hasCommand := p.o.scalars["proxycommand"]
-	direct := (!hasCommand || strings.EqualFold(p.o.get("proxycommand", ""), "none")) && (p.o.jumpHost == nil || strings.EqualFold(p.o.jumpHost.value, "none"))
-	if p.o.jumpHost != nil && !strings.EqualFold(p.o.jumpHost.value, "none") {
-		direct = false
-	}
-	if !direct && mode != "always" {
+	// A name a proxy or jump host will look up is left alone, unless always.
+	direct := strings.EqualFold(p.o.get("proxycommand", "none"), "none") && (p.o.jumpHost == nil || strings.EqualFold(p.o.jumpHost.value, "none"))
+	if !direct && !strings.EqualFold(p.o.get("canonicalizehostname", "no"), "always") {
 		return host, nil
 	}
 	resolves := func(name string) bool {
