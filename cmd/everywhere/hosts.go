@@ -1,14 +1,17 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
+	"everywhere/internal/inventory"
 	"everywhere/internal/plan"
 	"everywhere/internal/report"
 	"everywhere/internal/result"
@@ -17,7 +20,8 @@ import (
 
 type hostsOptions struct {
 	fleetOptions
-	format string
+	format  string
+	resolve bool
 }
 
 func newHostsCommand(stdout, stderr io.Writer) *cobra.Command {
@@ -29,7 +33,11 @@ func newHostsCommand(stdout, stderr io.Writer) *cobra.Command {
 uname -m (checked against the declared arch), kernel release and distribution, its Docker
 engine and its LXD, each with its version and API. Exit code 1 when a host is unreachable
 or not the architecture the inventory declares; a host without Docker or LXD is shown as
-such (NOTE says why), not as a failure. --format json prints every probe's facts.`,
+such (NOTE says why), not as a failure. --format json prints every probe's facts.
+
+--resolve connects to nothing: it shows how each host would be reached (address, port,
+user, keys and certificates, known_hosts files, jump hops, labels) and where each came
+from (the ssh config's file:line, the inventory, or ssh's default).`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.format != "table" && o.format != "json" {
@@ -38,6 +46,9 @@ such (NOTE says why), not as a failure. --format json prints every probe's facts
 			targets, err := o.targets()
 			if err != nil {
 				return err
+			}
+			if o.resolve {
+				return writeResolved(stdout, o.format, targets)
 			}
 			res := o.execute(cmd.Context(), stderr, targets, plan.Probes(o.drivers))
 			if o.format == "json" {
@@ -53,6 +64,7 @@ such (NOTE says why), not as a failure. --format json prints every probe's facts
 	}
 	o.register(c.Flags())
 	c.Flags().StringVar(&o.format, "format", "table", "table or json")
+	c.Flags().BoolVar(&o.resolve, "resolve", false, "show how each host resolves (ssh config, inventory), without connecting")
 	return c
 }
 
@@ -191,4 +203,101 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// resolvedHost is how a host would be reached, for hosts --resolve.
+type resolvedHost struct {
+	Name                  string            `json:"name"`
+	Address               string            `json:"address"`
+	Port                  int               `json:"port"`
+	User                  string            `json:"user"`
+	Identity              string            `json:"identity,omitempty"` // the inventory's, offered alone
+	Keys                  []string          `json:"keys,omitempty"`     // the ssh config's, in order
+	Certificates          []string          `json:"certificates,omitempty"`
+	IdentitiesOnly        bool              `json:"identities_only,omitempty"`
+	IdentityAgent         string            `json:"identity_agent,omitempty"`
+	KnownHosts            []string          `json:"known_hosts"`
+	HostKeyAlias          string            `json:"host_key_alias,omitempty"`
+	StrictHostKeyChecking string            `json:"strict_host_key_checking,omitempty"`
+	ProxyCommand          string            `json:"proxy_command,omitempty"`
+	Jumps                 []resolvedHost    `json:"jumps,omitempty"`
+	Labels                []string          `json:"labels,omitempty"`
+	Resolver              string            `json:"resolver,omitempty"`
+	Origins               map[string]string `json:"origins,omitempty"`
+}
+
+func resolved(h inventory.Host) resolvedHost {
+	r := resolvedHost{Name: h.Name, Address: h.Address, Port: h.Port, User: h.User, Identity: h.Identity,
+		Certificates: h.Certificates, IdentitiesOnly: h.IdentitiesOnly, IdentityAgent: h.IdentityAgent,
+		KnownHosts: append([]string{h.KnownHosts}, h.MoreKnownHosts...), HostKeyAlias: h.HostKeyAlias,
+		StrictHostKeyChecking: h.HostKeyPolicy, ProxyCommand: h.ProxyCommand, Labels: h.Labels,
+		Resolver: h.Resolver, Origins: h.Origins}
+	if h.Identity == "" {
+		r.Keys = h.ConfigIdentities
+	}
+	for _, j := range h.Jumps {
+		r.Jumps = append(r.Jumps, resolved(j))
+	}
+	return r
+}
+
+// writeResolved prints how each host would be reached: JSON, or a block of
+// lines per host, each value with where it came from. Every value is
+// inventory or config text: neutralised, one line each.
+func writeResolved(w io.Writer, format string, hosts []inventory.Host) error {
+	var all []resolvedHost
+	for _, h := range hosts {
+		all = append(all, resolved(h))
+	}
+	if format == "json" {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(all)
+	}
+	for i, h := range all {
+		blank := "\n"
+		if i == 0 {
+			blank = ""
+		}
+		by := map[string]string{"openssh": "ssh -G", "builtin": "everywhere's own resolver"}[h.Resolver]
+		if _, err := fmt.Fprintf(w, "%s%s  (ssh config resolved by %s)\n", blank, text.Line(h.Name), by); err != nil {
+			return err
+		}
+		if err := writeTable(w, resolvedRows(h, "  ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// resolvedRows are a host's lines: setting, value, origin.
+func resolvedRows(h resolvedHost, indent string) [][]string {
+	var rows [][]string
+	add := func(label, key, value string) {
+		if value != "" {
+			rows = append(rows, []string{indent + label, value, h.Origins[key]})
+		}
+	}
+	add("address", "hostname", h.Address)
+	add("port", "port", strconv.Itoa(h.Port))
+	add("user", "user", h.User)
+	if h.Identity != "" {
+		add("identity", "", h.Identity+" (inventory)")
+	}
+	add("keys", "identityfile", strings.Join(h.Keys, " "))
+	add("certificates", "certificatefile", strings.Join(h.Certificates, " "))
+	if h.IdentitiesOnly {
+		add("identities only", "identitiesonly", "yes")
+	}
+	add("agent", "identityagent", h.IdentityAgent)
+	add("known_hosts", "userknownhostsfile", strings.Join(h.KnownHosts, " "))
+	add("host key alias", "hostkeyalias", h.HostKeyAlias)
+	add("host key check", "stricthostkeychecking", h.StrictHostKeyChecking)
+	add("proxy command", "proxycommand", h.ProxyCommand)
+	for i, j := range h.Jumps {
+		add(fmt.Sprintf("jump %d", i+1), "proxyjump", fmt.Sprintf("%s (%s@%s:%d)", j.Name, j.User, j.Address, j.Port))
+		rows = append(rows, resolvedRows(j, indent+"  ")[1:]...)
+	}
+	add("labels", "", strings.Join(h.Labels, ", "))
+	return rows
 }

@@ -30,6 +30,7 @@ type fleetOptions struct {
 	inventory         string
 	adHoc             string
 	sshConfig         string
+	sshResolver       string
 	selection         string
 	parallel          int
 	maxHandshakes     int
@@ -55,6 +56,7 @@ func (o *fleetOptions) register(f *pflag.FlagSet) {
 	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them): everywhere's YAML, or an Ansible INI or\nYAML inventory (groups become labels); $EVERYWHERE_INVENTORY")
 	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
 	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
+	f.StringVar(&o.sshResolver, "ssh-resolver", "", "how the ssh config is resolved: openssh (ssh -G, the default where ssh is installed)\nor builtin (everywhere's own); $EVERYWHERE_SSH_RESOLVER")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
 	intAtLeastOne(f, &o.maxHandshakes, "max-handshakes", sshconn.DefaultMaxHandshakes, "SSH handshakes in flight at once (paces dialling a big fleet)")
@@ -76,7 +78,7 @@ func envOr(name, fallback string) string {
 
 // targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	opts := inventory.Options{SSHConfig: o.sshConfig, Blocks: append(o.drivers.Blocks(), run.Blocks()...)}
+	opts := inventory.Options{SSHConfig: o.sshConfig, SSHResolver: o.sshResolver, Blocks: append(o.drivers.Blocks(), run.Blocks()...)}
 	var inv *inventory.Inventory
 	var err error
 	switch {

@@ -22,7 +22,7 @@ func AdHoc(list string, opts Options) (*Inventory, error) {
 	if err != nil {
 		return nil, err
 	}
-	ssh, err := sshconfig.Load(opts.SSHConfig)
+	ssh, err := sshconfig.LoadWith(opts.SSHConfig, sshconfig.Options{Resolver: opts.SSHResolver})
 	if err != nil {
 		return nil, err
 	}

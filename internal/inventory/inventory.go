@@ -3,6 +3,7 @@
 package inventory
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -44,7 +45,27 @@ type Host struct {
 	// when Identity is empty; one that is missing is passed over, as ssh does.
 	ConfigIdentities []string
 	IdentitiesOnly   bool // ssh config IdentitiesOnly: the agent's keys are not offered
-	KnownHosts       string
+	// Certificates are the ssh config's CertificateFiles, tokens expanded;
+	// empty: each identity's -cert.pub beside it, as ssh offers them.
+	Certificates []string
+	// IdentityAgent is the ssh config's agent socket; empty: $SSH_AUTH_SOCK,
+	// "none": no agent.
+	IdentityAgent string
+	// KnownHosts is the known_hosts file read first, and the one keys
+	// learnt on first use go to; MoreKnownHosts are the others ssh reads,
+	// in order: UserKnownHostsFile's others, then GlobalKnownHostsFile's.
+	// Missing ones are passed over.
+	KnownHosts     string
+	MoreKnownHosts []string
+	// HostKeyAlias is the name the host's key is recorded under, instead
+	// of its address and port.
+	HostKeyAlias string
+	// Resolver is what resolved the ssh config: "openssh" (ssh -G) or
+	// "builtin" (everywhere's own).
+	Resolver string
+	// Origins say where each setting came from ("hostname": "FILE:LINE",
+	// "default", "inventory"), by ssh -G's key, for everywhere hosts --resolve.
+	Origins map[string]string
 	// HostKeyPolicy is ssh_config's StrictHostKeyChecking: "" (ask, which
 	// a tool that asks nobody treats as yes), "yes", "accept-new" or "no".
 	HostKeyPolicy  string
@@ -113,6 +134,10 @@ type Options struct {
 	// `lxd:`): driver.Registry.Blocks. A key of a block not listed is an
 	// unknown field.
 	Blocks []BlockDecoder
+	// SSHResolver forces how ssh_config is resolved (sshconfig.ResolverOpenSSH
+	// or ResolverBuiltin); empty: $EVERYWHERE_SSH_RESOLVER, else ssh -G
+	// where ssh is installed.
+	SSHResolver string
 }
 
 // LoadInventory reads and validates an inventory file, resolving its
@@ -159,13 +184,18 @@ func Parse(file string, data []byte, opts Options) (*Inventory, error) {
 			sshFile = resolvePath(filepath.Dir(file), sshFile)
 		}
 	}
-	ssh, err := sshconfig.Load(sshFile)
+	ssh, err := sshconfig.LoadWith(sshFile, sshconfig.Options{Resolver: opts.SSHResolver})
 	switch {
 	case err != nil && sshNode != nil:
 		return nil, yamlfile.Errorf(file, sshNode, "defaults: ssh_config: %v", err)
 	case err != nil:
 		return nil, err
 	}
+	queries := make([]sshconfig.Query, len(raw.Hosts))
+	for i, rh := range raw.Hosts {
+		queries[i] = queryFor(rh.Address, rh.settings, raw.Defaults.settings)
+	}
+	ssh.Prefetch(context.Background(), queries, prefetchLimit)
 	p := &parser{file: file, base: filepath.Dir(file), root: root, defaults: raw.Defaults.settings, resolver: resolver{ssh: ssh}, seen: map[string]int{}, blocks: opts.Blocks}
 	inv := &Inventory{File: file}
 	for i, rh := range raw.Hosts {

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -20,9 +21,11 @@ type resolver struct {
 }
 
 // resolve resolves alias with own (the host's fields) over defaults (the
-// inventory's) over the ssh config. depth counts the jumps that led here.
+// inventory's) over the ssh config, as ssh -l and -p win over it (and are
+// what its Match user, %r and %p see). depth counts the jumps that led here.
 func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host, error) {
-	cs, err := r.ssh.Resolve(alias)
+	q := queryFor(alias, own, defaults)
+	cs, err := r.ssh.ResolveFor(context.Background(), q)
 	if err != nil {
 		return Host{}, err
 	}
@@ -30,49 +33,63 @@ func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host
 		Name:           alias,
 		Address:        cs.HostName,
 		Port:           first(own.Port, defaults.Port, cs.Port, DefaultPort),
-		User:           first(own.User, defaults.User, cs.User, currentUser()),
+		User:           first(q.User, cs.User, currentUser()),
 		IdentitiesOnly: cs.IdentitiesOnly,
+		IdentityAgent:  cs.IdentityAgent,
+		HostKeyAlias:   cs.HostKeyAlias,
 		HostKeyPolicy:  cs.StrictHostKeyChecking,
 		ConnectTimeout: first(own.ConnectTimeout, defaults.ConnectTimeout, cs.ConnectTimeout, DefaultConnectTimeout),
 		Keepalive:      first(own.Keepalive, defaults.Keepalive, cs.ServerAliveInterval, DefaultKeepalive),
+		Origins:        cs.Origins,
+		Resolver:       cs.Resolver,
 	}
-	tokens := sshconfig.Tokens{Alias: alias, HostName: h.Address, Port: h.Port, User: h.User}
-	expand := func(key, v string) (string, error) {
-		out, err := sshconfig.Expand(v, tokens)
-		if err != nil {
-			return "", fmt.Errorf("ssh config: host %s: %s: %w", alias, key, err)
+	tokens := sshconfig.Tokens{Alias: alias, HostName: h.Address, Port: h.Port, User: h.User, HostKeyAlias: h.HostKeyAlias}
+	expandAll := func(key string, values []string) ([]string, error) {
+		var out []string
+		for _, v := range values {
+			e, err := sshconfig.Expand(v, tokens)
+			if err != nil {
+				return nil, fmt.Errorf("ssh config: host %s: %s: %w (at %s)", alias, key, err, cs.Origins[strings.ToLower(key)])
+			}
+			out = append(out, e)
 		}
 		return out, nil
 	}
 	h.Identity = first(own.Identity, defaults.Identity)
-	for _, f := range cs.IdentityFiles {
-		f, err := expand("IdentityFile", f)
-		if err != nil {
-			return Host{}, err
-		}
-		h.ConfigIdentities = append(h.ConfigIdentities, f)
+	if h.ConfigIdentities, err = expandAll("IdentityFile", cs.IdentityFiles); err != nil {
+		return Host{}, err
 	}
-	h.KnownHosts = first(own.KnownHosts, defaults.KnownHosts)
-	if h.KnownHosts == "" && cs.KnownHostsFile != "" {
-		if h.KnownHosts, err = expand("UserKnownHostsFile", cs.KnownHostsFile); err != nil {
-			return Host{}, err
-		}
+	if h.Certificates, err = expandAll("CertificateFile", cs.CertificateFiles); err != nil {
+		return Host{}, err
 	}
-	h.KnownHosts = resolvePath("", first(h.KnownHosts, "~/.ssh/known_hosts"))
+	userFiles := cs.UserKnownHostsFiles
+	if kh := first(own.KnownHosts, defaults.KnownHosts); kh != "" {
+		userFiles = []string{kh} // as ssh -o UserKnownHostsFile=…
+		h.Origins = withOrigin(h.Origins, "userknownhostsfile", "inventory")
+	}
+	h.KnownHosts = resolvePath("", first(append(userFiles, "~/.ssh/known_hosts")...))
+	if len(userFiles) > 1 {
+		h.MoreKnownHosts = append(h.MoreKnownHosts, userFiles[1:]...)
+	}
+	h.MoreKnownHosts = append(h.MoreKnownHosts, cs.GlobalKnownHostsFiles...)
+	if q.User != "" {
+		h.Origins = withOrigin(h.Origins, "user", "inventory")
+	}
+	if q.Port != 0 {
+		h.Origins = withOrigin(h.Origins, "port", "inventory")
+	}
 
 	jump := first(own.ProxyJump, defaults.ProxyJump)
 	switch {
 	case strings.EqualFold(jump, "none"):
 		jump = ""
-	case jump == "" && cs.ProxyJump != "" && cs.ProxyCommand != "":
-		// ssh takes whichever comes first in the file; the parser does not
-		// say which did, and guessing would reach the host another way.
-		return Host{}, fmt.Errorf("ssh config: host %s: both ProxyJump and ProxyCommand are set; keep one", alias)
-	case jump == "" && cs.ProxyJump != "":
+	case jump != "":
+		h.Origins = withOrigin(h.Origins, "proxyjump", "inventory")
+	case cs.ProxyJump != "":
 		jump = cs.ProxyJump
-	case jump == "" && cs.ProxyCommand != "":
-		if h.ProxyCommand, err = expand("ProxyCommand", cs.ProxyCommand); err != nil {
-			return Host{}, err
+	case cs.ProxyCommand != "":
+		if h.ProxyCommand, err = sshconfig.ExpandCommand(cs.ProxyCommand, tokens); err != nil {
+			return Host{}, fmt.Errorf("ssh config: host %s: ProxyCommand: %w", alias, err)
 		}
 	}
 	if jump != "" {
@@ -81,6 +98,30 @@ func (r resolver) resolve(alias string, own, defaults settings, depth int) (Host
 		}
 	}
 	return h, nil
+}
+
+// queryFor is what the ssh config is asked of alias: the user and port
+// that win over it (ssh -l, -p).
+func queryFor(alias string, own, defaults settings) sshconfig.Query {
+	q := sshconfig.Query{Alias: alias, User: first(own.User, defaults.User), Port: first(own.Port, defaults.Port)}
+	if q.Port < 1 || q.Port > 65535 {
+		q.Port = 0 // refused where the inventory says it
+	}
+	return q
+}
+
+// prefetchLimit is how many ssh -G run at once while an inventory loads.
+const prefetchLimit = 8
+
+// withOrigin is origins with key set to at, the map copied: one host's
+// origins may be another's (the config answers an alias once).
+func withOrigin(origins map[string]string, key, at string) map[string]string {
+	out := make(map[string]string, len(origins)+1)
+	for k, v := range origins {
+		out[k] = v
+	}
+	out[key] = at
+	return out
 }
 
 // jumps resolves a ProxyJump list, "[user@]host[:port],…", each hop through
@@ -103,6 +144,11 @@ func (r resolver) jumps(spec string, defaults settings, depth int) ([]Host, erro
 		}
 		if i > 0 {
 			h.Jumps, h.ProxyCommand = nil, ""
+			// ssh reaches this hop with ssh -J the one before: the same
+			// host, port and user twice is a loop it refuses.
+			if prev := hops[len(hops)-1]; prev.Address == h.Address && prev.Port == h.Port && prev.User == h.User {
+				return nil, fmt.Errorf("jumphost loop via %s", prev.Address)
+			}
 		}
 		// A hop's own hops come before it: flatten them into the chain.
 		hops = append(append(hops, h.Jumps...), h)

@@ -43,6 +43,7 @@ hosts:
   - {name: o, arch: amd64, address: web1, user: root, port: 22, proxy_jump: none, connect_timeout: 2s}
   - {name: c, arch: amd64, address: viacmd}
   - {name: j, arch: amd64, address: plain, proxy_jump: "u@[::1]:2222"}
+  - {name: b, arch: amd64, address: both}
 `), Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -71,17 +72,24 @@ hosts:
 	if c := inv.Hosts[2]; c.ProxyCommand != "nc viacmd 22" {
 		t.Errorf("ProxyCommand: %q", c.ProxyCommand)
 	}
+	// ssh takes whichever of ProxyJump and ProxyCommand comes first.
+	if b := inv.Hosts[4]; len(b.Jumps) != 1 || b.Jumps[0].Name != "x" || b.ProxyCommand != "" {
+		t.Errorf("ProxyJump before ProxyCommand: %+v", b)
+	}
+	if c := inv.Hosts[2]; c.ProxyCommand != "nc viacmd 22" {
+		t.Errorf("ProxyCommand: %q", c.ProxyCommand)
+	}
 	if j := inv.Hosts[3]; len(j.Jumps) != 1 || j.Jumps[0].Addr() != "[::1]:2222" || j.Jumps[0].User != "u" {
 		t.Errorf("proxy_jump: %+v", j.Jumps)
 	}
 
 	for _, tc := range []struct{ name, inv, want string }{
-		{"both proxies", "hosts: [{name: b, arch: amd64, address: both}]", "inv.yaml:1: host \"b\": ssh config: host both: both ProxyJump and ProxyCommand are set; keep one"},
 		{"bad hop", "hosts: [{name: b, arch: amd64, address: x, proxy_jump: 'a:http'}]", `inv.yaml:1: host "b": proxy jump "a:http": "a:http": port "http" is not in 1-65535`},
-		{"loop", "hosts: [{name: b, arch: amd64, address: x, proxy_jump: loop}]", "more than 8 jumps deep"},
+		{"loop", "hosts: [{name: b, arch: amd64, address: x, proxy_jump: loop}]", "jumphost loop via loop"},
+		{"deep", "hosts: [{name: b, arch: amd64, address: x, proxy_jump: deep1}]", "more than 8 jumps deep"},
 		{"missing config", "defaults: {ssh_config: nope}\nhosts: [{name: b, arch: amd64, address: x}]", "inv.yaml:1: defaults: ssh_config: ssh config: open " + filepath.Join(dir, "nope")},
 	} {
-		writeFile(t, config, "Host loop\n  ProxyJump loop\nHost both\n  ProxyJump x\n  ProxyCommand nc %h %p\n")
+		writeFile(t, config, "Host loop\n  ProxyJump loop\nHost deep1\n  ProxyJump deep2\nHost deep2\n  ProxyJump deep1\n")
 		_, err := Parse(filepath.Join(dir, "inv.yaml"), []byte(tc.inv), Options{SSHConfig: map[bool]string{true: "", false: config}[strings.Contains(tc.inv, "ssh_config")]})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want %q", tc.name, err, tc.want)

@@ -18,6 +18,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/sshconfig"
 )
 
 // knownHosts is one known_hosts file, read whole. x/crypto's knownhosts
@@ -26,7 +28,6 @@ import (
 // last line and erased that host's pin (issue #11). Here any line that
 // cannot be parsed is an error naming it.
 type knownHosts struct {
-	file    string
 	entries []knownEntry
 	// byName indexes, by each name, the entries whose host field is a list
 	// of plain names (no wildcard, negation or hash), and others holds the
@@ -43,6 +44,7 @@ type knownHosts struct {
 
 // knownEntry is one line of a known_hosts file.
 type knownEntry struct {
+	file   string
 	line   int
 	marker string // "", markerCA or markerRevoked
 	hosts  hostMatcher
@@ -62,7 +64,7 @@ var errKeyNotKnown = errors.New("no known_hosts line for the host")
 // parseKnownHosts parses data, the content of file, in the format of
 // sshd(8)'s SSH_KNOWN_HOSTS_FILE_FORMAT.
 func parseKnownHosts(file string, data []byte) (*knownHosts, error) {
-	kh := &knownHosts{file: file, byName: map[string][]int{}, revokedKeys: map[string]int{}}
+	kh := &knownHosts{byName: map[string][]int{}, revokedKeys: map[string]int{}}
 	for i, line := range bytes.Split(data, []byte("\n")) {
 		text := strings.Trim(strings.TrimSuffix(string(line), "\r"), " \t")
 		if text == "" || text[0] == '#' {
@@ -72,7 +74,7 @@ func parseKnownHosts(file string, data []byte) (*knownHosts, error) {
 		if err != nil {
 			return nil, fmt.Errorf("known_hosts %s:%d: %w; fix or remove that line", file, i+1, err)
 		}
-		e.line = i + 1
+		e.file, e.line = file, i+1
 		if e.names == nil {
 			kh.others = append(kh.others, len(kh.entries))
 		}
@@ -174,7 +176,7 @@ func parseHostMatcher(field string) (hostMatcher, error) {
 		matched := false
 		for _, p := range patterns {
 			negate := strings.HasPrefix(p, "!")
-			if !wildcardMatch(strings.TrimPrefix(p, "!"), name) {
+			if !sshconfig.MatchPattern(name, strings.TrimPrefix(p, "!")) {
 				continue
 			}
 			if negate {
@@ -186,43 +188,16 @@ func parseHostMatcher(field string) (hostMatcher, error) {
 	}, nil
 }
 
-// wildcardMatch matches s against pattern, where * is any run of
-// characters (dots included, as in OpenSSH) and ? any one character.
-func wildcardMatch(pattern, s string) bool {
-	for pattern != "" {
-		switch pattern[0] {
-		case '*':
-			for i := len(s); i >= 0; i-- {
-				if wildcardMatch(pattern[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if s == "" {
-				return false
-			}
-		default:
-			if s == "" || s[0] != pattern[0] {
-				return false
-			}
-		}
-		pattern, s = pattern[1:], s[1:]
-	}
-	return s == ""
-}
-
 // hostEntries are the lines that speak for one host.
 type hostEntries struct {
 	authorities []knownEntry // @cert-authority
 	pins        []knownEntry // plain keys
 }
 
-// lookup finds the entries for addr, in file order: those naming it
-// plainly, and of the others (hashed lines cost an HMAC each) those that
-// match.
-func (kh *knownHosts) lookup(addr string) hostEntries {
-	name := lookupName(addr)
+// lookup finds the entries for name (as lookupName or HostKeyAlias give
+// it), in file order: those naming it plainly, and of the others (hashed
+// lines cost an HMAC each) those that match.
+func (kh *knownHosts) lookup(name string) hostEntries {
 	lines := append(slices.Clone(kh.byName[name]), kh.others...)
 	slices.Sort(lines)
 	var found hostEntries
@@ -260,30 +235,66 @@ func describe(key ssh.PublicKey) string {
 	return key.Type() + " " + ssh.FingerprintSHA256(key)
 }
 
-func (kh *knownHosts) where(e knownEntry) string { return fmt.Sprintf("%s:%d", kh.file, e.line) }
+func (e knownEntry) where() string { return fmt.Sprintf("%s:%d", e.file, e.line) }
 
-// verify decides on key, offered by the server at addr: nil when known_hosts
-// trusts it, errKeyNotKnown when no line speaks for addr, else a
-// *hostKeyError that says why it is refused.
-func (kh *knownHosts) verify(addr string, key ssh.PublicKey) error {
+// knownHostsSet is every known_hosts file ssh reads for a host, in the
+// order it reads them (UserKnownHostsFile, then GlobalKnownHostsFile): a
+// key is trusted when any of them trusts it, as ssh loads them all into
+// one set of keys.
+type knownHostsSet []*knownHosts
+
+func (set knownHostsSet) lookup(name string) hostEntries {
+	var found hostEntries
+	for _, kh := range set {
+		f := kh.lookup(name)
+		found.authorities = append(found.authorities, f.authorities...)
+		found.pins = append(found.pins, f.pins...)
+	}
+	return found
+}
+
+func (set knownHostsSet) revoked(key ssh.PublicKey) *knownEntry {
+	for _, kh := range set {
+		if e := kh.revoked(key); e != nil {
+			return e
+		}
+	}
+	return nil
+}
+
+// hostKeyName is what known_hosts calls the host at addr: its
+// HostKeyAlias (no port, as ssh), else host or [host]:port.
+func hostKeyName(addr, alias string) string {
+	if alias != "" {
+		return strings.ToLower(alias)
+	}
+	return lookupName(addr)
+}
+
+// verify decides on key, offered by the server at addr (known as alias
+// when HostKeyAlias is set): nil when known_hosts trusts it,
+// errKeyNotKnown when no line speaks for it, else a *hostKeyError that
+// says why it is refused.
+func (set knownHostsSet) verify(addr, alias string, key ssh.PublicKey) error {
 	refuse := func(kind error, format string, args ...any) error {
 		return &hostKeyError{kind: kind, detail: fmt.Sprintf(format, args...)}
 	}
-	if e := kh.revoked(key); e != nil {
-		return refuse(ErrHostKeyRevoked, "server offered %s, which %s marks @revoked: it must never be trusted again", describe(plainKey(key)), kh.where(*e))
+	if e := set.revoked(key); e != nil {
+		return refuse(ErrHostKeyRevoked, "server offered %s, which %s marks @revoked: it must never be trusted again", describe(plainKey(key)), e.where())
 	}
-	found := kh.lookup(addr)
+	name := hostKeyName(addr, alias)
+	found := set.lookup(name)
 	offered := describe(key)
 	if cert, ok := key.(*ssh.Certificate); ok {
-		if e := kh.revoked(cert.SignatureKey); e != nil {
-			return refuse(ErrHostKeyRevoked, "server offered a host certificate signed by CA %s, which %s marks @revoked: it must never be trusted again", describe(cert.SignatureKey), kh.where(*e))
+		if e := set.revoked(cert.SignatureKey); e != nil {
+			return refuse(ErrHostKeyRevoked, "server offered a host certificate signed by CA %s, which %s marks @revoked: it must never be trusted again", describe(cert.SignatureKey), e.where())
 		}
 		for _, ca := range found.authorities {
 			if !bytes.Equal(ca.key.Marshal(), cert.SignatureKey.Marshal()) {
 				continue
 			}
-			if err := checkHostCert(addr, cert); err != nil {
-				return refuse(ErrHostKeyChanged, "server offered a host certificate from the CA that %s trusts, but it is not valid for this host: %v", kh.where(ca), err)
+			if err := checkHostCert(addr, alias, cert); err != nil {
+				return refuse(ErrHostKeyChanged, "server offered a host certificate from the CA that %s trusts, but it is not valid for this host: %v", ca.where(), err)
 			}
 			return nil
 		}
@@ -301,22 +312,30 @@ func (kh *knownHosts) verify(addr string, key ssh.PublicKey) error {
 	case len(pins) > 0:
 		return refuse(ErrHostKeyChanged,
 			"server offered %s but %s records %s; this may be an attack. If the host was reinstalled, remove that line (ssh-keygen -R %q -f %s) and verify the new key",
-			offered, kh.where(pins[0]), describe(pins[0].key), knownhosts.Normalize(addr), kh.file)
+			offered, pins[0].where(), describe(pins[0].key), forgetName(addr, alias), pins[0].file)
 	case len(authorities) > 0:
 		return refuse(ErrHostKeyChanged,
 			"server offered %s, but %s trusts this host only with a host certificate signed by CA %s; this may be an attack, or the host's certificate is missing or from another CA",
-			offered, kh.where(authorities[0]), describe(authorities[0].key))
+			offered, authorities[0].where(), describe(authorities[0].key))
 	}
 	return errKeyNotKnown
 }
 
+// forgetName is the name to give ssh-keygen -R for the host.
+func forgetName(addr, alias string) string {
+	if alias != "" {
+		return alias
+	}
+	return knownhosts.Normalize(addr)
+}
+
 // checkHostCert checks a certificate already known to be signed by a
 // trusted CA as OpenSSH does: a host certificate, naming the host (as
-// dialled, without the port) among its principals, within its validity,
+// dialled, without the port; its HostKeyAlias when set) among its principals, within its validity,
 // with no critical option. Unlike OpenSSH, a certificate naming no
 // principals is refused rather than valid for every host the CA covers:
 // one leaked host key would otherwise pass for any of them.
-func checkHostCert(addr string, cert *ssh.Certificate) error {
+func checkHostCert(addr, alias string, cert *ssh.Certificate) error {
 	if cert.CertType != ssh.HostCert {
 		return errors.New("it is a user certificate")
 	}
@@ -326,6 +345,9 @@ func checkHostCert(addr string, cert *ssh.Certificate) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
 		return err
+	}
+	if alias != "" {
+		host = alias
 	}
 	return (&ssh.CertChecker{}).CheckCert(host, cert)
 }
@@ -360,13 +382,13 @@ func (found hostEntries) algorithms() []string {
 
 // expected describes the entries for an error: what the host was expected
 // to present, and where known_hosts says so.
-func (kh *knownHosts) expected(found hostEntries) string {
+func (found hostEntries) expected() string {
 	var lines []string
 	for _, e := range found.authorities {
-		lines = append(lines, fmt.Sprintf("certificate from CA %s at %s", describe(e.key), kh.where(e)))
+		lines = append(lines, fmt.Sprintf("certificate from CA %s at %s", describe(e.key), e.where()))
 	}
 	for _, e := range found.pins {
-		lines = append(lines, fmt.Sprintf("%s at %s", e.key.Type(), kh.where(e)))
+		lines = append(lines, fmt.Sprintf("%s at %s", e.key.Type(), e.where()))
 	}
 	return strings.Join(lines, ", ")
 }
@@ -406,7 +428,7 @@ func readKnownHosts(file string, create bool) (*knownHosts, error) {
 // for addr since the Dialer read it. The file stays locked (flock, so
 // other everywhere processes wait too) from that reading to the append,
 // and the append starts on a line of its own.
-func remember(file, addr string, key ssh.PublicKey) error {
+func remember(file, addr, alias string, key ssh.PublicKey) error {
 	fail := func(err error) error {
 		return &hostKeyError{kind: ErrHostKeyUnknown, detail: fmt.Sprintf("recording host key: %v", err)}
 	}
@@ -426,12 +448,12 @@ func remember(file, addr string, key ssh.PublicKey) error {
 	if err != nil {
 		return fail(err)
 	}
-	if err := kh.verify(addr, key); !errors.Is(err, errKeyNotKnown) {
+	if err := (knownHostsSet{kh}).verify(addr, alias, key); !errors.Is(err, errKeyNotKnown) {
 		return err
 	}
 	// A certificate from an unknown CA was judged as its plain key; that
 	// key is what is pinned.
-	line := knownhosts.Line([]string{knownhosts.Normalize(addr)}, plainKey(key)) + "\n"
+	line := knownhosts.Line([]string{forgetName(addr, alias)}, plainKey(key)) + "\n"
 	if len(data) > 0 && data[len(data)-1] != '\n' {
 		line = "\n" + line
 	}

@@ -328,7 +328,7 @@ func TestHostCertChecks(t *testing.T) {
 			if err := cert.SignCert(rand.Reader, ca); err != nil {
 				t.Fatal(err)
 			}
-			err := checkHostCert("web.example:2222", cert)
+			err := checkHostCert("web.example:2222", "", cert)
 			if (err == nil) != (tt.want == "") || (err != nil && !strings.Contains(err.Error(), tt.want)) {
 				t.Errorf("err = %v, want %q", err, tt.want)
 			}
@@ -351,7 +351,7 @@ func TestHostCertChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := checkHostCert("web.example:2222", key.(*ssh.Certificate)); err == nil || !strings.Contains(err.Error(), "names no principals") {
+		if err := checkHostCert("web.example:2222", "", key.(*ssh.Certificate)); err == nil || !strings.Contains(err.Error(), "names no principals") {
 			t.Errorf("err = %v, want it to name no principals", err)
 		}
 	})
@@ -392,11 +392,11 @@ func TestKnownHostsLookupInFileOrder(t *testing.T) {
 		}
 		return out
 	}
-	found := kh.lookup("127.0.0.1:2201")
+	found := kh.lookup(lookupName("127.0.0.1:2201"))
 	if got := lines(found.pins); fmt.Sprint(got) != "[1 3 4 6]" || fmt.Sprint(lines(found.authorities)) != "[7]" {
 		t.Errorf("pins on lines %v, authorities %v; want [1 3 4 6] and [7]", got, lines(found.authorities))
 	}
-	if got := lines(kh.lookup("a.example:22").pins); fmt.Sprint(got) != "[4 5]" {
+	if got := lines(kh.lookup(lookupName("a.example:22")).pins); fmt.Sprint(got) != "[4 5]" {
 		t.Errorf("a.example: pins on lines %v, want [4 5] (case ignored)", got)
 	}
 }

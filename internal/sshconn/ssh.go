@@ -1,6 +1,7 @@
 package sshconn
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,6 +70,14 @@ type Dialer struct {
 	// identities are the identity files read and parsed, once per file:
 	// opening and parsing one per host took 4% of a 20,000-host run's CPU.
 	identities map[string]identity
+	// certificates are the user certificate files read, once per file.
+	certificates map[string]certFile
+}
+
+// certFile is a user certificate file parsed, or why it could not be.
+type certFile struct {
+	cert *ssh.Certificate
+	err  error
 }
 
 // identity is a private key file parsed, or why it could not be read or parsed.
@@ -90,7 +99,7 @@ func NewDialer(acceptNewHostKeys bool, maxHandshakes int) *Dialer {
 		maxHandshakes = DefaultMaxHandshakes
 	}
 	return &Dialer{AcceptNewHostKeys: acceptNewHostKeys, handshakes: make(chan struct{}, maxHandshakes),
-		knownHosts: map[string]knownHostsDB{}, identities: map[string]identity{}}
+		knownHosts: map[string]knownHostsDB{}, identities: map[string]identity{}, certificates: map[string]certFile{}}
 }
 
 // Conn is one SSH connection to one host; every step runs in a new session
@@ -160,9 +169,6 @@ func (d *Dialer) Dial(ctx context.Context, h inventory.Host) (*Conn, error) {
 func (d *Dialer) handshake(ctx context.Context, h inventory.Host, via *ssh.Client) (*ssh.Client, *ConnectError) {
 	fail := func(kind error, format string, args ...any) *ConnectError {
 		return &ConnectError{Host: h.Name, Addr: h.Addr(), Kind: kind, Detail: fmt.Sprintf(format, args...)}
-	}
-	if h.HostKeyPolicy == "no" && !d.AcceptNewHostKeys {
-		return nil, fail(ErrHostKeyUnknown, "StrictHostKeyChecking no (ssh config) would accept any key, a changed one too; everywhere does not: set StrictHostKeyChecking accept-new, or rerun with --accept-new-host-keys to trust new keys on first use (a changed key is still refused)")
 	}
 	auth, closeAgent, tried, err := d.authMethods(h)
 	if err != nil {
@@ -327,10 +333,12 @@ func (c *Conn) DialContext(ctx context.Context, network, addr string) (net.Conn,
 	return c.client.DialContext(ctx, network, addr)
 }
 
-// authMethods offers the host's identity file (when set) or the ssh
-// config's IdentityFiles, and the keys of a running ssh-agent (unless
-// IdentitiesOnly), else the usual ~/.ssh keys. tried describes them for
-// errors, with the keys skipped and why.
+// authMethods offers what ssh offers: the host's identity file (when set)
+// or the ssh config's IdentityFiles, each with its certificates first (the
+// config's CertificateFiles that certify it, else the -cert.pub beside
+// it), then the keys and certificates of the ssh-agent (unless
+// IdentitiesOnly), and a CertificateFile whose private key only the agent
+// holds. tried describes them for errors, with the keys skipped and why.
 func (d *Dialer) authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeAgent func(), tried string, err error) {
 	closeAgent = func() {}
 	var signers []ssh.Signer
@@ -344,6 +352,15 @@ func (d *Dialer) authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeA
 		home, _ := os.UserHomeDir()
 		keyFiles = []string{filepath.Join(home, ".ssh/id_ed25519"), filepath.Join(home, ".ssh/id_ecdsa"), filepath.Join(home, ".ssh/id_rsa")}
 	}
+	var certs []*ssh.Certificate
+	for _, file := range h.Certificates {
+		if cert, err := d.certificate(file); err == nil {
+			certs = append(certs, cert)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			skipped = append(skipped, fmt.Sprintf("%s skipped: %v", file, err))
+		}
+	}
+	certified := map[*ssh.Certificate]bool{}
 	for _, file := range keyFiles {
 		id := d.identity(file)
 		readErr, parseErr := id.readErr, id.parseErr
@@ -363,17 +380,50 @@ func (d *Dialer) authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeA
 			return nil, closeAgent, "", fmt.Errorf("identity %s is passphrase-protected: load it into ssh-agent (ssh-add %s)", file, file)
 		case parseErr != nil && h.Identity != "":
 			return nil, closeAgent, "", fmt.Errorf("identity %s: %w", file, parseErr)
-		case parseErr == nil:
-			signers = append(signers, id.signer)
-			names = append(names, file)
+		case parseErr != nil:
+			continue
 		}
+		mine := certs
+		if len(h.Certificates) == 0 {
+			// ssh looks beside the key only when no CertificateFile is given.
+			mine = nil
+			if cert, err := d.certificate(file + "-cert.pub"); err == nil {
+				mine = []*ssh.Certificate{cert}
+			}
+		}
+		for _, cert := range mine {
+			if signer, err := ssh.NewCertSigner(cert, id.signer); err == nil {
+				signers = append(signers, signer)
+				names = append(names, fmt.Sprintf("%s with certificate %q", file, cert.KeyId))
+				certified[cert] = true
+			}
+		}
+		signers = append(signers, id.signer)
+		names = append(names, file)
 	}
-	if sock := os.Getenv("SSH_AUTH_SOCK"); sock != "" && !h.IdentitiesOnly {
+	if sock := agentSocket(h.IdentityAgent); sock != "" {
 		if conn, dialErr := net.DialTimeout("unix", sock, 2*time.Second); dialErr == nil {
 			closeAgent = func() { _ = conn.Close() }
-			if agentSigners, _ := agent.NewClient(conn).Signers(); len(agentSigners) > 0 {
-				signers = append(signers, agentSigners...)
-				names = append(names, fmt.Sprintf("%d ssh-agent key(s)", len(agentSigners)))
+			agentSigners, _ := agent.NewClient(conn).Signers()
+			var offered int
+			for _, s := range agentSigners {
+				for _, cert := range certs {
+					if certified[cert] || !bytes.Equal(cert.Key.Marshal(), s.PublicKey().Marshal()) {
+						continue
+					}
+					if signer, err := ssh.NewCertSigner(cert, s); err == nil {
+						signers = append(signers, signer)
+						names = append(names, fmt.Sprintf("certificate %q with its key in ssh-agent", cert.KeyId))
+						certified[cert] = true
+					}
+				}
+				if !h.IdentitiesOnly {
+					signers = append(signers, s)
+					offered++
+				}
+			}
+			if offered > 0 {
+				names = append(names, fmt.Sprintf("%d ssh-agent key(s)", offered))
 			}
 		}
 	}
@@ -385,6 +435,50 @@ func (d *Dialer) authMethods(h inventory.Host) (methods []ssh.AuthMethod, closeA
 		tried += " (" + strings.Join(skipped, "; ") + ")"
 	}
 	return []ssh.AuthMethod{ssh.PublicKeys(signers...)}, closeAgent, tried, nil
+}
+
+// agentSocket is the agent ssh would ask, given IdentityAgent: none is
+// none; SSH_AUTH_SOCK (or unset) and $VAR name environment variables;
+// anything else is the socket's path, already expanded.
+func agentSocket(identityAgent string) string {
+	switch {
+	case strings.EqualFold(identityAgent, "none"):
+		return ""
+	case identityAgent == "" || identityAgent == "SSH_AUTH_SOCK":
+		return os.Getenv("SSH_AUTH_SOCK")
+	case strings.HasPrefix(identityAgent, "$") && !strings.HasPrefix(identityAgent, "${"):
+		return os.Getenv(identityAgent[1:])
+	}
+	return identityAgent
+}
+
+// certificate reads and parses a user certificate file once for the
+// Dialer's life.
+func (d *Dialer) certificate(file string) (*ssh.Certificate, error) {
+	d.cacheMu.Lock()
+	defer d.cacheMu.Unlock()
+	if c, ok := d.certificates[file]; ok {
+		return c.cert, c.err
+	}
+	var c certFile
+	data, err := os.ReadFile(file)
+	switch {
+	case err != nil:
+		c.err = err
+	default:
+		key, _, _, _, err := ssh.ParseAuthorizedKey(data)
+		cert, ok := key.(*ssh.Certificate)
+		switch {
+		case err != nil:
+			c.err = err
+		case !ok:
+			c.err = fmt.Errorf("%s is a %s key, not a certificate", file, key.Type())
+		default:
+			c.cert = cert
+		}
+	}
+	d.certificates[file] = c
+	return c.cert, c.err
 }
 
 // identity reads and parses file once for the Dialer's life.
@@ -441,31 +535,64 @@ type hostKeyError struct {
 
 func (e *hostKeyError) Error() string { return e.detail }
 
-// hostKeyCallback verifies against h.KnownHosts, and returns the host key
-// algorithms to ask for (see knownHosts.algorithms) and what known_hosts
-// expects of the host, for an error when the server offers none of them.
+// hostKeyCallback verifies against every known_hosts file of h, and
+// returns the host key algorithms to ask for (see hostEntries.algorithms)
+// and what known_hosts expects of the host, for an error when the server
+// offers none of them.
 func (d *Dialer) hostKeyCallback(h inventory.Host) (callback ssh.HostKeyCallback, algorithms []string, expected string, err error) {
 	// StrictHostKeyChecking accept-new asks for what the flag does, for
-	// this host alone; "no" gets here only with the flag (see handshake).
-	acceptNew := d.AcceptNewHostKeys || h.HostKeyPolicy == "accept-new"
-	kh, err := d.knownHostsFile(h.KnownHosts, acceptNew)
+	// this host alone. "no" is taken as accept-new: ssh then records new
+	// keys as well, and connects where the key changed, which everywhere
+	// never does.
+	acceptNew := d.AcceptNewHostKeys || h.HostKeyPolicy == "accept-new" || h.HostKeyPolicy == "no"
+	set, err := d.knownHostsSet(h, acceptNew)
 	if err != nil {
 		return nil, nil, "", err
 	}
 	callback = func(addr string, _ net.Addr, key ssh.PublicKey) error {
-		err := kh.verify(addr, key)
+		err := set.verify(addr, h.HostKeyAlias, key)
 		switch {
 		case !errors.Is(err, errKeyNotKnown):
 			return err
 		case !acceptNew:
 			return &hostKeyError{kind: ErrHostKeyUnknown, detail: fmt.Sprintf(
 				"%s is not in %s; verify it and add it (ssh-keyscan -p %d %s), or rerun with --accept-new-host-keys to trust it on first use",
-				describe(plainKey(key)), h.KnownHosts, h.Port, h.Address)}
+				describe(plainKey(key)), strings.Join(knownHostsFiles(h), " nor "), h.Port, h.Address)}
 		}
-		return remember(h.KnownHosts, addr, key)
+		return remember(h.KnownHosts, addr, h.HostKeyAlias, key)
 	}
-	found := kh.lookup(h.Addr())
-	return callback, found.algorithms(), kh.expected(found), nil
+	found := set.lookup(hostKeyName(h.Addr(), h.HostKeyAlias))
+	return callback, found.algorithms(), found.expected(), nil
+}
+
+// knownHostsFiles are the files h's key is looked up in, in ssh's order.
+func knownHostsFiles(h inventory.Host) []string {
+	return append([]string{h.KnownHosts}, h.MoreKnownHosts...)
+}
+
+// knownHostsSet reads every known_hosts file of h that exists, as ssh
+// passes over missing ones; the file new keys go to is created when they
+// may. None at all is an error that says how to make one.
+func (d *Dialer) knownHostsSet(h inventory.Host, acceptNew bool) (knownHostsSet, error) {
+	var set knownHostsSet
+	var missing error
+	for _, file := range knownHostsFiles(h) {
+		kh, err := d.knownHostsFile(file, acceptNew && file == h.KnownHosts)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if missing == nil {
+				missing = err
+			}
+		case err != nil:
+			return nil, err
+		default:
+			set = append(set, kh)
+		}
+	}
+	if len(set) == 0 && missing != nil {
+		return nil, missing
+	}
+	return set, nil
 }
 
 // knownHostsFile parses file once for the Dialer's life: parsing it per

@@ -317,3 +317,28 @@ func FreePort(t testing.TB) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// SignUserKey certifies the public half of key for principals with ca, as
+// ssh-keygen -s CA -I id -n PRINCIPALS KEY.pub does, and returns the
+// certificate's file: KEY-cert.pub beside the key, where ssh looks for it.
+func SignUserKey(t testing.TB, ca *CA, key *UserKey, principals ...string) string {
+	t.Helper()
+	pub := key.IdentityFile + ".pub"
+	if err := os.WriteFile(pub, ssh.MarshalAuthorizedKey(key.Signer.PublicKey()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-q", "-s", ca.KeyFile, "-I", "everywhere-test-user", "-n", strings.Join(principals, ","), pub}
+	if out, err := exec.Command("ssh-keygen", args...).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+	return key.IdentityFile + "-cert.pub"
+}
+
+// WritePublicKey writes ca's public key in authorized_keys form to file,
+// as sshd's TrustedUserCAKeys reads it.
+func (ca *CA) WritePublicKey(t testing.TB, file string) {
+	t.Helper()
+	if err := os.WriteFile(file, ssh.MarshalAuthorizedKey(ca.PublicKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
