@@ -145,12 +145,6 @@ func TestAnsibleInventoryErrors(t *testing.T) {
 	tests := []struct {
 		file, data, want string
 	}{
-		{"hosts", "[targets]\nlocalhost ansible_connection=local\n",
-			`hosts:2: host "localhost": ansible_connection: "local" is not supported (everywhere connects over ssh only)`},
-		{"hosts", "[win]\nw1\n\n[win:vars]\nansible_connection=winrm\nansible_password=x\n",
-			`hosts:5: host "w1": ansible_connection: "winrm" is not supported (everywhere connects over ssh only)`},
-		{"hosts", "[web]\nw1 ansible_ssh_pass=secret\n",
-			`hosts:2: host "w1": ansible_password: password authentication is not supported: use a key (ansible_ssh_private_key_file, ssh-agent)`},
 		{"hosts", "[web]\nw1\n[web:kids]\nx\n", `hosts:3: section [web:kids]: unknown kind "kids" (want [web], [web:vars] or [web:children])`},
 		{"hosts", "[web servers]\nw1\n", `hosts:1: [web servers]: not a section: no spaces, and at most one :vars or :children`},
 		{"hosts", "[usa:children]\nsoutheast\nnortheast\n[southeast]\nh1\n",
@@ -161,25 +155,21 @@ func TestAnsibleInventoryErrors(t *testing.T) {
 		{"hosts", "[web]\nw1 motd='hello\n", `hosts:2: no closing quotation`},
 		{"hosts", "[web]\nw1:\n", `hosts:2: host pattern "w1:" ends in ':' (give a port, or none)`},
 		{"hosts", "[web]\nw1:ssh\n", `hosts:2: host pattern "w1:ssh": port "ssh" is not in 1-65535`},
-		{"hosts", "[web]\nw1 ansible_port=http\n", `hosts:2: host "w1": ansible_port: "http" is not a port in 1-65535`},
 		{"hosts", "[web]\nw1 arch=sparc\n", `hosts:2: host "w1": arch: unknown arch "sparc"`},
 		{"hosts", "[web]\nweb[01:1000000]\n", `hosts:2: host pattern "web[01:1000000]": range [01:1000000]: begin and end of different widths`},
-		{"hosts", "[web]\nweb[1:1000000]\n", `hosts:2: host pattern "web[1:1000000]": range [1:1000000]: more than 10000 hosts`},
+		{"hosts", "[web]\nweb[1:100001]\n", `hosts:2: more than 100000 hosts`},
+		{"hosts", "[web]\nweb[0:999][0:999][0:9]\n", `hosts:2: host pattern "web[0:999][0:999][0:9]": expands to more than 1000000 host names`},
 		{"hosts", "[web]\nweb[1-5]\n", `hosts:2: host pattern "web[1-5]": range [1-5]: want [begin:end] or [begin:end:step]`},
 		{"hosts", "[web]\nweb[c:a]\n", `hosts:2: host pattern "web[c:a]": range [c:a]: begin after end`},
 		{"hosts", "[a:children]\nb\n[b:children]\na\n", `hosts:4: group "a" as a child of "b" makes a loop`},
 		{"hosts", "w1\n---\n", `hosts:2: "---": a YAML document marker; name the file .yaml for Ansible's YAML form`},
 		{"hosts", "#!/usr/bin/env python3\nprint('{}')\n", `hosts:1: a dynamic inventory script: not supported (give the hosts in an INI or YAML inventory)`},
 		{"hosts", "[web]\n", `hosts: no hosts in this Ansible inventory`},
-		{"hosts", "[web]\nw1 ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n",
-			`hosts:2: host "w1": ansible_ssh_common_args: "-o" is not supported (only -J HOST and -o ProxyJump=HOST are; put other options in ~/.ssh/config)`},
 		{"inv.yml", "plugin: amazon.aws.aws_ec2\nregions: [us-east-1]\n",
 			`inv.yml:1: plugin: amazon.aws.aws_ec2: inventory plugins are not supported (give the hosts in an INI or YAML inventory)`},
 		{"inv.yml", "all:\n  hots:\n    a:\n", `inv.yml:2: group all: hots: unknown (a group has hosts:, children: and vars:)`},
 		{"inv.yml", "all:\n  hosts:\n    - a\n", `inv.yml:3: group all: hosts: want a mapping`},
 		{"inv.yml", "all:\n  hosts:\n    a: b\n", `inv.yml:3: host a: want its variables as a mapping, or nothing`},
-		{"inv.yml", "all:\n  hosts:\n    a:\n      ansible_host: [x, y]\n", `inv.yml:4: host "a": ansible_host: want a string`},
-		{"inv.yml", "all:\n  hosts:\n    a:\n      ansible_connection: docker\n", `inv.yml:4: host "a": ansible_connection: "docker" is not supported`},
 		{"inv.yml", "all:\n  hosts:\n    'a b':\n    a_b:\n", `inv.yml:4: host "a_b": its name as everywhere writes it, a_b, is also "a b"'s`},
 	}
 	for _, tt := range tests {
@@ -187,6 +177,78 @@ func TestAnsibleInventoryErrors(t *testing.T) {
 		if err == nil || !strings.HasPrefix(err.Error(), tt.want) {
 			t.Errorf("%q: got error %v\nwant %s", tt.data, err, tt.want)
 		}
+	}
+}
+
+// TestAnsibleLeftOut: hosts that everywhere cannot reach the way Ansible
+// would are left out, each with a warning naming it and the line that
+// says so; the others are kept. Strict refuses the inventory instead.
+func TestAnsibleLeftOut(t *testing.T) {
+	data := `[control]
+localhost ansible_connection=local
+c1 ansible_host=192.0.2.1
+[win]
+w1 ansible_connection=winrm
+[pw]
+p1 ansible_ssh_pass=secret
+p2 ansible_password=''
+[bad]
+b1 ansible_port=http
+b2 ansible_port=70000
+b3 ansible_ssh_common_args='-F /tmp/other_config'
+b4 ansible_ssh_extra_args='-o NoSuchOption=yes'
+b5 ansible_host="{{ ip | default('x') }}"
+b6 ansible_host="{{ ip }}"
+b7 ansible_ssh_common_args='-J a -J b'
+b8 ansible_ssh_common_args='-o "ProxyCommand=nc %h %p" -J j'
+b9 ansible_ssh_common_args='-o HostKeyAlias=other'
+[mixed]
+m1 ansible_connection=ansible.builtin.ssh
+m2 ansible_connection=smart ansible_ssh_common_args='-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null'
+[win:vars]
+ansible_port=5986
+`
+	inv, err := Parse("hosts", []byte(data), noSSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names, warnings []string
+	for _, h := range inv.Hosts {
+		names = append(names, h.Name)
+	}
+	for _, w := range inv.Warnings {
+		warnings = append(warnings, w.String())
+	}
+	if want := "c1 p2 m1 m2"; strings.Join(names, " ") != want {
+		t.Errorf("hosts %v, want %s", names, want)
+	}
+	want := []string{
+		`hosts:2: host "localhost" left out: ansible_connection local: everywhere reaches hosts over ssh only`,
+		`hosts:5: host "w1" left out: ansible_connection winrm: everywhere reaches hosts over ssh only`,
+		`hosts:7: host "p1" left out: a password (ansible_password or ansible_ssh_pass): everywhere logs in with keys only (ansible_ssh_private_key_file, ssh-agent)`,
+		`hosts:10: host "b1" left out: ansible_port "http" is not a number`,
+		`hosts:11: host "b2" left out: ansible_port: -o Port=70000: "70000" is not a port in 1-65535`,
+		`hosts:12: host "b3" left out: ansible_ssh_common_args: -F is not followed by everywhere`,
+		`hosts:13: host "b4" left out: ansible_ssh_extra_args: -o NoSuchOption=yes: not an ssh option (ssh refuses it)`,
+		`hosts:14: host "b5" left out: ansible_host: "{{ ip | default('x') }}": only {{ variable }} is followed, not Jinja expressions, filters or lookups (set the value itself)`,
+		`hosts:15: host "b6" left out: ansible_host: "{{ ip }}": ip is undefined`,
+		`hosts:16: host "b7" left out: ansible_ssh_common_args: -J given twice (ssh refuses: separate the hops with commas)`,
+		`hosts:17: host "b8" left out: ansible_ssh_common_args: -J after a ProxyCommand (ssh refuses the two together)`,
+		`hosts:18: host "b9" left out: ansible_ssh_common_args: -o HostKeyAlias=other: not followed by everywhere`,
+	}
+	if !reflect.DeepEqual(warnings, want) {
+		t.Errorf("warnings\n%s\nwant\n%s", strings.Join(warnings, "\n"), strings.Join(want, "\n"))
+	}
+	if h := inv.Hosts[3]; h.HostKeyPolicy != "no" || h.KnownHosts != "/dev/null" || h.Origins["host_key_policy"] != "hosts:21" {
+		t.Errorf("m2: policy %q known_hosts %q origins %v", h.HostKeyPolicy, h.KnownHosts, h.Origins)
+	}
+	_, err = Parse("hosts", []byte(data), Options{SSHConfig: sshconfig.None, Strict: true})
+	if err == nil || !strings.HasPrefix(err.Error(), want[0]+"\n"+want[1]) || !strings.HasSuffix(err.Error(), "(--strict-inventory)") {
+		t.Errorf("strict: %v", err)
+	}
+	_, err = Parse("hosts", []byte("[a]\nlocalhost ansible_connection=local\n"), noSSHConfig)
+	if err == nil || err.Error() != `hosts: no host everywhere can reach: hosts:2: host "localhost" left out: ansible_connection local: everywhere reaches hosts over ssh only` {
+		t.Errorf("only a local host: %v", err)
 	}
 }
 
@@ -255,7 +317,7 @@ func TestExpandHostPattern(t *testing.T) {
 		{"w[098:100]", "w098 w099 w100", 0},
 	}
 	for _, tt := range tests {
-		names, port, err := expandHostPattern(tt.pattern)
+		names, port, err := expandHostPattern(tt.pattern, maxAnsibleExpanded)
 		if err != nil || strings.Join(names, " ") != tt.names || port != tt.port {
 			t.Errorf("%s: %v port %d err %v, want %s port %d", tt.pattern, names, port, err, tt.names, tt.port)
 		}

@@ -57,6 +57,12 @@ type Host struct {
 	ProxyCommand string
 	Labels       []string
 	Line         int // where the host is declared, for error messages
+	// Origins says where each setting read from an Ansible inventory came
+	// from, as file:line, by the setting's name: "address", "port",
+	// "user", "identity", "proxy_jump", "proxy_command", "known_hosts",
+	// "host_key_policy", "connect_timeout", "keepalive", "arch". A setting
+	// it does not name came from the ssh config or a default.
+	Origins map[string]string
 
 	blocks map[string]any // each registered block, decoded (see Block)
 }
@@ -68,6 +74,29 @@ func (h Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.
 type Inventory struct {
 	File  string
 	Hosts []Host
+	// Warnings are what was read but is not followed: hosts left out of
+	// the run (Ansible's that everywhere cannot reach the way Ansible
+	// would), files passed over. Options.Strict makes them errors.
+	Warnings []Warning
+}
+
+// Warning is something of an inventory read but not followed.
+type Warning struct {
+	File string
+	Line int    // 0: the whole file
+	Host string // the host left out; empty when the warning is not one host's
+	Msg  string
+}
+
+func (w Warning) String() string {
+	at := w.File
+	if w.Line > 0 {
+		at = fmt.Sprintf("%s:%d", w.File, w.Line)
+	}
+	if w.Host != "" {
+		return fmt.Sprintf("%s: host %q left out: %s", at, w.Host, w.Msg)
+	}
+	return fmt.Sprintf("%s: %s", at, w.Msg)
 }
 
 type settings struct {
@@ -108,6 +137,14 @@ type Options struct {
 	// (sshconfig.None: none); empty: the inventory's defaults.ssh_config,
 	// else what ssh reads by default.
 	SSHConfig string
+	// PlaybookDir is a playbook's folder, whose group_vars/ and host_vars/
+	// apply to an Ansible inventory's hosts above the inventory's own, as
+	// with ansible-playbook (ansible-inventory --playbook-dir).
+	PlaybookDir string
+	// Strict refuses an inventory with Warnings (a host that cannot be
+	// reached as Ansible would, a file passed over) instead of leaving
+	// them out.
+	Strict bool
 }
 
 // LoadInventory reads and validates an inventory file, resolving its
