@@ -120,7 +120,7 @@ func (inv *ansibleInventory) errorf(line int, format string, args ...any) error 
 func (inv *ansibleInventory) group(name string, line int) *ansibleGroup {
 	g := inv.groups[name]
 	if g == nil {
-		g = &ansibleGroup{name: name, line: line, vars: map[string]ansibleVar{}}
+		g = &ansibleGroup{name: name, line: line, vars: map[string]ansibleVar{}, priority: 1} // Ansible's default
 		inv.groups[name] = g
 	}
 	return g

@@ -237,6 +237,9 @@ func (inv *ansibleInventory) reach(p *parser, ah *ansibleHost, destination strin
 	}
 	var own settings
 	if at := strings.LastIndexByte(destination, '@'); at >= 0 {
+		if !validRemoteUser(destination[:at]) {
+			return Host{}, &leftOut{dv, fmt.Sprintf("ansible_host %s: ssh refuses a remote user name with these characters", destination)}
+		}
 		cmd.user.first(destination[:at], sshWord{from: dv})
 		destination = destination[at+1:]
 	}

@@ -145,12 +145,13 @@ func (inv *ansibleInventory) iniVar(value string, line int) ansibleVar {
 
 // iniHostValue is a host line's value once shell-split, as Python's
 // literal_eval leaves it: a quoted string unquoted ("'03#pa33w0rd'" is
-// 03#pa33w0rd), a number or anything else as written.
+// 03#pa33w0rd), an integer in decimal (0x16 is 22), anything else as
+// written.
 func iniHostValue(v string) string {
 	if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
 		return v[1 : len(v)-1]
 	}
-	return v
+	return pythonInt(v)
 }
 
 // iniGroupValue is a [group:vars] value: the rest of the line. A quoted
@@ -164,13 +165,30 @@ func iniGroupValue(v string) string {
 			}
 		}
 	}
-	if before, _, found := strings.Cut(v, "#"); found {
-		before = strings.TrimSpace(before)
-		if _, err := strconv.ParseFloat(before, 64); err == nil || before == "True" || before == "False" || before == "None" {
-			return before
-		}
+	literal, _, _ := strings.Cut(v, "#")
+	literal = strings.TrimSpace(literal)
+	if n := pythonInt(literal); n != literal {
+		return n
+	}
+	if _, err := strconv.ParseFloat(literal, 64); literal != v && (err == nil || literal == "True" || literal == "False" || literal == "None") {
+		return literal
 	}
 	return v
+}
+
+// pythonIntLiteral is an integer as Python writes one.
+var pythonIntLiteral = regexp.MustCompile(`^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[1-9][0-9_]*|0+)$`)
+
+// pythonInt is s in decimal when it is a Python integer literal, else s.
+func pythonInt(s string) string {
+	if !pythonIntLiteral.MatchString(s) || strings.Contains(s, "__") || strings.HasSuffix(s, "_") {
+		return s
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
+	if err != nil {
+		return s
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // shellWords splits a line as Python's shlex does in POSIX mode: blanks

@@ -152,6 +152,9 @@ func (c *sshCommand) option(flag byte, arg string, w sshWord) error {
 			c.proxyCommand = sshValue{"none", w, true}
 		}
 	case 'l':
+		if !validRemoteUser(arg) {
+			return fail("-l %s: ssh refuses a remote user name with these characters", arg)
+		}
 		c.user.first(arg, w)
 	case 'p':
 		if _, err := sshPort(arg); err != nil {
@@ -223,6 +226,9 @@ func (c *sshCommand) configLine(line string, w sshWord) error {
 		}
 		c.port.first(arg, w)
 	case "user":
+		if !validRemoteUser(arg) {
+			return fail("ssh refuses a remote user name with these characters")
+		}
 		c.user.first(arg, w)
 	case "hostname":
 		c.hostName.first(arg, w)
@@ -260,6 +266,20 @@ func (c *sshCommand) configLine(line string, w sshWord) error {
 		}
 	}
 	return nil
+}
+
+// validRemoteUser is ssh's check of a user name given on its command
+// line: no shell metacharacters, no "-" after a blank, no "\" at the end.
+func validRemoteUser(s string) bool {
+	if s == "" || strings.HasSuffix(s, "\\") || strings.ContainsAny(s, "'`\";&<>|(){}") {
+		return false
+	}
+	for i := 0; i+1 < len(s); i++ {
+		if (s[i] == ' ' || s[i] == '\t') && s[i+1] == '-' {
+			return false
+		}
+	}
+	return true
 }
 
 // sshPort reads a port as ssh does: a number in 1-65535.

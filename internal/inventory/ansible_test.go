@@ -230,7 +230,7 @@ ansible_port=5986
 		`hosts:11: host "b2" left out: ansible_port: -o Port=70000: "70000" is not a port in 1-65535`,
 		`hosts:12: host "b3" left out: ansible_ssh_common_args: -F is not followed by everywhere`,
 		`hosts:13: host "b4" left out: ansible_ssh_extra_args: -o NoSuchOption=yes: not an ssh option (ssh refuses it)`,
-		`hosts:14: host "b5" left out: ansible_host: "{{ ip | default('x') }}": only {{ variable }} is followed, not Jinja expressions, filters or lookups (set the value itself)`,
+		`hosts:14: host "b5" left out: ansible_host: "{{ ip | default('x') }}": Jinja beyond {{ variable }} is not followed by everywhere (give the value itself)`,
 		`hosts:15: host "b6" left out: ansible_host: "{{ ip }}": ip is undefined`,
 		`hosts:16: host "b7" left out: ansible_ssh_common_args: -J given twice (ssh refuses: separate the hops with commas)`,
 		`hosts:17: host "b8" left out: ansible_ssh_common_args: -J after a ProxyCommand (ssh refuses the two together)`,

@@ -283,7 +283,7 @@ func (t templater) render(name string, v ansibleVar, depth int) (string, error) 
 			return ""
 		}
 		if m == nil {
-			failed = fmt.Errorf("%s: %q: only {{ variable }} is followed, not Jinja expressions, filters or lookups (set the value itself)", name, v.value)
+			failed = fmt.Errorf("%s: %q: Jinja beyond {{ variable }} is not followed by everywhere (give the value itself)", name, v.value)
 			return ""
 		}
 		if s, ok := t.magic[m[1]]; ok {
@@ -302,7 +302,7 @@ func (t templater) render(name string, v ansibleVar, depth int) (string, error) 
 		return "", failed
 	}
 	if strings.Contains(out, "{{") || strings.Contains(v.value, "{%") || strings.Contains(v.value, "{#") {
-		return "", fmt.Errorf("%s: %q: only {{ variable }} is followed, not Jinja statements or unclosed expressions", name, v.value)
+		return "", fmt.Errorf("%s: %q: Jinja beyond {{ variable }} is not followed by everywhere (give the value itself)", name, v.value)
 	}
 	return out, nil
 }
