@@ -257,7 +257,7 @@ func (inv *ansibleInventory) reach(p *parser, ah *ansibleHost, destination strin
 		own.Identity = resolvePath("", cmd.identities[0].value)
 	}
 	if cmd.knownHosts.set {
-		own.KnownHosts = strings.Fields(cmd.knownHosts.value)[0]
+		own.KnownHosts = cmd.knownHosts.value
 		if strings.EqualFold(own.KnownHosts, "none") {
 			own.KnownHosts = "/dev/null"
 		}

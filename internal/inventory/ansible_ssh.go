@@ -248,7 +248,7 @@ func (c *sshCommand) configLine(line string, w sshWord) error {
 		}
 		c.strict.first(policy, w)
 	case "userknownhostsfile":
-		c.knownHosts.first(strings.Join(args, " "), w)
+		c.knownHosts.first(arg, w) // everywhere checks the first file (ssh: each in turn)
 	case "identitiesonly":
 		yes, ok := map[string]bool{"yes": true, "true": true, "no": false, "false": false}[strings.ToLower(arg)]
 		if !ok {
