@@ -57,8 +57,8 @@ func Detect(file string, data []byte) Form {
 // exhausted: distinct hosts, and host names produced by every pattern of
 // the file together (a host listed in several groups counts each time).
 const (
-	maxAnsibleHosts    = 100_000
-	maxAnsibleExpanded = 1_000_000
+	maxAnsibleHosts    = 30_000
+	maxAnsibleExpanded = 300_000
 )
 
 // ansibleInventory is an Ansible inventory as read, before its hosts are
@@ -194,7 +194,7 @@ func (g *ansibleGroup) parentsOrNone() []string {
 func (inv *ansibleInventory) addHosts(names []string, port int, vars map[string]ansibleVar, group string, line int) error {
 	inv.expanded += len(names)
 	if inv.expanded > maxAnsibleExpanded {
-		return inv.errorf(line, "more than %d host names listed in all", maxAnsibleExpanded)
+		return inv.errorf(line, "%v", errTooManyNames)
 	}
 	for _, name := range names {
 		h := inv.hosts[name]

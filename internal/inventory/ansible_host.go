@@ -152,8 +152,7 @@ func (inv *ansibleInventory) host(p *parser, ah *ansibleHost, vars map[string]an
 			return Host{}, err
 		}
 	} else {
-		args, _ := shellWords(ansibleSSHArgs, false)
-		add(declared, "", args...)
+		add(declared, "", strings.Fields(ansibleSSHArgs)...)
 	}
 	if check, v, ok, err := get("ansible_host_key_checking", "ansible_ssh_host_key_checking"); err != nil {
 		return Host{}, err

@@ -305,6 +305,10 @@ func checkPort(pattern, s string) (int, error) {
 	return n, nil
 }
 
+// errTooManyNames is a pattern that would take the inventory past
+// maxAnsibleExpanded host names.
+var errTooManyNames = fmt.Errorf("more than %d host names listed in the inventory (a host counts in each group listing it)", maxAnsibleExpanded)
+
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 // hostRange is one [begin:end(:step)] of a pattern: count values from
@@ -400,7 +404,7 @@ func expandRanges(name string, limit int) ([]string, error) {
 			return nil, nil
 		}
 		if r.count > uint64(limit) || total*r.count > uint64(limit) {
-			return nil, fmt.Errorf("expands to more than %d host names", limit)
+			return nil, errTooManyNames
 		}
 		total *= r.count
 	}

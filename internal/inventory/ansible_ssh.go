@@ -291,14 +291,15 @@ func sshPort(s string) (int, error) {
 	return n, nil
 }
 
+var sshTimeUnits = map[byte]time.Duration{'s': time.Second, 'S': time.Second, 'm': time.Minute, 'M': time.Minute,
+	'h': time.Hour, 'H': time.Hour, 'd': 24 * time.Hour, 'D': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'W': 7 * 24 * time.Hour}
+
 // sshTime reads a time as ssh's convtime does: seconds, or a sequence of
 // numbers each with a unit (s, m, h, d, w); "none" is 0.
 func sshTime(s string) (time.Duration, error) {
 	if strings.EqualFold(s, "none") {
 		return 0, nil
 	}
-	units := map[byte]time.Duration{'s': time.Second, 'S': time.Second, 'm': time.Minute, 'M': time.Minute,
-		'h': time.Hour, 'H': time.Hour, 'd': 24 * time.Hour, 'D': 24 * time.Hour, 'w': 7 * 24 * time.Hour, 'W': 7 * 24 * time.Hour}
 	var total time.Duration
 	rest := s
 	for rest != "" {
@@ -312,7 +313,7 @@ func sshTime(s string) (time.Duration, error) {
 		}
 		unit := time.Second
 		if n < len(rest) {
-			u, ok := units[rest[n]]
+			u, ok := sshTimeUnits[rest[n]]
 			if !ok {
 				return 0, fmt.Errorf("%q is not a time", s)
 			}

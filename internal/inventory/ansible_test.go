@@ -157,8 +157,11 @@ func TestAnsibleInventoryErrors(t *testing.T) {
 		{"hosts", "[web]\nw1:ssh\n", `hosts:2: host pattern "w1:ssh": port "ssh" is not in 1-65535`},
 		{"hosts", "[web]\nw1 arch=sparc\n", `hosts:2: host "w1": arch: unknown arch "sparc"`},
 		{"hosts", "[web]\nweb[01:1000000]\n", `hosts:2: host pattern "web[01:1000000]": range [01:1000000]: begin and end of different widths`},
-		{"hosts", "[web]\nweb[1:100001]\n", `hosts:2: more than 100000 hosts`},
-		{"hosts", "[web]\nweb[0:999][0:999][0:9]\n", `hosts:2: host pattern "web[0:999][0:999][0:9]": expands to more than 1000000 host names`},
+		{"hosts", "[web]\nweb[1:30001]\n", `hosts:2: more than 30000 hosts`},
+		{"hosts", "[web]\nweb[0:999][0:999]\n", `hosts:2: host pattern "web[0:999][0:999]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
+		{"hosts", strings.Repeat("[a]\nw[1:20000]\n", 16), `hosts:32: host pattern "w[1:20000]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
+		{"hosts", "[web]\nn[0:9223372036854775807]\n", `hosts:2: host pattern "n[0:9223372036854775807]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
+		{"hosts", "[web]\nn[0:9223372036854775808]\n", `hosts:2: host pattern "n[0:9223372036854775808]": range [0:9223372036854775808]: want numbers (64-bit) or single letters`},
 		{"hosts", "[web]\nweb[1-5]\n", `hosts:2: host pattern "web[1-5]": range [1-5]: want [begin:end] or [begin:end:step]`},
 		{"hosts", "[web]\nweb[c:a]\n", `hosts:2: host pattern "web[c:a]": range [c:a]: begin after end`},
 		{"hosts", "[a:children]\nb\n[b:children]\na\n", `hosts:4: group "a" as a child of "b" makes a loop`},
@@ -320,6 +323,69 @@ func TestExpandHostPattern(t *testing.T) {
 		names, port, err := expandHostPattern(tt.pattern, maxAnsibleExpanded)
 		if err != nil || strings.Join(names, " ") != tt.names || port != tt.port {
 			t.Errorf("%s: %v port %d err %v, want %s port %d", tt.pattern, names, port, err, tt.names, tt.port)
+		}
+	}
+}
+
+// TestAnsibleScale: ranges at the ends of 64-bit numbers expand without
+// overflowing; a range of 10,001 hosts loads as two of 10,000 do; a
+// ladder of 23 diamond-shaped groups (2^23 paths from top to bottom)
+// loads, each group's depth computed once; and every load of an
+// inventory resolves the same.
+func TestAnsibleScale(t *testing.T) {
+	for pattern, want := range map[string]string{
+		"n[9223372036854775806:9223372036854775807]":  "n9223372036854775806 n9223372036854775807",
+		"n[-9223372036854775808:-9223372036854775807]": "n-9223372036854775808 n-9223372036854775807",
+		"n[9223372036854775800::5]":                    "",
+		"n[9223372036854775800:9223372036854775807:5]": "n9223372036854775800 n9223372036854775805",
+		"n[5:3]": "",
+		"n[-9223372036854775808:9223372036854775807:9223372036854775807]": "n-9223372036854775808 n-1 n9223372036854775806",
+	} {
+		if want == "" && strings.Contains(pattern, "::") {
+			if _, _, err := expandHostPattern(pattern, maxAnsibleExpanded); err == nil {
+				t.Errorf("%s: no error", pattern)
+			}
+			continue
+		}
+		names, _, err := expandHostPattern(pattern, maxAnsibleExpanded)
+		if err != nil || strings.Join(names, " ") != want {
+			t.Errorf("%s: %v %v, want %s", pattern, names, err, want)
+		}
+	}
+	for _, data := range []string{"[a]\nw[00000:10000]\n", "[a]\nw[00000:09999]\n[b]\nx[00000:09999]\n"} {
+		inv, err := Parse("hosts", []byte(data), noSSHConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(inv.Hosts); n != 10001 && n != 20000 {
+			t.Errorf("%q: %d hosts", data, n)
+		}
+	}
+	var ladder strings.Builder
+	ladder.WriteString("[g0]\nbottom\n[g0:vars]\nansible_port=2000\n")
+	for i := 1; i <= 23; i++ {
+		fmt.Fprintf(&ladder, "[l%d:children]\ng%d\n[r%d:children]\ng%d\n[g%d:children]\nl%d\nr%d\n[l%d:vars]\nansible_user=l%d\n", i, i-1, i, i-1, i, i, i, i, i)
+	}
+	inv, err := Parse("hosts", []byte(ladder.String()), noSSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// g0 is the deepest group (47 levels below all): its port wins over
+	// none; l1, at depth 46, is the deepest to set ansible_user.
+	if h := inv.Hosts[0]; h.Port != 2000 || h.User != "l1" || len(h.Labels) != 3*23+1 {
+		t.Errorf("ladder: port %d user %s, %d labels", h.Port, h.User, len(h.Labels))
+	}
+	for _, file := range []string{"edge-old-new-names/hosts", "edge-precedence/hosts", "kolla-multinode/multinode"} {
+		path := filepath.Join("testdata", "ansible", "corpus", file)
+		want, err := Load(path, noSSHConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 20 {
+			got, err := Load(path, noSSHConfig)
+			if err != nil || !reflect.DeepEqual(summary(got), summary(want)) || !reflect.DeepEqual(got.Warnings, want.Warnings) {
+				t.Fatalf("%s reads differently from one load to the next", file)
+			}
 		}
 	}
 }

@@ -20,8 +20,9 @@ import (
 // inventory's, or a playbook's) as Ansible's host_group_vars plugin does.
 type varsDir struct {
 	dir   string
-	cache map[string]map[string]ansibleVar // "group_vars/web" → its vars
-	warn  func(Warning)
+	cache  map[string]map[string]ansibleVar // "group_vars/web" → its vars
+	absent []string                         // group_vars, host_vars: not a folder here
+	warn   func(Warning)
 }
 
 // varsExtensions are the names Ansible tries after NAME itself, in order.
@@ -46,15 +47,18 @@ func (d *varsDir) vars(sub, name string) (map[string]ansibleVar, error) {
 	}
 	d.cache[key] = nil
 	base := filepath.Join(d.dir, sub)
-	info, err := os.Stat(base)
-	switch {
-	case err != nil:
-		return nil, nil
-	case !info.IsDir():
-		if _, warned := d.cache[sub]; !warned {
-			d.cache[sub] = nil
+	if _, seen := d.cache[sub]; !seen { // the folder itself, looked at once
+		d.cache[sub] = nil
+		info, err := os.Stat(base)
+		switch {
+		case err != nil:
+			d.absent = append(d.absent, sub)
+		case !info.IsDir():
+			d.absent = append(d.absent, sub)
 			d.warn(Warning{File: base, Msg: "not a folder: passed over, as Ansible passes it over"})
 		}
+	}
+	if contains(d.absent, sub) {
 		return nil, nil
 	}
 	var files []string
