@@ -19,7 +19,7 @@ import (
 // varsDir reads the group_vars/ and host_vars/ of one folder (the
 // inventory's, or a playbook's) as Ansible's host_group_vars plugin does.
 type varsDir struct {
-	dir   string
+	dir    string
 	cache  map[string]map[string]ansibleVar // "group_vars/web" → its vars
 	absent []string                         // group_vars, host_vars: not a folder here
 	warn   func(Warning)
