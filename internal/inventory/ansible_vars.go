@@ -68,18 +68,19 @@ func (d *varsDir) vars(sub, name string) (map[string]ansibleVar, error) {
 		if err != nil {
 			continue
 		}
-		if info.IsDir() {
+		switch {
+		case info.IsDir():
 			if files, err = varsDirFiles(path, 0); err != nil {
 				return nil, err
 			}
-		} else {
+		case info.Mode().IsRegular():
 			files = []string{path}
 		}
 		break
 	}
 	vars := map[string]ansibleVar{}
 	for _, file := range files {
-		data, err := os.ReadFile(file)
+		data, err := readVarsFile(file)
 		if err != nil {
 			return nil, err
 		}
@@ -97,6 +98,22 @@ func (d *varsDir) vars(sub, name string) (map[string]ansibleVar, error) {
 	}
 	d.cache[key] = vars
 	return vars, nil
+}
+
+// maxVarsFile bounds a vars file read: variables, not data.
+const maxVarsFile = 16 << 20
+
+func readVarsFile(file string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxVarsFile+1))
+	if err == nil && len(data) > maxVarsFile {
+		err = fmt.Errorf("%s: larger than %d MiB: not a vars file", file, maxVarsFile>>20)
+	}
+	return data, err
 }
 
 func varsDirFiles(dir string, depth int) ([]string, error) {
@@ -255,6 +272,10 @@ var (
 // in an error, as in Ansible.
 const maxTemplateDepth = 20
 
+// maxTemplateOutput bounds what a value renders to: a few variables each
+// referring twice to the next would otherwise double it at every level.
+const maxTemplateOutput = 64 << 10
+
 // templater renders the {{ variable }} references of a host's connection
 // variables from its other variables, as Ansible renders them when it
 // connects. Anything else of Jinja (filters, lookups, expressions,
@@ -281,9 +302,14 @@ func (t templater) render(name string, v ansibleVar, depth int) (string, error) 
 		return "", fmt.Errorf("%s: variables refer to each other more than %d deep (a loop?)", name, maxTemplateDepth)
 	}
 	var failed error
+	size := len(v.value)
 	out := jinjaExpr.ReplaceAllStringFunc(v.value, func(expr string) string {
 		m := jinjaName.FindStringSubmatch(expr[2 : len(expr)-2])
 		if failed != nil {
+			return ""
+		}
+		if size > maxTemplateOutput {
+			failed = fmt.Errorf("%s: renders to more than %d bytes", name, maxTemplateOutput)
 			return ""
 		}
 		if m == nil {
@@ -299,7 +325,7 @@ func (t templater) render(name string, v ansibleVar, depth int) (string, error) 
 			return ""
 		}
 		s, err := t.render(m[1], ref, depth+1)
-		failed = err
+		failed, size = err, size+len(s)
 		return s
 	})
 	if failed != nil {
