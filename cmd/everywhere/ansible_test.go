@@ -20,12 +20,7 @@ import (
 // from a group var and one detected, and groups selecting as labels.
 func TestAnsibleINIInventory(t *testing.T) {
 	dir := t.TempDir()
-	signer, key := sshtest.NewUserKey(t, dir)
-	a := sshtest.StartOpenSSHWith(t, sshtest.Options{Host: "127.0.0.1", UserKey: &sshtest.UserKey{Signer: signer, IdentityFile: key}})
-	b := sshtest.StartOpenSSHWith(t, sshtest.Options{Host: "127.0.0.2", UserKey: &sshtest.UserKey{Signer: signer, IdentityFile: key}})
-	known := filepath.Join(dir, "known_hosts")
-	sshtest.WriteKnownHosts(t, known, a.Host, a.Port, a.HostKey)
-	sshtest.AppendKnownHosts(t, known, b.Host, b.Port, b.HostKey)
+	a, b, key, known := twoSSHDs(t, dir, "known_hosts")
 	config := filepath.Join(dir, "ssh_config")
 	writeFile(t, config, "Host *\n  UserKnownHostsFile "+known+"\n")
 	arch, err := host.ParseArch(runtime.GOARCH)
@@ -80,6 +75,19 @@ ansible_ssh_private_key_file=%s
 	}
 }
 
+// twoSSHDs starts two sshds, on 127.0.0.1 and 127.0.0.2, that take one
+// user key (its file returned), their host keys in dir/knownHostsName.
+func twoSSHDs(t *testing.T, dir, knownHostsName string) (a, b *sshtest.OpenSSH, key, known string) {
+	t.Helper()
+	signer, key := sshtest.NewUserKey(t, dir)
+	a = sshtest.StartOpenSSHWith(t, sshtest.Options{Host: "127.0.0.1", UserKey: &sshtest.UserKey{Signer: signer, IdentityFile: key}})
+	b = sshtest.StartOpenSSHWith(t, sshtest.Options{Host: "127.0.0.2", UserKey: &sshtest.UserKey{Signer: signer, IdentityFile: key}})
+	known = filepath.Join(dir, knownHostsName)
+	sshtest.WriteKnownHosts(t, known, a.Host, a.Port, a.HostKey)
+	sshtest.AppendKnownHosts(t, known, b.Host, b.Port, b.HostKey)
+	return a, b, key, known
+}
+
 func readFile(t *testing.T, file string) string {
 	t.Helper()
 	data, err := os.ReadFile(file)
@@ -97,12 +105,7 @@ func readFile(t *testing.T, file string) string {
 // warning naming their line, and --strict-inventory refuses them instead.
 func TestAnsibleGroupVarsAndLeftOut(t *testing.T) {
 	dir := t.TempDir()
-	signer, key := sshtest.NewUserKey(t, dir)
-	a := sshtest.StartOpenSSHWith(t, sshtest.Options{Host: "127.0.0.1", UserKey: &sshtest.UserKey{Signer: signer, IdentityFile: key}})
-	b := sshtest.StartOpenSSHWith(t, sshtest.Options{Host: "127.0.0.2", UserKey: &sshtest.UserKey{Signer: signer, IdentityFile: key}})
-	known := filepath.Join(dir, "fleet known_hosts")
-	sshtest.WriteKnownHosts(t, known, a.Host, a.Port, a.HostKey)
-	sshtest.AppendKnownHosts(t, known, b.Host, b.Port, b.HostKey)
+	a, b, key, known := twoSSHDs(t, dir, "fleet known_hosts")
 	inv := filepath.Join(dir, "hosts")
 	writeFile(t, inv, fmt.Sprintf(`[web]
 web1 ip=%s ansible_port=%d
