@@ -197,6 +197,9 @@ func (inv *ansibleInventory) addHosts(names []string, port int, vars map[string]
 		return inv.errorf(line, "%v", errTooManyNames)
 	}
 	for _, name := range names {
+		if name == "" {
+			return inv.errorf(line, "a host with no name")
+		}
 		h := inv.hosts[name]
 		if h == nil {
 			if len(inv.hosts) == maxAnsibleHosts {

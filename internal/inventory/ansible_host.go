@@ -236,6 +236,9 @@ func (inv *ansibleInventory) reach(p *parser, ah *ansibleHost, destination strin
 	}
 	var own settings
 	if at := strings.LastIndexByte(destination, '@'); at >= 0 {
+		if at == len(destination)-1 {
+			return Host{}, &leftOut{dv, fmt.Sprintf("ansible_host %s: no host after the user (ssh refuses it)", destination)}
+		}
 		if !validRemoteUser(destination[:at]) {
 			return Host{}, &leftOut{dv, fmt.Sprintf("ansible_host %s: ssh refuses a remote user name with these characters", destination)}
 		}

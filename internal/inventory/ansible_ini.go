@@ -293,6 +293,9 @@ func splitHostPort(pattern string) (string, int, error) {
 	case last == len(pattern)-1:
 		return "", 0, fmt.Errorf("host pattern %q ends in ':' (give a port, or none)", pattern)
 	}
+	if last == 0 {
+		return "", 0, fmt.Errorf("host pattern %q: no host before the port", pattern)
+	}
 	port, err := checkPort(pattern, pattern[last+1:])
 	return pattern[:last], port, err
 }
