@@ -157,9 +157,7 @@ func TestAnsibleInventoryErrors(t *testing.T) {
 		{"hosts", "[web]\nw1:ssh\n", `hosts:2: host pattern "w1:ssh": port "ssh" is not in 1-65535`},
 		{"hosts", "[web]\nw1 arch=sparc\n", `hosts:2: host "w1": arch: unknown arch "sparc"`},
 		{"hosts", "[web]\nweb[01:1000000]\n", `hosts:2: host pattern "web[01:1000000]": range [01:1000000]: begin and end of different widths`},
-		{"hosts", "[web]\nweb[1:30001]\n", `hosts:2: more than 30000 hosts`},
 		{"hosts", "[web]\nweb[0:999][0:999]\n", `hosts:2: host pattern "web[0:999][0:999]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
-		{"hosts", strings.Repeat("[a]\nw[1:20000]\n", 16), `hosts:32: host pattern "w[1:20000]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
 		{"hosts", "[web]\nn[0:9223372036854775807]\n", `hosts:2: host pattern "n[0:9223372036854775807]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
 		{"hosts", "[web]\nn[0:9223372036854775808]\n", `hosts:2: host pattern "n[0:9223372036854775808]": range [0:9223372036854775808]: want numbers (64-bit) or single letters`},
 		{"hosts", "[web]\nweb[1-5]\n", `hosts:2: host pattern "web[1-5]": range [1-5]: want [begin:end] or [begin:end:step]`},
@@ -352,13 +350,25 @@ func TestAnsibleScale(t *testing.T) {
 			t.Errorf("%s: %v %v, want %s", pattern, names, err, want)
 		}
 	}
-	for _, data := range []string{"[a]\nw[00000:10000]\n", "[a]\nw[00000:09999]\n[b]\nx[00000:09999]\n"} {
-		inv, err := Parse("hosts", []byte(data), noSSHConfig)
-		if err != nil {
-			t.Fatal(err)
+	for data, want := range map[string]int{"[a]\nw[00000:10000]\n": 10001, "[a]\nw[00000:09999]\n[b]\nx[00000:09999]\n": 20000} {
+		inv := newAnsibleInventory("hosts")
+		if err := inv.readINI([]byte(data)); err != nil || len(inv.hosts) != want {
+			t.Errorf("%q: %d hosts, %v", data, len(inv.hosts), err)
 		}
-		if n := len(inv.Hosts); n != 10001 && n != 20000 {
-			t.Errorf("%q: %d hosts", data, n)
+	}
+	// At the bounds: distinct hosts, and names listed in all (counted
+	// from where earlier lines left them).
+	for _, tt := range []struct {
+		hosts, expanded int
+		data, want      string
+	}{
+		{0, 0, "[a]\nw[1:30001]\n", "hosts:2: more than 30000 hosts"},
+		{0, maxAnsibleExpanded - 5, "[a]\nw[1:5]\nw[1:5]\n", `hosts:3: host pattern "w[1:5]": more than 300000 host names listed in the inventory (a host counts in each group listing it)`},
+	} {
+		inv := newAnsibleInventory("hosts")
+		inv.expanded = tt.expanded
+		if err := inv.readINI([]byte(tt.data)); err == nil || err.Error() != tt.want {
+			t.Errorf("%q after %d names: %v, want %s", tt.data, tt.expanded, err, tt.want)
 		}
 	}
 	var ladder strings.Builder
