@@ -399,3 +399,14 @@ func TestAnsibleScale(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkAnsibleTenThousand reads and resolves an inventory of 10,000
+// hosts with a group var each: go test -bench AnsibleTenThousand.
+func BenchmarkAnsibleTenThousand(b *testing.B) {
+	data := []byte("[web]\nweb[0000:9999].example.com\n[web:vars]\nansible_user=deploy\nansible_ssh_common_args='-o StrictHostKeyChecking=accept-new'\n")
+	for b.Loop() {
+		if _, err := Parse("hosts", data, noSSHConfig); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
