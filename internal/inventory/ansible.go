@@ -3,7 +3,10 @@ package inventory
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -64,7 +67,8 @@ const (
 // ansibleInventory is an Ansible inventory as read, before its hosts are
 // resolved: groups with their vars and children, hosts with their own vars.
 type ansibleInventory struct {
-	file     string
+	file     string // the file being read; once read, the source (a file or a folder)
+	base     string // the folder whose group_vars/ and host_vars/ apply
 	groups   map[string]*ansibleGroup
 	hosts    map[string]*ansibleHost
 	order    []string       // host names, in the order first declared
@@ -83,6 +87,7 @@ type ansibleGroup struct {
 
 type ansibleHost struct {
 	name   string
+	file   string // where it is first listed, at line
 	line   int
 	vars   map[string]ansibleVar
 	groups []string // the groups that list it directly
@@ -104,7 +109,7 @@ type ansibleVar struct {
 func (v ansibleVar) where() string { return fmt.Sprintf("%s:%d", v.file, v.line) }
 
 func newAnsibleInventory(file string) *ansibleInventory {
-	inv := &ansibleInventory{file: file, groups: map[string]*ansibleGroup{}, hosts: map[string]*ansibleHost{}}
+	inv := &ansibleInventory{file: file, base: filepath.Dir(file), groups: map[string]*ansibleGroup{}, hosts: map[string]*ansibleHost{}}
 	inv.group("all", 0)
 	inv.group("ungrouped", 0)
 	return inv
@@ -205,7 +210,7 @@ func (inv *ansibleInventory) addHosts(names []string, port int, vars map[string]
 			if len(inv.hosts) == maxAnsibleHosts {
 				return inv.errorf(line, "more than %d hosts", maxAnsibleHosts)
 			}
-			h = &ansibleHost{name: name, line: line, vars: map[string]ansibleVar{}}
+			h = &ansibleHost{name: name, file: inv.file, line: line, vars: map[string]ansibleVar{}}
 			inv.hosts[name] = h
 			inv.order = append(inv.order, name)
 			if port != 0 {
@@ -283,18 +288,78 @@ func (inv *ansibleInventory) memberOf(h *ansibleHost) []string {
 
 // parseAnsible reads an inventory in one of Ansible's forms.
 func parseAnsible(file string, data []byte, form Form, opts Options) (*Inventory, error) {
-	if bytes.HasPrefix(data, []byte("#!")) {
-		return nil, fmt.Errorf("%s:1: a dynamic inventory script: not supported (give the hosts in an INI or YAML inventory)", file)
-	}
 	inv := newAnsibleInventory(file)
-	var err error
-	if form == FormAnsibleINI {
-		err = inv.readINI(data)
-	} else {
-		err = inv.readYAML(data)
-	}
-	if err != nil {
+	if err := inv.read(data, form); err != nil {
 		return nil, err
 	}
 	return inv.resolve(opts)
+}
+
+func (inv *ansibleInventory) read(data []byte, form Form) error {
+	if bytes.HasPrefix(data, []byte("#!")) {
+		return fmt.Errorf("%s:1: a dynamic inventory script: not supported (give the hosts in an INI or YAML inventory)", inv.file)
+	}
+	if form == FormAnsibleINI {
+		return inv.readINI(data)
+	}
+	return inv.readYAML(data)
+}
+
+// ignoredInInventoryDir are the names Ansible passes over in a folder
+// given as the inventory: hidden ones, the vars folders, and these
+// endings (its INVENTORY_IGNORE_EXTS: .ini among them).
+var (
+	ignoredNames   = regexp.MustCompile(`^(?:\..*|host_vars|group_vars|vars_plugins)$`)
+	ignoredEndings = []string{".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".ini", ".cfg", ".retry"}
+)
+
+// parseAnsibleDir reads a folder given as the inventory, as Ansible does:
+// every file in it and its sub-folders, in sorted order, into one
+// inventory; the group_vars/ and host_vars/ beside those files, in the
+// folder itself, apply.
+func parseAnsibleDir(dir string, opts Options) (*Inventory, error) {
+	inv := newAnsibleInventory(dir)
+	inv.base = dir
+	if err := inv.readDir(dir, 0); err != nil {
+		return nil, err
+	}
+	inv.file = dir
+	return inv.resolve(opts)
+}
+
+func (inv *ansibleInventory) readDir(dir string, depth int) error {
+	if depth > maxVarsDirDepth {
+		return fmt.Errorf("%s: folders nested more than %d deep (a link to itself?)", dir, maxVarsDirDepth)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	for _, e := range entries { // sorted by name, as Ansible sorts them
+		name, path := e.Name(), filepath.Join(dir, e.Name())
+		if ignoredNames.MatchString(name) || slices.ContainsFunc(ignoredEndings, func(end string) bool { return strings.HasSuffix(name, end) }) {
+			continue
+		}
+		info, err := os.Stat(path)
+		switch {
+		case err != nil:
+			return fmt.Errorf("inventory: %w", err)
+		case info.IsDir():
+			err = inv.readDir(path, depth+1)
+		default:
+			var data []byte
+			if data, err = readVarsFile(path); err == nil {
+				inv.file = path
+				form := Detect(path, data)
+				if form == FormEverywhere {
+					return fmt.Errorf("%s: not an Ansible inventory (in the inventory folder %s)", path, dir)
+				}
+				err = inv.read(data, form)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

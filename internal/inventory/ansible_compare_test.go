@@ -18,9 +18,10 @@ import (
 )
 
 // ansibleCase is one inventory of the corpus: a file of testdata/ansible,
-// or a folder of testdata/ansible/corpus holding one inventory file
-// beside its group_vars/ and host_vars/, and perhaps a playbook/ folder
-// with its own (read as with --ansible-playbook-dir).
+// or a folder of testdata/ansible/corpus holding one inventory file (or
+// an inventory/ folder of them) beside its group_vars/ and host_vars/,
+// and perhaps a playbook/ folder with its own (read as with
+// --ansible-playbook-dir).
 type ansibleCase struct {
 	name, file, playbookDir string
 }
@@ -45,7 +46,7 @@ func ansibleCases(t *testing.T) []ansibleCase {
 			switch {
 			case e.Name() == "playbook" && e.IsDir():
 				c.playbookDir = filepath.Join(dir, e.Name())
-			case e.Type().IsRegular() && !strings.HasPrefix(e.Name(), "README"):
+			case e.Type().IsRegular() || e.Name() == "inventory" && e.IsDir(): // a file, or a folder of them
 				if c.file != "" {
 					t.Fatalf("%s: two inventories, %s and %s", dir, c.file, e.Name())
 				}

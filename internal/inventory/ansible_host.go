@@ -36,11 +36,11 @@ func (inv *ansibleInventory) resolve(opts Options) (*Inventory, error) {
 	inv.computeDepths()
 	out := &Inventory{File: inv.file}
 	warn := func(w Warning) { out.Warnings = append(out.Warnings, w) }
-	dirs := []*varsDir{{dir: filepath.Dir(inv.file), cache: map[string]map[string]ansibleVar{}, warn: warn}}
+	dirs := []*varsDir{{dir: inv.base, cache: map[string]map[string]ansibleVar{}, warn: warn}}
 	if opts.PlaybookDir != "" {
 		dirs = append(dirs, &varsDir{dir: opts.PlaybookDir, cache: map[string]map[string]ansibleVar{}, warn: warn})
 	}
-	p := &parser{file: inv.file, base: filepath.Dir(inv.file), resolver: resolver{ssh: ssh}}
+	p := &parser{file: inv.file, base: inv.base, resolver: resolver{ssh: ssh}}
 	names := map[string]string{}
 	for _, name := range inv.order {
 		ah := inv.hosts[name]
@@ -58,7 +58,7 @@ func (inv *ansibleInventory) resolve(opts Options) (*Inventory, error) {
 			return nil, err
 		}
 		if other, dup := names[h.Name]; dup {
-			return nil, inv.errorf(h.Line, "host %q: its name as everywhere writes it, %s, is also %q's", name, h.Name, other)
+			return nil, fmt.Errorf("%s:%d: host %q: its name as everywhere writes it, %s, is also %q's", ah.file, ah.line, name, h.Name, other)
 		}
 		names[h.Name] = name
 		out.Hosts = append(out.Hosts, h)
@@ -101,10 +101,10 @@ func option(vars map[string]ansibleVar, names ...string) (string, ansibleVar, bo
 // the ssh command Ansible builds from its variables, read as ssh reads
 // it, then the ssh config for what that command leaves unsaid.
 func (inv *ansibleInventory) host(p *parser, ah *ansibleHost, vars map[string]ansibleVar, labels []string) (Host, error) {
-	declared := ansibleVar{file: inv.file, line: ah.line}
+	declared := ansibleVar{file: ah.file, line: ah.line}
 	t := templater{vars: vars, magic: map[string]string{
 		"inventory_hostname": ah.name, "inventory_hostname_short": strings.SplitN(ah.name, ".", 2)[0],
-		"inventory_file": inv.file, "inventory_dir": filepath.Dir(inv.file),
+		"inventory_file": ah.file, "inventory_dir": filepath.Dir(ah.file),
 	}}
 	get := func(names ...string) (string, ansibleVar, bool, error) {
 		name, v, ok := option(vars, names...)

@@ -410,3 +410,39 @@ func BenchmarkAnsibleTenThousand(b *testing.B) {
 		}
 	}
 }
+
+// TestAnsibleInventoryFolder: a folder given as the inventory is read as
+// Ansible reads it, each setting's origin naming the file it came from,
+// and an error in one of its files names that file and line.
+func TestAnsibleInventoryFolder(t *testing.T) {
+	dir := filepath.Join("testdata", "ansible", "corpus", "docs-inventory-folder", "inventory")
+	inv, err := Load(dir, noSSHConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Host{}
+	for _, h := range inv.Hosts {
+		got[h.Name] = h
+	}
+	db, www1 := got["db1.example.com"], got["www1.example.com"]
+	if len(inv.Hosts) != 4 || db.Address != "192.0.2.61" || db.User != "dba" || len(www1.Jumps) != 1 || www1.User != "deploy" {
+		t.Errorf("hosts %v", summary(inv))
+	}
+	if want := filepath.Join(dir, "host_vars", "db1.example.com.yml") + ":1"; db.Origins["address"] != want {
+		t.Errorf("db1's address from %q, want %q", db.Origins["address"], want)
+	}
+	if want := filepath.Join(dir, "group_vars", "cloud.yml") + ":1"; www1.Origins["proxy_jump"] != want {
+		t.Errorf("www1's jump from %q, want %q", www1.Origins["proxy_jump"], want)
+	}
+	broken := t.TempDir()
+	if err := os.WriteFile(filepath.Join(broken, "a"), []byte("[web]\nw1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "b"), []byte("[web]\nw2 ansible_port\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(broken, noSSHConfig)
+	if want := filepath.Join(broken, "b") + `:2: host w2: want key=value after the host, got "ansible_port"`; err == nil || err.Error() != want {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}

@@ -153,6 +153,9 @@ func LoadInventory(file string) (*Inventory, error) { return Load(file, Options{
 
 // Load reads and validates an inventory file.
 func Load(file string, opts Options) (*Inventory, error) {
+	if info, err := os.Stat(file); err == nil && info.IsDir() {
+		return parseAnsibleDir(file, opts) // as ansible -i FOLDER reads it
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
