@@ -49,7 +49,7 @@ type fleetOptions struct {
 
 func (o *fleetOptions) register(f *pflag.FlagSet) {
 	o.flags = f
-	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them): everywhere's YAML, or an Ansible INI or\nYAML inventory (groups become labels); $EVERYWHERE_INVENTORY")
+	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them): everywhere's YAML, or an Ansible INI or\nYAML inventory or inventory folder (groups become labels); $EVERYWHERE_INVENTORY")
 	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
 	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
 	f.StringVar(&o.playbookDir, "ansible-playbook-dir", "", "a playbook's folder: its group_vars/ and host_vars/ apply to an Ansible inventory's hosts\n(over the inventory's own), as with ansible-playbook")
