@@ -74,6 +74,7 @@ func runConsole(ctx context.Context, o *consoleOptions, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
+	o.warn(stderr)
 	source := o.inventory
 	if o.adHoc != "" {
 		source = "-H " + o.adHoc

@@ -23,6 +23,7 @@ import (
 	"everywhere/internal/result"
 	"everywhere/internal/run"
 	"everywhere/internal/sshconn"
+	"everywhere/internal/text"
 )
 
 // fleetOptions are the flags of every command that reaches hosts.
@@ -31,6 +32,8 @@ type fleetOptions struct {
 	adHoc             string
 	sshConfig         string
 	sshResolver       string
+	playbookDir       string
+	strictInventory   bool
 	selection         string
 	parallel          int
 	maxHandshakes     int
@@ -41,7 +44,8 @@ type fleetOptions struct {
 	outputLimit       int
 	noProgress        bool
 	shard             shardFlag
-	flags             *pflag.FlagSet // to tell -i given from its default
+	flags             *pflag.FlagSet      // to tell -i given from its default
+	warnings          []inventory.Warning // what the inventory names but the run leaves out
 	drivers           *driver.Registry
 	// view, when set, shows the run instead of the progress lines (--tiles).
 	view func(ctx context.Context, r *run.Runner, targets []inventory.Host, p *plan.Plan) *result.Result
@@ -52,10 +56,11 @@ type fleetOptions struct {
 func (o *fleetOptions) register(f *pflag.FlagSet) {
 	o.flags = f
 	o.drivers = drivers.All() // handed down to the inventory, the plan, hosts and clean
-	o.drivers = drivers.All() // handed down to the inventory, the plan, hosts and clean
-	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them): everywhere's YAML, or an Ansible INI or\nYAML inventory (groups become labels); $EVERYWHERE_INVENTORY")
+	f.StringVarP(&o.inventory, "inventory", "i", envOr("EVERYWHERE_INVENTORY", "inventory.yaml"), "inventory file (hosts, arch, how to reach them): everywhere's YAML, or an Ansible INI or\nYAML inventory or inventory folder (groups become labels); $EVERYWHERE_INVENTORY")
 	f.StringVarP(&o.adHoc, "hosts-list", "H", "", "hosts to reach without an inventory: HOST[,HOST...] or @FILE (one a line, # comments),\neach [user@]host[:port] or an ssh alias; their arch is detected (uname -m)")
 	f.StringVar(&o.sshConfig, "ssh-config", "", "OpenSSH client config resolving host aliases, users, keys and ProxyJump\n(default: the inventory's defaults.ssh_config, else ~/.ssh/config then /etc/ssh/ssh_config; \"none\": none)")
+	f.StringVar(&o.playbookDir, "ansible-playbook-dir", "", "a playbook's folder: its group_vars/ and host_vars/ apply to an Ansible inventory's hosts\n(over the inventory's own), as with ansible-playbook")
+	f.BoolVar(&o.strictInventory, "strict-inventory", false, "refuse an Ansible inventory with hosts everywhere cannot reach as Ansible would\n(local, winrm, passwords, ssh options not followed) instead of leaving them out with a warning")
 	f.StringVar(&o.sshResolver, "ssh-resolver", "", "how the ssh config is resolved: openssh (ssh -G, the default where ssh is installed)\nor builtin (everywhere's own); $EVERYWHERE_SSH_RESOLVER")
 	f.StringVar(&o.selection, "hosts", "", "select hosts: NAME or GLOB, arch=ARCH, label=LABEL, comma-separated\n(same kind: any of them; different kinds: all of them)")
 	intAtLeastOne(f, &o.parallel, "parallel", run.DefaultParallel, "hosts worked on at once")
@@ -78,7 +83,8 @@ func envOr(name, fallback string) string {
 
 // targets loads the inventory, or the -H hosts, and applies --hosts.
 func (o *fleetOptions) targets() ([]inventory.Host, error) {
-	opts := inventory.Options{SSHConfig: o.sshConfig, SSHResolver: o.sshResolver, Blocks: append(o.drivers.Blocks(), run.Blocks()...)}
+	opts := inventory.Options{SSHConfig: o.sshConfig, SSHResolver: o.sshResolver, PlaybookDir: o.playbookDir, Strict: o.strictInventory,
+		Blocks: append(o.drivers.Blocks(), run.Blocks()...)}
 	var inv *inventory.Inventory
 	var err error
 	switch {
@@ -97,6 +103,7 @@ func (o *fleetOptions) targets() ([]inventory.Host, error) {
 	if err != nil {
 		return nil, usageError{err}
 	}
+	o.warnings = inv.Warnings
 	selected, err := inv.Select(o.selection)
 	if err != nil {
 		return nil, usageError{err}
@@ -108,6 +115,7 @@ func (o *fleetOptions) targets() ([]inventory.Host, error) {
 // run holds its lease meanwhile, so `everywhere clean` leaves it alone.
 func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []inventory.Host, p *plan.Plan) (res *result.Result) {
 	defer func() { res.Version = releaseVersion() }()
+	o.warn(stderr)
 	runID := run.NewRunID()
 	if release, err := run.Hold(runID); err != nil {
 		fmt.Fprintf(stderr, "everywhere: warning: %v: a concurrent everywhere clean could remove what this run creates\n", err)
@@ -133,6 +141,13 @@ func (o *fleetOptions) execute(ctx context.Context, stderr io.Writer, targets []
 	progress := report.NewProgress(stderr, tty, names, len(p.Steps))
 	progress.Width = width
 	return runWatched(ctx, r, targets, p, progress.Run)
+}
+
+// warn prints what the inventory names but the run leaves out.
+func (o *fleetOptions) warn(stderr io.Writer) {
+	for _, w := range o.warnings {
+		fmt.Fprintf(stderr, "everywhere: warning: %s\n", text.Line(w.String()))
+	}
 }
 
 // runWatched runs p with its events going to watch, which drains them

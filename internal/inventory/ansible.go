@@ -3,15 +3,14 @@ package inventory
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
-	"sort"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"everywhere/internal/host"
-	"everywhere/internal/sshconfig"
 )
 
 // Form is how an inventory file is written.
@@ -56,25 +55,39 @@ func Detect(file string, data []byte) Form {
 	return FormAnsibleINI
 }
 
+// Bounds on what one Ansible inventory may expand to, so that a typo such
+// as web[1:1000000] (or a hostile file) ends in an error, not in memory
+// exhausted: distinct hosts, and host names produced by every pattern of
+// the file together (a host listed in several groups counts each time).
+const (
+	maxAnsibleHosts    = 30_000
+	maxAnsibleExpanded = 300_000
+)
+
 // ansibleInventory is an Ansible inventory as read, before its hosts are
 // resolved: groups with their vars and children, hosts with their own vars.
 type ansibleInventory struct {
-	file   string
-	groups map[string]*ansibleGroup
-	hosts  map[string]*ansibleHost
-	order  []string // host names, in the order first declared
+	file     string // the file being read; once read, the source (a file or a folder)
+	base     string // the folder whose group_vars/ and host_vars/ apply
+	groups   map[string]*ansibleGroup
+	hosts    map[string]*ansibleHost
+	order    []string       // host names, in the order first declared
+	expanded int            // host names the patterns have produced so far
+	depths   map[string]int // memo of depth, filled once reading is done
 }
 
 type ansibleGroup struct {
 	name     string
 	line     int
 	vars     map[string]ansibleVar
+	priority int // ansible_group_priority: orders groups of one depth
 	children []string
 	parents  []string
 }
 
 type ansibleHost struct {
 	name   string
+	file   string // where it is first listed, at line
 	line   int
 	vars   map[string]ansibleVar
 	groups []string // the groups that list it directly
@@ -84,12 +97,19 @@ type ansibleHost struct {
 // text: an address, a port, a path) and where it was set.
 type ansibleVar struct {
 	value   string
+	file    string
 	line    int
+	null    bool // YAML's null, Python's None: defined, with no value
 	complex bool // a list or a mapping, which no variable read here may be
+	unsafe  bool // tagged !unsafe: never templated
+	vault   bool // tagged !vault: encrypted, which everywhere cannot read
 }
 
+// where is the variable's file:line.
+func (v ansibleVar) where() string { return fmt.Sprintf("%s:%d", v.file, v.line) }
+
 func newAnsibleInventory(file string) *ansibleInventory {
-	inv := &ansibleInventory{file: file, groups: map[string]*ansibleGroup{}, hosts: map[string]*ansibleHost{}}
+	inv := &ansibleInventory{file: file, base: filepath.Dir(file), groups: map[string]*ansibleGroup{}, hosts: map[string]*ansibleHost{}}
 	inv.group("all", 0)
 	inv.group("ungrouped", 0)
 	return inv
@@ -105,10 +125,27 @@ func (inv *ansibleInventory) errorf(line int, format string, args ...any) error 
 func (inv *ansibleInventory) group(name string, line int) *ansibleGroup {
 	g := inv.groups[name]
 	if g == nil {
-		g = &ansibleGroup{name: name, line: line, vars: map[string]ansibleVar{}}
+		g = &ansibleGroup{name: name, line: line, vars: map[string]ansibleVar{}, priority: 1} // Ansible's default
 		inv.groups[name] = g
 	}
 	return g
+}
+
+// setGroupVar sets a variable of a group declared in the inventory, as
+// Ansible's Group.set_variable does: ansible_group_priority is the group's
+// priority, not a variable.
+func (inv *ansibleInventory) setGroupVar(group, key string, v ansibleVar) error {
+	g := inv.groups[group]
+	if key != "ansible_group_priority" {
+		g.vars[key] = v
+		return nil
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v.value))
+	if err != nil || v.null || v.complex {
+		return fmt.Errorf("%s: group %s: ansible_group_priority: %q is not a whole number", v.where(), group, v.value)
+	}
+	g.priority = n
+	return nil
 }
 
 // addChild makes child a child of parent; a loop is an error, as in Ansible.
@@ -127,11 +164,22 @@ func (inv *ansibleInventory) addChild(parent, child string, line int) error {
 	return nil
 }
 
-// descends says whether group g has ancestor among its parents' chains.
+// descends says whether group g has ancestor among its ancestors, each
+// group visited once (a ladder of diamonds has exponentially many paths).
 func (inv *ansibleInventory) descends(g, ancestor string) bool {
-	for _, p := range inv.groups[g].parentsOrNone() {
-		if p == ancestor || inv.descends(p, ancestor) {
-			return true
+	seen := map[string]bool{}
+	stack := []string{g}
+	for len(stack) > 0 {
+		name := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, p := range inv.groups[name].parentsOrNone() {
+			if p == ancestor {
+				return true
+			}
+			if !seen[p] {
+				seen[p] = true
+				stack = append(stack, p)
+			}
 		}
 	}
 	return false
@@ -144,245 +192,174 @@ func (g *ansibleGroup) parentsOrNone() []string {
 	return g.parents
 }
 
-// addHost lists a host in group, merging its vars with those it already has.
-func (inv *ansibleInventory) addHost(name string, port int, vars map[string]ansibleVar, group string, line int) {
-	h := inv.hosts[name]
-	if h == nil {
-		h = &ansibleHost{name: name, line: line, vars: map[string]ansibleVar{}}
-		inv.hosts[name] = h
-		inv.order = append(inv.order, name)
+// addHosts lists the hosts a pattern names in group, each with vars. As
+// in Ansible, a host's port from host:port is set when the host is first
+// listed (a later listing's port is not), while vars given on any
+// listing are set in turn, the last winning.
+func (inv *ansibleInventory) addHosts(names []string, port int, vars map[string]ansibleVar, group string, line int) error {
+	inv.expanded += len(names)
+	if inv.expanded > maxAnsibleExpanded {
+		return inv.errorf(line, "%v", errTooManyNames)
 	}
-	if port != 0 {
-		// host:port is the host's own ansible_port, as in Ansible: above
-		// any group's, below one given on the same line.
-		h.vars["ansible_port"] = ansibleVar{value: strconv.Itoa(port), line: line}
-	}
-	for k, v := range vars {
-		h.vars[k] = v
-	}
-	for _, g := range h.groups {
-		if g == group {
-			return
+	for _, name := range names {
+		if name == "" {
+			return inv.errorf(line, "a host with no name")
+		}
+		h := inv.hosts[name]
+		if h == nil {
+			if len(inv.hosts) == maxAnsibleHosts {
+				return inv.errorf(line, "more than %d hosts", maxAnsibleHosts)
+			}
+			h = &ansibleHost{name: name, file: inv.file, line: line, vars: map[string]ansibleVar{}}
+			inv.hosts[name] = h
+			inv.order = append(inv.order, name)
+			if port != 0 {
+				h.vars["ansible_port"] = ansibleVar{value: strconv.Itoa(port), file: inv.file, line: line}
+			}
+		}
+		for k, v := range vars {
+			h.vars[k] = v
+		}
+		if !contains(h.groups, group) {
+			h.groups = append(h.groups, group)
 		}
 	}
-	h.groups = append(h.groups, group)
+	return nil
 }
 
-// depth is a group's distance from all, its longest path: Ansible applies
-// the vars of shallower groups first, so a child group's vars win.
-func (inv *ansibleInventory) depth(name string) int {
-	g := inv.groups[name]
-	if name == "all" || g == nil {
-		return 0
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
 	}
-	d := 0
-	for _, p := range g.parents {
-		d = max(d, inv.depth(p))
-	}
-	return d + 1
+	return false
 }
 
-// memberOf is every group a host belongs to: those listing it and their
-// ancestors, all included.
+// computeDepths sets every group's depth: its longest path from all, as
+// Ansible keeps it (a child is one deeper than its deepest parent). Groups
+// no other group lists are children of all. Each group is computed once.
+func (inv *ansibleInventory) computeDepths() {
+	inv.depths = map[string]int{"all": 0}
+	var depth func(string) int
+	depth = func(name string) int {
+		if d, ok := inv.depths[name]; ok {
+			return d
+		}
+		d := 0
+		for _, p := range inv.groups[name].parents {
+			d = max(d, depth(p))
+		}
+		inv.depths[name] = d + 1
+		return d + 1
+	}
+	for name := range inv.groups {
+		depth(name)
+	}
+}
+
+// memberOf is every group a host belongs to but all: those listing it
+// and their ancestors. As Ansible reconciles it, a host listed in
+// ungrouped and in another group is not in ungrouped.
 func (inv *ansibleInventory) memberOf(h *ansibleHost) []string {
 	seen := map[string]bool{"all": true}
+	var groups []string
 	var walk func(string)
 	walk = func(g string) {
 		if seen[g] {
 			return
 		}
 		seen[g] = true
+		groups = append(groups, g)
 		for _, p := range inv.groups[g].parentsOrNone() {
 			walk(p)
 		}
 	}
 	for _, g := range h.groups {
-		walk(g)
+		if g != "ungrouped" {
+			walk(g)
+		}
 	}
-	groups := make([]string, 0, len(seen))
-	for g := range seen {
-		groups = append(groups, g)
+	if len(groups) == 0 {
+		groups = append(groups, "ungrouped")
 	}
 	return groups
 }
 
-// vars are a host's variables as Ansible combines them: all's, then each
-// group's by depth and name, then the host's own.
-func (inv *ansibleInventory) vars(h *ansibleHost) (map[string]ansibleVar, []string) {
-	groups := inv.memberOf(h)
-	sort.Slice(groups, func(i, j int) bool {
-		di, dj := inv.depth(groups[i]), inv.depth(groups[j])
-		if di != dj {
-			return di < dj
-		}
-		return groups[i] < groups[j]
-	})
-	vars := map[string]ansibleVar{}
-	var labels []string
-	for _, g := range groups {
-		for k, v := range inv.groups[g].vars {
-			vars[k] = v
-		}
-		if g != "all" && g != "ungrouped" {
-			labels = append(labels, g)
-		}
-	}
-	for k, v := range h.vars {
-		vars[k] = v
-	}
-	sort.Strings(labels)
-	return vars, labels
-}
-
-// ansibleVars are the variables everywhere reads, and their older names.
-var ansibleVars = map[string]string{
-	"ansible_host": "ansible_host", "ansible_ssh_host": "ansible_host",
-	"ansible_port": "ansible_port", "ansible_ssh_port": "ansible_port",
-	"ansible_user": "ansible_user", "ansible_ssh_user": "ansible_user",
-	"ansible_ssh_private_key_file": "ansible_ssh_private_key_file",
-	"ansible_connection":           "ansible_connection",
-	"ansible_ssh_common_args":      "ansible_ssh_common_args",
-	"ansible_ssh_extra_args":       "ansible_ssh_extra_args",
-	"ansible_password":             "ansible_password", "ansible_ssh_pass": "ansible_password",
-	"arch": "arch",
-}
-
-// resolve turns the inventory's hosts into Hosts, in the order declared.
-func (inv *ansibleInventory) resolve(opts Options) (*Inventory, error) {
-	if len(inv.order) == 0 {
-		return nil, inv.errorf(0, "no hosts in this Ansible inventory")
-	}
-	ssh, err := sshconfig.Load(opts.SSHConfig)
-	if err != nil {
-		return nil, err
-	}
-	p := &parser{file: inv.file, base: filepath.Dir(inv.file), resolver: resolver{ssh: ssh}, blocks: opts.Blocks}
-	out := &Inventory{File: inv.file}
-	names := map[string]string{}
-	for _, name := range inv.order {
-		h, err := inv.host(p, inv.hosts[name])
-		if err != nil {
-			return nil, err
-		}
-		if other, dup := names[h.Name]; dup {
-			return nil, inv.errorf(h.Line, "host %q: its name as everywhere writes it, %s, is also %q's", name, h.Name, other)
-		}
-		names[h.Name] = name
-		out.Hosts = append(out.Hosts, h)
-	}
-	return out, nil
-}
-
-func (inv *ansibleInventory) host(p *parser, ah *ansibleHost) (Host, error) {
-	all, labels := inv.vars(ah)
-	vars := map[string]ansibleVar{}
-	for k, v := range all {
-		name, ok := ansibleVars[k]
-		if !ok {
-			continue // a playbook's variable, not everywhere's
-		}
-		if v.complex {
-			return Host{}, inv.errorf(v.line, "host %q: %s: want a string", ah.name, k)
-		}
-		vars[name] = v
-	}
-	fail := func(key, format string, args ...any) error {
-		return inv.errorf(vars[key].line, "host %q: %s: %s", ah.name, key, fmt.Sprintf(format, args...))
-	}
-	if c, ok := vars["ansible_connection"]; ok && c.value != "ssh" {
-		return Host{}, fail("ansible_connection", "%q is not supported (everywhere connects over ssh only)", c.value)
-	}
-	if _, ok := vars["ansible_password"]; ok {
-		return Host{}, fail("ansible_password", "password authentication is not supported: use a key (ansible_ssh_private_key_file, ssh-agent)")
-	}
-	own := settings{User: vars["ansible_user"].value, Identity: resolvePath("", vars["ansible_ssh_private_key_file"].value)}
-	if v, ok := vars["ansible_port"]; ok {
-		n, err := strconv.Atoi(v.value)
-		if err != nil || n < 1 || n > 65535 {
-			return Host{}, fail("ansible_port", "%q is not a port in 1-65535", v.value)
-		}
-		own.Port = n
-	}
-	for _, key := range []string{"ansible_ssh_common_args", "ansible_ssh_extra_args"} {
-		if v, ok := vars[key]; ok {
-			jump, err := proxyJumpArgs(v.value)
-			if err != nil {
-				return Host{}, fail(key, "%v", err)
-			}
-			own.ProxyJump = first(jump, own.ProxyJump)
-		}
-	}
-	var arch host.Arch
-	if v, ok := vars["arch"]; ok {
-		a, err := host.ParseArch(v.value)
-		if err != nil {
-			return Host{}, fail("arch", "%v", err)
-		}
-		arch = a
-	}
-	address := first(vars["ansible_host"].value, ah.name)
-	h, err := p.resolve(address, own, settings{}, 0)
-	if err != nil {
-		return Host{}, inv.errorf(ah.line, "host %q: %v", ah.name, err)
-	}
-	h.Name, h.Arch, h.Labels, h.Line = hostName(ah.name), arch, labels, ah.line
-	where := fmt.Sprintf("host %q", ah.name)
-	if h.blocks, err = p.decodeBlocks(nil, where); err != nil {
-		return Host{}, err
-	}
-	return h, nil
-}
-
-// proxyJumpArgs reads the jump host from ssh arguments as Ansible
-// inventories give them (-J HOST, -o ProxyJump=HOST); any other argument
-// would change how the host is reached in a way not followed here.
-func proxyJumpArgs(args string) (string, error) {
-	words, err := shellWords(args)
-	if err != nil {
-		return "", err
-	}
-	jump := ""
-	for i := 0; i < len(words); i++ {
-		w := words[i]
-		opt, ok := "", false
-		switch {
-		case w == "-J" || w == "-o":
-			if i+1 == len(words) {
-				return "", fmt.Errorf("%s without a value", w)
-			}
-			opt, ok = words[i+1], true
-			if w == "-J" {
-				opt = "ProxyJump=" + opt
-			}
-			i++
-		case strings.HasPrefix(w, "-J"):
-			opt, ok = "ProxyJump="+w[2:], true
-		case strings.HasPrefix(w, "-o"):
-			opt, ok = w[2:], true
-		}
-		key, value, _ := strings.Cut(opt, "=")
-		if !ok || !strings.EqualFold(strings.TrimSpace(key), "ProxyJump") {
-			return "", fmt.Errorf("%q is not supported (only -J HOST and -o ProxyJump=HOST are; put other options in ~/.ssh/config)", w)
-		}
-		jump = strings.TrimSpace(value)
-	}
-	return jump, nil
-}
-
 // parseAnsible reads an inventory in one of Ansible's forms.
 func parseAnsible(file string, data []byte, form Form, opts Options) (*Inventory, error) {
-	if bytes.HasPrefix(data, []byte("#!")) {
-		return nil, fmt.Errorf("%s:1: a dynamic inventory script: not supported (give the hosts in an INI or YAML inventory)", file)
-	}
 	inv := newAnsibleInventory(file)
-	var err error
-	if form == FormAnsibleINI {
-		err = inv.readINI(data)
-	} else {
-		err = inv.readYAML(data)
-	}
-	if err != nil {
+	if err := inv.read(data, form); err != nil {
 		return nil, err
 	}
 	return inv.resolve(opts)
+}
+
+func (inv *ansibleInventory) read(data []byte, form Form) error {
+	if bytes.HasPrefix(data, []byte("#!")) {
+		return fmt.Errorf("%s:1: a dynamic inventory script: not supported (give the hosts in an INI or YAML inventory)", inv.file)
+	}
+	if form == FormAnsibleINI {
+		return inv.readINI(data)
+	}
+	return inv.readYAML(data)
+}
+
+// ignoredInInventoryDir are the names Ansible passes over in a folder
+// given as the inventory: hidden ones, the vars folders, and these
+// endings (its INVENTORY_IGNORE_EXTS: .ini among them).
+var (
+	ignoredNames   = regexp.MustCompile(`^(?:\..*|host_vars|group_vars|vars_plugins)$`)
+	ignoredEndings = []string{".pyc", ".pyo", ".swp", ".bak", "~", ".rpm", ".md", ".txt", ".rst", ".orig", ".ini", ".cfg", ".retry"}
+)
+
+// parseAnsibleDir reads a folder given as the inventory, as Ansible does:
+// every file in it and its sub-folders, in sorted order, into one
+// inventory; the group_vars/ and host_vars/ beside those files, in the
+// folder itself, apply.
+func parseAnsibleDir(dir string, opts Options) (*Inventory, error) {
+	inv := newAnsibleInventory(dir)
+	inv.base = dir
+	if err := inv.readDir(dir, 0); err != nil {
+		return nil, err
+	}
+	inv.file = dir
+	return inv.resolve(opts)
+}
+
+func (inv *ansibleInventory) readDir(dir string, depth int) error {
+	if depth > maxVarsDirDepth {
+		return fmt.Errorf("%s: folders nested more than %d deep (a link to itself?)", dir, maxVarsDirDepth)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("inventory: %w", err)
+	}
+	for _, e := range entries { // sorted by name, as Ansible sorts them
+		name, path := e.Name(), filepath.Join(dir, e.Name())
+		if ignoredNames.MatchString(name) || slices.ContainsFunc(ignoredEndings, func(end string) bool { return strings.HasSuffix(name, end) }) {
+			continue
+		}
+		info, err := os.Stat(path)
+		switch {
+		case err != nil:
+			return fmt.Errorf("inventory: %w", err)
+		case info.IsDir():
+			err = inv.readDir(path, depth+1)
+		default:
+			var data []byte
+			if data, err = readVarsFile(path); err == nil {
+				inv.file = path
+				form := Detect(path, data)
+				if form == FormEverywhere {
+					return fmt.Errorf("%s: not an Ansible inventory (in the inventory folder %s)", path, dir)
+				}
+				err = inv.read(data, form)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -67,7 +67,7 @@ func (inv *ansibleInventory) readINI(data []byte) error {
 			if !found {
 				return inv.errorf(n, "[%s:vars]: want key=value, got %q", group, line)
 			}
-			inv.groups[group].vars[strings.TrimSpace(key)] = ansibleVar{value: iniGroupValue(strings.TrimSpace(value)), line: n}
+			err = inv.setGroupVar(group, strings.TrimSpace(key), inv.iniVar(iniGroupValue(strings.TrimSpace(value)), n))
 		case "children":
 			m := iniGroupName.FindStringSubmatch(line)
 			if m == nil {
@@ -116,14 +116,14 @@ func (inv *ansibleInventory) declare(group string, pending map[string]*pendingGr
 
 // iniHost reads "PATTERN [key=value …] [# comment]".
 func (inv *ansibleInventory) iniHost(line, group string, n int) error {
-	words, err := shellWords(line)
+	words, err := shellWords(line, true)
 	if err != nil {
 		return inv.errorf(n, "%v", err)
 	}
 	if len(words) == 0 {
 		return nil // a comment after all
 	}
-	names, port, err := expandHostPattern(words[0])
+	names, port, err := expandHostPattern(words[0], maxAnsibleExpanded-inv.expanded)
 	if err != nil {
 		return inv.errorf(n, "%v", err)
 	}
@@ -133,22 +133,25 @@ func (inv *ansibleInventory) iniHost(line, group string, n int) error {
 		if !found {
 			return inv.errorf(n, "host %s: want key=value after the host, got %q", words[0], w)
 		}
-		vars[key] = ansibleVar{value: iniHostValue(value), line: n}
+		vars[key] = inv.iniVar(iniHostValue(value), n)
 	}
-	for _, name := range names {
-		inv.addHost(name, port, vars, group, n)
-	}
-	return nil
+	return inv.addHosts(names, port, vars, group, n)
+}
+
+// iniVar is a value read from the INI file: None is Python's, no value.
+func (inv *ansibleInventory) iniVar(value string, line int) ansibleVar {
+	return ansibleVar{value: value, file: inv.file, line: line, null: value == "None"}
 }
 
 // iniHostValue is a host line's value once shell-split, as Python's
 // literal_eval leaves it: a quoted string unquoted ("'03#pa33w0rd'" is
-// 03#pa33w0rd), a number or anything else as written.
+// 03#pa33w0rd), an integer in decimal (0x16 is 22), anything else as
+// written.
 func iniHostValue(v string) string {
 	if len(v) >= 2 && (v[0] == '\'' || v[0] == '"') && v[len(v)-1] == v[0] {
 		return v[1 : len(v)-1]
 	}
-	return v
+	return pythonInt(v)
 }
 
 // iniGroupValue is a [group:vars] value: the rest of the line. A quoted
@@ -162,35 +165,54 @@ func iniGroupValue(v string) string {
 			}
 		}
 	}
-	if before, _, found := strings.Cut(v, "#"); found {
-		before = strings.TrimSpace(before)
-		if _, err := strconv.ParseFloat(before, 64); err == nil || before == "True" || before == "False" || before == "None" {
-			return before
-		}
+	literal, _, _ := strings.Cut(v, "#")
+	literal = strings.TrimSpace(literal)
+	if n := pythonInt(literal); n != literal {
+		return n
+	}
+	if _, err := strconv.ParseFloat(literal, 64); literal != v && (err == nil || literal == "True" || literal == "False" || literal == "None") {
+		return literal
 	}
 	return v
 }
 
-// shellWords splits a line as Python's shlex does in POSIX mode with
-// comments: blanks separate words, quotes group, backslash escapes, and #
+// pythonIntLiteral is an integer as Python writes one.
+var pythonIntLiteral = regexp.MustCompile(`^[-+]?(?:0[xX][0-9a-fA-F_]+|0[oO][0-7_]+|0[bB][01_]+|[1-9][0-9_]*|0+)$`)
+
+// pythonInt is s in decimal when it is a Python integer literal, else s.
+func pythonInt(s string) string {
+	if !pythonIntLiteral.MatchString(s) || strings.Contains(s, "__") || strings.HasSuffix(s, "_") {
+		return s
+	}
+	n, err := strconv.ParseInt(strings.ReplaceAll(s, "_", ""), 0, 64)
+	if err != nil {
+		return s
+	}
+	return strconv.FormatInt(n, 10)
+}
+
+// shellWords splits a line as Python's shlex does in POSIX mode: blanks
+// separate words, quotes group, backslash escapes, and, with comments, #
 // outside quotes ends the line.
-func shellWords(line string) ([]string, error) {
+func shellWords(line string, comments bool) ([]string, error) {
 	var words []string
 	var word strings.Builder
 	inWord := false
 	for i := 0; i < len(line); i++ {
 		c := line[i]
 		switch {
-		case c == ' ' || c == '\t':
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
 			if inWord {
 				words, inWord = append(words, word.String()), false
 				word.Reset()
 			}
 			continue
-		case c == '#':
+		case c == '#' && comments:
 			i = len(line)
 			continue
-		case c == '\\' && i+1 < len(line):
+		case c == '\\' && i+1 == len(line):
+			return nil, errors.New("no escaped character")
+		case c == '\\':
 			i++
 			word.WriteByte(line[i])
 		case c == '\'':
@@ -223,14 +245,11 @@ func shellWords(line string) ([]string, error) {
 	return words, nil
 }
 
-// maxExpandedHosts bounds what one host pattern expands to: a typo such as
-// web[1:1000000] is an error, not a million hosts.
-const maxExpandedHosts = 10000
-
 // expandHostPattern reads an Ansible host pattern: "name", "name:port",
 // "[v6]:port", with ranges such as web[01:50].example.com, db-[a:f] and
-// www[01:50:2] (every other), expanded as Ansible does.
-func expandHostPattern(pattern string) ([]string, int, error) {
+// www[01:50:2] (every other), expanded as Ansible does, to at most limit
+// names.
+func expandHostPattern(pattern string, limit int) ([]string, int, error) {
 	if pattern == "---" {
 		return nil, 0, fmt.Errorf("%q: a YAML document marker; name the file .yaml for Ansible's YAML form", pattern)
 	}
@@ -238,7 +257,7 @@ func expandHostPattern(pattern string) ([]string, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	names, err := expandRanges(name)
+	names, err := expandRanges(name, limit)
 	if err != nil {
 		return nil, 0, fmt.Errorf("host pattern %q: %w", pattern, err)
 	}
@@ -274,6 +293,9 @@ func splitHostPort(pattern string) (string, int, error) {
 	case last == len(pattern)-1:
 		return "", 0, fmt.Errorf("host pattern %q ends in ':' (give a port, or none)", pattern)
 	}
+	if last == 0 {
+		return "", 0, fmt.Errorf("host pattern %q: no host before the port", pattern)
+	}
 	port, err := checkPort(pattern, pattern[last+1:])
 	return pattern[:last], port, err
 }
@@ -286,74 +308,120 @@ func checkPort(pattern, s string) (int, error) {
 	return n, nil
 }
 
+// errTooManyNames is a pattern that would take the inventory past
+// maxAnsibleExpanded host names.
+var errTooManyNames = fmt.Errorf("more than %d host names listed in the inventory (a host counts in each group listing it)", maxAnsibleExpanded)
+
 const letters = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
-// expandRanges expands the first [begin:end(:step)] of name, then the rest.
-func expandRanges(name string) ([]string, error) {
-	open := strings.IndexByte(name, '[')
-	if open < 0 {
-		return []string{name}, nil
+// hostRange is one [begin:end(:step)] of a pattern: count values from
+// begin, step apart, numbers (zero-padded to width) or letters.
+type hostRange struct {
+	letters     bool
+	begin, step uint64 // begin as a number's two's complement, or a letter's index
+	count       uint64
+	width       int
+}
+
+func (r hostRange) value(k uint64) string {
+	v := r.begin + k*r.step // k*step <= end-begin: no overflow
+	if r.letters {
+		return letters[v : v+1]
 	}
-	end := strings.IndexByte(name[open:], ']')
-	if end < 0 {
-		return nil, errors.New("'[' without ']'")
-	}
-	head, spec, tail := name[:open], name[open+1:open+end], name[open+end+1:]
+	return fmt.Sprintf("%0*d", r.width, int64(v))
+}
+
+// parseRange reads the inside of [begin:end(:step)] as Ansible's
+// expand_hostname_range does. Its count is bounded arithmetic: the ends
+// may be any 64-bit numbers without overflowing or looping.
+func parseRange(spec string) (hostRange, error) {
 	bounds := strings.Split(spec, ":")
 	if len(bounds) != 2 && len(bounds) != 3 {
-		return nil, fmt.Errorf("range [%s]: want [begin:end] or [begin:end:step]", spec)
+		return hostRange{}, fmt.Errorf("range [%s]: want [begin:end] or [begin:end:step]", spec)
 	}
-	beg, last, step := first(bounds[0], "0"), bounds[1], 1
+	beg, last := first(bounds[0], "0"), bounds[1]
 	if last == "" {
-		return nil, fmt.Errorf("range [%s]: no end", spec)
+		return hostRange{}, fmt.Errorf("range [%s]: no end", spec)
 	}
+	r := hostRange{step: 1}
 	if len(bounds) == 3 {
-		s, err := strconv.Atoi(bounds[2])
+		s, err := strconv.ParseUint(bounds[2], 10, 63)
 		if err != nil || s < 1 {
-			return nil, fmt.Errorf("range [%s]: step %q is not a positive number", spec, bounds[2])
+			return hostRange{}, fmt.Errorf("range [%s]: step %q is not a positive number", spec, bounds[2])
 		}
-		step = s
+		r.step = s
 	}
-	var seq []string
+	if len(beg) > 1 && beg[0] == '0' {
+		if len(beg) != len(last) {
+			return hostRange{}, fmt.Errorf("range [%s]: begin and end of different widths", spec)
+		}
+		r.width = len(beg)
+	}
 	ib, ie := strings.Index(letters, beg), strings.Index(letters, last)
-	switch {
-	case len(beg) == 1 && len(last) == 1 && ib >= 0 && ie >= 0:
+	if len(beg) == 1 && len(last) == 1 && ib >= 0 && ie >= 0 {
 		if ib > ie {
-			return nil, fmt.Errorf("range [%s]: begin after end", spec)
+			return hostRange{}, fmt.Errorf("range [%s]: begin after end", spec)
 		}
-		for i := ib; i <= ie; i += step {
-			seq = append(seq, letters[i:i+1])
-		}
-	default:
-		b, errB := strconv.Atoi(beg)
-		e, errE := strconv.Atoi(last)
-		if errB != nil || errE != nil {
-			return nil, fmt.Errorf("range [%s]: want numbers or single letters", spec)
-		}
-		width := 0
-		if len(beg) > 1 && beg[0] == '0' {
-			if len(beg) != len(last) {
-				return nil, fmt.Errorf("range [%s]: begin and end of different widths", spec)
-			}
-			width = len(beg)
-		}
-		if (e-b)/step >= maxExpandedHosts {
-			return nil, fmt.Errorf("range [%s]: more than %d hosts", spec, maxExpandedHosts)
-		}
-		for i := b; i <= e; i += step {
-			seq = append(seq, fmt.Sprintf("%0*d", width, i))
-		}
+		r.letters, r.begin, r.count = true, uint64(ib), uint64(ie-ib)/r.step+1
+		return r, nil
 	}
-	var names []string
-	for _, s := range seq {
-		rest, err := expandRanges(head + s + tail)
+	b, errB := strconv.ParseInt(beg, 10, 64)
+	e, errE := strconv.ParseInt(last, 10, 64)
+	if errB != nil || errE != nil {
+		return hostRange{}, fmt.Errorf("range [%s]: want numbers (64-bit) or single letters", spec)
+	}
+	r.begin = uint64(b)
+	if e >= b {
+		r.count = (uint64(e)-uint64(b))/r.step + 1 // as Python's range(b, e+1, step)
+	}
+	return r, nil
+}
+
+// expandRanges expands every [begin:end(:step)] of name, the first
+// outermost as Ansible does, refusing more than limit names before
+// making any.
+func expandRanges(name string, limit int) ([]string, error) {
+	var parts []string // literal text between the ranges
+	var ranges []hostRange
+	rest := name
+	for {
+		open := strings.IndexByte(rest, '[')
+		if open < 0 {
+			parts = append(parts, rest)
+			break
+		}
+		end := strings.IndexByte(rest[open:], ']')
+		if end < 0 {
+			return nil, errors.New("'[' without ']'")
+		}
+		r, err := parseRange(rest[open+1 : open+end])
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, rest...)
-		if len(names) > maxExpandedHosts {
-			return nil, fmt.Errorf("more than %d hosts", maxExpandedHosts)
+		parts, ranges = append(parts, rest[:open]), append(ranges, r)
+		rest = rest[open+end+1:]
+	}
+	total := uint64(1)
+	for _, r := range ranges {
+		if r.count == 0 {
+			return nil, nil
+		}
+		if r.count > uint64(limit) || total*r.count > uint64(limit) {
+			return nil, errTooManyNames
+		}
+		total *= r.count
+	}
+	names := make([]string, 0, total)
+	var expand func(i int, prefix string)
+	expand = func(i int, prefix string) {
+		if i == len(ranges) {
+			names = append(names, prefix+parts[i])
+			return
+		}
+		for k := uint64(0); k < ranges[i].count; k++ {
+			expand(i+1, prefix+parts[i]+ranges[i].value(k))
 		}
 	}
+	expand(0, "")
 	return names, nil
 }

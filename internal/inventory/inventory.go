@@ -64,7 +64,9 @@ type Host struct {
 	// "builtin" (everywhere's own).
 	Resolver string
 	// Origins say where each setting came from ("hostname": "FILE:LINE",
-	// "default", "inventory"), by ssh -G's key, for everywhere hosts --resolve.
+	// "default", "inventory"), by ssh -G's key ("arch" too), for everywhere
+	// hosts --resolve; an Ansible inventory's settings name the file:line
+	// of the variable (host_vars, group_vars, the inventory) they came from.
 	Origins map[string]string
 	// HostKeyPolicy is ssh_config's StrictHostKeyChecking: "" (ask, which
 	// a tool that asks nobody treats as yes), "yes", "accept-new" or "no".
@@ -90,6 +92,29 @@ func (h Host) Addr() string { return net.JoinHostPort(h.Address, strconv.Itoa(h.
 type Inventory struct {
 	File  string
 	Hosts []Host
+	// Warnings are what was read but is not followed: hosts left out of
+	// the run (Ansible's that everywhere cannot reach the way Ansible
+	// would), files passed over. Options.Strict makes them errors.
+	Warnings []Warning
+}
+
+// Warning is something of an inventory read but not followed.
+type Warning struct {
+	File string
+	Line int    // 0: the whole file
+	Host string // the host left out; empty when the warning is not one host's
+	Msg  string
+}
+
+func (w Warning) String() string {
+	at := w.File
+	if w.Line > 0 {
+		at = fmt.Sprintf("%s:%d", w.File, w.Line)
+	}
+	if w.Host != "" {
+		return fmt.Sprintf("%s: host %q left out: %s", at, w.Host, w.Msg)
+	}
+	return fmt.Sprintf("%s: %s", at, w.Msg)
 }
 
 type settings struct {
@@ -138,6 +163,14 @@ type Options struct {
 	// or ResolverBuiltin); empty: $EVERYWHERE_SSH_RESOLVER, else ssh -G
 	// where ssh is installed.
 	SSHResolver string
+	// PlaybookDir is a playbook's folder, whose group_vars/ and host_vars/
+	// apply to an Ansible inventory's hosts above the inventory's own, as
+	// with ansible-playbook (ansible-inventory --playbook-dir).
+	PlaybookDir string
+	// Strict refuses an inventory with Warnings (a host that cannot be
+	// reached as Ansible would, a file passed over) instead of leaving
+	// them out.
+	Strict bool
 }
 
 // LoadInventory reads and validates an inventory file, resolving its
@@ -146,6 +179,9 @@ func LoadInventory(file string) (*Inventory, error) { return Load(file, Options{
 
 // Load reads and validates an inventory file.
 func Load(file string, opts Options) (*Inventory, error) {
+	if info, err := os.Stat(file); err == nil && info.IsDir() {
+		return parseAnsibleDir(file, opts) // as ansible -i FOLDER reads it
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("inventory: %w", err)
