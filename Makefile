@@ -3,7 +3,7 @@ GO      ?= go
 LAB_DIR ?= /var/lib/everywhere/lab
 BIN     := bin/everywhere
 
-.PHONY: all deps build demo test bench lab-down clean
+.PHONY: all deps build demo test bench lab-down clean docs man dist image
 
 all: build
 
@@ -30,6 +30,16 @@ test: deps
 bench:
 	./scripts/install-deps bench
 	$(GO) run ./bench -n 10,50,200 -sim 1000,5000 -runs 3 -o bench/RESULTS.md
+
+# The reference generated from the code (docs/reference: CLI pages, step
+# kinds, inventory blocks, exit codes, result.schema.json; docs/man): run it
+# after changing a command, a flag, a step kind or the result. A test fails
+# while the committed files differ from what the code generates.
+docs:
+	$(GO) test ./cmd/everywhere -run '^TestReferenceIsCurrent$$' -count=1 -update-reference
+
+# The man pages are part of the reference: `man -l docs/man/everywhere-run.1`.
+man: docs
 
 lab-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)

@@ -87,3 +87,23 @@ func blockNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// BlockDefaults is a registered block's name and its decoder's value for a
+// host without the block: its type and defaults, for the reference.
+type BlockDefaults struct {
+	Name     string
+	Defaults any
+}
+
+// Blocks lists the registered blocks, sorted by name, with their defaults.
+func Blocks() []BlockDefaults {
+	var list []BlockDefaults
+	for _, name := range blockNames() {
+		blocksMu.RLock()
+		decode := blocks[name]
+		blocksMu.RUnlock()
+		v, _ := decode(BlockSource{Where: name})
+		list = append(list, BlockDefaults{Name: name, Defaults: v})
+	}
+	return list
+}
