@@ -16,7 +16,6 @@ import (
 var (
 	schemaMu       sync.Mutex
 	schemaFailures []string
-	schemaChecked  int
 )
 
 // TestMain fails the package when any result document a test made did not
@@ -36,6 +35,9 @@ func TestMain(m *testing.M) {
 // checkResultSchema validates what a command line wrote: DIR/result.json
 // of -o DIR, and standard output when it is --format json.
 func checkResultSchema(args []string, stdout string) {
+	if len(args) > 0 && args[0] == "diff" {
+		return // its JSON is a diff, not a result
+	}
 	var docs []string
 	for i, a := range args {
 		if a == "--" {
@@ -58,7 +60,6 @@ func checkResultSchema(args []string, stdout string) {
 		}
 		err := docsgen.ValidateResult("../..", data)
 		schemaMu.Lock()
-		schemaChecked++
 		if err != nil {
 			schemaFailures = append(schemaFailures, fmt.Sprintf("everywhere %s (%s): %v", strings.Join(args, " "), orStdout(file), err))
 		}

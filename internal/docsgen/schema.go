@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,9 @@ func resultSchema(src *source) ([]byte, error) {
 	root["$defs"] = g.defs
 	props := root["properties"].(map[string]any)
 	// A reader takes any document of the same major version.
-	major, _, _ := strings.Cut(result.Schema, ".")
-	props["schema"] = map[string]any{"type": "string", "pattern": "^" + strings.ReplaceAll(major, ".", `\.`) + `\.`,
+	name, version, _ := strings.Cut(result.Schema, "/")
+	major, _, _ := strings.Cut(version, ".")
+	props["schema"] = map[string]any{"type": "string", "pattern": "^" + regexp.QuoteMeta(name+"/"+major) + `\.`,
 		"description": "the document's schema: " + result.Schema + "; a reader accepts the same major version"}
 	data, err := json.MarshalIndent(root, "", "  ")
 	return append(data, '\n'), err
