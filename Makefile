@@ -60,6 +60,12 @@ dist:
 	done
 	cd $(DIST) && sha256sum everywhere-linux-* > SHA256SUMS
 
+# dist/image: an OCI layout, one image per architecture of dist/ (everywhere
+# and a static shell, no base image) under one image index named
+# everywhere:VERSION; dist/image-amd64.tar is the amd64 one for docker load.
+image: dist
+	nice -n 10 $(GO) run ./examples/image -dist $(DIST) -o $(DIST)/image -ref everywhere:$(VERSION) -created $(DATE) -docker amd64
+
 # The man pages are part of the reference: `man -l docs/man/everywhere-run.1`.
 man: docs
 

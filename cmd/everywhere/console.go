@@ -20,6 +20,7 @@ import (
 	"everywhere/internal/result"
 	"everywhere/internal/run"
 	"everywhere/internal/sshconn"
+	"everywhere/internal/text"
 	"everywhere/internal/tiles"
 )
 
@@ -214,7 +215,7 @@ func (c *console) selectHosts(sel string) {
 		return
 	}
 	c.screen.Send(tiles.SelectMsg{Hosts: names(chosen)})
-	c.screen.Send(tiles.StatusMsg(fmt.Sprintf("%d hosts selected: %s", len(chosen), strings.Join(names(chosen), ", "))))
+	c.screen.Send(tiles.StatusMsg(fmt.Sprintf("%s selected: %s", text.Count(len(chosen), "host", "hosts"), strings.Join(names(chosen), ", "))))
 }
 
 // consoleFormats are what :save writes.

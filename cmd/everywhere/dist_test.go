@@ -2,17 +2,28 @@ package main
 
 import (
 	"debug/elf"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"everywhere/internal/dockertest"
+	"everywhere/internal/ociimage"
 )
 
 // TestDistRunsUnderEmulation builds the release binaries of three foreign
 // architectures with `make dist` and runs each one's --version under
 // qemu-user: they are static, checksummed, and stamped with the version,
-// commit and date. Without qemu-user it skips, saying so, except in CI.
+// commit and date. Then it packs them as make image does, one image per
+// architecture under one index, loads the arm64 one into a Docker engine
+// of its own and runs it there (under binfmt's qemu). Without qemu-user
+// or dockerd it skips, saying so, except in CI.
 func TestDistRunsUnderEmulation(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: cross-building takes minutes")
@@ -68,5 +79,91 @@ func TestDistRunsUnderEmulation(t *testing.T) {
 				t.Errorf("%s --version = %q, want it to say %q", arch, version, want)
 			}
 		}
+	}
+
+	t.Run("image", func(t *testing.T) { checkImage(t, dist) })
+}
+
+// checkImage writes the OCI layout of the dist binaries, checks its index,
+// and runs the arm64 image's everywhere and shell in a Docker engine.
+func checkImage(t *testing.T, dist string) {
+	binaries, err := ociimage.DistBinaries(dist, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range binaries {
+		if err := ociimage.BuildShell(b.Name, b.Shell); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "image")
+	const ref = "everywhere:v9.9.9-test"
+	if err := ociimage.WriteLayout(dir, ref, binaries, time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	var index ocispec.Index
+	data, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(data, &index); err != nil {
+		t.Fatal(err)
+	}
+	// layout.Write puts the image index itself in index.json's one manifest.
+	if len(index.Manifests) != 1 || index.Manifests[0].MediaType != ocispec.MediaTypeImageIndex {
+		t.Fatalf("index.json: want one image index, got %+v", index.Manifests)
+	}
+	data, err = os.ReadFile(filepath.Join(dir, "blobs", "sha256", index.Manifests[0].Digest.Encoded()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var list ocispec.Index
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	var platforms []string
+	for _, m := range list.Manifests {
+		platforms = append(platforms, m.Platform.Architecture+m.Platform.Variant)
+	}
+	slices.Sort(platforms)
+	if strings.Join(platforms, " ") != "arm64v8 ppc64le s390x" {
+		t.Errorf("the image index holds %v, want arm64v8 ppc64le s390x", platforms)
+	}
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-aarch64"); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("no binfmt_misc entry for arm64 (%v): a Docker engine cannot run the arm64 image here", err)
+	}
+	socket := dockertest.Start(t, dockertest.Options{})
+	archive := filepath.Join(t.TempDir(), "image-arm64.tar")
+	f, err := os.Create(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ociimage.DockerArchive(dir, "arm64", ref, f); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	docker := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("docker", append([]string{"--host", "unix://" + socket}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	docker("load", "-i", archive)
+	if arch := docker("image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref); strings.TrimSpace(arch) != "linux/arm64" {
+		t.Errorf("loaded image is %s, want linux/arm64", arch)
+	}
+	if out := docker("run", "--rm", ref, "--version"); !strings.Contains(out, "everywhere v9.9.9-test") || !strings.Contains(out, "linux/arm64") {
+		t.Errorf("docker run %s --version: %s", ref, out)
+	}
+	// The Kubernetes example's wrapper, as its pods run it: exit 1 (here a
+	// host that cannot be reached: the container has no network) is the
+	// merge's to report, so the shell exits 0.
+	script := `everywhere exec -H 127.0.0.1:1 --retries 0 --no-progress -- true; code=$?; echo "everywhere exited $code"; [ "$code" -le 1 ] || exit "$code"`
+	if out := docker("run", "--rm", "--entrypoint", "sh", ref, "-c", script); !strings.Contains(out, "everywhere exited 1") {
+		t.Errorf("sh -c in the image: %s", out)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"everywhere/internal/host"
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 // Formats lists the names Render accepts.
@@ -182,7 +183,7 @@ func summaryLine(res *result.Result) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	line := fmt.Sprintf("%d hosts: %s · exit %d", len(res.Hosts), strings.Join(parts, ", "), res.ExitCode())
+	line := fmt.Sprintf("%s: %s · exit %d", text.Count(len(res.Hosts), "host", "hosts"), strings.Join(parts, ", "), res.ExitCode())
 	if res.Interrupted {
 		line += " (interrupted)"
 	}
