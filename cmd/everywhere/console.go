@@ -52,7 +52,8 @@ At the prompt:
 A host whose connection dropped is connected again for the next command, and its pane
 says so. Commands get no terminal: full-screen programs (top, vim, less) and programs
 that ask for input are out of scope; use ssh for those.`,
-		Example: `  everywhere console -i inventory.yaml
+		Example: `  everywhere console -i /var/lib/everywhere/lab/inventory.yaml
+  everywhere console -i /var/lib/everywhere/lab/inventory.yaml --record console.cast
   everywhere console -H web1,web2,db --hosts 'web*' --record demo.cast`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {

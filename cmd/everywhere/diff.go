@@ -47,7 +47,8 @@ Hosts are paired by name; --match arch pairs them by architecture, to compare
 runs on different machines.
 
 Exit codes: 0 no regression · 1 a regression · 2 bad input.`,
-		Example: `  everywhere diff last/result.json out/result.json
+		Example: `  everywhere diff docs/examples/old.json docs/examples/new.json   # two lab runs, in this repository
+  everywhere diff last/result.json out/result.json
   everywhere diff release-1.2/report.html out/report.html --slower 3x --format md
   everywhere diff lab/result.json cloud/result.json --match arch`,
 		Args: usageArgs(cobra.ExactArgs(2)),
