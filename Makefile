@@ -73,4 +73,4 @@ lab-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)
 
 clean:
-	rm -rf bin out
+	rm -rf bin out $(DIST)

@@ -77,7 +77,7 @@ func kindsPage(drivers []*driver.Driver, src *source) ([]byte, error) {
 			fmt.Fprintf(&w, "```yaml\n- {name: example, %s: %s}\n```\n\n", k.Name, example)
 			fmt.Fprintf(&w, "Runs as: `%s`\n\n", action.Command())
 			if t.Kind() == reflect.Struct {
-				if rows := fieldRows(t, "", src); len(rows) > 0 {
+				if rows := fieldRows(t, reflect.Value{}, "", src); len(rows) > 0 {
 					w.WriteString(table([]string{"field", "type", "what it is"}, rows) + "\n")
 				} else {
 					w.WriteString("No fields: write `{}`.\n\n")
@@ -101,18 +101,15 @@ func blocksPage(blocks []Block, src *source) []byte {
 		if doc := src.docs[t.PkgPath()+"."+t.Name()]; doc != "" {
 			fmt.Fprintf(&w, "%s\n\n", doc)
 		}
-		rows := fieldRows(t, "", src)
-		defaults := values(reflect.ValueOf(b.Defaults), "")
-		for i := range rows {
-			rows[i] = append(rows[i], defaults[rows[i][0]])
-		}
+		rows := fieldRows(t, reflect.ValueOf(b.Defaults), "", src)
 		w.WriteString(table([]string{"field", "type", "what it is", "without the block"}, rows) + "\n")
 	}
 	return w.Bytes()
 }
 
-// fieldRows are a struct's YAML fields: name (nested ones dotted), type, doc.
-func fieldRows(t reflect.Type, prefix string, src *source) [][]string {
+// fieldRows are a struct's YAML fields: name (nested ones dotted), type,
+// doc, and when v is a value of t (a block's defaults), the field's value.
+func fieldRows(t reflect.Type, v reflect.Value, prefix string, src *source) [][]string {
 	var rows [][]string
 	for i := range t.NumField() {
 		f := t.Field(i)
@@ -120,8 +117,12 @@ func fieldRows(t reflect.Type, prefix string, src *source) [][]string {
 		if !f.IsExported() || name == "-" {
 			continue
 		}
+		var fv reflect.Value
+		if v.IsValid() {
+			fv = v.Field(i)
+		}
 		if opts == "inline" {
-			rows = append(rows, fieldRows(f.Type, prefix, src)...)
+			rows = append(rows, fieldRows(f.Type, fv, prefix, src)...)
 			continue
 		}
 		if name == "" {
@@ -133,13 +134,25 @@ func fieldRows(t reflect.Type, prefix string, src *source) [][]string {
 			if tdoc := src.docs[ft.PkgPath()+"."+ft.Name()]; doc == "" {
 				doc = tdoc
 			}
-			rows = append(rows, []string{"`" + prefix + name + "`", "mapping", doc})
-			rows = append(rows, fieldRows(ft, prefix+name+".", src)...)
+			rows = append(rows, row(fv, "`"+prefix+name+"`", "mapping", doc))
+			rows = append(rows, fieldRows(ft, fv, prefix+name+".", src)...)
 			continue
 		}
-		rows = append(rows, []string{"`" + prefix + name + "`", yamlType(ft), doc})
+		rows = append(rows, row(fv, "`"+prefix+name+"`", yamlType(ft), doc))
 	}
 	return rows
+}
+
+// row is a field's row, with its value's cell when it has a value: empty
+// for a zero value or a mapping (its fields have rows of their own).
+func row(v reflect.Value, cells ...string) []string {
+	switch {
+	case !v.IsValid():
+		return cells
+	case v.IsZero() || v.Kind() == reflect.Struct && v.Type() != durationType:
+		return append(cells, "")
+	}
+	return append(cells, fmt.Sprintf("`%v`", v.Interface()))
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -165,36 +178,4 @@ func yamlType(t reflect.Type) string {
 		return yamlType(t.Elem())
 	}
 	return t.String()
-}
-
-// values are a struct value's fields as text, by the row names fieldRows gives.
-func values(v reflect.Value, prefix string) map[string]string {
-	out := map[string]string{}
-	t := v.Type()
-	for i := range t.NumField() {
-		f := t.Field(i)
-		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
-		if !f.IsExported() || name == "-" {
-			continue
-		}
-		if name == "" {
-			name = strings.ToLower(f.Name)
-		}
-		fv := v.Field(i)
-		switch {
-		case opts == "inline":
-			for k, s := range values(fv, prefix) {
-				out[k] = s
-			}
-		case f.Type.Kind() == reflect.Struct && f.Type != durationType:
-			for k, s := range values(fv, prefix+name+".") {
-				out[k] = s
-			}
-		case fv.IsZero():
-			out["`"+prefix+name+"`"] = ""
-		default:
-			out["`"+prefix+name+"`"] = fmt.Sprintf("`%v`", fv.Interface())
-		}
-	}
-	return out
 }
