@@ -10,7 +10,8 @@ DATE      ?= $(shell git log -1 --format=%cI 2>/dev/null)
 DIST      ?= dist
 # NAME:GOARCH:GOARM, one for each architecture of the lab.
 PLATFORMS ?= armv7:arm:7 arm64:arm64: 386:386: amd64:amd64: ppc64le:ppc64le: s390x:s390x:
-LDFLAGS   := -s -w -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
+STAMP     := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
+LDFLAGS   := -s -w $(STAMP)
 
 .PHONY: all deps build demo test bench lab-down clean docs man dist image
 
@@ -20,7 +21,7 @@ deps:
 	./scripts/install-deps
 
 build:
-	$(GO) build -o $(BIN) ./cmd/everywhere
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/everywhere
 
 # Builds everywhere, brings the local six-architecture lab up (rootfs cached
 # after the first time) and runs the built-in plan on it, side by side.
