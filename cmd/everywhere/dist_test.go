@@ -38,6 +38,10 @@ func TestDistRunsUnderEmulation(t *testing.T) {
 			t.Skipf("%s: %v: cannot run foreign binaries here (apt-get install qemu-user-static)", emulator, err)
 		}
 	}
+	commit, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
 	dist := t.TempDir()
 	cmd := exec.Command("make", "-C", "../..", "dist", "DIST="+dist, "VERSION=v9.9.9-test", "PLATFORMS=arm64:arm64: ppc64le:ppc64le: s390x:s390x:")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -47,10 +51,6 @@ func TestDistRunsUnderEmulation(t *testing.T) {
 	check.Dir = dist
 	if out, err := check.CombinedOutput(); err != nil || strings.Count(string(out), ": OK") != 3 {
 		t.Errorf("sha256sum -c SHA256SUMS: %v\n%s", err, out)
-	}
-	commit, err := exec.Command("git", "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatal(err)
 	}
 	for arch, emulator := range emulators {
 		binary := filepath.Join(dist, "everywhere-linux-"+arch)
