@@ -93,7 +93,7 @@ func Image(b Binary, created time.Time) (v1.Image, error) {
 }
 
 // WriteLayout writes an OCI layout in dir: every binary's image under one
-// image index, each manifest carrying its platform, tagged ref.
+// image index, each manifest carrying its platform, the index named ref.
 func WriteLayout(dir, ref string, binaries []Binary, created time.Time) error {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
 	for _, b := range binaries {
@@ -102,14 +102,18 @@ func WriteLayout(dir, ref string, binaries []Binary, created time.Time) error {
 			return fmt.Errorf("image of %s: %w", b.Name, err)
 		}
 		platform := Platforms[b.Name]
-		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{
-			Platform: &platform, Annotations: map[string]string{"org.opencontainers.image.ref.name": ref}}})
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &platform}})
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
 	}
-	_, err := layout.Write(dir, idx)
-	return err
+	// index.json names the image index by ref, as `docker buildx --output
+	// type=oci` does, so `skopeo copy --all oci:DIR` copies every platform.
+	p, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		return err
+	}
+	return p.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": ref}))
 }
 
 // DockerArchive writes the image of one platform from the layout in dir as
@@ -124,7 +128,18 @@ func DockerArchive(dir, platformName, ref string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	idx, err := p.ImageIndex()
+	top, err := p.ImageIndex()
+	if err != nil {
+		return err
+	}
+	named, err := top.IndexManifest()
+	if err != nil {
+		return err
+	}
+	if len(named.Manifests) != 1 {
+		return fmt.Errorf("%s: %d entries in index.json, want the one image index WriteLayout writes", dir, len(named.Manifests))
+	}
+	idx, err := top.ImageIndex(named.Manifests[0].Digest)
 	if err != nil {
 		return err
 	}
