@@ -3,7 +3,17 @@ GO      ?= go
 LAB_DIR ?= /var/lib/everywhere/lab
 BIN     := bin/everywhere
 
-.PHONY: all deps build demo test bench lab-down clean
+# Release builds (make dist): static binaries, stamped with what they are.
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo unknown)
+COMMIT    ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo +dirty)
+DATE      ?= $(shell git log -1 --format=%cI 2>/dev/null)
+DIST      ?= dist
+# NAME:GOARCH:GOARM, one for each architecture of the lab.
+PLATFORMS ?= armv7:arm:7 arm64:arm64: 386:386: amd64:amd64: ppc64le:ppc64le: s390x:s390x:
+STAMP     := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
+LDFLAGS   := -s -w $(STAMP)
+
+.PHONY: all deps build demo test bench lab-down clean docs man dist image
 
 all: build
 
@@ -11,7 +21,7 @@ deps:
 	./scripts/install-deps
 
 build:
-	$(GO) build -o $(BIN) ./cmd/everywhere
+	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/everywhere
 
 # Builds everywhere, brings the local six-architecture lab up (rootfs cached
 # after the first time) and runs the built-in plan on it, side by side.
@@ -31,8 +41,37 @@ bench:
 	./scripts/install-deps bench
 	$(GO) run ./bench -n 10,50,200 -sim 1000,5000 -runs 3 -o bench/RESULTS.md
 
+# The reference generated from the code (docs/reference: CLI pages, step
+# kinds, inventory blocks, exit codes, result.schema.json; docs/man): run it
+# after changing a command, a flag, a step kind or the result. A test fails
+# while the committed files differ from what the code generates.
+docs:
+	$(GO) test ./cmd/everywhere -run '^TestReferenceIsCurrent$$' -count=1 -update-reference
+
+# dist/everywhere-linux-{armv7,arm64,386,amd64,ppc64le,s390x} and
+# dist/SHA256SUMS: static (CGO_ENABLED=0), -trimpath, so one commit
+# builds the same bytes anywhere. VERSION=v1.0.0 names a release.
+dist:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	set -e; for p in $(PLATFORMS); do \
+		name=$${p%%:*}; rest=$${p#*:}; arch=$${rest%%:*}; arm=$${rest#*:}; \
+		echo "everywhere-linux-$$name"; \
+		CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm nice -n 10 $(GO) build -trimpath \
+			-ldflags '$(LDFLAGS)' -o $(DIST)/everywhere-linux-$$name ./cmd/everywhere; \
+	done
+	cd $(DIST) && sha256sum everywhere-linux-* > SHA256SUMS
+
+# dist/image: an OCI layout, one image per architecture of dist/ (everywhere
+# and a static shell, no base image) under one image index named
+# everywhere:VERSION; dist/image-amd64.tar is the amd64 one for docker load.
+image: dist
+	nice -n 10 $(GO) run ./examples/image -dist $(DIST) -o $(DIST)/image -ref everywhere:$(VERSION) -created $(DATE) -docker amd64
+
+# The man pages are part of the reference: `man -l docs/man/everywhere-run.1`.
+man: docs
+
 lab-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)
 
 clean:
-	rm -rf bin out
+	rm -rf bin out $(DIST)

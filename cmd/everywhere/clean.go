@@ -14,6 +14,8 @@ func newCleanCommand(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "clean [-i INVENTORY] [--hosts SEL]",
 		Short: "Remove what runs that are gone left on the hosts (containers, LXD instances)",
+		Example: `  everywhere clean -i /var/lib/everywhere/lab/inventory.yaml
+  everywhere clean -i inventory.yaml --hosts label=edge`,
 		Long: `Everything a run creates carries its run id: Docker containers the label
 io.everywhere.run=RUN_ID, LXD instances the config key user.everywhere.run=RUN_ID. The run
 removes it when done, also after a failure or Ctrl-C; what a killed everywhere could not

@@ -20,6 +20,7 @@ import (
 	"everywhere/internal/result"
 	"everywhere/internal/run"
 	"everywhere/internal/sshconn"
+	"everywhere/internal/text"
 	"everywhere/internal/tiles"
 )
 
@@ -51,7 +52,8 @@ At the prompt:
 A host whose connection dropped is connected again for the next command, and its pane
 says so. Commands get no terminal: full-screen programs (top, vim, less) and programs
 that ask for input are out of scope; use ssh for those.`,
-		Example: `  everywhere console -i inventory.yaml
+		Example: `  everywhere console -i /var/lib/everywhere/lab/inventory.yaml
+  everywhere console -i /var/lib/everywhere/lab/inventory.yaml --record console.cast
   everywhere console -H web1,web2,db --hosts 'web*' --record demo.cast`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -215,7 +217,7 @@ func (c *console) selectHosts(sel string) {
 		return
 	}
 	c.screen.Send(tiles.SelectMsg{Hosts: names(chosen)})
-	c.screen.Send(tiles.StatusMsg(fmt.Sprintf("%d hosts selected: %s", len(chosen), strings.Join(names(chosen), ", "))))
+	c.screen.Send(tiles.StatusMsg(fmt.Sprintf("%s selected: %s", text.Count(len(chosen), "host", "hosts"), strings.Join(names(chosen), ", "))))
 }
 
 // consoleFormats are what :save writes.

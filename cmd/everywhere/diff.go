@@ -51,7 +51,8 @@ runs on different machines, as are runs with no host name in common (a lab of
 each suite: amd64-bookworm against amd64-trixie).
 
 Exit codes: 0 no regression · 1 a regression · 2 bad input.`,
-		Example: `  everywhere diff last/result.json out/result.json
+		Example: `  everywhere diff docs/examples/old.json docs/examples/new.json   # two lab runs, in this repository
+  everywhere diff last/result.json out/result.json
   everywhere diff release-1.2/report.html out/report.html --slower 3x --format md
   everywhere diff lab/result.json cloud/result.json --match arch`,
 		Args: usageArgs(cobra.ExactArgs(2)),

@@ -24,6 +24,11 @@ func newExecCommand(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "exec [-i INVENTORY | -H HOST,...] [--hosts SEL] [--sudo] [--tty] [--stdin] -- COMMAND [ARG...]",
 		Short: "Broadcast one command to every selected host, outputs side by side",
+		Example: `  everywhere exec -i /var/lib/everywhere/lab/inventory.yaml -- uname -m
+  everywhere exec -i /var/lib/everywhere/lab/inventory.yaml --group -- dpkg -l docker.io
+  everywhere exec -i /var/lib/everywhere/lab/inventory.yaml --tty -- 'ls --color=auto /'
+  head -c 1000 /dev/urandom | everywhere exec -i /var/lib/everywhere/lab/inventory.yaml --stdin -- wc -c
+  everywhere exec -H web1,ops@10.0.0.7:2222 -- uptime   # no inventory: ssh aliases or [user@]host[:port]`,
 		Long: `Run one command on every selected host at once and show the outputs side by side.
 
 Several arguments are quoted so each arrives as one argument; a single argument is

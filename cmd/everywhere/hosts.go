@@ -29,6 +29,9 @@ func newHostsCommand(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "hosts [-i INVENTORY] [--hosts SEL]",
 		Short: "Check every host: reachable? which arch, kernel and distro really? Docker? LXD?",
+		Example: `  everywhere hosts -i /var/lib/everywhere/lab/inventory.yaml
+  everywhere hosts -i /var/lib/everywhere/lab/inventory.yaml --format json
+  everywhere hosts -H web1,web2,db`,
 		Long: `Connect to every selected host and ask each driver what it finds there: the host's
 uname -m (checked against the declared arch), kernel release and distribution, its Docker
 engine and its LXD, each with its version and API. Exit code 1 when a host is unreachable

@@ -19,6 +19,9 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "lab up|down|status",
 		Short: "The built-in local multi-arch lab: six architectures on this machine",
+		Example: `  everywhere lab up && everywhere run -i /var/lib/everywhere/lab/inventory.yaml
+  everywhere lab status
+  everywhere lab down`,
 		Long: `The built-in lab gives one Linux machine (root) a fleet of six architectures: per
 architecture a network namespace on a bridge of the lab's own, a Debian rootfs of that
 architecture built by mmdebstrap (cached), foreign code run by qemu-user-static through
@@ -54,7 +57,9 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 	up := &cobra.Command{
 		Use:   "up [--arch LIST] [--subnet CIDR]",
 		Short: "Build (or reuse) the rootfs and start every lab host",
-		Args:  usageArgs(cobra.NoArgs),
+		Example: `  everywhere lab up
+  everywhere lab up --arch arm64,s390x`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.dir = *dir
 			return runLabUp(cmd.Context(), opts, stdout, stderr)
@@ -149,7 +154,9 @@ func newLabDownCommand(dir *string) *cobra.Command {
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Stop what the lab started and remove its namespaces, links and mounts",
-		Args:  usageArgs(cobra.NoArgs),
+		Example: `  everywhere lab down
+  everywhere lab down --purge`,
+		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.dir = *dir
 			return runLabDown(cmd.Context(), opts)
@@ -178,9 +185,10 @@ type labStatusOptions struct{ dir string }
 
 func newLabStatusCommand(dir *string, stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
-		Use:   "status",
-		Short: "Show each lab host (namespace, sshd, answering, engines), the package proxy and the isolation rules",
-		Args:  usageArgs(cobra.NoArgs),
+		Use:     "status",
+		Short:   "Show each lab host (namespace, sshd, answering, engines), the package proxy and the isolation rules",
+		Example: `  everywhere lab status`,
+		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runLabStatus(cmd.Context(), labStatusOptions{dir: *dir}, stdout)
 		},

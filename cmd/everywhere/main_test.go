@@ -24,6 +24,7 @@ import (
 func everywhere(ctx context.Context, args ...string) (int, string, string) {
 	var stdout, stderr bytes.Buffer
 	code := Main(ctx, args, &stdout, &stderr)
+	checkResultSchema(args, stdout.String())
 	return code, stdout.String(), stderr.String()
 }
 

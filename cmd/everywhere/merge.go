@@ -19,8 +19,9 @@ and the exit code of the whole (0 all ok, 1 something failed, 3 a shard was inte
 
 Refused, with exit code 2: a result that is not a shard's, shards of different
 plans or steps or counts, a shard index given twice or missing, a host in two shards.`,
-		Example: `  everywhere report merge shard-*/result.json -o merged --format junit > junit.xml`,
-		Args:    usageArgs(cobra.MinimumNArgs(1)),
+		Example: `  everywhere run -i /var/lib/everywhere/lab/inventory.yaml --shard 0/2 -o shard-0; everywhere run -i /var/lib/everywhere/lab/inventory.yaml --shard 1/2 -o shard-1
+  everywhere report merge shard-*/result.json -o merged --format junit > junit.xml`,
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if err := o.check(); err != nil {
 				return err

@@ -15,6 +15,8 @@ func newPushCommand(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "push [-i INVENTORY | -H HOST,...] [--hosts SEL] LOCAL REMOTE",
 		Short: "Copy a file or a directory to every selected host, modes kept, checksums verified",
+		Example: `  everywhere push -i /var/lib/everywhere/lab/inventory.yaml ./README.md /tmp/
+  everywhere push -i /var/lib/everywhere/lab/inventory.yaml --hosts arch=arm64 ./docs /tmp/everywhere-docs`,
 		Long: `Copy a local file or directory to every selected host at once, over each host's SSH
 connection: SFTP where the host serves it, else streamed through a shell session.
 Modes are kept; each file is written beside its place and renamed into it (nothing

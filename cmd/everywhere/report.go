@@ -16,7 +16,8 @@ func newReportCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `Render a result saved by run -o DIR (DIR/result.json, or the page DIR/report.html,
 which embeds it) again, in any format.
 The exit code is the saved run's: 0 all ok, 1 something failed, 3 it was interrupted.`,
-		Example: `  everywhere report out/result.json
+		Example: `  everywhere report out/demo/result.json             # make demo's run
+  everywhere report out/demo/report.html --format md  # the page embeds the result
   everywhere report out/result.json --format junit > junit.xml`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(_ *cobra.Command, args []string) error {

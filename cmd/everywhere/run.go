@@ -26,6 +26,10 @@ func newRunCommand(stdout, stderr io.Writer) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "run [-i INVENTORY] [-p PLAN] [flags]",
 		Short: "Run a plan on every selected host and report side by side",
+		Example: `  everywhere run -i /var/lib/everywhere/lab/inventory.yaml                       # the built-in plan on the lab
+  everywhere run -i /var/lib/everywhere/lab/inventory.yaml -p seed -o out/seed    # the demo's whole sequence, every format saved
+  everywhere run -i /var/lib/everywhere/lab/inventory.yaml --tiles --hosts arch=arm64,arch=s390x
+  everywhere run -i inventory.yaml -p smoke.yaml --hosts label=edge --format junit > junit.xml`,
 		Long: `Run a plan's steps, in order, on every selected host at once (one SSH connection
 per host, a session per step), then cleanup steps, which run even after a failure or
 Ctrl-C. One host failing never stops the others.

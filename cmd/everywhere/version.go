@@ -4,10 +4,18 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 )
 
-// buildVersion is set by a release build: -ldflags "-X main.buildVersion=v1.2.0".
-var buildVersion string
+// Set by a release build (make dist): -ldflags "-X main.buildVersion=v1.2.0
+// -X main.buildCommit=… -X main.buildDate=…". A build made without VCS
+// stamping (GOFLAGS=-buildvcs=false, a tarball) says what it is only thus.
+var (
+	buildVersion string
+	buildCommit  string // the full commit hash, "+dirty" when the tree had changes
+	buildDate    string // the commit's date, RFC 3339, so that the same commit builds the same binary
+)
 
 // releaseVersion is everywhere's version for a result's record: the
 // release's, else the module version `go install everywhere@v…` recorded,
@@ -39,6 +47,9 @@ func versionLine() string {
 		settings[s.Key] = s.Value
 	}
 	commit := "commit unknown (built with -buildvcs=false or outside git)"
+	if buildCommit != "" {
+		settings["vcs.revision"], settings["vcs.modified"], settings["vcs.time"] = strings.TrimSuffix(buildCommit, "+dirty"), strconv.FormatBool(strings.HasSuffix(buildCommit, "+dirty")), buildDate
+	}
 	if rev := settings["vcs.revision"]; rev != "" {
 		commit = "commit " + rev
 		if settings["vcs.modified"] == "true" {

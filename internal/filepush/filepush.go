@@ -22,6 +22,7 @@ import (
 
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
+	"everywhere/internal/text"
 )
 
 // Kind is the plan keyword: `file.push: {src: ./pkg.deb, dest: /tmp/pkg.deb}`.
@@ -191,7 +192,7 @@ func (p *Push) Run(ctx context.Context, t driver.Target, limit int) (*host.Outpu
 		return nil, err
 	}
 	out := host.NewOutputFor(ctx, limit)
-	fmt.Fprintf(&out.Stdout, "%s, %s, %d bytes over %s; sha256 verified %s\n", count(len(files), "file", "files"), count(dirs, "directory", "directories"), bytes, r.name(), how)
+	fmt.Fprintf(&out.Stdout, "%s, %s, %d bytes over %s; sha256 verified %s\n", text.Count(len(files), "file", "files"), text.Count(dirs, "directory", "directories"), bytes, r.name(), how)
 	return out, nil
 }
 
@@ -286,11 +287,4 @@ func tempName(p string) string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return path.Join(path.Dir(p), "."+path.Base(p)+".everywhere-"+hex.EncodeToString(b))
-}
-
-func count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return fmt.Sprintf("%d %s", n, many)
 }

@@ -87,3 +87,22 @@ func blockNames(blocks []BlockDecoder) []string {
 	sort.Strings(names)
 	return names
 }
+
+// BlockDefaults is a block's name and its decoder's value for a
+// host without the block: its type and defaults, for the reference.
+type BlockDefaults struct {
+	Name     string
+	Defaults any
+}
+
+// Defaults lists decoders' blocks, sorted by name, with their defaults:
+// for the reference.
+func Defaults(decoders []BlockDecoder) []BlockDefaults {
+	var list []BlockDefaults
+	for _, b := range decoders {
+		v, _ := b.decodeAny(BlockSource{Where: b.Name()})
+		list = append(list, BlockDefaults{Name: b.Name(), Defaults: v})
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].Name < list[j].Name })
+	return list
+}

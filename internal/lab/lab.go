@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"everywhere/internal/host"
+	"everywhere/internal/text"
 )
 
 // Defaults for Config's zero fields.
@@ -182,7 +183,7 @@ func Up(ctx context.Context, c Config) error {
 	if err := writeClientFiles(c, known); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Log, "lab up in %s: %d hosts; inventory %s\n", time.Since(start).Round(time.Second), len(c.Hosts()), filepath.Join(c.Dir, InventoryFile))
+	fmt.Fprintf(c.Log, "lab up in %s: %s; inventory %s\n", time.Since(start).Round(time.Second), text.Count(len(c.Hosts()), "host", "hosts"), filepath.Join(c.Dir, InventoryFile))
 	return nil
 }
 

@@ -21,6 +21,7 @@ import (
 	"everywhere/internal/driver"
 	"everywhere/internal/host"
 	"everywhere/internal/netprobe"
+	"everywhere/internal/text"
 	"everywhere/internal/yamlfile"
 )
 
@@ -247,7 +248,7 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 	}
 	if failed > 0 {
 		out.ExitCode = 1
-		fmt.Fprintf(&out.Stdout, "%d of %d pairs from here failed or did not run\n", failed, len(pairs))
+		fmt.Fprintf(&out.Stdout, "%d of %s from here failed or did not run\n", failed, text.Count(len(pairs), "pair", "pairs"))
 	}
 	return out, nil
 }

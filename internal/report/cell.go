@@ -75,7 +75,7 @@ func layoutStream(kept string, truncated bool, total int64, prefix string, width
 		}
 	}
 	if ok {
-		marker(fmt.Sprintf("[… %s, %d lines not kept (--output-limit) …]", bytesText(cut.Bytes), cut.Lines))
+		marker(fmt.Sprintf("[… %s, %s not kept (--output-limit) …]", bytesText(cut.Bytes), text.Count(int(cut.Lines), "line", "lines")))
 		add(tail, n+1)
 	} else if truncated {
 		marker(fmt.Sprintf("[… %s kept of %s …]", bytesText(int64(len(kept))), bytesText(total)))

@@ -162,7 +162,7 @@ func (p *Progress) summary(now time.Time) string {
 			running++
 		}
 	}
-	line := fmt.Sprintf("%d/%d hosts done (%d not ok) · %d running", done, len(p.hosts), notOK, running)
+	line := fmt.Sprintf("%d/%s done (%d not ok) · %d running", done, text.Count(len(p.hosts), "host", "hosts"), notOK, running)
 	if slow := p.slowest(now, 3); slow != "" {
 		line += " · slowest: " + slow
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"everywhere/internal/result"
+	"everywhere/internal/text"
 )
 
 // Formats lists the names Render accepts.
@@ -119,7 +120,7 @@ func summaryLine(res *result.Result) string {
 			parts = append(parts, fmt.Sprintf("%d %s", counts[s], s))
 		}
 	}
-	line := fmt.Sprintf("%d hosts: %s · exit %d", len(res.Hosts), strings.Join(parts, ", "), res.ExitCode())
+	line := fmt.Sprintf("%s: %s · exit %d", text.Count(len(res.Hosts), "host", "hosts"), strings.Join(parts, ", "), res.ExitCode())
 	if n := res.RerunHosts(); n > 0 {
 		line += fmt.Sprintf(" · %d re-run", n)
 	}

@@ -112,7 +112,7 @@ func Side(w io.Writer, res *result.Result, opts SideOptions) error {
 		opts.MaxLines = DefaultMaxLines
 	}
 	sh := &sheet{b: bufio.NewWriterSize(w, 64<<10), color: opts.Color, width: opts.Width}
-	title := fmt.Sprintf("%s · run %s · %s · %s · %s", text.Line(res.Plan), text.Line(res.RunID), count(len(res.Hosts), "host"), count(len(res.Steps), "step"), formatDuration(durationMS(res.DurationMS)))
+	title := fmt.Sprintf("%s · run %s · %s · %s · %s", text.Line(res.Plan), text.Line(res.RunID), text.Count(len(res.Hosts), "host", "hosts"), text.Count(len(res.Steps), "step", "steps"), formatDuration(durationMS(res.DurationMS)))
 	sh.text(title, ansiBold, 0, 2)
 	labels := stepLabels(res, opts.MaxLines)
 	labelWidth := 8
@@ -208,14 +208,6 @@ func stepLabels(res *result.Result, maxLines int, width ...int) [][]line {
 		add(result.CleanupLabel(name), func(h result.HostResult) *result.StepResult { return stepAt(h.Cleanup, i) })
 	}
 	return labels
-}
-
-// count is "1 host", "2 hosts".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func unreached(res *result.Result) bool {

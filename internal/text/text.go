@@ -6,6 +6,7 @@ package text
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -219,4 +220,12 @@ func Truncate(s string, width int) string {
 		pos += len(cluster)
 	}
 	return s
+}
+
+// Count is n with its noun in the form the number takes: "1 host", "2 hosts".
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

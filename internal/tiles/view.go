@@ -196,7 +196,7 @@ func (m *Model) header(w int) string {
 		}
 	}
 	selected := counts[waiting] + counts[connecting] + counts[running] + counts[done]
-	s := fmt.Sprintf("everywhere %s · %d hosts · %d running · %d done", m.title, selected, counts[connecting]+counts[running], counts[done])
+	s := fmt.Sprintf("everywhere %s · %s · %d running · %d done", m.title, text.Count(selected, "host", "hosts"), counts[connecting]+counts[running], counts[done])
 	switch {
 	case m.console != nil:
 		s += " · Ctrl-C stops a command, Ctrl-D or :quit leaves"
