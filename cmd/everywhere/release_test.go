@@ -148,7 +148,7 @@ func TestFlakyInEveryReportOnOpenSSH(t *testing.T) {
 	if code != result.ExitOK {
 		t.Fatalf("exit %d, want 0\n%s\n%s", code, stdout, stderr)
 	}
-	for _, want := range []string{"≈ flaky", "≈ one · shaky: passed on try 2 (try 1: exit status 139)", "1 hosts: 1 flaky · exit 0"} {
+	for _, want := range []string{"≈ flaky", "≈ one · shaky: passed on try 2 (try 1: exit status 139)", "1 host: 1 flaky · exit 0"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("side view lacks %q:\n%s", want, stdout)
 		}
