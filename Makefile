@@ -13,7 +13,7 @@ PLATFORMS ?= armv7:arm:7 arm64:arm64: 386:386: amd64:amd64: ppc64le:ppc64le: s39
 STAMP     := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
 LDFLAGS   := -s -w $(STAMP)
 
-.PHONY: all deps build demo test bench lab-down clean docs man dist image
+.PHONY: all deps build demo test fuzz bench lab-down clean docs man dist image
 
 all: build
 
@@ -34,6 +34,15 @@ test: deps
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	$(GO) test -race -count=1 -timeout 80m ./...
+
+# Every reader of a file a user hands everywhere, fuzzed FUZZTIME each
+# (make test runs their seed corpora); what is found joins testdata/fuzz.
+FUZZTIME ?= 1m
+FUZZ     := ./internal/inventory:FuzzParseInventory ./internal/inventory:FuzzAnsibleINI ./internal/inventory:FuzzAnsibleYAML \
+	./internal/inventory:FuzzAnsibleGroupVars ./internal/sshconfig:FuzzConfig ./internal/sshconn:FuzzKnownHosts \
+	./internal/plan:FuzzParse ./internal/report:FuzzReadAndRender
+fuzz:
+	set -e; for t in $(FUZZ); do $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}"; done
 
 # everywhere against pssh, pdsh, Ansible and a bare Go fan-out, on loopback;
 # writes bench/RESULTS.md and bench/RESULTS.json.

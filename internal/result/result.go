@@ -212,15 +212,21 @@ func ReadFile(path string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if data, err = fromHTML(data); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	return Read(path, data)
+}
+
+// Read is ReadFile of data already read; name names it in errors.
+func Read(name string, data []byte) (*Result, error) {
+	data, err := fromHTML(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	var r Result
 	if err := json.Unmarshal(data, &r); err != nil {
-		return nil, fmt.Errorf("%s: not a result document: %w", path, err)
+		return nil, fmt.Errorf("%s: not a result document: %w", name, err)
 	}
 	if !SchemaKnown(r.Schema) {
-		return nil, fmt.Errorf("%s: schema %q, this everywhere reads %q", path, r.Schema, Schema)
+		return nil, fmt.Errorf("%s: schema %q, this everywhere reads %q", name, r.Schema, Schema)
 	}
 	r.Groups, r.Matrices = nil, nil // derived: renderers compute them afresh
 	return &r, nil
