@@ -45,8 +45,8 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 
 // labUpOptions are lab up's flags, as given.
 type labUpOptions struct {
-	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror string
-	refresh                                                  bool
+	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror, machines string
+	refresh                                                            bool
 }
 
 func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
@@ -66,6 +66,7 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 	up.Flags().StringVar(&opts.overlay, "overlay", lab.DefaultOverlay, "the Fan-style overlay: each host's containers get the subnet its address maps to (10.213.0.12 → 250.12.0.0/16), routed between hosts without NAT")
 	up.Flags().StringVar(&opts.cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
 	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
+	up.Flags().StringVar(&opts.machines, "machines", lab.MachinesNS, "the kind of lab: ns (network namespaces sharing this machine's kernel, foreign code under qemu-user) or vm (full-system virtual machines, each with its own kernel, Docker and LXD; a cold start takes long, later ones restore in seconds)")
 	up.Flags().BoolVar(&opts.refresh, "refresh", false, "rebuild cached rootfs")
 	return up
 }
@@ -94,7 +95,7 @@ func (opts labUpOptions) config() (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, usagef("--cache: %v", err)
 	}
-	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Refresh: opts.refresh}
+	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Refresh: opts.refresh, Machines: opts.machines}
 	for _, name := range strings.Split(opts.archs, ",") {
 		if name = strings.TrimSpace(name); name == "" {
 			continue
@@ -195,7 +196,11 @@ func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) 
 		return err
 	}
 	statuses := lab.Status(ctx, cfg)
-	if err := writeLabStatus(stdout, statuses); err != nil {
+	write := writeLabStatus
+	if cfg.Machines == lab.MachinesVM {
+		write = writeMachineStatus
+	}
+	if err := write(stdout, statuses); err != nil {
 		return err
 	}
 	shared := lab.SharedStatus(ctx, cfg)
@@ -224,6 +229,21 @@ func writeLabStatus(w io.Writer, statuses []lab.HostStatus) error {
 			pid = fmt.Sprintf("pid %d", s.SSHDPID)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, s.OverlaySubnet(), yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
+	}
+	return tw.Flush()
+}
+
+// writeMachineStatus renders the status table of a lab of machines.
+func writeMachineStatus(w io.Writer, statuses []lab.HostStatus) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tOVERLAY\tSTATE\tQEMU\tMEMORY\tUPTIME\tACCEL\tSSH\tDOCKER\tLXD")
+	for _, s := range statuses {
+		state, pid, mem, uptime, accel := "stopped", "-", "-", "-", "-"
+		if m := s.Machine; m.PID > 0 {
+			state, pid, mem, uptime, accel = "running", fmt.Sprintf("pid %d", m.PID), fmt.Sprintf("%.2f GiB", float64(m.RSS)/(1<<30)), m.Uptime.String(), strings.ToUpper(m.Accel)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, s.OverlaySubnet(), state, pid, mem, uptime, accel,
+			yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
 	}
 	return tw.Flush()
 }

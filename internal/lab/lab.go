@@ -48,6 +48,7 @@ type Config struct {
 	Overlay   netip.Prefix `json:"overlay"`    // the Fan-style overlay of the hosts' containers (overlay.go)
 	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
 	Suite     string       `json:"suite"`
+	Machines  string       `json:"machines"` // MachinesNS (default) or MachinesVM
 	Mirror    string       `json:"mirror"` // empty: the machine's own apt mirror
 	Refresh   bool         `json:"-"`      // rebuild cached rootfs
 	Log       io.Writer    `json:"-"`      // progress; nil discards it
@@ -78,6 +79,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Suite == "" {
 		c.Suite = DefaultSuite
+	}
+	if c.Machines == "" {
+		c.Machines = MachinesNS
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -138,7 +142,11 @@ func Up(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := requirements(c); err != nil {
+	check := requirements
+	if c.Machines == MachinesVM {
+		check = requirementsVM
+	}
+	if err := check(c); err != nil {
 		return err
 	}
 	unlock, err := lock(c.Dir)
@@ -151,6 +159,9 @@ func Up(ctx context.Context, c Config) error {
 	}
 	if err := c.save(); err != nil {
 		return err
+	}
+	if c.Machines == MachinesVM {
+		return upVM(ctx, c)
 	}
 	start := time.Now()
 	mirror, err := prepareRootfs(ctx, c)
@@ -310,6 +321,9 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if c.Machines != "" && c.Machines != MachinesNS && c.Machines != MachinesVM {
+		return fmt.Errorf("machines %q: %s (namespaces) or %s (full-system virtual machines)", c.Machines, MachinesNS, MachinesVM)
+	}
 	if len(c.Prefix) > 5 {
 		return fmt.Errorf("prefix %q: at most 5 characters (interface names are limited to 15)", c.Prefix)
 	}
@@ -393,11 +407,15 @@ type HostStatus struct {
 	Answers   bool
 	Docker    bool // its engine answers
 	LXD       bool // the lab's LXD answers through its socket in the host
+	Machine   MachineStatus // a lab of machines only
 }
 
 // Status reports each of the lab's hosts.
 func Status(ctx context.Context, c Config) []HostStatus {
 	c = c.WithDefaults()
+	if c.Machines == MachinesVM {
+		return statusVM(ctx, c)
+	}
 	var out []HostStatus
 	bridgeUp := c.gatewayIsLocal()
 	for _, h := range c.Hosts() {

@@ -18,9 +18,10 @@ import (
 // flavour is a kind of rootfs the lab builds: Debian's minbase plus packages
 // and mmdebstrap customize hooks.
 type flavour struct {
-	suffix   string
-	packages []string
-	hooks    []string
+	suffix         string
+	packages       []string
+	essentialHooks []string // run once the Essential set is unpacked, before the rest is configured
+	hooks          []string // customize hooks, run at the end
 }
 
 var (
@@ -183,6 +184,9 @@ func (c Config) rootfs(a host.Arch, f flavour) string {
 
 func (f flavour) args(a host.Arch, suite string) []string {
 	args := []string{"--variant=minbase", "--include=" + strings.Join(f.packages, ","), "--arch=" + a.Debian()}
+	for _, h := range f.essentialHooks {
+		args = append(args, "--essential-hook="+h)
+	}
 	for _, h := range f.hooks {
 		args = append(args, "--customize-hook="+h)
 	}
@@ -238,6 +242,8 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), time.Since(start).Round(time.Second))
-	return nil
+	took := time.Since(start).Round(time.Second)
+	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), took)
+	// The next cold build's estimate.
+	return os.WriteFile(dir+".build-time", []byte(took.String()+"\n"), 0o644)
 }

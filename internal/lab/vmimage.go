@@ -1,0 +1,256 @@
+package lab
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"everywhere/internal/docker"
+	"everywhere/internal/host"
+	"everywhere/internal/tarball"
+)
+
+// guestFiles are what every lab machine's tree carries besides its
+// packages: a unit that, before the network and sshd start, gives the
+// machine its identity from its seed disk (host key, address, name: see
+// seed.go), sshd's settings, and DHCP on eth0 for the LXD instances made
+// from the same tree (the machine's own static address sorts first).
+var guestFiles = map[string]string{
+	"etc/systemd/system/everywhere-seed.service": `[Unit]
+Description=everywhere lab: this machine's identity from its seed disk
+DefaultDependencies=no
+ConditionVirtualization=!container
+Requires=dev-disk-by\x2dlabel-` + seedLabel + `.device
+After=dev-disk-by\x2dlabel-` + seedLabel + `.device systemd-remount-fs.service
+Before=systemd-networkd.service ssh.service network-pre.target
+Wants=network-pre.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mkdir -p /run/everywhere-seed && mount -o ro LABEL=` + seedLabel + ` /run/everywhere-seed && exec /bin/sh /run/everywhere-seed/boot.sh'
+
+[Install]
+WantedBy=sysinit.target
+`,
+	"etc/systemd/network/90-everywhere-dhcp.network": "[Match]\nName=eth0\n\n[Network]\nDHCP=ipv4\n",
+	"etc/ssh/sshd_config.d/everywhere.conf": `# Written by everywhere lab up: keys only, root allowed.
+HostKey /etc/ssh/everywhere_host_ed25519_key
+AuthorizedKeysFile /etc/ssh/everywhere_authorized_keys
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+MaxStartups 200
+MaxSessions 100
+`,
+}
+
+// guestLinks are symlinks in the tree: the seed unit enabled.
+var guestLinks = map[string]string{
+	"etc/systemd/system/sysinit.target.wants/everywhere-seed.service": "/etc/systemd/system/everywhere-seed.service",
+}
+
+// vmImage is a machine's disk image and boot files, cached beside its tree.
+type vmImage struct {
+	disk, kernel, initrd string
+	recipe               string // identifies all three
+}
+
+func (c *Config) vmImagePaths(a host.Arch) vmImage {
+	base := c.rootfs(a, vmFlavour(a))
+	return vmImage{disk: base + ".ext4", kernel: base + ".kernel", initrd: base + ".initrd"}
+}
+
+// imageRecipe identifies a machine image: its tree's recipe and the
+// lab's files in it.
+func imageRecipe(a host.Arch, suite string) string {
+	var b strings.Builder
+	b.WriteString(vmFlavour(a).recipe(a, suite))
+	for _, name := range sortedKeys(guestFiles) {
+		b.WriteString(name + "\n" + guestFiles[name])
+	}
+	for _, name := range sortedKeys(guestLinks) {
+		b.WriteString(name + " -> " + guestLinks[name] + "\n")
+	}
+	return recipeID(b.String())
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ensureVMImage builds (or finds cached) a's tree, then its disk image:
+// the tree with the lab's files, as ext4 made by mke2fs -d (no loop
+// mount), and the kernel and initrd copied out of its /boot.
+func ensureVMImage(ctx context.Context, c Config, a host.Arch, mirror string, p *progress) (vmImage, error) {
+	img := c.vmImagePaths(a)
+	img.recipe = imageRecipe(a, c.Suite)
+	p.phase(a.Debian(), "tree", treeEstimate(c, a))
+	if err := buildRootfs(ctx, c, a, vmFlavour(a), mirror); err != nil {
+		return img, err
+	}
+	marker := img.disk + ".recipe"
+	if have, err := os.ReadFile(marker); err == nil && string(have) == img.recipe && !c.Refresh {
+		return img, nil
+	}
+	p.phase(a.Debian(), "image", 0)
+	start := time.Now()
+	tree := c.rootfs(a, vmFlavour(a))
+	for name, content := range guestFiles {
+		if err := writeFileAll(filepath.Join(tree, name), []byte(content), 0o644); err != nil {
+			return img, err
+		}
+	}
+	for name, target := range guestLinks {
+		link := filepath.Join(tree, name)
+		_ = os.Remove(link)
+		if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+			return img, err
+		}
+		if err := os.Symlink(target, link); err != nil {
+			return img, err
+		}
+	}
+	kernelGlob := "vmlinuz-*"
+	if a == host.PPC64EL {
+		kernelGlob = "vmlinux-*" // pseries boots the ELF image
+	}
+	for dst, glob := range map[string]string{img.kernel: kernelGlob, img.initrd: "initrd.img-*"} {
+		found, _ := filepath.Glob(filepath.Join(tree, "boot", glob))
+		if len(found) != 1 {
+			return img, fmt.Errorf("[%s] %d files %s in the tree's /boot, want one", a.Debian(), len(found), glob)
+		}
+		if err := command(ctx, "cp", found[0], dst); err != nil {
+			return img, err
+		}
+	}
+	// The disk has room for Docker's and LXD's images and instances; it is
+	// sparse, and each machine writes to a qcow2 overlay of its own.
+	_ = os.Remove(img.disk)
+	if err := command(ctx, "mke2fs", "-q", "-F", "-t", "ext4", "-L", rootLabel, "-d", tree, img.disk, "12G"); err != nil {
+		return img, err
+	}
+	if err := os.WriteFile(marker, []byte(img.recipe), 0o644); err != nil {
+		return img, err
+	}
+	fmt.Fprintf(c.Log, "[%s] disk image written in %s\n", a.Debian(), time.Since(start).Round(100*time.Millisecond))
+	return img, nil
+}
+
+func writeFileAll(file string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, mode)
+}
+
+// skipInImages leaves out of the Docker and LXD images made from a
+// machine's tree what a container never uses: the kernel, its modules and
+// firmware (most of the tree's size), documentation and apt's caches.
+func skipInImages(rel string) bool {
+	for _, p := range []string{"boot", "usr/lib/modules", "usr/lib/firmware", "usr/share/doc", "usr/share/man", "var/cache/apt", "var/lib/apt/lists"} {
+		if rel == p {
+			return true
+		}
+	}
+	return false
+}
+
+// vmImageArchives writes (once per recipe and proxy, cached) the
+// docker-archive and the LXD image (unified tarball) of a's tree, which a
+// machine loads from its seed disk.
+func vmImageArchives(c Config, a host.Arch, img vmImage) (dockerTar, lxdTar string, err error) {
+	tree := c.rootfs(a, vmFlavour(a))
+	proxy := map[string][]byte{AptProxyConfFile: c.aptProxyConf()}
+	id := recipeID(img.recipe + string(proxy[AptProxyConfFile]))
+	dockerTar, lxdTar = tree+".docker-"+id+".tar", tree+".lxd-"+id+".tar"
+	if err := cached(c, dockerTar, func(f *os.File) error {
+		return docker.WriteImage(f, Image, docker.Platform(a), nil, []string{"/bin/bash"}, func(tw *tar.Writer) error {
+			if err := tarball.AddTreeExcept(tw, tree, "", skipInImages); err != nil {
+				return err
+			}
+			return tarball.AddFiles(tw, "", proxy)
+		})
+	}); err != nil {
+		return "", "", fmt.Errorf("[%s] docker image: %w", a.Debian(), err)
+	}
+	if err := cached(c, lxdTar, func(f *os.File) error {
+		tw := tar.NewWriter(f)
+		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
+			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), id)
+		if err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)}); err != nil {
+			return err
+		}
+		if err := tarball.AddTreeExcept(tw, tree, "rootfs/", skipInImages); err != nil {
+			return err
+		}
+		if err := tarball.AddFiles(tw, "rootfs/", proxy); err != nil {
+			return err
+		}
+		return tw.Close()
+	}); err != nil {
+		return "", "", fmt.Errorf("[%s] LXD image: %w", a.Debian(), err)
+	}
+	return dockerTar, lxdTar, nil
+}
+
+// cached writes file with write unless it exists.
+func cached(c Config, file string, write func(*os.File) error) error {
+	if _, err := os.Stat(file); err == nil {
+		return nil
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(file), filepath.Base(file)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if err := write(tmp); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
+}
+
+// requirementsVM checks for root and the programs a lab of machines runs.
+func requirementsVM(c Config) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("the lab needs root (tap devices, bridge, mmdebstrap): run as root (sudo)")
+	}
+	if _, err := cgroup2Root(); err != nil {
+		return err
+	}
+	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "arch-test": "arch-test", "update-binfmts": "binfmt-support",
+		"qemu-img": "qemu-utils", "mke2fs": "e2fsprogs", "nft": "nftables", "apt-cacher-ng": "apt-cacher-ng", "iptables": "iptables"}
+	for _, a := range c.Archs {
+		programs[machineSpecs[a].qemu] = machineSpecs[a].pkg
+		if !isNative(a) {
+			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
+		}
+	}
+	var missing []string
+	for program, pkg := range programs {
+		if _, err := exec.LookPath(program); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (package %s)", program, pkg))
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return fmt.Errorf("the lab of machines needs %s: scripts/install-deps installs them", strings.Join(missing, ", "))
+	}
+	return nil
+}
