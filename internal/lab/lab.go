@@ -49,9 +49,9 @@ type Config struct {
 	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
 	Suite     string       `json:"suite"`
 	Machines  string       `json:"machines"` // MachinesNS (default) or MachinesVM
-	Mirror    string       `json:"mirror"` // empty: the machine's own apt mirror
-	Refresh   bool         `json:"-"`      // rebuild cached rootfs
-	Log       io.Writer    `json:"-"`      // progress; nil discards it
+	Mirror    string       `json:"mirror"`   // empty: the machine's own apt mirror
+	Refresh   bool         `json:"-"`        // rebuild cached rootfs
+	Log       io.Writer    `json:"-"`        // progress; nil discards it
 }
 
 // WithDefaults fills zero fields.
@@ -405,8 +405,8 @@ type HostStatus struct {
 	Namespace bool
 	SSHDPID   int // 0: not running
 	Answers   bool
-	Docker    bool // its engine answers
-	LXD       bool // the lab's LXD answers through its socket in the host
+	Docker    bool          // its engine answers
+	LXD       bool          // the lab's LXD answers through its socket in the host
 	Machine   MachineStatus // a lab of machines only
 }
 

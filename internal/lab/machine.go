@@ -24,15 +24,18 @@ import (
 // services are up the machine is saved (savevm) and later ups restore it
 // (-loadvm) from a sparse copy of that overlay, which stays as saved.
 
-func (h Host) tap() string          { return fmt.Sprintf("%st%d", h.lab.Prefix, h.Address.As4()[3]) }
-func (h Host) qmpSocket() string    { return filepath.Join(h.dir(), "qmp.sock") }
-func (h Host) consoleLog() string   { return filepath.Join(h.dir(), "console.log") }
-func (h Host) qemuPIDFile() string  { return filepath.Join(h.dir(), "qemu.pid") }
-func (h Host) savedDisk() string    { return filepath.Join(h.dir(), "saved.qcow2") }
-func (h Host) runDisk() string      { return filepath.Join(h.dir(), "run.qcow2") }
-func (h Host) savedRecipe() string  { return filepath.Join(h.dir(), "saved.recipe") }
-func (h Host) machineInfo() string  { return filepath.Join(h.dir(), "machine.json") }
-func (h Host) mac() string          { a := h.Address.As4(); return fmt.Sprintf("52:54:00:%02x:%02x:%02x", a[1], a[2], a[3]) }
+func (h Host) tap() string         { return fmt.Sprintf("%st%d", h.lab.Prefix, h.Address.As4()[3]) }
+func (h Host) qmpSocket() string   { return filepath.Join(h.dir(), "qmp.sock") }
+func (h Host) consoleLog() string  { return filepath.Join(h.dir(), "console.log") }
+func (h Host) qemuPIDFile() string { return filepath.Join(h.dir(), "qemu.pid") }
+func (h Host) savedDisk() string   { return filepath.Join(h.dir(), "saved.qcow2") }
+func (h Host) runDisk() string     { return filepath.Join(h.dir(), "run.qcow2") }
+func (h Host) savedRecipe() string { return filepath.Join(h.dir(), "saved.recipe") }
+func (h Host) machineInfo() string { return filepath.Join(h.dir(), "machine.json") }
+func (h Host) mac() string {
+	a := h.Address.As4()
+	return fmt.Sprintf("52:54:00:%02x:%02x:%02x", a[1], a[2], a[3])
+}
 func (h Host) seedDisk() string     { return filepath.Join(h.dir(), "seed.ext4") }
 func (h Host) qemuCgroup() string   { return h.cgroup("qemu") }
 func (h Host) snapshotName() string { return "everywhere" }

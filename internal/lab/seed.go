@@ -145,15 +145,15 @@ func writeSeed(ctx context.Context, h Host, user ssh.Signer, dockerTar, lxdTar s
 		data []byte
 		mode os.FileMode
 	}{
-		"boot.sh":      {[]byte(h.bootScript()), 0o644},
-		"setup.sh":     {[]byte(h.setupScript()), 0o644},
-		"preseed.yaml": {[]byte(h.lxdPreseedVM()), 0o644},
-		"files/etc/hostname":                               {[]byte(h.Name + "\n"), 0o644},
-		"files/etc/ssh/everywhere_host_ed25519_key":        {hostKeyPEM, 0o600},
-		"files/etc/ssh/everywhere_authorized_keys":         {ssh.MarshalAuthorizedKey(user.PublicKey()), 0o644},
-		"files/etc/systemd/network/10-everywhere.network":  {[]byte(fmt.Sprintf("[Match]\nName=eth0\n\n[Network]\nAddress=%s/%d\nGateway=%s\n", h.Address, h.lab.Subnet.Bits(), gateway)), 0o644},
-		"files/" + AptProxyConfFile:                        {h.lab.aptProxyConf(), 0o644},
-		"files/etc/docker/daemon.json":                     {[]byte(daemon), 0o644},
+		"boot.sh":            {[]byte(h.bootScript()), 0o644},
+		"setup.sh":           {[]byte(h.setupScript()), 0o644},
+		"preseed.yaml":       {[]byte(h.lxdPreseedVM()), 0o644},
+		"files/etc/hostname": {[]byte(h.Name + "\n"), 0o644},
+		"files/etc/ssh/everywhere_host_ed25519_key":       {hostKeyPEM, 0o600},
+		"files/etc/ssh/everywhere_authorized_keys":        {ssh.MarshalAuthorizedKey(user.PublicKey()), 0o644},
+		"files/etc/systemd/network/10-everywhere.network": {[]byte(fmt.Sprintf("[Match]\nName=eth0\n\n[Network]\nAddress=%s/%d\nGateway=%s\n", h.Address, h.lab.Subnet.Bits(), gateway)), 0o644},
+		"files/" + AptProxyConfFile:                       {h.lab.aptProxyConf(), 0o644},
+		"files/etc/docker/daemon.json":                    {[]byte(daemon), 0o644},
 	}
 	var recipe strings.Builder
 	for _, name := range sortedKeys(files) {
