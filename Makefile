@@ -3,7 +3,7 @@ GO      ?= go
 LAB_DIR ?= /var/lib/everywhere/lab
 BIN     := bin/everywhere
 
-.PHONY: all deps build demo test bench lab-down clean
+.PHONY: all deps build demo demo-ns test bench lab-down clean
 
 all: build
 
@@ -13,11 +13,20 @@ deps:
 build:
 	$(GO) build -o $(BIN) ./cmd/everywhere
 
-# Builds everywhere, brings the local six-architecture lab up (rootfs cached
-# after the first time) and runs the built-in plan on it, side by side.
+# Builds everywhere, brings the local six-architecture lab of virtual
+# machines up (each its own kernel, Docker and LXD; the first time builds
+# and boots them, later times restore them in seconds) and runs the
+# built-in plan on it, side by side.
 demo: deps build
-	./$(BIN) lab up --dir $(LAB_DIR)
+	./$(BIN) lab up --machines vm --dir $(LAB_DIR)
 	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo
+
+# The quick look: the lab of network namespaces (this machine's kernel,
+# foreign code under qemu-user). It replaces a lab of machines in the same
+# folder (whose saved machines stay for the next demo).
+demo-ns: deps build
+	./$(BIN) lab up --machines ns --dir $(LAB_DIR)
+	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo-ns
 
 # vet, gofmt and every test, the lab's integration tests included (root).
 test: deps

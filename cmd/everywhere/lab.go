@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -45,8 +46,8 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 
 // labUpOptions are lab up's flags, as given.
 type labUpOptions struct {
-	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror, machines string
-	refresh                                                            bool
+	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror, keyring, suite, machines string
+	refresh                                                                            bool
 }
 
 func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
@@ -65,7 +66,9 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 	up.Flags().StringVar(&opts.lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
 	up.Flags().StringVar(&opts.overlay, "overlay", lab.DefaultOverlay, "the Fan-style overlay: each host's containers get the subnet its address maps to (10.213.0.12 → 250.12.0.0/16), routed between hosts without NAT")
 	up.Flags().StringVar(&opts.cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
-	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
+	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian-family mirror (default: the one this machine's apt uses), e.g. an Ubuntu ports mirror with --suite noble --keyring /usr/share/keyrings/ubuntu-archive-keyring.gpg")
+	up.Flags().StringVar(&opts.keyring, "keyring", "", "the keyring that signs --mirror's archive, when not Debian's (mmdebstrap --keyring)")
+	up.Flags().StringVar(&opts.suite, "suite", lab.DefaultSuite, "the distribution suite the hosts run (bookworm, trixie, forky, sid: any the mirror serves); each suite's trees and images are cached apart")
 	up.Flags().StringVar(&opts.machines, "machines", lab.MachinesNS, "the kind of lab: ns (network namespaces sharing this machine's kernel, foreign code under qemu-user) or vm (full-system virtual machines, each with its own kernel, Docker and LXD; a cold start takes long, later ones restore in seconds)")
 	up.Flags().BoolVar(&opts.refresh, "refresh", false, "rebuild cached rootfs")
 	return up
@@ -95,7 +98,15 @@ func (opts labUpOptions) config() (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, usagef("--cache: %v", err)
 	}
-	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Refresh: opts.refresh, Machines: opts.machines}
+	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Keyring: opts.keyring, Suite: opts.suite, Refresh: opts.refresh, Machines: opts.machines}
+	if strings.ContainsAny(opts.suite, ", /") || opts.suite == "" {
+		return lab.Config{}, usagef("--suite %q: one suite name (several side by side are not supported yet)", opts.suite)
+	}
+	if opts.keyring != "" {
+		if _, err := os.Stat(opts.keyring); err != nil {
+			return lab.Config{}, usagef("--keyring: %v", err)
+		}
+	}
 	for _, name := range strings.Split(opts.archs, ",") {
 		if name = strings.TrimSpace(name); name == "" {
 			continue

@@ -50,6 +50,7 @@ type Config struct {
 	Suite     string       `json:"suite"`
 	Machines  string       `json:"machines"` // MachinesNS (default) or MachinesVM
 	Mirror    string       `json:"mirror"`   // empty: the machine's own apt mirror
+	Keyring   string       `json:"keyring"`  // the mirror's signing keys when not Debian's (mmdebstrap --keyring)
 	Refresh   bool         `json:"-"`        // rebuild cached rootfs
 	Log       io.Writer    `json:"-"`        // progress; nil discards it
 }

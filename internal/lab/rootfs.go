@@ -197,11 +197,21 @@ func (f flavour) recipe(a host.Arch, suite string) string {
 	return "mmdebstrap " + strings.Join(f.args(a, suite), " ") + "\n"
 }
 
+// recipe is what c builds a's rootfs of flavour f from: mmdebstrap's
+// arguments, and the keyring the mirror is checked with when not Debian's.
+func (c Config) recipe(a host.Arch, f flavour) string {
+	r := f.recipe(a, c.Suite)
+	if c.Keyring != "" {
+		r += "keyring " + c.Keyring + "\n"
+	}
+	return r
+}
+
 // buildRootfs builds the architecture's rootfs into the cache unless a
 // rootfs of the same recipe is there already (or Refresh asks for anew).
 func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror string) error {
 	dir := c.rootfs(a, f)
-	recipe := f.recipe(a, c.Suite)
+	recipe := c.recipe(a, f)
 	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
 		return err
 	}
@@ -228,7 +238,11 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	defer log.Close()
 	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", a.Debian(), mirror, logFile)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "mmdebstrap", append(f.args(a, c.Suite), tmp, mirror)...)
+	args := f.args(a, c.Suite)
+	if c.Keyring != "" {
+		args = append([]string{"--keyring=" + c.Keyring}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "mmdebstrap", append(args, tmp, mirror)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", a.Debian(), time.Since(start).Round(time.Second), err, logFile)

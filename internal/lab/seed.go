@@ -73,14 +73,15 @@ ip link set %[3]s mtu %[4]d up
 }
 
 // setupScript is the seed's setup.sh, run over SSH once the machine is up
-// for the first time: it waits for Docker and LXD, loads the lab's images,
+// for the first time: it waits for Docker (whose store on the disk holds
+// the lab's image already) and LXD, imports the LXD image,
 // initialises LXD, and opens the overlay through Docker's firewall.
 func (h Host) setupScript() string {
 	own, overlay := h.OverlaySubnet().Masked().String(), h.lab.Overlay.Masked().String()
 	return fmt.Sprintf(`set -e
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 600 ] || { echo "dockerd did not answer in 10 min" >&2; systemctl status docker >&2; exit 1; }; sleep 1; done
-docker load -i %[1]s/docker.tar
+docker image inspect %[5]s >/dev/null
 lxd waitready --timeout 600
 lxd init --preseed < %[1]s/preseed.yaml
 lxc profile create docker
@@ -94,7 +95,7 @@ iptables -w -I DOCKER-USER -o lxdbr0 -j ACCEPT
 iptables -w -t nat -I POSTROUTING -s %[4]s -d %[3]s -j RETURN
 iptables -w -t nat -A POSTROUTING -s %[4]s ! -d %[3]s -j MASQUERADE
 sync
-`, seedMount, LXDImage(h.Arch), overlay, own)
+`, seedMount, LXDImage(h.Arch), overlay, own, Image)
 }
 
 // lxdPreseedVM initialises a machine's LXD: a dir pool, lxdbr0 on the
@@ -128,7 +129,7 @@ profiles:
 // writeSeed lays out h's seed folder and makes its disk, unless the disk
 // there has the same content. It returns the host's known_hosts line and
 // an identifier of the seed's content.
-func writeSeed(ctx context.Context, h Host, user ssh.Signer, dockerTar, lxdTar string) (known, id string, err error) {
+func writeSeed(ctx context.Context, h Host, user ssh.Signer, lxdTar string) (known, id string, err error) {
 	dir := filepath.Join(h.dir(), "seed")
 	hostKeyFile := filepath.Join(h.dir(), "ssh_host_ed25519_key")
 	hostKey, err := loadOrCreateKey(hostKeyFile) // kept across labs: known_hosts stays valid
@@ -159,7 +160,7 @@ func writeSeed(ctx context.Context, h Host, user ssh.Signer, dockerTar, lxdTar s
 	for _, name := range sortedKeys(files) {
 		fmt.Fprintf(&recipe, "%s %o\n%s\n", name, files[name].mode, files[name].data)
 	}
-	fmt.Fprintf(&recipe, "%s\n%s\n", dockerTar, lxdTar)
+	fmt.Fprintf(&recipe, "%s\n", lxdTar)
 	id = recipeID(recipe.String())
 	known = knownhosts.Line([]string{h.Address.String()}, hostKey.PublicKey())
 	disk, idFile := filepath.Join(h.dir(), "seed.ext4"), filepath.Join(h.dir(), "seed.id")
@@ -176,11 +177,9 @@ func writeSeed(ctx context.Context, h Host, user ssh.Signer, dockerTar, lxdTar s
 			return "", "", err
 		}
 	}
-	// The images are linked, not copied: mke2fs reads them once.
-	for name, src := range map[string]string{"docker.tar": dockerTar, "lxd.tar": lxdTar} {
-		if err := os.Link(src, filepath.Join(dir, name)); err != nil {
-			return "", "", err
-		}
+	// The image is linked, not copied: mke2fs reads it once.
+	if err := os.Link(lxdTar, filepath.Join(dir, "lxd.tar")); err != nil {
+		return "", "", err
 	}
 	size, err := treeSize(dir)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -57,22 +58,18 @@ var guestLinks = map[string]string{
 	"etc/systemd/system/sysinit.target.wants/everywhere-seed.service": "/etc/systemd/system/everywhere-seed.service",
 }
 
-// vmImage is a machine's disk image and boot files, cached beside its tree.
+// vmImage is a machine's disk image and boot files, cached beside its
+// tree, and the LXD image it imports.
 type vmImage struct {
 	disk, kernel, initrd string
-	recipe               string // identifies all three
+	lxdTar               string
+	recipe               string // identifies all of them
 }
 
-func (c *Config) vmImagePaths(a host.Arch) vmImage {
-	base := c.rootfs(a, vmFlavour(a))
-	return vmImage{disk: base + ".ext4", kernel: base + ".kernel", initrd: base + ".initrd"}
-}
-
-// imageRecipe identifies a machine image: its tree's recipe and the
-// lab's files in it.
-func imageRecipe(a host.Arch, suite string) string {
+// imageRecipe identifies a machine image's tree and the lab's files in it.
+func imageRecipe(c Config, a host.Arch) string {
 	var b strings.Builder
-	b.WriteString(vmFlavour(a).recipe(a, suite))
+	b.WriteString(c.recipe(a, vmFlavour(a)))
 	for _, name := range sortedKeys(guestFiles) {
 		b.WriteString(name + "\n" + guestFiles[name])
 	}
@@ -92,22 +89,29 @@ func sortedKeys[V any](m map[string]V) []string {
 }
 
 // ensureVMImage builds (or finds cached) a's tree, then its disk image:
-// the tree with the lab's files, as ext4 made by mke2fs -d (no loop
-// mount), and the kernel and initrd copied out of its /boot.
+// the tree with the lab's files and a Docker store holding the lab's
+// image (preloadDocker), as ext4 made by mke2fs -d (no loop mount), and
+// the kernel and initrd copied out of its /boot. The Docker and LXD images
+// carry the lab's proxy address, so a disk is cached per proxy too.
 func ensureVMImage(ctx context.Context, c Config, a host.Arch, mirror string, p *progress) (vmImage, error) {
-	img := c.vmImagePaths(a)
-	img.recipe = imageRecipe(a, c.Suite)
+	tree := c.rootfs(a, vmFlavour(a))
 	p.phase(a.Debian(), "tree", treeEstimate(c, a))
 	if err := buildRootfs(ctx, c, a, vmFlavour(a), mirror); err != nil {
-		return img, err
+		return vmImage{}, err
 	}
+	treeRecipe := imageRecipe(c, a)
+	p.phase(a.Debian(), "images", 0)
+	dockerTar, lxdTar, id, err := vmImageArchives(c, a, treeRecipe)
+	if err != nil {
+		return vmImage{}, err
+	}
+	img := vmImage{disk: tree + ".disk-" + id + ".ext4", kernel: tree + ".kernel", initrd: tree + ".initrd", lxdTar: lxdTar, recipe: id}
 	marker := img.disk + ".recipe"
 	if have, err := os.ReadFile(marker); err == nil && string(have) == img.recipe && !c.Refresh {
 		return img, nil
 	}
-	p.phase(a.Debian(), "image", 0)
+	p.phase(a.Debian(), "disk image", 0)
 	start := time.Now()
-	tree := c.rootfs(a, vmFlavour(a))
 	for name, content := range guestFiles {
 		if err := writeFileAll(filepath.Join(tree, name), []byte(content), 0o644); err != nil {
 			return img, err
@@ -136,6 +140,9 @@ func ensureVMImage(ctx context.Context, c Config, a host.Arch, mirror string, p 
 			return img, err
 		}
 	}
+	if err := preloadDocker(ctx, c, a, filepath.Join(tree, "var", "lib", "docker"), dockerTar); err != nil {
+		return img, fmt.Errorf("[%s] preloading the Docker image: %w", a.Debian(), err)
+	}
 	// The disk has room for Docker's and LXD's images and instances; it is
 	// sparse, and each machine writes to a qcow2 overlay of its own.
 	_ = os.Remove(img.disk)
@@ -156,44 +163,50 @@ func writeFileAll(file string, data []byte, mode os.FileMode) error {
 	return os.WriteFile(file, data, mode)
 }
 
-// skipInImages leaves out of the Docker and LXD images made from a
-// machine's tree what a container never uses: the kernel, its modules and
-// firmware (most of the tree's size), documentation and apt's caches.
-func skipInImages(rel string) bool {
-	for _, p := range []string{"boot", "usr/lib/modules", "usr/lib/firmware", "usr/share/doc", "usr/share/man", "var/cache/apt", "var/lib/apt/lists"} {
-		if rel == p {
-			return true
-		}
-	}
-	return false
+// Left out of the images made from a machine's tree: what a container
+// never uses (the kernel, its modules and firmware, most of the tree;
+// documentation, translations, the hardware database), and from the
+// Docker image also the daemons' programs (Docker's, containerd's, LXD's:
+// dpkg still lists docker.io, as on the machine; a container runs none of
+// them). Docker inside LXD needs Docker's in the LXD image. Every byte
+// counts: an emulated machine loads these images at a few MB/s.
+var (
+	skipInLXDImage = []string{"boot", "var/lib/docker", "usr/lib/modules", "usr/lib/firmware", "usr/share/doc", "usr/share/man", "usr/share/locale",
+		"usr/lib/udev/hwdb.bin", "usr/lib/udev/hwdb.d", "var/cache/apt", "var/lib/apt/lists", "usr/bin/lxd", "usr/bin/lxc", "usr/bin/dnet", "usr/bin/ctr"}
+	skipInDockerImage = append(slices.Clone(skipInLXDImage), "usr/sbin/dockerd", "usr/bin/docker", "usr/bin/containerd", "usr/bin/containerd-shim-runc-v2",
+		"usr/bin/docker-proxy", "usr/sbin/runc", "usr/bin/runc", "usr/lib/lxd", "usr/share/lxd")
+)
+
+func skipping(paths []string) func(rel string) bool {
+	return func(rel string) bool { return slices.Contains(paths, rel) }
 }
 
 // vmImageArchives writes (once per recipe and proxy, cached) the
-// docker-archive and the LXD image (unified tarball) of a's tree, which a
-// machine loads from its seed disk.
-func vmImageArchives(c Config, a host.Arch, img vmImage) (dockerTar, lxdTar string, err error) {
+// docker-archive and the LXD image (unified tarball) of a's tree. It
+// returns their paths and an identifier of both.
+func vmImageArchives(c Config, a host.Arch, treeRecipe string) (dockerTar, lxdTar, id string, err error) {
 	tree := c.rootfs(a, vmFlavour(a))
 	proxy := map[string][]byte{AptProxyConfFile: c.aptProxyConf()}
-	id := recipeID(img.recipe + string(proxy[AptProxyConfFile]))
+	id = recipeID(treeRecipe + string(proxy[AptProxyConfFile]) + strings.Join(skipInDockerImage, " ") + strings.Join(skipInLXDImage, " "))
 	dockerTar, lxdTar = tree+".docker-"+id+".tar", tree+".lxd-"+id+".tar"
-	if err := cached(c, dockerTar, func(f *os.File) error {
+	if err := cached(dockerTar, func(f *os.File) error {
 		return docker.WriteImage(f, Image, docker.Platform(a), nil, []string{"/bin/bash"}, func(tw *tar.Writer) error {
-			if err := tarball.AddTreeExcept(tw, tree, "", skipInImages); err != nil {
+			if err := tarball.AddTreeExcept(tw, tree, "", skipping(skipInDockerImage)); err != nil {
 				return err
 			}
 			return tarball.AddFiles(tw, "", proxy)
 		})
 	}); err != nil {
-		return "", "", fmt.Errorf("[%s] docker image: %w", a.Debian(), err)
+		return "", "", "", fmt.Errorf("[%s] docker image: %w", a.Debian(), err)
 	}
-	if err := cached(c, lxdTar, func(f *os.File) error {
+	if err := cached(lxdTar, func(f *os.File) error {
 		tw := tar.NewWriter(f)
 		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
 			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), id)
 		if err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)}); err != nil {
 			return err
 		}
-		if err := tarball.AddTreeExcept(tw, tree, "rootfs/", skipInImages); err != nil {
+		if err := tarball.AddTreeExcept(tw, tree, "rootfs/", skipping(skipInLXDImage)); err != nil {
 			return err
 		}
 		if err := tarball.AddFiles(tw, "rootfs/", proxy); err != nil {
@@ -201,13 +214,13 @@ func vmImageArchives(c Config, a host.Arch, img vmImage) (dockerTar, lxdTar stri
 		}
 		return tw.Close()
 	}); err != nil {
-		return "", "", fmt.Errorf("[%s] LXD image: %w", a.Debian(), err)
+		return "", "", "", fmt.Errorf("[%s] LXD image: %w", a.Debian(), err)
 	}
-	return dockerTar, lxdTar, nil
+	return dockerTar, lxdTar, id, nil
 }
 
 // cached writes file with write unless it exists.
-func cached(c Config, file string, write func(*os.File) error) error {
+func cached(file string, write func(*os.File) error) error {
 	if _, err := os.Stat(file); err == nil {
 		return nil
 	}

@@ -120,12 +120,7 @@ func upMachine(ctx context.Context, h Host, signer ssh.Signer, mirror string, bo
 	if err != nil {
 		return "", err
 	}
-	p.phase(h.Name, "images", 0)
-	dockerTar, lxdTar, err := vmImageArchives(*h.lab, h.Arch, img)
-	if err != nil {
-		return "", err
-	}
-	known, seedID, err := writeSeed(ctx, h, signer, dockerTar, lxdTar)
+	known, seedID, err := writeSeed(ctx, h, signer, img.lxdTar)
 	if err != nil {
 		return "", err
 	}
@@ -133,7 +128,7 @@ func upMachine(ctx context.Context, h Host, signer ssh.Signer, mirror string, bo
 	args := h.qemuArgs(img, accel)
 	recipe := recipeID(strings.Join(args, "\x00") + "\x00" + img.recipe + "\x00" + seedID)
 	if have, err := os.ReadFile(h.savedRecipe()); err != nil || string(have) != recipe || h.lab.Refresh {
-		if err := coldBoot(ctx, h, signer, known, args, recipe, boots, p); err != nil {
+		if err := coldBoot(ctx, h, signer, known, img, args, recipe, boots, p); err != nil {
 			return "", err
 		}
 	}
@@ -142,7 +137,7 @@ func upMachine(ctx context.Context, h Host, signer ssh.Signer, mirror string, bo
 
 // coldBoot boots h from its image, sets its services up, saves it and
 // stops it, leaving saved.qcow2 holding the snapshot.
-func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, args []string, recipe string, boots chan struct{}, p *progress) error {
+func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img vmImage, args []string, recipe string, boots chan struct{}, p *progress) error {
 	p.phase(h.Name, "waiting for a boot slot", 0)
 	select {
 	case boots <- struct{}{}:
@@ -152,7 +147,7 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, args
 	defer func() { <-boots }()
 	_ = os.Remove(h.savedRecipe())
 	_ = os.Remove(h.runDisk())
-	if err := command(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", h.lab.vmImagePaths(h.Arch).disk, h.runDisk()); err != nil {
+	if err := command(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", img.disk, h.runDisk()); err != nil {
 		return err
 	}
 	p.phase(h.Name, "boot", bootEstimate)
