@@ -40,6 +40,10 @@ func (h Host) seedDisk() string     { return filepath.Join(h.dir(), "seed.ext4")
 func (h Host) qemuCgroup() string   { return h.cgroup("qemu") }
 func (h Host) snapshotName() string { return "everywhere" }
 
+// lxdImageSerial names the LXD image's disk in the guest
+// (/dev/disk/by-id/virtio-SERIAL).
+const lxdImageSerial = "ewlxdimage"
+
 // machineRecord is what Status shows of a running machine.
 type machineRecord struct {
 	Accel    string    `json:"accel"`
@@ -68,6 +72,10 @@ func (h Host) qemuArgs(img vmImage, accel string) []string {
 		"-device", spec.device("blk") + ",drive=root",
 		"-drive", "file=" + h.seedDisk() + ",if=none,id=seed,format=raw,readonly=on",
 		"-device", spec.device("blk") + ",drive=seed",
+		// The LXD image is a disk of its own, read as a tar stream by
+		// lxc image import: no copy of it is made for the machine.
+		"-drive", "file=" + img.lxdTar + ",if=none,id=lxdimage,format=raw,readonly=on",
+		"-device", spec.device("blk") + ",drive=lxdimage,serial=" + lxdImageSerial,
 		"-netdev", "tap,id=net0,ifname=" + h.tap() + ",script=no,downscript=no",
 		"-device", spec.device("net") + ",netdev=net0,mac=" + h.mac(),
 		"-serial", "file:" + h.consoleLog(),

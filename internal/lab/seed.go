@@ -16,7 +16,7 @@ import (
 // everywhere-seed unit mounts at /run/everywhere-seed before the network
 // and sshd start, running its boot.sh. It holds what differs between labs
 // and machines (host key, user key, address, name, the proxy, the overlay)
-// and the images the machine loads once (setup.sh, over SSH), so the
+// and the script that sets Docker and LXD up once (setup.sh, over SSH), so the
 // cached tree and disk image stay the same for every lab.
 
 // seedMount is where the guest mounts its seed disk.
@@ -86,7 +86,7 @@ lxd waitready --timeout 600
 lxd init --preseed < %[1]s/preseed.yaml
 lxc profile create docker
 lxc profile set docker security.nesting true
-lxc image import %[1]s/lxd.tar --alias %[2]s
+lxc image import /dev/disk/by-id/virtio-%[6]s --alias %[2]s
 # The overlay between machines is routed, not masqueraded: Docker's
 # FORWARD policy (DROP) and its MASQUERADE would stop or rewrite it.
 iptables -w -I DOCKER-USER -s %[3]s -d %[3]s -j ACCEPT
@@ -95,7 +95,7 @@ iptables -w -I DOCKER-USER -o lxdbr0 -j ACCEPT
 iptables -w -t nat -I POSTROUTING -s %[4]s -d %[3]s -j RETURN
 iptables -w -t nat -A POSTROUTING -s %[4]s ! -d %[3]s -j MASQUERADE
 sync
-`, seedMount, LXDImage(h.Arch), overlay, own, Image)
+`, seedMount, LXDImage(h.Arch), overlay, own, Image, lxdImageSerial)
 }
 
 // lxdPreseedVM initialises a machine's LXD: a dir pool, lxdbr0 on the
@@ -129,7 +129,7 @@ profiles:
 // writeSeed lays out h's seed folder and makes its disk, unless the disk
 // there has the same content. It returns the host's known_hosts line and
 // an identifier of the seed's content.
-func writeSeed(ctx context.Context, h Host, user ssh.Signer, lxdTar string) (known, id string, err error) {
+func writeSeed(ctx context.Context, h Host, user ssh.Signer) (known, id string, err error) {
 	dir := filepath.Join(h.dir(), "seed")
 	hostKeyFile := filepath.Join(h.dir(), "ssh_host_ed25519_key")
 	hostKey, err := loadOrCreateKey(hostKeyFile) // kept across labs: known_hosts stays valid
@@ -160,7 +160,6 @@ func writeSeed(ctx context.Context, h Host, user ssh.Signer, lxdTar string) (kno
 	for _, name := range sortedKeys(files) {
 		fmt.Fprintf(&recipe, "%s %o\n%s\n", name, files[name].mode, files[name].data)
 	}
-	fmt.Fprintf(&recipe, "%s\n", lxdTar)
 	id = recipeID(recipe.String())
 	known = knownhosts.Line([]string{h.Address.String()}, hostKey.PublicKey())
 	disk, idFile := filepath.Join(h.dir(), "seed.ext4"), filepath.Join(h.dir(), "seed.id")
@@ -178,9 +177,6 @@ func writeSeed(ctx context.Context, h Host, user ssh.Signer, lxdTar string) (kno
 		}
 	}
 	// The image is linked, not copied: mke2fs reads it once.
-	if err := os.Link(lxdTar, filepath.Join(dir, "lxd.tar")); err != nil {
-		return "", "", err
-	}
 	size, err := treeSize(dir)
 	if err != nil {
 		return "", "", err

@@ -107,7 +107,7 @@ func TestMachineLab(t *testing.T) {
 		}
 		h := c.Hosts()[0]
 		// A kernel that is not one: QEMU starts, the guest never does.
-		img := vmImage{kernel: "/dev/null", initrd: "/dev/null"}
+		img := vmImage{kernel: "/dev/null", initrd: "/dev/null", lxdTar: "/dev/null"}
 		args := h.qemuArgs(img, "tcg")
 		d, err := startMachine(context.Background(), h, args, false)
 		if err != nil {

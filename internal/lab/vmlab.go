@@ -120,7 +120,7 @@ func upMachine(ctx context.Context, h Host, signer ssh.Signer, mirror string, bo
 	if err != nil {
 		return "", err
 	}
-	known, seedID, err := writeSeed(ctx, h, signer, img.lxdTar)
+	known, seedID, err := writeSeed(ctx, h, signer)
 	if err != nil {
 		return "", err
 	}
