@@ -23,19 +23,22 @@ import (
 // seed.go), sshd's settings, and DHCP on eth0 for the LXD instances made
 // from the same tree (the machine's own static address sorts first).
 var guestFiles = map[string]string{
+	// The seed disk is found by blkid, not by waiting for udev's
+	// by-label link: on a loaded machine udev took longer than systemd's
+	// 90 s device timeout, and the machine came up nameless.
 	"etc/systemd/system/everywhere-seed.service": `[Unit]
 Description=everywhere lab: this machine's identity from its seed disk
 DefaultDependencies=no
 ConditionVirtualization=!container
-Requires=dev-disk-by\x2dlabel-` + seedLabel + `.device
-After=dev-disk-by\x2dlabel-` + seedLabel + `.device systemd-remount-fs.service
+After=systemd-remount-fs.service
 Before=systemd-networkd.service ssh.service network-pre.target
 Wants=network-pre.target
 
 [Service]
 Type=oneshot
 RemainAfterExit=yes
-ExecStart=/bin/sh -c 'mkdir -p /run/everywhere-seed && mount -o ro LABEL=` + seedLabel + ` /run/everywhere-seed && exec /bin/sh /run/everywhere-seed/boot.sh'
+TimeoutStartSec=infinity
+ExecStart=/bin/sh -c 'until dev=$$(blkid -L ` + seedLabel + `); do sleep 1; done; mkdir -p /run/everywhere-seed && mount -o ro "$$dev" /run/everywhere-seed && exec /bin/sh /run/everywhere-seed/boot.sh'
 
 [Install]
 WantedBy=sysinit.target
