@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/digitalocean/go-qemu/qmp"
 	"golang.org/x/crypto/ssh"
+
+	"everywhere/internal/text"
 )
 
 // A lab machine is one QEMU process, known by the pid it wrote, driven
@@ -63,7 +66,9 @@ func (h Host) qemuArgs(img vmImage, accel string) []string {
 	// apparmor=0: loading the profiles of docker.io and lxd takes minutes
 	// under TCG (and blocks sshd); with AppArmor off in the kernel neither
 	// asks for it.
-	cmdline := fmt.Sprintf("root=LABEL=%s rw console=%s net.ifnames=0 panic=1 apparmor=0", rootLabel, spec.console)
+	// systemd.show_status=error: the console keeps what went wrong, which is
+	// what a failed boot's report shows.
+	cmdline := fmt.Sprintf("root=LABEL=%s rw console=%s net.ifnames=0 panic=1 apparmor=0 systemd.show_status=error", rootLabel, spec.console)
 	return []string{spec.qemu, "-name", h.Name, "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
 		"-M", strings.Join(spec.machine, ","), "-cpu", spec.cpu, "-smp", strconv.Itoa(machineCPUs), "-m", strconv.Itoa(machineMemoryMiB),
 		"-accel", accelArg,
@@ -224,10 +229,16 @@ func waitGone(ctx context.Context, pid int, timeout time.Duration) bool {
 	return false
 }
 
-// consoleTail is the last lines of h's console, for a machine that failed.
+// ansiSequence matches the terminal control sequences systemd colours its
+// console with.
+var ansiSequence = regexp.MustCompile(`\x1b\[[0-9;?]*[A-Za-z]`)
+
+// consoleTail is the last lines of h's console, for a machine that failed:
+// untrusted text, its colours dropped and the rest made safe to show.
 func consoleTail(h Host, n int) string {
 	data, _ := os.ReadFile(h.consoleLog())
-	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(string(data), "\r", ""), "\n"), "\n")
+	clean := text.Clean(ansiSequence.ReplaceAllString(strings.ReplaceAll(string(data), "\r", ""), ""))
+	lines := strings.Split(strings.TrimRight(clean, "\n"), "\n")
 	if len(lines) > n {
 		lines = lines[len(lines)-n:]
 	}
