@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"everywhere/internal/host"
 )
 
 // A machine's seed disk: a small ext4 (label ewseed) that the tree's
@@ -64,7 +66,11 @@ sysctl -q -w net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.d
 ip link add %[3]s type ipip external
 ip link set %[3]s mtu %[4]d up
 `, seedMount, h.Name, fanDevice, overlayMTU)
-	for _, other := range h.lab.Hosts() {
+	// Every architecture's peer gets its route, up or not: a machine's seed,
+	// and so its saved snapshot, stay valid whichever subset is up.
+	all := *h.lab
+	all.Archs = host.AllArchs()
+	for _, other := range all.Hosts() {
 		if other.Name != h.Name {
 			fmt.Fprintf(&b, "ip route add %s dev %s encap ip dst %s mtu %d\n", other.OverlaySubnet(), fanDevice, other.Address, overlayMTU)
 		}

@@ -106,6 +106,9 @@ func TestMachineLab(t *testing.T) {
 			t.Fatal(err)
 		}
 		h := c.Hosts()[0]
+		if err := setupBridge(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
 		// A kernel that is not one: QEMU starts, the guest never does.
 		img := vmImage{kernel: "/dev/null", initrd: "/dev/null", lxdTar: "/dev/null"}
 		args := h.qemuArgs(img, "tcg")

@@ -205,14 +205,17 @@ func restore(ctx context.Context, h Host, signer ssh.Signer, known string, args 
 	if err := waitSSH(ctx, h, d, restoreTimeout); err != nil {
 		return err
 	}
-	// The snapshot's clock is behind; services that were up are up.
-	check := fmt.Sprintf("date -s @%d >/dev/null && docker version --format '{{.Server.Arch}}' && lxc query /1.0 >/dev/null && uname -r", time.Now().Unix())
-	out, err := sshRun(ctx, h, signer, known, check, 2*time.Minute)
+	// The snapshot's clock is behind. Services that were up are up, but may
+	// take a moment to answer again after the clock's jump.
+	check := fmt.Sprintf(`date -s @%d >/dev/null
+i=0; until arch=$(docker version --format '{{.Server.Arch}}' 2>&1) && lxc query /1.0 >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || { echo "Docker or LXD does not answer: $arch" >&2; exit 1; }; sleep 1; done
+echo "docker=$arch kernel=$(uname -r)"
+`, time.Now().Unix())
+	out, err := sshRun(ctx, h, signer, known, check, 3*time.Minute)
 	if err != nil {
 		return fmt.Errorf("after the restore: %w", err)
 	}
-	fmt.Fprintf(h.lab.Log, "[%s] restored in %s: kernel %s, Docker %s, LXD up (%s)\n", h.Name, time.Since(start).Round(100*time.Millisecond),
-		strings.TrimSpace(lastLines(out, 1)), strings.TrimSpace(strings.SplitN(out, "\n", 2)[0]), strings.ToUpper(accel))
+	fmt.Fprintf(h.lab.Log, "[%s] restored in %s (%s): %s\n", h.Name, time.Since(start).Round(100*time.Millisecond), strings.ToUpper(accel), strings.TrimSpace(out))
 	return nil
 }
 
