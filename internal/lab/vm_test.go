@@ -133,3 +133,49 @@ func TestMachineLab(t *testing.T) {
 		}
 	})
 }
+
+// TestMachineArgs checks each architecture's QEMU command line against the
+// measured table: machine, console, the virtio transport of its bus, the
+// TCG buffer, and that only -loadvm differs between a boot and a restore.
+func TestMachineArgs(t *testing.T) {
+	c := Config{Archs: host.AllArchs()}.WithDefaults()
+	want := map[string][3]string{ // -M, console, block device
+		"amd64": {"q35", "console=ttyS0", "virtio-blk-pci"}, "i386": {"pc", "console=ttyS0", "virtio-blk-pci"},
+		"arm64": {"virt", "console=ttyAMA0", "virtio-blk-pci"}, "armhf": {"virt", "console=ttyAMA0", "virtio-blk-device"},
+		"ppc64el": {"pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off", "console=hvc0", "virtio-blk-pci"},
+		"s390x": {"s390-ccw-virtio", "console=ttysclp0", "virtio-blk-ccw"},
+	}
+	for _, h := range c.Hosts() {
+		args := strings.Join(h.qemuArgs(vmImage{kernel: "K", initrd: "I", lxdTar: "L"}, "tcg"), " ")
+		w := want[h.Name]
+		for _, part := range []string{" -M " + w[0] + " ", w[1] + " ", w[2] + ",drive=root", "-accel tcg,tb-size=256", "-smp 2 -m 2048",
+			"ifname=" + h.tap() + ",", "file=L,if=none,id=lxdimage,format=raw,readonly=on", "serial=" + lxdImageSerial} {
+			if !strings.Contains(args, part) {
+				t.Errorf("%s: %q lacks %q", h.Name, args, part)
+			}
+		}
+		if strings.Contains(args, "-loadvm") {
+			t.Errorf("%s: a boot's arguments restore: %q", h.Name, args)
+		}
+	}
+}
+
+// TestBootScriptRoutesEveryPeer: a machine routes every other
+// architecture's overlay subnet through its tunnel, whichever are up, so
+// its seed and snapshot do not change with the lab's subset.
+func TestBootScriptRoutesEveryPeer(t *testing.T) {
+	c := Config{Archs: []host.Arch{host.AMD64}}.WithDefaults()
+	h := c.Hosts()[0]
+	script := h.bootScript()
+	for _, peer := range []string{"250.11.0.0/16", "250.12.0.0/16", "250.13.0.0/16", "250.15.0.0/16", "250.16.0.0/16"} {
+		if !strings.Contains(script, "ip route add "+peer+" dev fan0 encap ip dst 10.213.0.") {
+			t.Errorf("no route to %s in:\n%s", peer, script)
+		}
+	}
+	if strings.Contains(script, "250.14.0.0/16") {
+		t.Errorf("a route to the machine's own subnet:\n%s", script)
+	}
+	if got := h.dockerSubnet().String() + " " + h.lxdSubnet().String(); got != "250.14.0.0/24 250.14.1.0/24" {
+		t.Errorf("Docker and LXD subnets %s", got)
+	}
+}
