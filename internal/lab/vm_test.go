@@ -143,7 +143,7 @@ func TestMachineArgs(t *testing.T) {
 		"amd64": {"q35", "console=ttyS0", "virtio-blk-pci"}, "i386": {"pc", "console=ttyS0", "virtio-blk-pci"},
 		"arm64": {"virt", "console=ttyAMA0", "virtio-blk-pci"}, "armhf": {"virt", "console=ttyAMA0", "virtio-blk-device"},
 		"ppc64el": {"pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off", "console=hvc0", "virtio-blk-pci"},
-		"s390x": {"s390-ccw-virtio", "console=ttysclp0", "virtio-blk-ccw"},
+		"s390x":   {"s390-ccw-virtio", "console=ttysclp0", "virtio-blk-ccw"},
 	}
 	for _, h := range c.Hosts() {
 		args := strings.Join(h.qemuArgs(vmImage{kernel: "K", initrd: "I", lxdTar: "L"}, "tcg"), " ")

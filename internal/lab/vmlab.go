@@ -211,7 +211,7 @@ func restore(ctx context.Context, h Host, signer ssh.Signer, known string, args 
 i=0; until arch=$(docker version --format '{{.Server.Arch}}' 2>&1) && lxc query /1.0 >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || { echo "Docker or LXD does not answer: $arch" >&2; exit 1; }; sleep 1; done
 echo "docker=$arch kernel=$(uname -r)"
 `, time.Now().Unix())
-	out, err := sshRun(ctx, h, signer, known, check, 3*time.Minute)
+	out, err := sshOutput(ctx, h, signer, known, check, 3*time.Minute)
 	if err != nil {
 		return fmt.Errorf("after the restore: %w", err)
 	}
@@ -398,7 +398,7 @@ func statusVM(ctx context.Context, c Config) []HostStatus {
 			if s.Machine.PID > 0 && bridgeUp && signer != nil {
 				s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
 				if line := knownLine(string(known), h.Address.String()); s.Answers && line != "" {
-					answer, _ := sshRun(ctx, h, signer, line, "docker version >/dev/null 2>&1 && echo docker; lxc query /1.0 >/dev/null 2>&1 && echo lxd; true", 20*time.Second)
+					answer, _ := sshOutput(ctx, h, signer, line, "docker version >/dev/null 2>&1 && echo docker; lxc query /1.0 >/dev/null 2>&1 && echo lxd; echo .", 20*time.Second)
 					s.Docker, s.LXD = strings.Contains(answer, "docker"), strings.Contains(answer, "lxd")
 				}
 			}
