@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +60,16 @@ func requirements(c Config) error {
 	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
 		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base",
 		"nft": "nftables", "apt-cacher-ng": "apt-cacher-ng", "iptables": "iptables"}
+	if missing := missingPrograms(c, programs); len(missing) > 0 {
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng iptables", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// missingPrograms lists, sorted, those of programs (and of the qemu-user
+// binaries c's foreign architectures need) not on PATH, each with the
+// Debian package that brings it.
+func missingPrograms(c Config, programs map[string]string) []string {
 	for _, a := range c.Archs {
 		if !isNative(a) {
 			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
@@ -70,10 +81,8 @@ func requirements(c Config) error {
 			missing = append(missing, fmt.Sprintf("%s (package %s)", program, pkg))
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng iptables", strings.Join(missing, ", "))
-	}
-	return nil
+	slices.Sort(missing)
+	return missing
 }
 
 func isNative(a host.Arch) bool {

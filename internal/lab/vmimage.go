@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -254,18 +253,8 @@ func requirementsVM(c Config) error {
 		"qemu-img": "qemu-utils", "mke2fs": "e2fsprogs", "nft": "nftables", "apt-cacher-ng": "apt-cacher-ng", "iptables": "iptables"}
 	for _, a := range c.Archs {
 		programs[machineSpecs[a].qemu] = machineSpecs[a].pkg
-		if !isNative(a) {
-			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
-		}
 	}
-	var missing []string
-	for program, pkg := range programs {
-		if _, err := exec.LookPath(program); err != nil {
-			missing = append(missing, fmt.Sprintf("%s (package %s)", program, pkg))
-		}
-	}
-	if len(missing) > 0 {
-		sort.Strings(missing)
+	if missing := missingPrograms(c, programs); len(missing) > 0 {
 		return fmt.Errorf("the lab of machines needs %s: scripts/install-deps installs them", strings.Join(missing, ", "))
 	}
 	return nil
