@@ -23,8 +23,11 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `The built-in lab gives one Linux machine (root) a fleet of six architectures: per
 architecture a network namespace on a bridge of the lab's own, a Debian rootfs of that
 architecture built by mmdebstrap (cached), foreign code run by qemu-user-static through
-binfmt_misc, and that rootfs's own OpenSSH sshd. lab up writes inventory.yaml,
-known_hosts and a user key into the lab folder:
+binfmt_misc, and that rootfs's own OpenSSH sshd. With --machines vm each host is a
+full-system QEMU machine instead, booting its own Debian kernel with its own Docker and
+LXD; the first up builds and boots them (long under emulation), later ups restore them
+from a snapshot in seconds. lab up writes inventory.yaml, known_hosts and a user key
+into the lab folder:
 
   everywhere lab up
   everywhere run -i /var/lib/everywhere/lab/inventory.yaml
