@@ -13,7 +13,7 @@ PLATFORMS ?= armv7:arm:7 arm64:arm64: 386:386: amd64:amd64: ppc64le:ppc64le: s39
 STAMP     := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
 LDFLAGS   := -s -w $(STAMP)
 
-.PHONY: all deps build demo test fuzz bench lab-down clean docs man dist image
+.PHONY: all deps build demo demo-vm test fuzz bench lab-down clean docs man dist image
 
 all: build
 
@@ -23,11 +23,20 @@ deps:
 build:
 	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/everywhere
 
-# Builds everywhere, brings the local six-architecture lab up (rootfs cached
-# after the first time) and runs the built-in plan on it, side by side.
+# Builds everywhere, brings the local six-architecture lab up (network
+# namespaces, one rootfs per architecture, cached after the first time) and
+# runs the built-in plan on it, ending with a pane per host.
 demo: deps build
-	./$(BIN) lab up --dir $(LAB_DIR)
-	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo
+	./$(BIN) lab up --machines ns --dir $(LAB_DIR)
+	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo --layout panes
+
+# The lab of virtual machines (a preview: amd64, i386 and arm64 work; see
+# docs/explanation/lab.md): each its own kernel, Docker and LXD; the first
+# time builds and boots them, later times restore them in seconds. It
+# replaces the namespaces in the same folder.
+demo-vm: deps build
+	./$(BIN) lab up --machines vm --dir $(LAB_DIR)
+	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo-vm --layout panes
 
 # vet, gofmt and every test, the lab's integration tests included (root).
 test: deps

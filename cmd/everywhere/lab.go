@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -25,8 +26,11 @@ func newLabCommand(stdout, stderr io.Writer) *cobra.Command {
 		Long: `The built-in lab gives one Linux machine (root) a fleet of six architectures: per
 architecture a network namespace on a bridge of the lab's own, a Debian rootfs of that
 architecture built by mmdebstrap (cached), foreign code run by qemu-user-static through
-binfmt_misc, and that rootfs's own OpenSSH sshd. lab up writes inventory.yaml,
-known_hosts and a user key into the lab folder:
+binfmt_misc, and that rootfs's own OpenSSH sshd. With --machines vm each host is a
+full-system QEMU machine instead, booting its own Debian kernel with its own Docker and
+LXD; the first up builds and boots them (long under emulation), later ups restore them
+from a snapshot in seconds. lab up writes inventory.yaml, known_hosts and a user key
+into the lab folder:
 
   everywhere lab up
   everywhere run -i /var/lib/everywhere/lab/inventory.yaml
@@ -48,8 +52,8 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 
 // labUpOptions are lab up's flags, as given.
 type labUpOptions struct {
-	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror string
-	refresh                                                  bool
+	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror, keyring, suite, machines string
+	refresh                                                                            bool
 }
 
 func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
@@ -70,7 +74,10 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 	up.Flags().StringVar(&opts.lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
 	up.Flags().StringVar(&opts.overlay, "overlay", lab.DefaultOverlay, "the Fan-style overlay: each host's containers get the subnet its address maps to (10.213.0.12 → 250.12.0.0/16), routed between hosts without NAT")
 	up.Flags().StringVar(&opts.cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
-	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian mirror (default: the one this machine's apt uses)")
+	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian-family mirror (default: the one this machine's apt uses), e.g. an Ubuntu ports mirror with --suite noble --keyring /usr/share/keyrings/ubuntu-archive-keyring.gpg")
+	up.Flags().StringVar(&opts.keyring, "keyring", "", "the keyring that signs --mirror's archive, when not Debian's (mmdebstrap --keyring)")
+	up.Flags().StringVar(&opts.suite, "suite", lab.DefaultSuite, "the distribution suite the hosts run (bookworm, trixie, forky, sid: any the mirror serves); each suite's trees and images are cached apart")
+	up.Flags().StringVar(&opts.machines, "machines", lab.MachinesNS, "the kind of lab: ns (network namespaces sharing this machine's kernel, foreign code under qemu-user) or vm (full-system virtual machines, each with its own kernel, Docker and LXD; a cold start takes long, later ones restore in seconds)")
 	up.Flags().BoolVar(&opts.refresh, "refresh", false, "rebuild cached rootfs")
 	return up
 }
@@ -99,7 +106,15 @@ func (opts labUpOptions) config() (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, usagef("--cache: %v", err)
 	}
-	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Refresh: opts.refresh}
+	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Keyring: opts.keyring, Suite: opts.suite, Refresh: opts.refresh, Machines: opts.machines}
+	if strings.ContainsAny(opts.suite, ", /") || opts.suite == "" {
+		return lab.Config{}, usagef("--suite %q: one suite name (several side by side are not supported yet)", opts.suite)
+	}
+	if opts.keyring != "" {
+		if _, err := os.Stat(opts.keyring); err != nil {
+			return lab.Config{}, usagef("--keyring: %v", err)
+		}
+	}
 	for _, name := range strings.Split(opts.archs, ",") {
 		if name = strings.TrimSpace(name); name == "" {
 			continue
@@ -203,7 +218,11 @@ func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) 
 		return err
 	}
 	statuses := lab.Status(ctx, cfg)
-	if err := writeLabStatus(stdout, statuses); err != nil {
+	write := writeLabStatus
+	if cfg.Machines == lab.MachinesVM {
+		write = writeMachineStatus
+	}
+	if err := write(stdout, statuses); err != nil {
 		return err
 	}
 	shared := lab.SharedStatus(ctx, cfg)
@@ -232,6 +251,21 @@ func writeLabStatus(w io.Writer, statuses []lab.HostStatus) error {
 			pid = fmt.Sprintf("pid %d", s.SSHDPID)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, s.OverlaySubnet(), yesNo(s.Namespace), pid, yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
+	}
+	return tw.Flush()
+}
+
+// writeMachineStatus renders the status table of a lab of machines.
+func writeMachineStatus(w io.Writer, statuses []lab.HostStatus) error {
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "HOST\tARCH\tADDRESS\tOVERLAY\tSTATE\tQEMU\tMEMORY\tUPTIME\tACCEL\tSSH\tDOCKER\tLXD")
+	for _, s := range statuses {
+		state, pid, mem, uptime, accel := "stopped", "-", "-", "-", "-"
+		if m := s.Machine; m.PID > 0 {
+			state, pid, mem, uptime, accel = "running", fmt.Sprintf("pid %d", m.PID), fmt.Sprintf("%.2f GiB", float64(m.RSS)/(1<<30)), m.Uptime.String(), strings.ToUpper(m.Accel)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Name, s.Arch, s.Address, s.OverlaySubnet(), state, pid, mem, uptime, accel,
+			yesNo(s.Answers), yesNo(s.Docker), yesNo(s.LXD))
 	}
 	return tw.Flush()
 }

@@ -11,10 +11,18 @@ import (
 // `everywhere run -i DIR/inventory.yaml` works with strict host key checks.
 func writeInventory(c Config) error {
 	var b strings.Builder
-	b.WriteString(`# Written by "everywhere lab up": the built-in local multi-arch lab.
+	if c.Machines == MachinesVM {
+		b.WriteString(`# Written by "everywhere lab up --machines vm": the built-in local multi-arch lab.
+# Each host is a full-system virtual machine (QEMU) of its architecture, booting
+# its own Debian kernel, with its own sshd, Docker engine and LXD.
+`)
+	} else {
+		b.WriteString(`# Written by "everywhere lab up": the built-in local multi-arch lab.
 # Each host is a network namespace running a Debian rootfs of its architecture
 # and that rootfs's own OpenSSH; foreign ones run under qemu-user emulation.
-defaults:
+`)
+	}
+	b.WriteString(`defaults:
   user: root
   identity: ` + IdentityFile + `
   known_hosts: ` + KnownHostsFile + `
@@ -23,7 +31,13 @@ hosts:
 `)
 	for _, h := range c.Hosts() {
 		kind := "native"
-		if emulated(h.Arch) {
+		if c.Machines == MachinesVM {
+			r, err := readRecord(h)
+			if err != nil {
+				continue // this machine did not come up
+			}
+			kind = "vm, " + r.Accel
+		} else if emulated(h.Arch) {
 			kind = "emulated"
 		}
 		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, labels: [lab, %s]}\n", h.Name, h.Arch, h.Address, kind)

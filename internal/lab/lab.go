@@ -49,9 +49,11 @@ type Config struct {
 	Overlay   netip.Prefix `json:"overlay"`    // the Fan-style overlay of the hosts' containers (overlay.go)
 	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
 	Suite     string       `json:"suite"`
-	Mirror    string       `json:"mirror"` // empty: the machine's own apt mirror
-	Refresh   bool         `json:"-"`      // rebuild cached rootfs
-	Log       io.Writer    `json:"-"`      // progress; nil discards it
+	Machines  string       `json:"machines"` // MachinesNS (default) or MachinesVM
+	Mirror    string       `json:"mirror"`   // empty: the machine's own apt mirror
+	Keyring   string       `json:"keyring"`  // the mirror's signing keys when not Debian's (mmdebstrap --keyring)
+	Refresh   bool         `json:"-"`        // rebuild cached rootfs
+	Log       io.Writer    `json:"-"`        // progress; nil discards it
 }
 
 // WithDefaults fills zero fields.
@@ -79,6 +81,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Suite == "" {
 		c.Suite = DefaultSuite
+	}
+	if c.Machines == "" {
+		c.Machines = MachinesNS
 	}
 	if c.Log == nil {
 		c.Log = io.Discard
@@ -139,7 +144,11 @@ func Up(ctx context.Context, c Config) error {
 	if err != nil {
 		return err
 	}
-	if err := requirements(c); err != nil {
+	check := requirements
+	if c.Machines == MachinesVM {
+		check = requirementsVM
+	}
+	if err := check(c); err != nil {
 		return err
 	}
 	unlock, err := lock(c.Dir)
@@ -152,6 +161,9 @@ func Up(ctx context.Context, c Config) error {
 	}
 	if err := c.save(); err != nil {
 		return err
+	}
+	if c.Machines == MachinesVM {
+		return upVM(ctx, c)
 	}
 	start := time.Now()
 	mirror, err := prepareRootfs(ctx, c)
@@ -311,6 +323,9 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if c.Machines != "" && c.Machines != MachinesNS && c.Machines != MachinesVM {
+		return fmt.Errorf("machines %q: %s (namespaces) or %s (full-system virtual machines)", c.Machines, MachinesNS, MachinesVM)
+	}
 	if len(c.Prefix) > 5 {
 		return fmt.Errorf("prefix %q: at most 5 characters (interface names are limited to 15)", c.Prefix)
 	}
@@ -392,13 +407,17 @@ type HostStatus struct {
 	Namespace bool
 	SSHDPID   int // 0: not running
 	Answers   bool
-	Docker    bool // its engine answers
-	LXD       bool // the lab's LXD answers through its socket in the host
+	Docker    bool          // its engine answers
+	LXD       bool          // the lab's LXD answers through its socket in the host
+	Machine   MachineStatus // a lab of machines only
 }
 
 // Status reports each of the lab's hosts.
 func Status(ctx context.Context, c Config) []HostStatus {
 	c = c.WithDefaults()
+	if c.Machines == MachinesVM {
+		return statusVM(ctx, c)
+	}
 	var out []HostStatus
 	bridgeUp := c.gatewayIsLocal()
 	for _, h := range c.Hosts() {

@@ -192,7 +192,7 @@ func ensureLXDImages(ctx context.Context, c Config, client *lxd.Client, runs []s
 // lxdImageRecipe identifies what a's LXD image is made of: its rootfs's
 // recipe and the lab's apt configuration.
 func (c Config) lxdImageRecipe(a host.Arch) string {
-	return recipeID(lxdRootfs.recipe(a, c.Suite) + string(c.aptProxyConf()))
+	return recipeID(c.recipe(a, lxdRootfs) + string(c.aptProxyConf()))
 }
 
 // importLXDImage streams a unified image (metadata.yaml and rootfs/) of a's

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,9 +19,10 @@ import (
 // flavour is a kind of rootfs the lab builds: Debian's minbase plus packages
 // and mmdebstrap customize hooks.
 type flavour struct {
-	suffix   string
-	packages []string
-	hooks    []string
+	suffix         string
+	packages       []string
+	essentialHooks []string // run once the Essential set is unpacked, before the rest is configured
+	hooks          []string // customize hooks, run at the end
 }
 
 var (
@@ -58,6 +60,16 @@ func requirements(c Config) error {
 	programs := map[string]string{"mmdebstrap": "mmdebstrap", "ip": "iproute2", "nsenter": "util-linux", "arch-test": "arch-test",
 		"update-binfmts": "binfmt-support", "dockerd": "docker.io", "lxd": "lxd", "dnsmasq": "dnsmasq-base",
 		"nft": "nftables", "apt-cacher-ng": "apt-cacher-ng", "iptables": "iptables"}
+	if missing := missingPrograms(c, programs); len(missing) > 0 {
+		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng iptables", strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// missingPrograms lists, sorted, those of programs (and of the qemu-user
+// binaries c's foreign architectures need) not on PATH, each with the
+// Debian package that brings it.
+func missingPrograms(c Config, programs map[string]string) []string {
 	for _, a := range c.Archs {
 		if !isNative(a) {
 			programs["qemu-"+qemuNames[a]+"-static"] = "qemu-user-static"
@@ -69,10 +81,8 @@ func requirements(c Config) error {
 			missing = append(missing, fmt.Sprintf("%s (package %s)", program, pkg))
 		}
 	}
-	if len(missing) > 0 {
-		return fmt.Errorf("the lab needs %s: apt-get install mmdebstrap qemu-user-static binfmt-support arch-test iproute2 docker.io lxd dnsmasq-base nftables apt-cacher-ng iptables", strings.Join(missing, ", "))
-	}
-	return nil
+	slices.Sort(missing)
+	return missing
 }
 
 func isNative(a host.Arch) bool {
@@ -183,6 +193,9 @@ func (c Config) rootfs(a host.Arch, f flavour) string {
 
 func (f flavour) args(a host.Arch, suite string) []string {
 	args := []string{"--variant=minbase", "--include=" + strings.Join(f.packages, ","), "--arch=" + a.Debian()}
+	for _, h := range f.essentialHooks {
+		args = append(args, "--essential-hook="+h)
+	}
 	for _, h := range f.hooks {
 		args = append(args, "--customize-hook="+h)
 	}
@@ -193,11 +206,21 @@ func (f flavour) recipe(a host.Arch, suite string) string {
 	return "mmdebstrap " + strings.Join(f.args(a, suite), " ") + "\n"
 }
 
+// recipe is what c builds a's rootfs of flavour f from: mmdebstrap's
+// arguments, and the keyring the mirror is checked with when not Debian's.
+func (c Config) recipe(a host.Arch, f flavour) string {
+	r := f.recipe(a, c.Suite)
+	if c.Keyring != "" {
+		r += "keyring " + c.Keyring + "\n"
+	}
+	return r
+}
+
 // buildRootfs builds the architecture's rootfs into the cache unless a
 // rootfs of the same recipe is there already (or Refresh asks for anew).
 func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror string) error {
 	dir := c.rootfs(a, f)
-	recipe := f.recipe(a, c.Suite)
+	recipe := c.recipe(a, f)
 	if err := os.MkdirAll(c.CacheDir, 0o755); err != nil {
 		return err
 	}
@@ -224,7 +247,11 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	defer log.Close()
 	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", a.Debian(), mirror, logFile)
 	start := time.Now()
-	cmd := exec.CommandContext(ctx, "mmdebstrap", append(f.args(a, c.Suite), tmp, mirror)...)
+	args := f.args(a, c.Suite)
+	if c.Keyring != "" {
+		args = append([]string{"--keyring=" + c.Keyring}, args...)
+	}
+	cmd := exec.CommandContext(ctx, "mmdebstrap", append(args, tmp, mirror)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", a.Debian(), time.Since(start).Round(time.Second), err, logFile)
@@ -238,6 +265,8 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	if err := os.Rename(tmp, dir); err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), time.Since(start).Round(time.Second))
-	return nil
+	took := time.Since(start).Round(time.Second)
+	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), took)
+	// The next cold build's estimate.
+	return os.WriteFile(dir+".build-time", []byte(took.String()+"\n"), 0o644)
 }

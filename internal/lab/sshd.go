@@ -174,6 +174,10 @@ func runningPID(h Host) int {
 // cgroups), unmounts everything under its folder and deletes its
 // namespace.
 func stopHost(ctx context.Context, h Host) error {
+	// A machine is asked to quit first (QMP), by the pid it recorded.
+	if err := stopMachine(ctx, h); err != nil {
+		return err
+	}
 	if err := stopCgroup(ctx, h.cgroup("")); err != nil {
 		return err
 	}

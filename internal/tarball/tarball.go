@@ -17,6 +17,12 @@ import (
 // AddTree adds the files under dir to tw, their names starting with prefix
 // ("" or e.g. "rootfs/").
 func AddTree(tw *tar.Writer, dir, prefix string) error {
+	return AddTreeExcept(tw, dir, prefix, nil)
+}
+
+// AddTreeExcept is AddTree leaving out what skip (when not nil) names: a
+// path relative to dir, whose whole subtree is left out when it is a folder.
+func AddTreeExcept(tw *tar.Writer, dir, prefix string, skip func(rel string) bool) error {
 	links := map[uint64]string{} // inode -> first name, for hard links
 	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -26,6 +32,12 @@ func AddTree(tw *tar.Writer, dir, prefix string) error {
 		if rel == "." {
 			if prefix != "" {
 				return tw.WriteHeader(&tar.Header{Name: prefix, Mode: 0o755, Typeflag: tar.TypeDir})
+			}
+			return nil
+		}
+		if skip != nil && skip(rel) {
+			if d.IsDir() {
+				return filepath.SkipDir
 			}
 			return nil
 		}

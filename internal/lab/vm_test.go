@@ -1,0 +1,184 @@
+package lab
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"everywhere/internal/host"
+	"everywhere/internal/result"
+)
+
+// requireMachines skips where a lab of machines cannot run, except under
+// CI, where that is a broken setup and fails.
+func requireMachines(t *testing.T, archs ...host.Arch) {
+	t.Helper()
+	var why string
+	if os.Geteuid() != 0 {
+		why = "the lab needs root"
+	} else if err := requirementsVM(Config{Archs: archs}.WithDefaults()); err != nil {
+		why = err.Error()
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("lab of machines unavailable under CI: %s", why)
+	}
+	t.Skip(why)
+}
+
+// TestMachineLab boots one machine, amd64 (its tree builds natively, ~2.5
+// min cold), cold and then restored, and runs the default plan on it: its
+// own kernel, its own engine, its own LXD. The six-machine lab is measured
+// by hand (docs/explanation/lab.md): its cold start alone is longer than
+// the suite's budget.
+func TestMachineLab(t *testing.T) {
+	if os.Getenv("EVERYWHERE_TEST_MACHINES") == "" {
+		t.Skip("a machine's cold boot and set-up take 5-10 min under TCG, past make test's budget: EVERYWHERE_TEST_MACHINES=1 runs it")
+	}
+	requireMachines(t, host.AMD64)
+	c := testLab(t)
+	c.Machines, c.Archs = MachinesVM, []host.Arch{host.AMD64}
+	t.Cleanup(func() {
+		if err := Down(context.Background(), c); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	own, err := exec.Command("uname", "-r").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	checkRunning := func(t *testing.T) {
+		t.Helper()
+		for _, s := range Status(context.Background(), c) {
+			if s.Machine.PID == 0 || s.Machine.RSS == 0 || s.Machine.Accel == "" || !s.Answers || !s.Docker || !s.LXD {
+				t.Errorf("status of %s: %+v", s.Name, s)
+			}
+		}
+	}
+
+	t.Run("cold: boots, sets Docker and LXD up, saves", func(t *testing.T) {
+		up(t, c)
+		checkRunning(t)
+		if _, err := os.Stat(c.Hosts()[0].savedDisk()); err != nil {
+			t.Fatalf("no saved machine: %v", err)
+		}
+	})
+
+	t.Run("warm: restores the saved machine; the default plan passes on it", func(t *testing.T) {
+		if err := Down(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range Status(context.Background(), c) {
+			if s.Machine.PID != 0 {
+				t.Fatalf("%s still runs after lab down: %+v", s.Name, s)
+			}
+		}
+		var log strings.Builder
+		c.Log = &log
+		targets := up(t, c)
+		c.Log = testLog{t}
+		t.Log(log.String())
+		if !strings.Contains(log.String(), "restored in") || strings.Contains(log.String(), "booted:") {
+			t.Errorf("a warm up did not restore the saved machine:\n%s", log.String())
+		}
+		checkRunning(t)
+		res := runPlan(t, targets, defaultPlan(t), nil)
+		if res.ExitCode() != result.ExitOK {
+			t.Fatalf("exit %d: %+v", res.ExitCode(), res.Hosts)
+		}
+		h := res.Hosts[0]
+		if kernel := h.Step("kernel").Stdout; strings.Contains(kernel, " "+strings.TrimSpace(string(own))+" ") || !strings.Contains(kernel, "Linux amd64 ") {
+			t.Errorf("uname -a %q: want the machine's own kernel, not this machine's %s", kernel, own)
+		}
+		if launch := h.Step("lxd-launch"); launch.Status != result.OK || !strings.Contains(launch.Stdout, "RUNNING") {
+			t.Errorf("lxd-launch %s %q %q", launch.Status, launch.Stdout, launch.Error)
+		}
+		if v := h.Step("docker-version"); !strings.Contains(v.Stdout, "amd64") {
+			t.Errorf("docker-version %q", v.Stdout)
+		}
+	})
+
+	t.Run("a machine that does not boot: its console in the error, lab down leaves nothing", func(t *testing.T) {
+		if err := Down(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		h := c.Hosts()[0]
+		if err := setupBridge(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		// A kernel that is not one: QEMU starts, the guest never does.
+		img := vmImage{kernel: "/dev/null", initrd: "/dev/null", lxdTar: "/dev/null"}
+		args := h.qemuArgs(img, "tcg")
+		d, err := startMachine(context.Background(), h, args, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = waitSSH(ctx, h, d, 20*time.Second)
+		if err == nil || !strings.Contains(err.Error(), "console's last lines") {
+			t.Errorf("waitSSH: %v", err)
+		}
+		if err := Down(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+		if pid := qemuPID(h); pid != 0 {
+			t.Errorf("QEMU pid %d runs after lab down", pid)
+		}
+		if _, err := os.Stat("/sys/class/net/" + h.tap()); err == nil {
+			t.Errorf("tap %s left after lab down", h.tap())
+		}
+	})
+}
+
+// TestMachineArgs checks each architecture's QEMU command line against the
+// measured table: machine, console, the virtio transport of its bus, the
+// TCG buffer, and that only -loadvm differs between a boot and a restore.
+func TestMachineArgs(t *testing.T) {
+	c := Config{Archs: host.AllArchs()}.WithDefaults()
+	want := map[string][3]string{ // -M, console, block device
+		"amd64": {"q35", "console=ttyS0", "virtio-blk-pci"}, "i386": {"pc", "console=ttyS0", "virtio-blk-pci"},
+		"arm64": {"virt", "console=ttyAMA0", "virtio-blk-pci"}, "armhf": {"virt", "console=ttyAMA0", "virtio-blk-device"},
+		"ppc64el": {"pseries,cap-cfpc=broken,cap-sbbc=broken,cap-ibs=broken,cap-ccf-assist=off", "console=hvc0", "virtio-blk-pci"},
+		"s390x":   {"s390-ccw-virtio", "console=ttysclp0", "virtio-blk-ccw"},
+	}
+	for _, h := range c.Hosts() {
+		args := strings.Join(h.qemuArgs(vmImage{kernel: "K", initrd: "I", lxdTar: "L"}, "tcg"), " ")
+		w := want[h.Name]
+		for _, part := range []string{" -M " + w[0] + " ", w[1] + " ", w[2] + ",drive=root", "-accel tcg,tb-size=256", "-smp 2 -m 2048",
+			"ifname=" + h.tap() + ",", "file=L,if=none,id=lxdimage,format=raw,readonly=on", "serial=" + lxdImageSerial} {
+			if !strings.Contains(args, part) {
+				t.Errorf("%s: %q lacks %q", h.Name, args, part)
+			}
+		}
+		if strings.Contains(args, "-loadvm") {
+			t.Errorf("%s: a boot's arguments restore: %q", h.Name, args)
+		}
+	}
+}
+
+// TestBootScriptRoutesEveryPeer: a machine routes every other
+// architecture's overlay subnet through its tunnel, whichever are up, so
+// its seed and snapshot do not change with the lab's subset.
+func TestBootScriptRoutesEveryPeer(t *testing.T) {
+	c := Config{Archs: []host.Arch{host.AMD64}}.WithDefaults()
+	h := c.Hosts()[0]
+	script := h.bootScript()
+	for _, peer := range []string{"250.11.0.0/16", "250.12.0.0/16", "250.13.0.0/16", "250.15.0.0/16", "250.16.0.0/16"} {
+		if !strings.Contains(script, "ip route add "+peer+" dev fan0 encap ip dst 10.213.0.") {
+			t.Errorf("no route to %s in:\n%s", peer, script)
+		}
+	}
+	if strings.Contains(script, "250.14.0.0/16") {
+		t.Errorf("a route to the machine's own subnet:\n%s", script)
+	}
+	if got := h.dockerSubnet().String() + " " + h.lxdSubnet().String(); got != "250.14.0.0/24 250.14.1.0/24" {
+		t.Errorf("Docker and LXD subnets %s", got)
+	}
+}

@@ -1,0 +1,421 @@
+package lab
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/sync/errgroup"
+
+	"everywhere/internal/host"
+)
+
+// The kinds of lab (Config.Machines).
+const (
+	MachinesNS = "ns" // network namespaces, qemu-user, the machine's kernel (lab.go)
+	MachinesVM = "vm" // full-system machines, each its own kernel, Docker and LXD (this file)
+)
+
+// Time limits of a machine's phases under TCG on a loaded 2-core machine
+// (measured: ssh 24–92 s for a cold boot, 3–8 s after a restore).
+const (
+	bootTimeout    = 15 * time.Minute
+	restoreTimeout = 3 * time.Minute
+	setupTimeout   = 20 * time.Minute
+)
+
+// coldBoots is how many machines boot cold at once: each runs two vCPUs
+// under TCG, and six at once on two cores starve each other's timers.
+const coldBoots = 3
+
+// upVM brings up a lab of machines. A machine that fails is reported with
+// its console and the others go on; an interrupted up (ctx cancelled)
+// stops every machine it started.
+func upVM(ctx context.Context, c Config) (err error) {
+	start := time.Now()
+	hosts := c.Hosts()
+	p := newProgress(c.Log, start)
+	defer p.stop()
+	fmt.Fprintf(c.Log, "lab of machines: %s\n", coldEstimate(c))
+	if err := ensureEmulation(ctx, c); err != nil {
+		return err
+	}
+	mirror := c.Mirror
+	if mirror == "" {
+		if mirror, err = aptMirror(); err != nil {
+			return err
+		}
+	}
+	if err := isolate(ctx, c); err != nil {
+		return err
+	}
+	if err := setupBridge(ctx, c); err != nil {
+		return err
+	}
+	if err := startProxy(ctx, c, mirror); err != nil {
+		return err
+	}
+	defer func() {
+		if ctx.Err() != nil { // interrupted: leave nothing running
+			_ = down(context.Background(), c)
+		}
+	}()
+	signer, err := userKey(c.Dir)
+	if err != nil {
+		return err
+	}
+	known := make([]string, len(hosts))
+	errs := make([]error, len(hosts))
+	boots := make(chan struct{}, coldBoots)
+	var g errgroup.Group
+	for i, h := range hosts {
+		g.Go(func() error {
+			line, err := upMachine(ctx, h, signer, mirror, boots, p)
+			if err != nil {
+				p.phase(h.Name, "FAILED", 0)
+				errs[i] = fmt.Errorf("lab machine %s: %w", h.Name, err)
+				_ = stopMachine(context.Background(), h)
+				_ = os.Remove(h.machineInfo())
+				return nil
+			}
+			known[i] = line
+			p.phase(h.Name, "up", 0)
+			return nil
+		})
+	}
+	_ = g.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var up []string
+	for _, line := range known {
+		if line != "" {
+			up = append(up, line)
+		}
+	}
+	if err := writeClientFiles(c, up); err != nil {
+		return err
+	}
+	p.stop()
+	fmt.Fprintf(c.Log, "lab up in %s: %d of %d machines; inventory %s\n", time.Since(start).Round(time.Second), len(up), len(hosts), filepath.Join(c.Dir, InventoryFile))
+	return errors.Join(errs...)
+}
+
+// upMachine brings one machine up: image, seed, then a restore of its
+// saved snapshot, or a cold boot, setup and save when there is none for
+// this recipe. It returns the machine's known_hosts line.
+func upMachine(ctx context.Context, h Host, signer ssh.Signer, mirror string, boots chan struct{}, p *progress) (string, error) {
+	if err := os.MkdirAll(h.dir(), 0o755); err != nil {
+		return "", err
+	}
+	_ = os.Remove(h.machineInfo())
+	img, err := ensureVMImage(ctx, *h.lab, h.Arch, mirror, p)
+	if err != nil {
+		return "", err
+	}
+	known, seedID, err := writeSeed(ctx, h, signer)
+	if err != nil {
+		return "", err
+	}
+	accel := probeKVM(ctx, *h.lab, h.Arch, img)
+	args := h.qemuArgs(img, accel)
+	recipe := recipeID(strings.Join(args, "\x00") + "\x00" + img.recipe + "\x00" + seedID)
+	if have, err := os.ReadFile(h.savedRecipe()); err != nil || string(have) != recipe || h.lab.Refresh {
+		if err := coldBoot(ctx, h, signer, known, img, args, recipe, boots, p); err != nil {
+			return "", err
+		}
+	}
+	return known, restore(ctx, h, signer, known, args, accel, p)
+}
+
+// coldBoot boots h from its image, sets its services up, saves it and
+// stops it, leaving saved.qcow2 holding the snapshot.
+func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img vmImage, args []string, recipe string, boots chan struct{}, p *progress) error {
+	p.phase(h.Name, "waiting for a boot slot", 0)
+	select {
+	case boots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-boots }()
+	_ = os.Remove(h.savedRecipe())
+	_ = os.Remove(h.runDisk())
+	if err := command(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", img.disk, h.runDisk()); err != nil {
+		return err
+	}
+	p.phase(h.Name, "boot", bootEstimate)
+	start := time.Now()
+	d, err := startMachine(ctx, h, args, false)
+	if err != nil {
+		return err
+	}
+	if err := writeRecord(h, machineRecord{Started: start}); err != nil {
+		return err
+	}
+	if err := waitSSH(ctx, h, d, bootTimeout); err != nil {
+		return err
+	}
+	fmt.Fprintf(h.lab.Log, "[%s] booted: sshd answers after %s\n", h.Name, time.Since(start).Round(time.Second))
+	p.phase(h.Name, "services", setupEstimate)
+	setup := time.Now()
+	if out, err := sshRun(ctx, h, signer, known, "sh "+seedMount+"/setup.sh", setupTimeout); err != nil {
+		return fmt.Errorf("setting Docker and LXD up: %w", err)
+	} else {
+		_ = os.WriteFile(filepath.Join(h.dir(), "setup.log"), []byte(out), 0o644)
+	}
+	fmt.Fprintf(h.lab.Log, "[%s] Docker and LXD set up in %s\n", h.Name, time.Since(setup).Round(time.Second))
+	p.phase(h.Name, "save", 0)
+	saveStart := time.Now()
+	if err := hmp(ctx, h, "savevm "+h.snapshotName(), 5*time.Minute); err != nil {
+		return err
+	}
+	fmt.Fprintf(h.lab.Log, "[%s] saved in %s (cold boot to saved: %s)\n", h.Name, time.Since(saveStart).Round(100*time.Millisecond), time.Since(start).Round(time.Second))
+	if err := stopMachine(ctx, h); err != nil {
+		return err
+	}
+	if err := os.Rename(h.runDisk(), h.savedDisk()); err != nil {
+		return err
+	}
+	return os.WriteFile(h.savedRecipe(), []byte(recipe), 0o644)
+}
+
+// restore starts h from its saved snapshot, on a sparse copy of the saved
+// overlay, and sets the guest's clock (it is at the snapshot's time).
+func restore(ctx context.Context, h Host, signer ssh.Signer, known string, args []string, accel string, p *progress) error {
+	p.phase(h.Name, "restore", 10*time.Second)
+	start := time.Now()
+	_ = os.Remove(h.runDisk())
+	if err := command(ctx, "cp", "--sparse=always", h.savedDisk(), h.runDisk()); err != nil {
+		return err
+	}
+	d, err := startMachine(ctx, h, args, true)
+	if err != nil {
+		return err
+	}
+	if err := writeRecord(h, machineRecord{Accel: accel, Started: time.Now(), Restored: true}); err != nil {
+		return err
+	}
+	if err := waitSSH(ctx, h, d, restoreTimeout); err != nil {
+		return err
+	}
+	// The snapshot's clock is behind. Services that were up are up, but may
+	// take a moment to answer again after the clock's jump.
+	check := fmt.Sprintf(`date -s @%d >/dev/null
+i=0; until arch=$(docker version --format '{{.Server.Arch}}' 2>&1) && lxc query /1.0 >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || { echo "Docker or LXD does not answer: $arch" >&2; exit 1; }; sleep 1; done
+echo "docker=$arch kernel=$(uname -r)"
+`, time.Now().Unix())
+	out, err := sshOutput(ctx, h, signer, known, check, 3*time.Minute)
+	if err != nil {
+		return fmt.Errorf("after the restore: %w", err)
+	}
+	fmt.Fprintf(h.lab.Log, "[%s] restored in %s (%s): %s\n", h.Name, time.Since(start).Round(100*time.Millisecond), strings.ToUpper(accel), strings.TrimSpace(out))
+	return nil
+}
+
+func writeRecord(h Host, r machineRecord) error {
+	data, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(h.machineInfo(), data, 0o644)
+}
+
+func readRecord(h Host) (machineRecord, error) {
+	var r machineRecord
+	data, err := os.ReadFile(h.machineInfo())
+	if err != nil {
+		return r, err
+	}
+	return r, json.Unmarshal(data, &r)
+}
+
+// MachineStatus is what Status found of one lab machine.
+type MachineStatus struct {
+	PID    int
+	RSS    int64 // bytes
+	Uptime time.Duration
+	Accel  string // tcg or kvm
+}
+
+func machineStatus(h Host) MachineStatus {
+	s := MachineStatus{PID: qemuPID(h)}
+	if s.PID == 0 {
+		return s
+	}
+	s.RSS = machineRSS(s.PID)
+	if r, err := readRecord(h); err == nil {
+		s.Accel, s.Uptime = r.Accel, time.Since(r.Started).Round(time.Second)
+	}
+	return s
+}
+
+// progress prints, for a person waiting, each machine's phase as it
+// changes and, every 30 s, one line of every machine's phase, time in it
+// and the estimate.
+type progress struct {
+	mu     sync.Mutex
+	w      interface{ Write([]byte) (int, error) }
+	start  time.Time
+	phases map[string]phaseState
+	order  []string
+	done   chan struct{}
+	once   sync.Once
+}
+
+type phaseState struct {
+	name     string
+	since    time.Time
+	estimate time.Duration
+}
+
+func newProgress(w interface{ Write([]byte) (int, error) }, start time.Time) *progress {
+	p := &progress{w: w, start: start, phases: map[string]phaseState{}, done: make(chan struct{})}
+	go func() {
+		t := time.NewTicker(30 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-p.done:
+				return
+			case <-t.C:
+				p.summary()
+			}
+		}
+	}()
+	return p
+}
+
+func (p *progress) phase(name, phase string, estimate time.Duration) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.phases[name]; !ok {
+		p.order = append(p.order, name)
+	}
+	p.phases[name] = phaseState{name: phase, since: time.Now(), estimate: estimate}
+	est := ""
+	if estimate > 0 {
+		est = fmt.Sprintf(" (last time ~%s)", estimate.Round(time.Second))
+	}
+	fmt.Fprintf(p.w, "%6s [%s] %s%s\n", time.Since(p.start).Round(time.Second), name, phase, est)
+}
+
+func (p *progress) summary() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var parts []string
+	for _, name := range p.order {
+		s := p.phases[name]
+		part := fmt.Sprintf("%s %s %s", name, s.name, time.Since(s.since).Round(time.Second))
+		if s.estimate > 0 && s.name != "up" {
+			part += "/~" + s.estimate.Round(time.Second).String()
+		}
+		parts = append(parts, part)
+	}
+	fmt.Fprintf(p.w, "%6s lab up: %s\n", time.Since(p.start).Round(time.Second), strings.Join(parts, " · "))
+}
+
+func (p *progress) stop() { p.once.Do(func() { close(p.done) }) }
+
+// Estimates before any measurement of this machine's own (LAB-NOTES:
+// trees 42–150 s native, 250–500 s under emulation; boot to services
+// 40–130 s).
+const (
+	nativeTreeEstimate  = 3 * time.Minute
+	foreignTreeEstimate = 8 * time.Minute
+	bootEstimate        = 2 * time.Minute
+	setupEstimate       = 2 * time.Minute
+)
+
+// treeEstimate is the last build's time of a's tree, or a default.
+func treeEstimate(c Config, a host.Arch) time.Duration {
+	if d, err := readBuildTime(c, a); err == nil {
+		return d
+	}
+	if emulated(a) {
+		return foreignTreeEstimate
+	}
+	return nativeTreeEstimate
+}
+
+func buildTimeFile(c Config, a host.Arch) string {
+	return c.rootfs(a, vmFlavour(a)) + ".build-time"
+}
+
+func readBuildTime(c Config, a host.Arch) (time.Duration, error) {
+	data, err := os.ReadFile(buildTimeFile(c, a))
+	if err != nil {
+		return 0, err
+	}
+	return time.ParseDuration(strings.TrimSpace(string(data)))
+}
+
+// coldEstimate says, before anything starts, what this up will take.
+func coldEstimate(c Config) string {
+	var missing []string
+	var longest time.Duration
+	for _, h := range c.Hosts() {
+		if _, err := os.Stat(h.savedDisk()); err == nil {
+			continue
+		}
+		missing = append(missing, h.Name)
+		d := bootEstimate + setupEstimate
+		if _, err := os.Stat(filepath.Join(c.rootfs(h.Arch, vmFlavour(h.Arch)), recipeFile)); err != nil {
+			d += treeEstimate(c, h.Arch)
+		}
+		longest = max(longest, d)
+	}
+	if len(missing) == 0 {
+		return "every machine has a saved snapshot: restoring (seconds)"
+	}
+	return fmt.Sprintf("a cold start for %s: about %s on 2 cores (trees built under emulation in parallel, then %d boots at a time); later ups restore in seconds",
+		strings.Join(missing, ", "), (longest + time.Duration((len(missing)+coldBoots-1)/coldBoots-1)*(bootEstimate+setupEstimate)).Round(time.Minute), coldBoots)
+}
+
+// statusVM reports each machine: its QEMU, and whether sshd, Docker and
+// LXD answer (one SSH command each, in parallel).
+func statusVM(ctx context.Context, c Config) []HostStatus {
+	hosts := c.Hosts()
+	out := make([]HostStatus, len(hosts))
+	signer, _ := userKey(c.Dir)
+	known, _ := os.ReadFile(filepath.Join(c.Dir, KnownHostsFile))
+	bridgeUp := c.gatewayIsLocal()
+	var g errgroup.Group
+	for i, h := range hosts {
+		g.Go(func() error {
+			s := HostStatus{Host: h, Machine: machineStatus(h)}
+			// Only a machine that runs is dialled: the address of one that
+			// does not would be routed away, out of the machine.
+			if s.Machine.PID > 0 && bridgeUp && signer != nil {
+				s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
+				if line := knownLine(string(known), h.Address.String()); s.Answers && line != "" {
+					answer, _ := sshOutput(ctx, h, signer, line, "docker version >/dev/null 2>&1 && echo docker; lxc query /1.0 >/dev/null 2>&1 && echo lxd; echo .", 20*time.Second)
+					s.Docker, s.LXD = strings.Contains(answer, "docker"), strings.Contains(answer, "lxd")
+				}
+			}
+			out[i] = s
+			return nil
+		})
+	}
+	_ = g.Wait()
+	return out
+}
+
+// knownLine is the known_hosts line of addr.
+func knownLine(known, addr string) string {
+	for _, line := range strings.Split(known, "\n") {
+		if strings.HasPrefix(line, addr+" ") {
+			return line
+		}
+	}
+	return ""
+}
