@@ -93,7 +93,12 @@ func (l *Launch) launch(ctx context.Context, t driver.Target, limit int) (*host.
 	}
 	creation, err := s.Create(ctx, lxdclient.CreateInstance{Name: name, Type: "container", Source: source, Profiles: profiles, Config: config})
 	if err != nil {
-		// Nothing was created: an instance of that name that exists is not ours.
+		if ctx.Err() != nil {
+			// The server may create it after the request was cut short.
+			s.removeUnacknowledged(ctx, t, name)
+		}
+		// Otherwise nothing was created: an instance of that name that
+		// exists is not ours.
 		return nil, fmt.Errorf("launching %s from %s: %w", name, image, err)
 	}
 	if _, err = s.Wait(ctx, creation); err == nil {
@@ -178,6 +183,30 @@ func (s *server) undo(ctx context.Context, t driver.Target, creation, name strin
 	}
 	s.forget(name)
 	return nil
+}
+
+// removeUnacknowledged deletes name if the server made it for this run
+// although the request that asked for it was cut short before its answer:
+// the server is given the time it takes to finish what it was asked, as
+// the docker driver gives its engine (removeCreated). An instance of
+// another run, or none, is left alone.
+func (s *server) removeUnacknowledged(ctx context.Context, t driver.Target, name string) {
+	ctx, cancel := t.Detach(ctx, undoGrace)
+	defer cancel()
+	for range 3 {
+		if _, err := s.owned(ctx, name, t.RunID()); err == nil {
+			s.remember(name) // if the delete fails, the plan's cleanup tries again
+			if err := s.Delete(ctx, name); err == nil || lxdclient.IsNotFound(err) {
+				s.forget(name)
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // launchState remembers, per connection, why this run's lxd.launch did
