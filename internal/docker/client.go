@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -68,7 +69,11 @@ func (d *Driver) open(ctx context.Context, t driver.Conn) (*engine, error) {
 		}
 		errs = append(errs, d.diagnose(ctx, t, socket, err))
 	}
-	return nil, errors.Join(errs...)
+	err := errors.Join(errs...)
+	if !slices.ContainsFunc(errs, func(err error) bool { return !errors.Is(err, driver.ErrAbsent) }) {
+		err = driver.Absent(err) // absent only when no socket is there at all
+	}
+	return nil, err
 }
 
 // sockets are the driver's default sockets on the host, with
@@ -113,7 +118,7 @@ func (d *Driver) diagnose(ctx context.Context, t driver.Conn, socket string, err
 	out, probeErr := t.Exec(ctx, probe, 64)
 	switch {
 	case probeErr == nil && strings.TrimSpace(out.Stdout.String()) == "missing":
-		return fmt.Errorf("no %s socket at %s on the host: is %s installed and running? (%v)", d.opts.Product, socket, d.opts.Product, err)
+		return driver.Absent(fmt.Errorf("no %s socket at %s on the host: is %s installed and running? (%v)", d.opts.Product, socket, d.opts.Product, err))
 	case probeErr == nil && strings.TrimSpace(out.Stdout.String()) == "denied":
 		return fmt.Errorf("permission denied on %s: add user %q to the %s group, or use a user who may use %s (%v)", socket, t.Host().User, d.opts.CLI, d.opts.Product, err)
 	}

@@ -68,6 +68,19 @@ type Action interface {
 // skipped with that reason, which is not a failure of the host.
 var ErrNotApplicable = errors.New("not applicable here")
 
+// ErrAbsent says the engine a driver reaches is not on the host at all
+// (no socket where it would listen); Absent marks an error so. A step that
+// needs the engine fails; a cleaner has nothing to clean there.
+var ErrAbsent = errors.New("engine not on this host")
+
+// Absent is err, marked as saying the engine is not on the host.
+func Absent(err error) error { return absentError{err} }
+
+type absentError struct{ error }
+
+func (e absentError) Is(target error) bool { return target == ErrAbsent }
+func (e absentError) Unwrap() error        { return e.error }
+
 // ErrPrerequisite, wrapped with the reason, says an earlier step that this
 // one needs did not succeed (an lxd.exec after a failed lxd.launch): the
 // step is skipped saying so; the earlier step already counts as the failure.

@@ -215,7 +215,7 @@ func (d *Driver) diagnose(ctx context.Context, t driver.Conn, sockets []string, 
 			}
 		}
 		if strings.TrimSpace(out.Stdout.String()) == "" {
-			return fmt.Errorf("no %s socket on the host (tried %s): is %s installed and initialised (%s init)?", d.opts.Product, strings.Join(sockets, ", "), d.opts.Product, d.opts.Name)
+			return driver.Absent(fmt.Errorf("no %s socket on the host (tried %s): is %s installed and initialised (%s init)?", d.opts.Product, strings.Join(sockets, ", "), d.opts.Product, d.opts.Name))
 		}
 	}
 	return fmt.Errorf("%s (tried %s): %w", d.opts.Product, strings.Join(sockets, ", "), err)

@@ -2,6 +2,8 @@ package plan
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"everywhere/internal/driver"
@@ -56,5 +58,9 @@ func (a cleanAction) Command() string {
 }
 
 func (a cleanAction) Run(ctx context.Context, t driver.Target, limit int) (*host.Output, error) {
-	return a.d.Clean(ctx, t, a.live, limit)
+	out, err := a.d.Clean(ctx, t, a.live, limit)
+	if errors.Is(err, driver.ErrAbsent) { // an engine that is not there left nothing
+		return out, fmt.Errorf("%w: %v", driver.ErrNotApplicable, err)
+	}
+	return out, err
 }
