@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 	"io"
 	"strings"
 
@@ -119,15 +121,26 @@ func (e *engine) loadFilesImage(ctx context.Context, files []driver.File, p ocis
 	if err := WriteImage(&archive, ref, p, nil, nil, Files(files)); err != nil {
 		return "", err
 	}
-	resp, err := e.ImageLoad(ctx, &archive)
-	if err != nil {
-		return "", fmt.Errorf("loading image %s: %w", ref, err)
-	}
-	defer resp.Body.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+	if err := LoadImage(ctx, e, &archive); err != nil {
 		return "", fmt.Errorf("loading image %s: %w", ref, err)
 	}
 	return ref, nil
+}
+
+// ImageLoader is the part of an Engine-API client that loads images.
+type ImageLoader interface {
+	ImageLoad(ctx context.Context, input io.Reader, opts ...client.ImageLoadOption) (image.LoadResponse, error)
+}
+
+// LoadImage loads an image archive (WriteImage's) into an engine, and
+// returns once the engine has read all of it, or says why it did not.
+func LoadImage(ctx context.Context, engine ImageLoader, archive io.Reader) error {
+	resp, err := engine.ImageLoad(ctx, archive)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil)
 }
 
 // firstLine follows the container's output until its first line on

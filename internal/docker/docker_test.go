@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
 
 	"everywhere/internal/dockertest"
 	"everywhere/internal/driver"
@@ -86,12 +84,7 @@ func loadTestImage(t *testing.T, c *client.Client) {
 	if err := WriteImage(&archive, testImage, Platform(arch), nil, []string{"/bin/tool"}, Tree(root, nil)); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.ImageLoad(context.Background(), &archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+	if err := LoadImage(context.Background(), c, &archive); err != nil {
 		t.Fatal(err)
 	}
 }

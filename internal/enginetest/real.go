@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"runtime"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/client"
-	"github.com/docker/docker/pkg/jsonmessage"
 
 	"everywhere/internal/docker"
 	"everywhere/internal/engineapi"
@@ -75,12 +73,7 @@ func EngineAt(t *testing.T, socket string) (things func(*testing.T) map[string]s
 		func(tw *tar.Writer) error { return busyboxTree(t, tw, "") }); err != nil {
 		t.Fatal(err)
 	}
-	resp, err := c.ImageLoad(context.Background(), &archive)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
+	if err := docker.LoadImage(context.Background(), c, &archive); err != nil {
 		t.Fatal(err)
 	}
 	things = func(t *testing.T) map[string]string {
