@@ -173,7 +173,12 @@ func (s *server) undo(ctx context.Context, t driver.Target, creation, name strin
 	if _, err := s.Wait(ctx, creation); err != nil {
 		return nil // the creation failed: there is nothing to remove
 	}
-	if _, err := s.owned(ctx, name, t.RunID()); err != nil {
+	return s.deleteOwned(ctx, name, t.RunID())
+}
+
+// deleteOwned deletes name if it is run runID's, and refuses otherwise.
+func (s *server) deleteOwned(ctx context.Context, name, runID string) error {
+	if _, err := s.owned(ctx, name, runID); err != nil {
 		return err
 	}
 	// Remembered first: if the delete fails, the plan's cleanup tries again.
@@ -194,12 +199,8 @@ func (s *server) removeUnacknowledged(ctx context.Context, t driver.Target, name
 	ctx, cancel := t.Detach(ctx, undoGrace)
 	defer cancel()
 	for range 3 {
-		if _, err := s.owned(ctx, name, t.RunID()); err == nil {
-			s.remember(name) // if the delete fails, the plan's cleanup tries again
-			if err := s.Delete(ctx, name); err == nil || lxdclient.IsNotFound(err) {
-				s.forget(name)
-				return
-			}
+		if s.deleteOwned(ctx, name, t.RunID()) == nil {
+			return
 		}
 		select {
 		case <-ctx.Done():
