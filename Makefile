@@ -13,7 +13,7 @@ PLATFORMS ?= armv7:arm:7 arm64:arm64: 386:386: amd64:amd64: ppc64le:ppc64le: s39
 STAMP     := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
 LDFLAGS   := -s -w $(STAMP)
 
-.PHONY: all deps build demo demo-vm test fuzz bench lab-down clean docs man dist image
+.PHONY: all deps build demo demo-vm test fuzz bench lab-down clean docs man dist image screenshot
 
 all: build
 
@@ -87,6 +87,14 @@ image: dist
 
 # The man pages are part of the reference: `man -l docs/man/everywhere-run.1`.
 man: docs
+
+# docs/panes.png, the README's picture: the panes of a saved run (its
+# result.json, or the report.html that embeds it) photographed by headless
+# chromium. make screenshot RESULT=out/demo/result.json pictures another.
+RESULT ?= docs/examples/old.json
+PANES  ?= docs/panes.png
+screenshot:
+	$(GO) run ./tools/screenshot -o $(PANES) $(RESULT)
 
 lab-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)
