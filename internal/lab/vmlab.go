@@ -452,7 +452,7 @@ func statusVM(ctx context.Context, c Config) []HostStatus {
 			// Only a machine that runs is dialled: the address of one that
 			// does not would be routed away, out of the machine.
 			if s.Machine.PID > 0 && bridgeUp && signer != nil {
-				s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
+				s.Answers = sshBanner(ctx, h.Address, 15*time.Second) == nil // a TCG sshd on a loaded machine greets slowly
 				if line := knownLine(string(known), h.Address.String()); s.Answers && line != "" {
 					answer, _ := sshOutput(ctx, h, signer, line, "docker version >/dev/null 2>&1 && echo docker; lxc query /1.0 >/dev/null 2>&1 && echo lxd; echo .", 20*time.Second)
 					s.Docker, s.LXD = strings.Contains(answer, "docker"), strings.Contains(answer, "lxd")
