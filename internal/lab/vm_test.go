@@ -39,7 +39,7 @@ func requireMachines(t *testing.T, archs ...host.Arch) {
 // the suite's budget.
 func TestMachineLab(t *testing.T) {
 	if os.Getenv("EVERYWHERE_TEST_MACHINES") == "" {
-		t.Skip("a machine's cold boot and set-up take 5-10 min under TCG, past make test's budget: EVERYWHERE_TEST_MACHINES=1 runs it")
+		t.Skip("a machine's cold boot and set-up take 5-10 min under TCG, past make test's budget: make test-machines (EVERYWHERE_TEST_MACHINES=1) runs it")
 	}
 	requireMachines(t, host.AMD64)
 	c := testLab(t)
