@@ -17,9 +17,13 @@ import (
 	"everywhere/internal/host"
 )
 
-// Image is the tag of the Debian image every lab engine holds, built from
-// the host's own rootfs (no registry is reachable, and none is needed).
-const Image = "everywhere/debian:bookworm"
+// Image is the tag of the default suite's Debian image (see DockerImage).
+const Image = "everywhere/debian:" + DefaultSuite
+
+// DockerImage is the tag of the Debian image of suite that a lab engine of
+// a host of that suite holds, built from the host's own rootfs (no
+// registry is reachable, and none is needed): everywhere/debian:trixie.
+func DockerImage(suite string) string { return "everywhere/debian:" + suite }
 
 // imageArchive makes (once, cached beside the rootfs) the docker-archive of
 // a's rootfs, with a's platform in its config and apt pointed at the lab's
@@ -27,7 +31,8 @@ const Image = "everywhere/debian:bookworm"
 // have their own).
 func imageArchive(c Config, a host.Arch) (string, error) {
 	extra := map[string][]byte{AptProxyConfFile: c.aptProxyConf()}
-	file := fmt.Sprintf("%s.docker-%s.tar", c.rootfs(a, hostRootfs), recipeID(string(extra[AptProxyConfFile])))
+	tag := DockerImage(c.Suite)
+	file := fmt.Sprintf("%s.docker-%s.tar", c.rootfs(a, hostRootfs), recipeID(string(extra[AptProxyConfFile])+tag))
 	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a, hostRootfs), recipeFile))
 	if err != nil {
 		return "", err
@@ -47,7 +52,7 @@ func imageArchive(c Config, a host.Arch) (string, error) {
 	if a == host.I686 && !emulated(a) {
 		entrypoint = []string{"/usr/bin/setarch", "i686"}
 	}
-	if err := docker.WriteImage(tmp, Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}, docker.Tree(c.rootfs(a, hostRootfs), extra)); err != nil {
+	if err := docker.WriteImage(tmp, tag, docker.Platform(a), entrypoint, []string{"/bin/bash"}, docker.Tree(c.rootfs(a, hostRootfs), extra)); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("image of %s: %w", a, err)
 	}
@@ -99,7 +104,7 @@ func startDocker(ctx context.Context, h Host, archive string) error {
 	if _, err := c.ImagesPrune(ctx, filters.NewArgs(filters.Arg("dangling", "true"))); err != nil {
 		return fmt.Errorf("removing untagged images: %w", err)
 	}
-	fmt.Fprintf(h.lab.Log, "[%s] dockerd up with %s in %s\n", h.Name, Image, time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(h.lab.Log, "[%s] dockerd up with %s in %s\n", h.Name, DockerImage(h.Suite), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -112,12 +117,12 @@ func loadImage(ctx context.Context, c *client.Client, archive string) error {
 	defer f.Close()
 	resp, err := c.ImageLoad(ctx, f)
 	if err != nil {
-		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+		return fmt.Errorf("loading %s into the engine: %w", archive, err)
 	}
 	defer resp.Body.Close()
 	// The load goes on while its progress is read; its errors come in that stream.
 	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
-		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+		return fmt.Errorf("loading %s into the engine: %w", archive, err)
 	}
 	return nil
 }
