@@ -138,14 +138,16 @@ func preloadDocker(ctx context.Context, c Config, a host.Arch, dataRoot, archive
 	if err := removeTree(dataRoot); err != nil {
 		return err
 	}
-	run := filepath.Join("/run", "everywhere-preload-"+c.Prefix+"-"+a.Debian())
-	group := path.Join(c.cgroup(), "preload-"+a.Debian())
+	// Named by suite too: two suites' machines of one architecture preload at once.
+	name := "preload-" + a.Debian() + "-" + c.Suite
+	run := filepath.Join("/run", "everywhere-"+c.Prefix+"-"+name)
+	group := path.Join(c.cgroup(), name)
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return err
 	}
 	defer os.RemoveAll(run)
 	socket := filepath.Join(run, "docker.sock")
-	d, err := spawn(group, filepath.Join(c.CacheDir, "preload-"+a.Debian()+".log"), "", nil, "dockerd", "--host", "unix://"+socket,
+	d, err := spawn(group, filepath.Join(c.CacheDir, name+".log"), "", nil, "dockerd", "--host", "unix://"+socket,
 		"--data-root", dataRoot, "--exec-root", filepath.Join(run, "exec"), "--pidfile", filepath.Join(run, "dockerd.pid"),
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--storage-driver=overlay2")
 	if err != nil {
