@@ -62,7 +62,7 @@ func imageArchive(c Config, a host.Arch) (string, error) {
 	if err := os.Rename(tmp.Name(), file); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(c.Log, "[%s] docker image archive written in %s\n", a.Debian(), time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(c.Log, "[%s] docker image archive written in %s\n", c.tree(a), time.Since(start).Round(100*time.Millisecond))
 	return file, nil
 }
 

@@ -187,6 +187,9 @@ func mirrorIn(file string) string {
 
 const recipeFile = ".everywhere-rootfs"
 
+// tree names a's tree of c's suite in the log: arm64 trixie.
+func (c Config) tree(a host.Arch) string { return a.Debian() + " " + c.Suite }
+
 func (c Config) rootfs(a host.Arch, f flavour) string {
 	return filepath.Join(c.CacheDir, a.Debian()+"-"+c.Suite+f.suffix)
 }
@@ -232,7 +235,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	}
 	defer unlock()
 	if have, err := os.ReadFile(filepath.Join(dir, recipeFile)); err == nil && string(have) == recipe && !c.Refresh {
-		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", a.Debian(), dir)
+		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", c.tree(a), dir)
 		return nil
 	}
 	tmp := dir + ".tmp"
@@ -245,7 +248,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 		return err
 	}
 	defer log.Close()
-	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", a.Debian(), mirror, logFile)
+	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", c.tree(a), mirror, logFile)
 	start := time.Now()
 	args := f.args(a, c.Suite)
 	if c.Keyring != "" {
@@ -254,7 +257,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	cmd := exec.CommandContext(ctx, "mmdebstrap", append(args, tmp, mirror)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", a.Debian(), time.Since(start).Round(time.Second), err, logFile)
+		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", c.tree(a), time.Since(start).Round(time.Second), err, logFile)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, recipeFile), []byte(recipe), 0o644); err != nil {
 		return err
@@ -266,7 +269,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 		return err
 	}
 	took := time.Since(start).Round(time.Second)
-	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), took)
+	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", c.tree(a), took)
 	// The next cold build's estimate.
 	return os.WriteFile(dir+".build-time", []byte(took.String()+"\n"), 0o644)
 }
