@@ -25,19 +25,26 @@ type flavour struct {
 	hooks          []string // customize hooks, run at the end
 }
 
+// dockerPackages is Docker as apt installs it by default (an apt pattern,
+// which mmdebstrap passes on): docker.io, and from trixie on docker-cli,
+// which docker.io only recommends and minbase would leave out (trixie's
+// hosts then had an engine but no docker command). Suites without a
+// docker-cli package get docker.io alone.
+const dockerPackages = "?exact-name(docker.io)|?exact-name(docker-cli)"
+
 var (
 	// hostRootfs is a lab host's, and its Docker image's: its own sshd, the
 	// networking tools, and docker.io, so that `dpkg -l docker.io` answers
 	// as on a real host (the engine that runs is the machine's, started by
 	// the lab). No net-tools: the seed plan installs it in a container
 	// through the lab's package proxy, a real install.
-	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "iputils-ping", "docker.io"}}
+	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "iputils-ping", dockerPackages}}
 	// lxdRootfs is an LXD image's: an init (LXD starts /sbin/init),
 	// ifupdown asking LXD's bridge for an IPv4 address by DHCP (systemd-
 	// networkd would wait forever for a udev that containers do not run),
 	// and docker.io, for Docker inside the instance (the docker profile's
 	// security.nesting).
-	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client", "docker.io"}, hooks: []string{
+	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client", dockerPackages}, hooks: []string{
 		`printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' > "$1/etc/network/interfaces"`,
 		`rm -f "$1/etc/hostname"`, // mmdebstrap copies this machine's; LXD names the instance
 	}}
