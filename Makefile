@@ -13,7 +13,7 @@ PLATFORMS ?= armv7:arm:7 arm64:arm64: 386:386: amd64:amd64: ppc64le:ppc64le: s39
 STAMP     := -X main.buildVersion=$(VERSION) -X main.buildCommit=$(COMMIT) -X main.buildDate=$(DATE)
 LDFLAGS   := -s -w $(STAMP)
 
-.PHONY: all deps build demo demo-vm test fuzz bench lab-down clean docs man dist image
+.PHONY: all deps build demo demo-ns test fuzz bench lab-down clean docs man dist image screenshot
 
 all: build
 
@@ -23,20 +23,21 @@ deps:
 build:
 	$(GO) build -ldflags '$(STAMP)' -o $(BIN) ./cmd/everywhere
 
-# Builds everywhere, brings the local six-architecture lab up (network
-# namespaces, one rootfs per architecture, cached after the first time) and
-# runs the built-in plan on it, ending with a pane per host.
+# Builds everywhere, brings the local lab of six full-system machines up
+# (armhf, arm64, i386, amd64, ppc64el, s390x under QEMU, each with its own
+# kernel, Docker and LXD) and runs the built-in plan on it, ending with a
+# pane per host. The first time builds and boots them (long: lab up prints
+# its estimate first); later times restore them from snapshots.
 demo: deps build
-	./$(BIN) lab up --machines ns --dir $(LAB_DIR)
+	./$(BIN) lab up --machines vm --dir $(LAB_DIR)
 	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo --layout panes
 
-# The lab of virtual machines (a preview: amd64, i386 and arm64 work; see
-# docs/explanation/lab.md): each its own kernel, Docker and LXD; the first
-# time builds and boots them, later times restore them in seconds. It
-# replaces the namespaces in the same folder.
-demo-vm: deps build
-	./$(BIN) lab up --machines vm --dir $(LAB_DIR)
-	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo-vm --layout panes
+# The quick look: six network namespaces sharing this machine's kernel and
+# Docker engine, foreign userland under qemu-user. It replaces the machines
+# in the same folder.
+demo-ns: deps build
+	./$(BIN) lab up --machines ns --dir $(LAB_DIR)
+	./$(BIN) run -i $(LAB_DIR)/inventory.yaml -o out/demo-ns --layout panes
 
 # vet, gofmt and every test, the lab's integration tests included (root).
 test: deps
@@ -87,6 +88,14 @@ image: dist
 
 # The man pages are part of the reference: `man -l docs/man/everywhere-run.1`.
 man: docs
+
+# docs/panes.png, the README's picture: the panes of a saved run (its
+# result.json, or the report.html that embeds it) photographed by headless
+# chromium. make screenshot RESULT=out/demo/result.json pictures another.
+RESULT ?= docs/examples/machines.json
+PANES  ?= docs/panes.png
+screenshot:
+	$(GO) run ./tools/screenshot -o $(PANES) $(RESULT)
 
 lab-down: build
 	./$(BIN) lab down --dir $(LAB_DIR)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"everywhere/internal/ociimage"
+	"everywhere/internal/text"
 )
 
 func main() {
@@ -56,7 +57,7 @@ func run(dist, out, ref, created, docker string) error {
 	if err := ociimage.WriteLayout(out, ref, binaries, when); err != nil {
 		return err
 	}
-	fmt.Printf("%s: %d images under one index, %s\n", out, len(binaries), ref)
+	fmt.Printf("%s: %s under one index, %s\n", out, text.Count(len(binaries), "image", "images"), ref)
 	if docker == "" {
 		return nil
 	}

@@ -255,7 +255,7 @@ func sha256sums(ctx context.Context, t driver.Target, files []string) ([]string,
 	}
 	lines := strings.Split(strings.TrimSuffix(out.Stdout.String(), "\n"), "\n")
 	if len(lines) != len(files) {
-		return nil, fmt.Errorf("sha256sum: %d lines for %d files", len(lines), len(files))
+		return nil, fmt.Errorf("sha256sum: %s for %s", text.Count(len(lines), "line", "lines"), text.Count(len(files), "file", "files"))
 	}
 	sums := make([]string, len(lines))
 	for i, l := range lines {

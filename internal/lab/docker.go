@@ -168,8 +168,12 @@ func preloadDocker(ctx context.Context, c Config, a host.Arch, dataRoot, archive
 	if err := stopCgroup(ctx, group); err != nil {
 		return err
 	}
-	// The machine's engine makes its own networks and identity.
-	for _, name := range []string{"network", "engine-id"} {
+	// The machine's engine makes its own networks, identity, and volume,
+	// build and (preload's own) containerd databases. Those are bolt files, written in this machine's
+	// byte order: a big-endian engine (s390x) refused the preloaded store
+	// ("error while opening volume store metadata database: invalid
+	// database").
+	for _, name := range []string{"network", "engine-id", "volumes", "buildkit", "containerd"} {
 		if err := os.RemoveAll(filepath.Join(dataRoot, name)); err != nil {
 			return err
 		}

@@ -126,7 +126,11 @@ func upMachine(ctx context.Context, h Host, signer ssh.Signer, mirror string, bo
 	}
 	accel := probeKVM(ctx, *h.lab, h.Arch, img)
 	args := h.qemuArgs(img, accel)
-	recipe := recipeID(strings.Join(args, "\x00") + "\x00" + img.recipe + "\x00" + seedID)
+	saved := strings.Join(args, "\x00") + "\x00" + img.recipe + "\x00" + seedID
+	if machineSpecs[h.Arch].saveOnOneCPU {
+		saved += "\x00saved on one CPU"
+	}
+	recipe := recipeID(saved)
 	if have, err := os.ReadFile(h.savedRecipe()); err != nil || string(have) != recipe || h.lab.Refresh {
 		if err := coldBoot(ctx, h, signer, known, img, args, recipe, boots, p); err != nil {
 			return "", err
@@ -150,7 +154,8 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 	if err := command(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", img.disk, h.runDisk()); err != nil {
 		return err
 	}
-	p.phase(h.Name, "boot", bootEstimate)
+	last := readPhaseTimes(h)
+	p.phase(h.Name, "boot", last.estimate("boot", bootEstimate))
 	start := time.Now()
 	d, err := startMachine(ctx, h, args, false)
 	if err != nil {
@@ -163,7 +168,8 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 		return err
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] booted: sshd answers after %s\n", h.Name, time.Since(start).Round(time.Second))
-	p.phase(h.Name, "services", setupEstimate)
+	took := phaseTimes{"boot": time.Since(start)}
+	p.phase(h.Name, "services", last.estimate("services", setupEstimate))
 	setup := time.Now()
 	if out, err := sshRun(ctx, h, signer, known, "sh "+seedMount+"/setup.sh", setupTimeout); err != nil {
 		return fmt.Errorf("setting Docker and LXD up: %w", err)
@@ -171,6 +177,12 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 		_ = os.WriteFile(filepath.Join(h.dir(), "setup.log"), []byte(out), 0o644)
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] Docker and LXD set up in %s\n", h.Name, time.Since(setup).Round(time.Second))
+	took["services"] = time.Since(setup)
+	if machineSpecs[h.Arch].saveOnOneCPU {
+		if _, err := sshRun(ctx, h, signer, known, offlineOtherCPUs, time.Minute); err != nil {
+			return fmt.Errorf("taking the other CPUs offline to save: %w", err)
+		}
+	}
 	p.phase(h.Name, "save", 0)
 	saveStart := time.Now()
 	if err := hmp(ctx, h, "savevm "+h.snapshotName(), 5*time.Minute); err != nil {
@@ -183,13 +195,15 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 	if err := os.Rename(h.runDisk(), h.savedDisk()); err != nil {
 		return err
 	}
+	writePhaseTimes(h, took)
 	return os.WriteFile(h.savedRecipe(), []byte(recipe), 0o644)
 }
 
 // restore starts h from its saved snapshot, on a sparse copy of the saved
 // overlay, and sets the guest's clock (it is at the snapshot's time).
 func restore(ctx context.Context, h Host, signer ssh.Signer, known string, args []string, accel string, p *progress) error {
-	p.phase(h.Name, "restore", 10*time.Second)
+	last := readPhaseTimes(h)
+	p.phase(h.Name, "restore", last.estimate("restore", restoreEstimate))
 	start := time.Now()
 	_ = os.Remove(h.runDisk())
 	if err := command(ctx, "cp", "--sparse=always", h.savedDisk(), h.runDisk()); err != nil {
@@ -207,7 +221,8 @@ func restore(ctx context.Context, h Host, signer ssh.Signer, known string, args 
 	}
 	// The snapshot's clock is behind. Services that were up are up, but may
 	// take a moment to answer again after the clock's jump.
-	check := fmt.Sprintf(`date -s @%d >/dev/null
+	check := fmt.Sprintf(`for cpu in /sys/devices/system/cpu/cpu[1-9]*/online; do [ "$(cat $cpu)" = 1 ] || echo 1 > $cpu; done
+date -s @%d >/dev/null
 i=0; until arch=$(docker version --format '{{.Server.Arch}}' 2>&1) && lxc query /1.0 >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 120 ] || { echo "Docker or LXD does not answer: $arch" >&2; exit 1; }; sleep 1; done
 echo "docker=$arch kernel=$(uname -r)"
 `, time.Now().Unix())
@@ -216,7 +231,46 @@ echo "docker=$arch kernel=$(uname -r)"
 		return fmt.Errorf("after the restore: %w", err)
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] restored in %s (%s): %s\n", h.Name, time.Since(start).Round(100*time.Millisecond), strings.ToUpper(accel), strings.TrimSpace(out))
+	last["restore"] = time.Since(start)
+	writePhaseTimes(h, last)
 	return nil
+}
+
+// offlineOtherCPUs leaves a machine running on its first CPU only (see
+// machineSpec.saveOnOneCPU); the restore's check brings the others back.
+const offlineOtherCPUs = `for cpu in /sys/devices/system/cpu/cpu[1-9]*/online; do echo 0 > $cpu; done`
+
+// phaseTimes is how long each of a machine's phases took the last time
+// (boot, services, restore), kept in its folder: the next up's estimates.
+type phaseTimes map[string]time.Duration
+
+func (h Host) phaseTimesFile() string { return filepath.Join(h.dir(), "phases.json") }
+
+func readPhaseTimes(h Host) phaseTimes {
+	t := phaseTimes{}
+	if data, err := os.ReadFile(h.phaseTimesFile()); err == nil {
+		_ = json.Unmarshal(data, &t) // an unreadable file means no estimates
+	}
+	return t
+}
+
+// writePhaseTimes merges took into the recorded times; estimates are a
+// convenience, so a failure to record one is not the up's.
+func writePhaseTimes(h Host, took phaseTimes) {
+	t := readPhaseTimes(h)
+	for k, v := range took {
+		t[k] = v
+	}
+	if data, err := json.Marshal(t); err == nil {
+		_ = os.WriteFile(h.phaseTimesFile(), data, 0o644)
+	}
+}
+
+func (t phaseTimes) estimate(phase string, fallback time.Duration) time.Duration {
+	if d, ok := t[phase]; ok && d > 0 {
+		return d
+	}
+	return fallback
 }
 
 func writeRecord(h Host, r machineRecord) error {
@@ -334,6 +388,7 @@ const (
 	foreignTreeEstimate = 8 * time.Minute
 	bootEstimate        = 2 * time.Minute
 	setupEstimate       = 2 * time.Minute
+	restoreEstimate     = 20 * time.Second
 )
 
 // treeEstimate is the last build's time of a's tree, or a default.
@@ -368,7 +423,8 @@ func coldEstimate(c Config) string {
 			continue
 		}
 		missing = append(missing, h.Name)
-		d := bootEstimate + setupEstimate
+		last := readPhaseTimes(h)
+		d := last.estimate("boot", bootEstimate) + last.estimate("services", setupEstimate)
 		if _, err := os.Stat(filepath.Join(c.rootfs(h.Arch, vmFlavour(h.Arch)), recipeFile)); err != nil {
 			d += treeEstimate(c, h.Arch)
 		}
@@ -396,7 +452,7 @@ func statusVM(ctx context.Context, c Config) []HostStatus {
 			// Only a machine that runs is dialled: the address of one that
 			// does not would be routed away, out of the machine.
 			if s.Machine.PID > 0 && bridgeUp && signer != nil {
-				s.Answers = sshBanner(ctx, h.Address, 2*time.Second) == nil
+				s.Answers = sshBanner(ctx, h.Address, 15*time.Second) == nil // a TCG sshd on a loaded machine greets slowly
 				if line := knownLine(string(known), h.Address.String()); s.Answers && line != "" {
 					answer, _ := sshOutput(ctx, h, signer, line, "docker version >/dev/null 2>&1 && echo docker; lxc query /1.0 >/dev/null 2>&1 && echo lxd; echo .", 20*time.Second)
 					s.Docker, s.LXD = strings.Contains(answer, "docker"), strings.Contains(answer, "lxd")

@@ -22,6 +22,11 @@ type machineSpec struct {
 	modules []string
 	bus     string // virtio transport suffix: pci, device (mmio) or ccw
 	pkg     string // the Debian package that brings qemu
+	// saveOnOneCPU: the machine's other CPUs go offline for savevm and
+	// come back after the restore. A restored pseries machine of QEMU
+	// 10.0 (TCG, XICS or XIVE alike) never ran its second CPU again, and
+	// the first soft-locked waiting for it to answer an IPI.
+	saveOnOneCPU bool
 }
 
 var machineSpecs = map[host.Arch]machineSpec{
@@ -37,7 +42,7 @@ var machineSpecs = map[host.Arch]machineSpec{
 	// silences a warning per boot.
 	host.PPC64EL: {qemu: "qemu-system-ppc64", machine: []string{"pseries", "cap-cfpc=broken", "cap-sbbc=broken", "cap-ibs=broken", "cap-ccf-assist=off"},
 		cpu: "power9", console: "hvc0", kernel: "linux-image-powerpc64le",
-		modules: []string{"virtio_pci", "virtio_blk", "virtio_net", "ext4", "crc32c_generic"}, bus: "pci", pkg: "qemu-system-ppc"},
+		modules: []string{"virtio_pci", "virtio_blk", "virtio_net", "ext4", "crc32c_generic"}, bus: "pci", pkg: "qemu-system-ppc", saveOnOneCPU: true},
 	// virtio_ccw is built into Debian's s390x kernel.
 	host.S390X: {qemu: "qemu-system-s390x", machine: []string{"s390-ccw-virtio"}, cpu: "max", console: "ttysclp0", kernel: "linux-image-s390x",
 		modules: []string{"virtio_blk", "virtio_net", "ext4", "crc32c_generic"}, bus: "ccw", pkg: "qemu-system-misc"},
@@ -50,6 +55,8 @@ const (
 	machineMemoryMiB = 2048
 	machineCPUs      = 2
 	tcgBufferMiB     = 256
+	// tcgTimeoutScale multiplies the plans' time limits on a lab machine under TCG.
+	tcgTimeoutScale = 5
 )
 
 // The labels of the machine's two disks, by which the guest finds them

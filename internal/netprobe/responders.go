@@ -7,36 +7,34 @@ package netprobe
 
 import (
 	"bytes"
-	"compress/gzip"
 	"embed"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
 	"strings"
+
+	"github.com/andybalholm/brotli"
 )
 
 //go:generate go run ./gen
 
-// responders holds evnet built for every architecture, gzipped, and
-// bin/SOURCE.sha256, the digest of the sources they were built from.
+// responders holds evnet built for every architecture, compressed with
+// Brotli, and bin/SOURCE.sha256, the digest of the sources they were
+// built from.
 //
-//go:embed bin/*.gz bin/SOURCE.sha256
+//go:embed bin/*.br bin/SOURCE.sha256
 var responders embed.FS
 
 // Responder returns evnet built for linux/goarch (386, amd64, arm, arm64,
 // ppc64le or s390x), a static binary to copy into a container of that
 // architecture.
 func Responder(goarch string) ([]byte, error) {
-	compressed, err := responders.ReadFile("bin/evnet-linux-" + goarch + ".gz")
+	compressed, err := responders.ReadFile("bin/evnet-linux-" + goarch + ".br")
 	if err != nil {
 		return nil, fmt.Errorf("no evnet responder for %q (built: %s)", goarch, strings.Join(ResponderArchs(), ", "))
 	}
-	unzip, err := gzip.NewReader(bytes.NewReader(compressed))
-	if err != nil {
-		return nil, fmt.Errorf("evnet responder for %s: %w", goarch, err)
-	}
-	binary, err := io.ReadAll(unzip)
+	binary, err := io.ReadAll(brotli.NewReader(bytes.NewReader(compressed)))
 	if err != nil {
 		return nil, fmt.Errorf("evnet responder for %s: %w", goarch, err)
 	}
@@ -45,10 +43,10 @@ func Responder(goarch string) ([]byte, error) {
 
 // ResponderArchs lists the GOARCHes Responder has a binary for, sorted.
 func ResponderArchs() []string {
-	files, _ := fs.Glob(responders, "bin/evnet-linux-*.gz")
+	files, _ := fs.Glob(responders, "bin/evnet-linux-*.br")
 	archs := make([]string, len(files))
 	for i, file := range files {
-		archs[i] = strings.TrimSuffix(strings.TrimPrefix(path.Base(file), "evnet-linux-"), ".gz")
+		archs[i] = strings.TrimSuffix(strings.TrimPrefix(path.Base(file), "evnet-linux-"), ".br")
 	}
 	return archs
 }

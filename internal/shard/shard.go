@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"everywhere/internal/text"
 )
 
 // Shard is one of Count slices of a fleet. Index counts from 0, like a
@@ -134,7 +136,7 @@ func checked(index int, count string) (Shard, error) {
 		return Shard{}, errors.New("count 0: at least 1 shard")
 	}
 	if index >= n {
-		return Shard{}, fmt.Errorf("index %d of %d shards: indexes run from 0 to %d", index, n, n-1)
+		return Shard{}, fmt.Errorf("index %d of %s: indexes run from 0 to %d", index, text.Count(n, "shard", "shards"), n-1)
 	}
 	return Shard{Index: index, Count: n}, nil
 }

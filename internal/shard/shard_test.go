@@ -18,6 +18,7 @@ func TestParse(t *testing.T) {
 		{value: "0/1", want: Shard{0, 1}},
 		{value: " 3 / 8 ", want: Shard{3, 8}},
 		{value: "2/2", err: "index 2 of 2 shards: indexes run from 0 to 1"},
+		{value: "1/1", err: "index 1 of 1 shard: indexes run from 0 to 0"},
 		{value: "0/0", err: "at least 1 shard"},
 		{value: "-1/2", err: `index "-1": not a whole number`},
 		{value: "1", err: `give "I/N"`},

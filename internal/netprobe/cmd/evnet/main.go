@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -70,11 +69,7 @@ func serve(args []string) {
 	if err != nil {
 		fail(err)
 	}
-	json.NewEncoder(os.Stdout).Encode(struct {
-		Listening string `json:"listening"`
-		Arch      string `json:"arch"`
-		Emulated  bool   `json:"emulated"`
-	}{ln.Addr().String(), runtime.GOARCH, netprobe.Emulated()})
+	os.Stdout.Write(readyLine(ln.Addr().String(), runtime.GOARCH, netprobe.Emulated()))
 	if err := netprobe.Serve(context.Background(), ln); err != nil {
 		fail(err)
 	}
@@ -119,9 +114,8 @@ func probe(args []string) {
 		Duration:  time.Duration(*seconds * float64(time.Second)),
 		MinMbit:   *minMbit,
 	}
-	out := json.NewEncoder(os.Stdout)
 	for _, name := range names {
-		if err := out.Encode(p.Measure(context.Background(), name)); err != nil {
+		if _, err := os.Stdout.Write(measureLine(p.Measure(context.Background(), name))); err != nil {
 			fail(err)
 		}
 	}
