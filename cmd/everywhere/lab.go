@@ -52,8 +52,8 @@ Needs the Debian packages mmdebstrap qemu-user-static binfmt-support arch-test i
 
 // labUpOptions are lab up's flags, as given.
 type labUpOptions struct {
-	dir, archs, subnet, lxdSubnet, overlay, cacheDir, mirror, keyring, suite, machines string
-	refresh                                                                            bool
+	dir, archs, subnet, lxdSubnet, overlay, prefix, cacheDir, mirror, keyring, suite, machines string
+	refresh                                                                                    bool
 }
 
 func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
@@ -62,7 +62,8 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 		Use:   "up [--arch LIST] [--subnet CIDR]",
 		Short: "Build (or reuse) the rootfs and start every lab host",
 		Example: `  everywhere lab up
-  everywhere lab up --arch arm64,s390x`,
+  everywhere lab up --arch arm64,s390x
+  everywhere lab up --suite bookworm,trixie --arch amd64,arm64`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.dir = *dir
@@ -70,13 +71,14 @@ func newLabUpCommand(dir *string, stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	up.Flags().StringVar(&opts.archs, "arch", "", "architectures, comma-separated (default: armhf,arm64,i686,amd64,ppc64el,s390x)")
-	up.Flags().StringVar(&opts.subnet, "subnet", lab.DefaultSubnet, "private IPv4 range of the lab bridge; hosts take .11 to .16")
+	up.Flags().StringVar(&opts.subnet, "subnet", lab.DefaultSubnet, "private IPv4 range of the lab bridge; hosts take .11 to .16 (a second suite's .21 to .26, and so on)")
 	up.Flags().StringVar(&opts.lxdSubnet, "lxd-subnet", lab.DefaultLXDNet, "private IPv4 range of LXD's bridge, for its instances")
 	up.Flags().StringVar(&opts.overlay, "overlay", lab.DefaultOverlay, "the Fan-style overlay: each host's containers get the subnet its address maps to (10.213.0.12 → 250.12.0.0/16), routed between hosts without NAT")
+	up.Flags().StringVar(&opts.prefix, "prefix", lab.DefaultPrefix, "of the lab's bridge, namespace, link, cgroup and firewall table names (at most 5 characters): a second lab beside the first needs its own, with its own --dir and ranges")
 	up.Flags().StringVar(&opts.cacheDir, "cache", lab.DefaultCacheDir, "where built rootfs are kept between labs")
 	up.Flags().StringVar(&opts.mirror, "mirror", "", "Debian-family mirror (default: the one this machine's apt uses), e.g. an Ubuntu ports mirror with --suite noble --keyring /usr/share/keyrings/ubuntu-archive-keyring.gpg")
 	up.Flags().StringVar(&opts.keyring, "keyring", "", "the keyring that signs --mirror's archive, when not Debian's (mmdebstrap --keyring)")
-	up.Flags().StringVar(&opts.suite, "suite", lab.DefaultSuite, "the distribution suite the hosts run (bookworm, trixie, forky, sid: any the mirror serves); each suite's trees and images are cached apart")
+	up.Flags().StringVar(&opts.suite, "suite", lab.DefaultSuite, "the distribution suite the hosts run (bookworm, trixie, forky, sid: any the mirror serves), or several side by side, comma-separated (bookworm,trixie: hosts named ARCH-SUITE, labelled with their suite); each suite's trees and images are cached apart")
 	up.Flags().StringVar(&opts.machines, "machines", lab.MachinesNS, "the kind of lab: ns (network namespaces sharing this machine's kernel, foreign code under qemu-user) or vm (full-system virtual machines, each with its own kernel, Docker and LXD; a cold start takes long, later ones restore in seconds)")
 	up.Flags().BoolVar(&opts.refresh, "refresh", false, "rebuild cached rootfs")
 	return up
@@ -106,9 +108,9 @@ func (opts labUpOptions) config() (lab.Config, error) {
 	if err != nil {
 		return lab.Config{}, usagef("--cache: %v", err)
 	}
-	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Keyring: opts.keyring, Suite: opts.suite, Refresh: opts.refresh, Machines: opts.machines}
-	if strings.ContainsAny(opts.suite, ", /") || opts.suite == "" {
-		return lab.Config{}, usagef("--suite %q: one suite name (several side by side are not supported yet)", opts.suite)
+	cfg := lab.Config{Dir: dir, CacheDir: cacheDir, Mirror: opts.mirror, Keyring: opts.keyring, Prefix: opts.prefix, Refresh: opts.refresh, Machines: opts.machines}
+	for _, suite := range strings.Split(opts.suite, ",") {
+		cfg.Suites = append(cfg.Suites, strings.TrimSpace(suite))
 	}
 	if opts.keyring != "" {
 		if _, err := os.Stat(opts.keyring); err != nil {
@@ -235,7 +237,7 @@ func runLabStatus(ctx context.Context, opts labStatusOptions, stdout io.Writer) 
 			up++
 		}
 	}
-	if up < len(cfg.Archs) || !shared.Proxy || !shared.Isolated {
+	if up < len(cfg.Hosts()) || !shared.Proxy || !shared.Isolated {
 		return exitCode(1)
 	}
 	return nil

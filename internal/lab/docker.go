@@ -17,9 +17,13 @@ import (
 	"everywhere/internal/host"
 )
 
-// Image is the tag of the Debian image every lab engine holds, built from
-// the host's own rootfs (no registry is reachable, and none is needed).
-const Image = "everywhere/debian:bookworm"
+// Image is the tag of the default suite's Debian image (see DockerImage).
+const Image = "everywhere/debian:" + DefaultSuite
+
+// DockerImage is the tag of the Debian image of suite that a lab engine of
+// a host of that suite holds, built from the host's own rootfs (no
+// registry is reachable, and none is needed): everywhere/debian:trixie.
+func DockerImage(suite string) string { return "everywhere/debian:" + suite }
 
 // imageArchive makes (once, cached beside the rootfs) the docker-archive of
 // a's rootfs, with a's platform in its config and apt pointed at the lab's
@@ -27,7 +31,8 @@ const Image = "everywhere/debian:bookworm"
 // have their own).
 func imageArchive(c Config, a host.Arch) (string, error) {
 	extra := map[string][]byte{AptProxyConfFile: c.aptProxyConf()}
-	file := fmt.Sprintf("%s.docker-%s.tar", c.rootfs(a, hostRootfs), recipeID(string(extra[AptProxyConfFile])))
+	tag := DockerImage(c.Suite)
+	file := fmt.Sprintf("%s.docker-%s.tar", c.rootfs(a, hostRootfs), recipeID(string(extra[AptProxyConfFile])+tag))
 	rootfsInfo, err := os.Stat(filepath.Join(c.rootfs(a, hostRootfs), recipeFile))
 	if err != nil {
 		return "", err
@@ -47,7 +52,7 @@ func imageArchive(c Config, a host.Arch) (string, error) {
 	if a == host.I686 && !emulated(a) {
 		entrypoint = []string{"/usr/bin/setarch", "i686"}
 	}
-	if err := docker.WriteImage(tmp, Image, docker.Platform(a), entrypoint, []string{"/bin/bash"}, docker.Tree(c.rootfs(a, hostRootfs), extra)); err != nil {
+	if err := docker.WriteImage(tmp, tag, docker.Platform(a), entrypoint, []string{"/bin/bash"}, docker.Tree(c.rootfs(a, hostRootfs), extra)); err != nil {
 		tmp.Close()
 		return "", fmt.Errorf("image of %s: %w", a, err)
 	}
@@ -57,7 +62,7 @@ func imageArchive(c Config, a host.Arch) (string, error) {
 	if err := os.Rename(tmp.Name(), file); err != nil {
 		return "", err
 	}
-	fmt.Fprintf(c.Log, "[%s] docker image archive written in %s\n", a.Debian(), time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(c.Log, "[%s] docker image archive written in %s\n", c.tree(a), time.Since(start).Round(100*time.Millisecond))
 	return file, nil
 }
 
@@ -99,7 +104,7 @@ func startDocker(ctx context.Context, h Host, archive string) error {
 	if _, err := c.ImagesPrune(ctx, filters.NewArgs(filters.Arg("dangling", "true"))); err != nil {
 		return fmt.Errorf("removing untagged images: %w", err)
 	}
-	fmt.Fprintf(h.lab.Log, "[%s] dockerd up with %s in %s\n", h.Name, Image, time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(h.lab.Log, "[%s] dockerd up with %s in %s\n", h.Name, DockerImage(h.Suite), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 
@@ -112,12 +117,12 @@ func loadImage(ctx context.Context, c *client.Client, archive string) error {
 	defer f.Close()
 	resp, err := c.ImageLoad(ctx, f)
 	if err != nil {
-		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+		return fmt.Errorf("loading %s into the engine: %w", archive, err)
 	}
 	defer resp.Body.Close()
 	// The load goes on while its progress is read; its errors come in that stream.
 	if err := jsonmessage.DisplayJSONMessagesStream(resp.Body, io.Discard, 0, false, nil); err != nil {
-		return fmt.Errorf("loading %s into the engine: %w", Image, err)
+		return fmt.Errorf("loading %s into the engine: %w", archive, err)
 	}
 	return nil
 }
@@ -133,14 +138,16 @@ func preloadDocker(ctx context.Context, c Config, a host.Arch, dataRoot, archive
 	if err := removeTree(dataRoot); err != nil {
 		return err
 	}
-	run := filepath.Join("/run", "everywhere-preload-"+c.Prefix+"-"+a.Debian())
-	group := path.Join(c.cgroup(), "preload-"+a.Debian())
+	// Named by suite too: two suites' machines of one architecture preload at once.
+	name := "preload-" + a.Debian() + "-" + c.Suite
+	run := filepath.Join("/run", "everywhere-"+c.Prefix+"-"+name)
+	group := path.Join(c.cgroup(), name)
 	if err := os.MkdirAll(run, 0o700); err != nil {
 		return err
 	}
 	defer os.RemoveAll(run)
 	socket := filepath.Join(run, "docker.sock")
-	d, err := spawn(group, filepath.Join(c.CacheDir, "preload-"+a.Debian()+".log"), "", nil, "dockerd", "--host", "unix://"+socket,
+	d, err := spawn(group, filepath.Join(c.CacheDir, name+".log"), "", nil, "dockerd", "--host", "unix://"+socket,
 		"--data-root", dataRoot, "--exec-root", filepath.Join(run, "exec"), "--pidfile", filepath.Join(run, "dockerd.pid"),
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--storage-driver=overlay2")
 	if err != nil {

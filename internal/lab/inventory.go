@@ -22,6 +22,7 @@ func writeInventory(c Config) error {
 # and that rootfs's own OpenSSH; foreign ones run under qemu-user emulation.
 `)
 	}
+	fmt.Fprintf(&b, "# Labelled by suite (%s): run --hosts label=%s picks one.\n", strings.Join(c.suites(), ", "), c.suites()[len(c.suites())-1])
 	b.WriteString(`defaults:
   user: root
   identity: ` + IdentityFile + `
@@ -48,7 +49,7 @@ func writeInventory(c Config) error {
 		} else if emulated(h.Arch) {
 			kind = "emulated"
 		}
-		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, labels: [lab, %s]%s}\n", h.Name, h.Arch, h.Address, kind, extra)
+		fmt.Fprintf(&b, "  - {name: %s, arch: %s, address: %s, labels: [lab, %s, %s]%s}\n", h.Name, h.Arch, h.Address, kind, h.Suite, extra)
 	}
 	return os.WriteFile(filepath.Join(c.Dir, InventoryFile), []byte(b.String()), 0o644)
 }

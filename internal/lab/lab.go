@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,16 +45,22 @@ type Config struct {
 	Dir       string       `json:"dir"`       // inventory, keys, per-host roots and logs
 	CacheDir  string       `json:"cache_dir"` // pristine rootfs per architecture, reused between labs
 	Archs     []host.Arch  `json:"archs"`
-	Subnet    netip.Prefix `json:"subnet"`     // the bridge takes .1, hosts .11 to .16
+	Subnet    netip.Prefix `json:"subnet"`     // the bridge takes .1, the first suite's hosts .11 to .16, the second's .21 to .26…
 	LXDSubnet netip.Prefix `json:"lxd_subnet"` // LXD's own bridge, for its instances
 	Overlay   netip.Prefix `json:"overlay"`    // the Fan-style overlay of the hosts' containers (overlay.go)
 	Prefix    string       `json:"prefix"`     // of the bridge, namespace and veth names
-	Suite     string       `json:"suite"`
-	Machines  string       `json:"machines"` // MachinesNS (default) or MachinesVM
-	Mirror    string       `json:"mirror"`   // empty: the machine's own apt mirror
-	Keyring   string       `json:"keyring"`  // the mirror's signing keys when not Debian's (mmdebstrap --keyring)
-	Refresh   bool         `json:"-"`        // rebuild cached rootfs
-	Log       io.Writer    `json:"-"`        // progress; nil discards it
+	// Suite is the suite a rootfs or image is built of: the lab's first
+	// (a lab saved before Suites existed has only this), and in the view
+	// of the lab a Host holds, that host's own.
+	Suite string `json:"suite"`
+	// Suites are the suites the lab runs side by side; with more than one,
+	// hosts are named ARCH-SUITE. Empty: Suite alone.
+	Suites   []string  `json:"suites,omitempty"`
+	Machines string    `json:"machines"` // MachinesNS (default) or MachinesVM
+	Mirror   string    `json:"mirror"`   // empty: the machine's own apt mirror
+	Keyring  string    `json:"keyring"`  // the mirror's signing keys when not Debian's (mmdebstrap --keyring)
+	Refresh  bool      `json:"-"`        // rebuild cached rootfs
+	Log      io.Writer `json:"-"`        // progress; nil discards it
 }
 
 // WithDefaults fills zero fields.
@@ -79,8 +86,14 @@ func (c Config) WithDefaults() Config {
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
 	}
+	if len(c.Suites) == 0 {
+		if c.Suite == "" {
+			c.Suite = DefaultSuite
+		}
+		c.Suites = []string{c.Suite}
+	}
 	if c.Suite == "" {
-		c.Suite = DefaultSuite
+		c.Suite = c.Suites[0]
 	}
 	if c.Machines == "" {
 		c.Machines = MachinesNS
@@ -93,26 +106,53 @@ func (c Config) WithDefaults() Config {
 
 // Host is one lab machine.
 type Host struct {
-	Name    string // the Debian architecture name, e.g. arm64
+	Name    string // the Debian architecture name (arm64), and its suite when the lab runs several (arm64-trixie)
 	Arch    host.Arch
+	Suite   string
 	Address netip.Addr
-	lab     *Config
+	lab     *Config // the lab as this host sees it: Suite is the host's
 }
 
 func (c *Config) bridge() string { return c.Prefix + "-br" }
 
-// Hosts lists the lab's machines. Each architecture has a fixed address,
-// so known_hosts stays valid whichever subset is up.
+// MaxSuites is how many suites a lab runs side by side: the n-th suite's
+// hosts take .n1 to .n6 of the subnet.
+const MaxSuites = 9
+
+// suites are the lab's suites, for a Config without defaults too.
+func (c *Config) suites() []string {
+	switch {
+	case len(c.Suites) > 0:
+		return c.Suites
+	case c.Suite != "":
+		return []string{c.Suite}
+	}
+	return []string{DefaultSuite}
+}
+
+// Hosts lists the lab's machines, suite by suite. Each architecture of
+// each suite (by its place in the list) has a fixed address, so
+// known_hosts stays valid whichever subset is up. With one suite hosts
+// are named by their architecture, with several ARCH-SUITE.
 func (c *Config) Hosts() []Host {
 	var out []Host
 	base := c.Subnet.Masked().Addr().As4()
-	for i, a := range host.AllArchs() {
-		if !slices.Contains(c.Archs, a) {
-			continue
+	suites := c.suites()
+	for s, suite := range suites {
+		view := *c
+		view.Suite = suite
+		for i, a := range host.AllArchs() {
+			if !slices.Contains(c.Archs, a) {
+				continue
+			}
+			addr := base
+			addr[3] = byte(10*(s+1) + 1 + i)
+			name := a.Debian()
+			if len(suites) > 1 {
+				name += "-" + suite
+			}
+			out = append(out, Host{Name: name, Arch: a, Suite: suite, Address: netip.AddrFrom4(addr), lab: &view})
 		}
-		addr := base
-		addr[3] = byte(11 + i)
-		out = append(out, Host{Name: a.Debian(), Arch: a, Address: netip.AddrFrom4(addr), lab: c})
 	}
 	return out
 }
@@ -123,8 +163,15 @@ func (c *Config) gateway() netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
-func (h Host) netns() string   { return h.lab.Prefix + "-" + h.Name }
-func (h Host) veth() string    { return h.lab.Prefix + "-" + h.Name }
+func (h Host) netns() string { return h.lab.Prefix + "-" + h.Name }
+func (h Host) veth() string  { return vethName(h.lab.Prefix, h.Name) }
+
+// vethName is the machine side of a host's link: PREFIX-NAME, cut to the
+// 15 bytes an interface name may have (Validate checks they stay apart).
+func vethName(prefix, name string) string {
+	v := prefix + "-" + name
+	return v[:min(len(v), 15)]
+}
 func (h Host) dir() string     { return filepath.Join(h.lab.Dir, "hosts", h.Name) }
 func (h Host) root() string    { return filepath.Join(h.dir(), "root") }
 func (h Host) pidFile() string { return filepath.Join(h.dir(), "sshd.pid") }
@@ -243,7 +290,7 @@ func prepareRootfs(ctx context.Context, c Config) (string, error) {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts() {
-		g.Go(func() error { return buildRootfs(gctx, c, h.Arch, hostRootfs, mirror) })
+		g.Go(func() error { return buildRootfs(gctx, *h.lab, h.Arch, hostRootfs, mirror) })
 	}
 	return mirror, g.Wait()
 }
@@ -275,7 +322,7 @@ func startEngines(ctx context.Context, c Config) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts() {
 		g.Go(func() error {
-			archive, err := imageArchive(c, h.Arch)
+			archive, err := imageArchive(*h.lab, h.Arch)
 			if err != nil {
 				return err
 			}
@@ -318,10 +365,18 @@ func (c Config) Validate() error {
 			return fmt.Errorf("the overlay %s overlaps the subnet %s", c.Overlay, p)
 		}
 	}
+	if err := c.validateSuites(); err != nil {
+		return err
+	}
+	links := map[string]string{}
 	for _, h := range c.Hosts() {
 		if _, err := FanSubnet(c.Overlay, c.Subnet, h.Address); err != nil {
 			return err
 		}
+		if other, ok := links[h.veth()]; ok {
+			return fmt.Errorf("hosts %s and %s would both have the link %s (interface names are cut to 15 characters): use a shorter prefix", other, h.Name, h.veth())
+		}
+		links[h.veth()] = h.Name
 	}
 	if c.Machines != "" && c.Machines != MachinesNS && c.Machines != MachinesVM {
 		return fmt.Errorf("machines %q: %s (namespaces) or %s (full-system virtual machines)", c.Machines, MachinesNS, MachinesVM)
@@ -331,6 +386,28 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// validateSuites checks the suites' names: each one path element of the
+// cache, one word of a host name and of an image tag.
+func (c Config) validateSuites() error {
+	suites := c.suites()
+	if len(suites) > MaxSuites {
+		return fmt.Errorf("%d suites: at most %d side by side", len(suites), MaxSuites)
+	}
+	for i, s := range suites {
+		if !suiteName.MatchString(s) {
+			return fmt.Errorf("suite %q: a suite is named by lower-case letters, digits and . _ - (bookworm, trixie, sid)", s)
+		}
+		if slices.Contains(suites[:i], s) {
+			return fmt.Errorf("suite %s given twice", s)
+		}
+	}
+	return nil
+}
+
+// suiteName is a suite's name as Debian and Ubuntu spell them, which is
+// also a valid Docker tag and LXD alias part.
+var suiteName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
 
 func (c Config) save() error {
 	data, err := json.MarshalIndent(c, "", "  ")
@@ -385,7 +462,7 @@ func Down(ctx context.Context, c Config) error {
 }
 
 func down(ctx context.Context, c Config) error {
-	all := (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: host.AllArchs()}).Hosts()
+	all := (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: host.AllArchs(), Suites: c.suites()}).Hosts()
 	errs := make([]error, len(all)+1)
 	var g errgroup.Group // hosts stop in parallel: a dockerd takes seconds to stop
 	for i, h := range all {

@@ -22,8 +22,13 @@ import (
 	"everywhere/internal/tarball"
 )
 
-// LXDImage is the alias of the lab's LXD image of an architecture.
-func LXDImage(a host.Arch) string { return "debian/" + DefaultSuite + "/" + a.Debian() }
+// LXDImage is the alias of the lab's LXD image of an architecture, of
+// the default suite.
+func LXDImage(a host.Arch) string { return SuiteLXDImage(DefaultSuite, a) }
+
+// SuiteLXDImage is the alias of the lab's LXD image of suite and arch
+// (debian/trixie/arm64): one LXD holds every suite's.
+func SuiteLXDImage(suite string, a host.Arch) string { return "debian/" + suite + "/" + a.Debian() }
 
 func (c *Config) lxdDir() string    { return filepath.Join(c.Dir, "lxd-daemon") }
 func (c *Config) lxdPool() string   { return filepath.Join(c.Dir, "storage-pool") } // outside lxdDir's string: LXD refuses a pool under it
@@ -157,15 +162,17 @@ func initLXD(ctx context.Context, c Config, client *lxd.Client) error {
 	return nil
 }
 
-// ensureLXDImages imports an image for each lab architecture LXD runs
-// (runs: its kernel names), replacing one of an older recipe.
+// ensureLXDImages imports an image for each lab host's architecture and
+// suite that LXD runs (runs: its kernel names), replacing one of an older
+// recipe.
 func ensureLXDImages(ctx context.Context, c Config, client *lxd.Client, runs []string, mirror string) error {
-	for _, a := range c.Archs {
+	for _, h := range c.Hosts() {
+		c, a := *h.lab, h.Arch // the host's suite's
 		if !slices.Contains(runs, a.Kernel()) {
 			continue
 		}
 		recipe := c.lxdImageRecipe(a)
-		if fingerprint, err := client.ImageAlias(ctx, LXDImage(a)); err == nil {
+		if fingerprint, err := client.ImageAlias(ctx, SuiteLXDImage(c.Suite, a)); err == nil {
 			img, err := client.Image(ctx, fingerprint)
 			if err != nil {
 				return err
@@ -216,11 +223,12 @@ func importLXDImage(ctx context.Context, c Config, client *lxd.Client, a host.Ar
 		}
 		w.CloseWithError(err)
 	}()
-	if _, err := client.ImportImage(ctx, r, LXDImage(a)); err != nil {
+	alias := SuiteLXDImage(c.Suite, a)
+	if _, err := client.ImportImage(ctx, r, alias); err != nil {
 		r.CloseWithError(err)
 		return fmt.Errorf("importing the %s LXD image: %w", a, err)
 	}
-	fmt.Fprintf(c.Log, "[%s] LXD image %s imported in %s\n", a.Debian(), LXDImage(a), time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(c.Log, "[%s] LXD image %s imported in %s\n", a.Debian(), alias, time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 

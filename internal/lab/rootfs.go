@@ -25,19 +25,26 @@ type flavour struct {
 	hooks          []string // customize hooks, run at the end
 }
 
+// dockerPackages is Docker as apt installs it by default (an apt pattern,
+// which mmdebstrap passes on): docker.io, and from trixie on docker-cli,
+// which docker.io only recommends and minbase would leave out (trixie's
+// hosts then had an engine but no docker command). Suites without a
+// docker-cli package get docker.io alone.
+const dockerPackages = "?exact-name(docker.io)|?exact-name(docker-cli)"
+
 var (
 	// hostRootfs is a lab host's, and its Docker image's: its own sshd, the
 	// networking tools, and docker.io, so that `dpkg -l docker.io` answers
 	// as on a real host (the engine that runs is the machine's, started by
 	// the lab). No net-tools: the seed plan installs it in a container
 	// through the lab's package proxy, a real install.
-	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "iputils-ping", "docker.io"}}
+	hostRootfs = flavour{packages: []string{"openssh-server", "iproute2", "iputils-ping", dockerPackages}}
 	// lxdRootfs is an LXD image's: an init (LXD starts /sbin/init),
 	// ifupdown asking LXD's bridge for an IPv4 address by DHCP (systemd-
 	// networkd would wait forever for a udev that containers do not run),
 	// and docker.io, for Docker inside the instance (the docker profile's
 	// security.nesting).
-	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client", "docker.io"}, hooks: []string{
+	lxdRootfs = flavour{suffix: "-lxd", packages: []string{"systemd-sysv", "iproute2", "ifupdown", "isc-dhcp-client", dockerPackages}, hooks: []string{
 		`printf 'auto lo\niface lo inet loopback\n\nauto eth0\niface eth0 inet dhcp\n' > "$1/etc/network/interfaces"`,
 		`rm -f "$1/etc/hostname"`, // mmdebstrap copies this machine's; LXD names the instance
 	}}
@@ -187,6 +194,9 @@ func mirrorIn(file string) string {
 
 const recipeFile = ".everywhere-rootfs"
 
+// tree names a's tree of c's suite in the log: arm64 trixie.
+func (c Config) tree(a host.Arch) string { return a.Debian() + " " + c.Suite }
+
 func (c Config) rootfs(a host.Arch, f flavour) string {
 	return filepath.Join(c.CacheDir, a.Debian()+"-"+c.Suite+f.suffix)
 }
@@ -232,7 +242,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	}
 	defer unlock()
 	if have, err := os.ReadFile(filepath.Join(dir, recipeFile)); err == nil && string(have) == recipe && !c.Refresh {
-		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", a.Debian(), dir)
+		fmt.Fprintf(c.Log, "[%s] rootfs cached: %s\n", c.tree(a), dir)
 		return nil
 	}
 	tmp := dir + ".tmp"
@@ -245,7 +255,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 		return err
 	}
 	defer log.Close()
-	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", a.Debian(), mirror, logFile)
+	fmt.Fprintf(c.Log, "[%s] building rootfs with mmdebstrap from %s (log: %s)\n", c.tree(a), mirror, logFile)
 	start := time.Now()
 	args := f.args(a, c.Suite)
 	if c.Keyring != "" {
@@ -254,7 +264,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	cmd := exec.CommandContext(ctx, "mmdebstrap", append(args, tmp, mirror)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", a.Debian(), time.Since(start).Round(time.Second), err, logFile)
+		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", c.tree(a), time.Since(start).Round(time.Second), err, logFile)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, recipeFile), []byte(recipe), 0o644); err != nil {
 		return err
@@ -266,7 +276,7 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 		return err
 	}
 	took := time.Since(start).Round(time.Second)
-	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", a.Debian(), took)
+	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", c.tree(a), took)
 	// The next cold build's estimate.
 	return os.WriteFile(dir+".build-time", []byte(took.String()+"\n"), 0o644)
 }
