@@ -101,7 +101,7 @@ iptables -w -I DOCKER-USER -o lxdbr0 -j ACCEPT
 iptables -w -t nat -I POSTROUTING -s %[4]s -d %[3]s -j RETURN
 iptables -w -t nat -A POSTROUTING -s %[4]s ! -d %[3]s -j MASQUERADE
 sync
-`, seedMount, LXDImage(h.Arch), overlay, own, Image, lxdImageSerial)
+`, seedMount, SuiteLXDImage(h.Suite, h.Arch), overlay, own, DockerImage(h.Suite), lxdImageSerial)
 }
 
 // lxdPreseedVM initialises a machine's LXD: a dir pool, lxdbr0 on the

@@ -130,7 +130,7 @@ func TestMachineThatDoesNotBoot(t *testing.T) {
 	// A Debian amd64 kernel (the lab's cached one, else this machine's)
 	// with an empty initramfs: QEMU starts, the kernel finds no root disk
 	// and panics, and the machine never answers.
-	kernels, _ := filepath.Glob(c.rootfs(host.AMD64, vmFlavour(host.AMD64)) + ".kernel")
+	kernels, _ := filepath.Glob(c.rootfs(host.AMD64, c.vmFlavour(host.AMD64)) + ".kernel")
 	boot, _ := filepath.Glob("/boot/vmlinuz-*")
 	if kernels = append(kernels, boot...); len(kernels) == 0 {
 		t.Skip("no amd64 kernel to boot: neither the lab's cached one nor one in /boot")

@@ -71,7 +71,7 @@ type vmImage struct {
 // imageRecipe identifies a machine image's tree and the lab's files in it.
 func imageRecipe(c Config, a host.Arch) string {
 	var b strings.Builder
-	b.WriteString(c.recipe(a, vmFlavour(a)))
+	b.WriteString(c.recipe(a, c.vmFlavour(a)))
 	for _, name := range sortedKeys(guestFiles) {
 		b.WriteString(name + "\n" + guestFiles[name])
 	}
@@ -96,9 +96,9 @@ func sortedKeys[V any](m map[string]V) []string {
 // the kernel and initrd copied out of its /boot. The Docker and LXD images
 // carry the lab's proxy address, so a disk is cached per proxy too.
 func ensureVMImage(ctx context.Context, c Config, a host.Arch, mirror string, p *progress) (vmImage, error) {
-	tree := c.rootfs(a, vmFlavour(a))
+	tree := c.rootfs(a, c.vmFlavour(a))
 	p.phase(a.Debian(), "tree", treeEstimate(c, a))
-	if err := buildRootfs(ctx, c, a, vmFlavour(a), mirror); err != nil {
+	if err := buildRootfs(ctx, c, a, c.vmFlavour(a), mirror); err != nil {
 		return vmImage{}, err
 	}
 	treeRecipe := imageRecipe(c, a)
@@ -187,12 +187,12 @@ func skipping(paths []string) func(rel string) bool {
 // docker-archive and the LXD image (unified tarball) of a's tree. It
 // returns their paths and an identifier of both.
 func vmImageArchives(c Config, a host.Arch, treeRecipe string) (dockerTar, lxdTar, id string, err error) {
-	tree := c.rootfs(a, vmFlavour(a))
+	tree := c.rootfs(a, c.vmFlavour(a))
 	proxy := map[string][]byte{AptProxyConfFile: c.aptProxyConf()}
 	id = recipeID(treeRecipe + string(proxy[AptProxyConfFile]) + strings.Join(skipInDockerImage, " ") + strings.Join(skipInLXDImage, " "))
 	dockerTar, lxdTar = tree+".docker-"+id+".tar", tree+".lxd-"+id+".tar"
 	if err := cached(dockerTar, func(f *os.File) error {
-		return docker.WriteImage(f, Image, docker.Platform(a), nil, []string{"/bin/bash"}, func(tw *tar.Writer) error {
+		return docker.WriteImage(f, DockerImage(c.Suite), docker.Platform(a), nil, []string{"/bin/bash"}, func(tw *tar.Writer) error {
 			if err := tarball.AddTreeExcept(tw, tree, "", skipping(skipInDockerImage)); err != nil {
 				return err
 			}

@@ -403,7 +403,7 @@ func treeEstimate(c Config, a host.Arch) time.Duration {
 }
 
 func buildTimeFile(c Config, a host.Arch) string {
-	return c.rootfs(a, vmFlavour(a)) + ".build-time"
+	return c.rootfs(a, c.vmFlavour(a)) + ".build-time"
 }
 
 func readBuildTime(c Config, a host.Arch) (time.Duration, error) {
@@ -425,7 +425,7 @@ func coldEstimate(c Config) string {
 		missing = append(missing, h.Name)
 		last := readPhaseTimes(h)
 		d := last.estimate("boot", bootEstimate) + last.estimate("services", setupEstimate)
-		if _, err := os.Stat(filepath.Join(c.rootfs(h.Arch, vmFlavour(h.Arch)), recipeFile)); err != nil {
+		if _, err := os.Stat(filepath.Join(c.rootfs(h.Arch, c.vmFlavour(h.Arch)), recipeFile)); err != nil {
 			d += treeEstimate(c, h.Arch)
 		}
 		longest = max(longest, d)

@@ -67,13 +67,21 @@ const (
 	seedLabel = "ewseed"
 )
 
-// vmFlavour is the tree of a's machine: Debian's minbase with a kernel, an
-// init, sshd, Docker and LXD (and AppArmor: Debian's kernel enables it, and
-// docker.io refuses to start containers without its profile).
-func vmFlavour(a host.Arch) flavour {
+// vmFlavour is the tree of a's machine in c's suite: Debian's minbase with
+// a kernel, an init, sshd, Docker and LXD (and AppArmor: Debian's kernel
+// enables it, and docker.io refuses to start containers without its
+// profile).
+func (c Config) vmFlavour(a host.Arch) flavour {
 	spec := machineSpecs[a]
+	docker := dockerPackages
+	if c.Suite == "bookworm" {
+		// bookworm has no docker-cli; naming docker.io alone keeps the
+		// recipe, so the trees, disks and saved machines of the labs made
+		// before suites were chosen stay valid.
+		docker = "docker.io"
+	}
 	return flavour{suffix: "-vm",
-		packages: []string{"systemd-sysv", "udev", "kmod", "openssh-server", spec.kernel, "docker.io", "lxd", "lxd-client",
+		packages: []string{"systemd-sysv", "udev", "kmod", "openssh-server", spec.kernel, docker, "lxd", "lxd-client",
 			"iproute2", "iputils-ping", "apparmor", "dnsmasq-base", "ca-certificates"},
 		essentialHooks: []string{fmt.Sprintf(`mkdir -p "$1/etc/initramfs-tools/conf.d" "$1/usr/share/initramfs-tools/modules.d"; echo MODULES=list > "$1/etc/initramfs-tools/conf.d/everywhere"; printf '%%s\n' %s > "$1/usr/share/initramfs-tools/modules.d/everywhere"`,
 			strings.Join(spec.modules, " "))},
