@@ -34,6 +34,10 @@ func writeInventory(c Config) error {
 		// under TCG took 3–5 times as long for an LXD launch or a Docker
 		// pull on the 2-core machine (docs/explanation/lab.md).
 		fmt.Fprintf(&b, "  timeout_scale: {emulated: %d}\n", tcgTimeoutScale)
+		// A busy TCG sshd (s390x loading an image while five other machines
+		// share the two cores) answered a keepalive later than 15 s, and the
+		// connection was given up in the middle of the load.
+		b.WriteString("  keepalive: 60s\n")
 	}
 	b.WriteString("hosts:\n")
 	for _, h := range c.Hosts() {
