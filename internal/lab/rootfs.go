@@ -2,18 +2,24 @@ package lab
 
 import (
 	"bufio"
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"everywhere/internal/host"
+	"everywhere/internal/text"
 )
 
 // flavour is a kind of rootfs the lab builds: Debian's minbase plus packages
@@ -261,9 +267,16 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	if c.Keyring != "" {
 		args = append([]string{"--keyring=" + c.Keyring}, args...)
 	}
-	cmd := exec.CommandContext(ctx, "mmdebstrap", append(args, tmp, mirror)...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Run(); err != nil {
+	// --verbose (not part of the recipe) has dpkg's "Setting up" lines in
+	// the log, which the progress counts.
+	cmd := exec.CommandContext(ctx, "mmdebstrap", append(append([]string{"--verbose"}, args...), tmp, mirror)...)
+	watch := &treeProgress{}
+	cmd.Stdout = io.MultiWriter(log, watch)
+	cmd.Stderr = cmd.Stdout
+	stopProgress := watch.report(c.Log, c.tree(a), start, dir, time.Minute)
+	err = cmd.Run()
+	stopProgress()
+	if err != nil {
 		return fmt.Errorf("[%s] mmdebstrap failed after %s: %w (see %s)", c.tree(a), time.Since(start).Round(time.Second), err, logFile)
 	}
 	if err := os.WriteFile(filepath.Join(tmp, recipeFile), []byte(recipe), 0o644); err != nil {
@@ -276,7 +289,82 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 		return err
 	}
 	took := time.Since(start).Round(time.Second)
-	fmt.Fprintf(c.Log, "[%s] rootfs built in %s\n", c.tree(a), took)
-	// The next cold build's estimate.
+	fmt.Fprintf(c.Log, "[%s] rootfs built in %s (%s set up)\n", c.tree(a), took, text.Count(watch.count(), "package", "packages"))
+	// The next cold build's estimates.
+	_ = os.WriteFile(dir+".build-packages", []byte(strconv.Itoa(watch.count())+"\n"), 0o644)
 	return os.WriteFile(dir+".build-time", []byte(took.String()+"\n"), 0o644)
+}
+
+// treeProgress follows mmdebstrap's output: its phase (its "I: " lines)
+// and the packages dpkg has set up.
+type treeProgress struct {
+	mu      sync.Mutex
+	partial []byte
+	phase   string
+	setUp   int
+}
+
+func (t *treeProgress) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.partial = append(t.partial, p...)
+	for {
+		i := bytes.IndexByte(t.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := string(t.partial[:i])
+		t.partial = t.partial[i+1:]
+		switch {
+		case strings.HasPrefix(line, "Setting up "):
+			t.setUp++
+		case strings.HasPrefix(line, "I: "):
+			t.phase = strings.TrimSuffix(strings.TrimPrefix(line, "I: "), "...")
+		}
+	}
+	return len(p), nil
+}
+
+func (t *treeProgress) count() int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.setUp
+}
+
+// report prints, every interval until stopped, where the build of tree
+// is, against the last build of the same tree (its time and package count).
+func (t *treeProgress) report(w io.Writer, tree string, start time.Time, dir string, every time.Duration) (stop func()) {
+	var lastTime time.Duration
+	var lastCount int
+	if data, err := os.ReadFile(dir + ".build-time"); err == nil {
+		lastTime, _ = time.ParseDuration(strings.TrimSpace(string(data)))
+	}
+	if data, err := os.ReadFile(dir + ".build-packages"); err == nil {
+		lastCount, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+	}
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			t.mu.Lock()
+			line := fmt.Sprintf("[%s] tree: %s, %s set up", tree, cmp.Or(t.phase, "starting"), text.Count(t.setUp, "package", "packages"))
+			t.mu.Unlock()
+			if lastCount > 0 {
+				line += fmt.Sprintf(" of %d", lastCount)
+			}
+			line += ", " + time.Since(start).Round(time.Second).String()
+			if lastTime > 0 {
+				line += " of ~" + lastTime.String() + " last time"
+			}
+			fmt.Fprintln(w, line)
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done) }) }
 }
