@@ -2,6 +2,8 @@ package report
 
 import (
 	"bytes"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -42,6 +44,7 @@ func TestFlakyGolden(t *testing.T) {
 		{"junit-flaky.xml.golden", "junit"},
 		{"side-flaky.golden", "side"},
 		{"report-flaky.md.golden", "md"},
+		{"report-flaky.html.golden", "html"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
@@ -50,5 +53,49 @@ func TestFlakyGolden(t *testing.T) {
 			}
 			golden(t, tt.name, buf.Bytes())
 		})
+	}
+}
+
+// A flaky cell is a status of its own in the page's data, not an error:
+// its own letter, which the script names flaky, an icon, a status filter,
+// and a row after the failures in the reasons table.
+func TestHTMLFlakyView(t *testing.T) {
+	v := embeddedView(t, flakyFixture())
+	if want := []string{"O", "K", "F"}; strings.Join(v.Cells, ",") != strings.Join(want, ",") {
+		t.Errorf("cells %q, want %q (every host differs)", v.Cells, want)
+	}
+	if v.Hosts[1].Status != "k" {
+		t.Errorf("arm64's host status %q, want k (flaky)", v.Hosts[1].Status)
+	}
+	if v.Icons[result.Flaky] != "≈" {
+		t.Errorf("icons %q lack flaky's", v.Icons)
+	}
+	if g := v.Groups[0][1]; g.Status != "k" || !strings.HasPrefix(g.Head, "flaky ") {
+		t.Errorf("apt's flaky group %+v, want status k, head flaky", g)
+	}
+	if len(v.Reasons) != 2 || v.Reasons[0].Status != "f" || v.Reasons[1].Status != "k" || !strings.HasPrefix(v.Reasons[1].Reason, "passed on try 2") {
+		t.Errorf("reasons %+v, want the failure, then the flaky step", v.Reasons)
+	}
+	// The script reads the letters back through its NAME table: every
+	// letter Go writes must name its own status there, and the status
+	// filter must offer it.
+	m := regexp.MustCompile(`const NAME = \{([^}]*)\}`).FindStringSubmatch(htmlJS)
+	if m == nil {
+		t.Fatal("html.js has no NAME table")
+	}
+	names := map[string]string{}
+	for _, kv := range regexp.MustCompile(`"?([a-z-])"?: "([a-z]+)"`).FindAllStringSubmatch(m[1], -1) {
+		names[kv[1]] = kv[2]
+	}
+	for status, letter := range statusLetter {
+		if status == "" {
+			continue
+		}
+		if names[letter] != string(status) {
+			t.Errorf("html.js names letter %q %q, want %q", letter, names[letter], status)
+		}
+		if !strings.Contains(htmlSource, `<option value="`+string(status)+`">`) {
+			t.Errorf("the status filter has no %s", status)
+		}
 	}
 }
