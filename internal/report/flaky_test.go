@@ -40,15 +40,20 @@ func flakyFixture() *result.Result {
 }
 
 func TestFlakyGolden(t *testing.T) {
-	for _, tt := range []struct{ name, format string }{
-		{"junit-flaky.xml.golden", "junit"},
-		{"side-flaky.golden", "side"},
-		{"report-flaky.md.golden", "md"},
-		{"report-flaky.html.golden", "html"},
+	columns := SideOptions{Width: 160, Layout: LayoutColumns}
+	for _, tt := range []struct {
+		name, format string
+		opts         SideOptions
+	}{
+		{"junit-flaky.xml.golden", "junit", columns},
+		{"side-flaky.golden", "side", columns},
+		{"side-panes-flaky-color.golden", "side", SideOptions{Width: 160, Color: true, Layout: LayoutPanes}},
+		{"report-flaky.md.golden", "md", columns},
+		{"report-flaky.html.golden", "html", columns},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			if err := Render(&buf, tt.format, flakyFixture(), SideOptions{Width: 160, Layout: LayoutColumns}); err != nil {
+			if err := Render(&buf, tt.format, flakyFixture(), tt.opts); err != nil {
 				t.Fatal(err)
 			}
 			golden(t, tt.name, buf.Bytes())
