@@ -48,6 +48,7 @@ func TestFlakyGolden(t *testing.T) {
 		{"junit-flaky.xml.golden", "junit", columns},
 		{"side-flaky.golden", "side", columns},
 		{"side-panes-flaky-color.golden", "side", SideOptions{Width: 160, Color: true, Layout: LayoutPanes}},
+		{"result-flaky.json.golden", "json", columns},
 		{"report-flaky.md.golden", "md", columns},
 		{"report-flaky.html.golden", "html", columns},
 	} {
