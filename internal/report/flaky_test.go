@@ -105,3 +105,19 @@ func TestHTMLFlakyView(t *testing.T) {
 		}
 	}
 }
+
+// When nothing failed, the flaky steps are no failures: the summary is
+// amber, not red, and their table is headed so.
+func TestHTMLOnlyFlaky(t *testing.T) {
+	res := flakyFixture()
+	res.Hosts = res.Hosts[:2]
+	var page bytes.Buffer
+	if err := HTML(&page, res); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`<p class="summary flaky">2 hosts: 1 ok, 1 flaky · exit 0`, `<details class="reasons flaky" open><summary>Flaky steps by reason</summary>`, `<tr class="s-flaky">`} {
+		if !strings.Contains(page.String(), want) {
+			t.Errorf("the page lacks %s", want)
+		}
+	}
+}
