@@ -53,7 +53,8 @@ type htmlView struct {
 	Title   string
 	Facts   [][2]string
 	Summary string
-	Failed  bool
+	Failed  bool // the run failed: the summary in red
+	Flaky   bool // … else a step passed only on a retry: in amber
 	Reasons htmlReasons
 	Doc     template.JS // the result document, for `everywhere report page.html`
 	View    template.JS // pageData
@@ -68,7 +69,8 @@ type htmlView struct {
 type htmlReasons struct {
 	Columns []string
 	Rows    []htmlReasonRow
-	More    int // reasons left out of the table
+	More    int  // reasons left out of the table
+	Flaky   bool // every row is a flaky step's: nothing failed
 }
 
 type htmlReasonRow struct {
@@ -163,8 +165,9 @@ type pageReason struct {
 	Cells  []int  `json:"c"`
 }
 
-// statusLetter is a status as the page's data spells it, one letter.
-var statusLetter = map[result.Status]string{result.OK: "o", result.Failed: "f", result.Timeout: "t", result.Error: "e", result.Skipped: "s", "": "-"}
+// statusLetter is a status as the page's data spells it, one letter (k:
+// flaky, f being failed's); html.js's NAME reads them back.
+var statusLetter = map[result.Status]string{result.OK: "o", result.Flaky: "k", result.Failed: "f", result.Timeout: "t", result.Error: "e", result.Skipped: "s", "": "-"}
 
 // HTML writes the result as one self-contained page for a reviewer: hosts
 // × steps as columns, groups or panes (as in the terminal), a cell's
@@ -188,7 +191,8 @@ func HTML(w io.Writer, res *result.Result) error {
 	picks := stepPicks(res)
 	data := newPageData(res, picks, outcomes)
 	v := htmlView{CSP: htmlCSP, CSS: template.CSS(htmlCSS), JS: template.JS(htmlJS), Doc: template.JS(embedded),
-		Title: text.Line(res.Plan) + " · everywhere", Summary: summaryLine(res), Failed: res.ExitCode() != result.ExitOK}
+		Title: text.Line(res.Plan) + " · everywhere", Summary: summaryLine(res), Failed: res.ExitCode() != result.ExitOK,
+		Flaky: res.Counts()[result.Flaky] > 0}
 	data.Reasons, v.Reasons = failureReasons(res, picks)
 	view, err := json.Marshal(data)
 	if err != nil {
@@ -228,8 +232,10 @@ func hostsThatDiffer(res *result.Result, steps []stepOutcomes) [][]bool {
 // itself, for the columns picks and the steps' outcomes.
 func newPageData(res *result.Result, picks []stepPick, outcomes []stepOutcomes) *pageData {
 	d := &pageData{Extra: map[string]*pageBody{}, Icons: map[result.Status]string{}}
-	for _, s := range []result.Status{result.OK, result.Failed, result.Timeout, result.Error, result.Skipped} {
-		d.Icons[s] = statusIcon(s)
+	for s := range statusLetter {
+		if s != "" {
+			d.Icons[s] = statusIcon(s)
+		}
 	}
 	d.Layout, d.Why = "columns", "columns: more than "+strconv.Itoa(maxPanes)+" hosts, a row each"
 	if len(res.Hosts) <= maxPanes {
@@ -437,7 +443,7 @@ func bodyOf(s *result.StepResult, mask func(string) string) pageBody {
 	}
 	stdout := streamOf("stdout", mask(s.Stdout), s.StdoutTruncated, s.StdoutBytes)
 	stderr := streamOf("stderr", mask(s.Stderr), s.StderrTruncated, s.StderrBytes)
-	if s.Status != result.OK && s.Status != result.Skipped {
+	if !result.Passed(s.Status) && s.Status != result.Skipped { // as the terminal's cells: a flaky step passed
 		stdout, stderr = stderr, stdout
 	}
 	for _, st := range []htmlStream{stdout, stderr} {
@@ -504,9 +510,10 @@ func pageGroups(res *result.Result, steps []stepOutcomes, odd [][]bool) ([]pageG
 	return connect, out
 }
 
-// failureReasons gathers every cell that failed, timed out or erred, and
-// every host not reached, by status and reason (each host's identity
-// masked), the most frequent first: for the table and its filter.
+// failureReasons gathers every cell that failed, timed out, erred or
+// passed only on a retry (flaky), and every host not reached, by status
+// and reason (each host's identity masked), failures before flaky steps,
+// the most frequent first: for the table and its filter.
 func failureReasons(res *result.Result, picks []stepPick) ([]pageReason, htmlReasons) {
 	type reason struct {
 		status result.Status
@@ -543,14 +550,19 @@ func failureReasons(res *result.Result, picks []stepPick) ([]pageReason, htmlRea
 			}
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].total > all[j].total })
+	sort.SliceStable(all, func(i, j int) bool {
+		if fi, fj := result.Passed(all[i].status), result.Passed(all[j].status); fi != fj {
+			return fj
+		}
+		return all[i].total > all[j].total
+	})
 	used := make([]bool, len(picks)+1)
 	for _, r := range all {
 		for i, n := range r.counts {
 			used[i] = used[i] || n > 0
 		}
 	}
-	var table htmlReasons
+	table := htmlReasons{Flaky: len(all) > 0 && result.Passed(all[0].status)}
 	for i, u := range used {
 		switch {
 		case !u:

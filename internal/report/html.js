@@ -12,9 +12,10 @@
   for (const k of ["steps", "hosts", "cells", "times", "groups", "reasons"]) view[k] = view[k] || []; // Go's nil slices
   view.extra = view.extra || {};
   const steps = view.steps, hosts = view.hosts, nh = hosts.length, ns = steps.length;
-  const NAME = { o: "ok", f: "failed", t: "timeout", e: "error", s: "skipped", "-": "none" };
+  const NAME = { o: "ok", k: "flaky", f: "failed", t: "timeout", e: "error", s: "skipped", "-": "none" }; // html.go's statusLetter
   const BAD = new Set(["failed", "timeout", "error"]);
   const ICON = { ...view.icons, none: "–" };
+  const count = (n, noun) => n + " " + noun + (n === 1 ? "" : "s");
 
   // Per cell (h * ns + s): status, whether the host differs, duration.
   const status = new Array(nh * ns), odd = new Uint8Array(nh * ns), times = new Array(nh * ns);
@@ -195,7 +196,7 @@
     c.tabIndex = 0; // Enter opens it, as a click does
     const top = c.appendChild(el("div", "top"));
     if (odd[i]) top.appendChild(el("span", "odd-mark", "≠ "));
-    top.appendChild(document.createTextNode(ICON[st] + " " + (named ? steps[s].l + " · " : "") + (st === "ok" || BAD.has(st) ? st + " " + times[i] : st)));
+    top.appendChild(document.createTextNode(ICON[st] + " " + (named ? steps[s].l + " · " : "") + (st === "skipped" || st === "none" ? st : st + " " + times[i])));
     for (const l of preview(cellBody(h, s), lines())) c.appendChild(el("div", "l" + (l.cls ? " " + l.cls : ""), l.t || " "));
     const r = raw(h, s);
     if (r && st !== "skipped" && slowest[s] > 0) {
@@ -314,7 +315,7 @@
       const add = (from) => {
         for (const [g, n] of shown.slice(from, from + GROUPS_AT_ONCE)) div.appendChild(group(g, n, s));
         if (from + GROUPS_AT_ONCE < shown.length) {
-          const more = div.appendChild(el("button", "more", `${shown.length - from - GROUPS_AT_ONCE} more groups`));
+          const more = div.appendChild(el("button", "more", count(shown.length - from - GROUPS_AT_ONCE, "more group")));
           more.type = "button";
           more.addEventListener("click", () => { more.remove(); add(from + GROUPS_AT_ONCE); });
         }
@@ -416,7 +417,7 @@
       tr.classList.toggle("on", tr.querySelector("a").getAttribute("href") === "#reason=" + state.reason);
     }
     const reason = state.reason !== "" && view.reasons[parseInt(state.reason, 10)];
-    shown.textContent = `${rows.length} of ${nh} hosts` + (hit ? ` · ${shownCells} cells` : "") +
+    shown.textContent = `${rows.length} of ${count(nh, "host")}` + (hit ? ` · ${count(shownCells, "cell")}` : "") +
       (reason ? ` · reason: ${reason.r}` : "") + (state.layout ? "" : ` · ${view.why}`);
   }
   function draw() {

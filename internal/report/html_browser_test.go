@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -491,4 +492,105 @@ func TestHTMLEmptyInBrowser(t *testing.T) {
 	if len(b.console)+len(b.exceptions) > 0 {
 		t.Errorf("console %q, exceptions %q", b.console, b.exceptions)
 	}
+}
+
+// amber is a flaky cell's fill: warm, neither the red of a failure nor
+// the white of a pass.
+func amber(c [3]int) bool { return c[0] > 200 && c[1] > 150 && c[0]-c[2] > 30 && c[1]-c[2] > 20 }
+
+// contrast is WCAG's contrast ratio of an element's text colour on its
+// fill (its own, else the nearest ancestor's).
+func contrast(t *testing.T, b *browser, selector string) float64 {
+	t.Helper()
+	return eval[float64](t, b, `(() => {
+		let e = document.querySelector(`+strconv.Quote(selector)+`);
+		const color = getComputedStyle(e).color;
+		while (e.parentElement && /^rgba\(.*, 0\)$|^transparent$/.test(getComputedStyle(e).backgroundColor)) e = e.parentElement;
+		const lum = (css) => {
+			const [r, g, b] = css.match(/\d+(\.\d+)?/g).slice(0, 3).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+			return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+		};
+		const [hi, lo] = [lum(color), lum(getComputedStyle(e).backgroundColor)].sort((x, y) => y - x);
+		return (hi + 0.05) / (lo + 0.05);
+	})()`)
+}
+
+// A step that passed on a retry is drawn flaky, in amber, in every
+// layout and filter and in both themes, never as an error.
+func TestHTMLFlakyInBrowser(t *testing.T) {
+	b, url := open(t, flakyFixture(), "#layout=columns")
+	cell := `main .c[data-h="1"][data-s="0"]`
+	if got := eval[string](t, b, `document.querySelector(`+strconv.Quote(cell)+`).className`); !strings.Contains(got, "s-flaky") {
+		t.Errorf("arm64's apt cell has classes %q, want s-flaky", got)
+	}
+	if c := background(t, b, cell); !amber(c) {
+		t.Errorf("the flaky cell is filled %v, not amber", c)
+	}
+	if c := background(t, b, cell+" .top"); !amber(c) {
+		t.Errorf("the flaky cell's status line is filled %v, not amber", c)
+	}
+	if c := background(t, b, `main .c[data-h="2"][data-s="0"]`); !red(c) {
+		t.Errorf("the failed cell is filled %v, not red", c)
+	}
+	if got := eval[string](t, b, `document.querySelector(`+strconv.Quote(cell)+`).innerText`); !strings.Contains(got, "≈ flaky 3.00s") || !strings.Contains(got, "→ passed on try 2") {
+		t.Errorf("the flaky cell shows %q, want its status, time and reason", got)
+	}
+
+	b.set(t, "status", "flaky")
+	if got := eval[string](t, b, rowNames); got != "arm64-trixie" {
+		t.Errorf("status=flaky shows %q, want arm64-trixie", got)
+	}
+	if got := eval[string](t, b, `document.querySelector(".shown").textContent`); got != "1 of 3 hosts · 1 cell" {
+		t.Errorf("status=flaky counts %q", got)
+	}
+	b.set(t, "status", "bad")
+	if got := eval[string](t, b, rowNames); got != "s390x-trixie" {
+		t.Errorf("status=bad (failures) shows %q, want s390x-trixie only", got)
+	}
+	b.set(t, "status", "")
+
+	click(t, b, cell)
+	if got := eval[string](t, b, `document.querySelector("#detail .status").className + " " + document.querySelector("#detail .status").textContent`); got != "status s-flaky ≈ flaky · 3.00s · ≠ differs from the step's largest group" {
+		t.Errorf("the opened flaky cell says %q", got)
+	}
+	click(t, b, "#detail .close")
+
+	rows := eval[string](t, b, `[...document.querySelectorAll(".reasons tbody tr")].map(r => r.className + " " + r.querySelector("a").textContent).join("\n")`)
+	if want := "s-failed ✘ failed: exit status 100"; !strings.HasPrefix(rows, want) || !strings.Contains(rows, "\ns-flaky ≈ flaky: passed on try 2 (try 1: exit status 139)") {
+		t.Errorf("failures by reason:\n%s\nwant the failure first, then the flaky step", rows)
+	}
+
+	click(t, b, "[data-layout=groups]")
+	if got := eval[string](t, b, `document.querySelector("main .group.s-flaky .head").textContent`); !strings.HasPrefix(got, "≠ ≈ flaky 3.00s · arm64-trixie") {
+		t.Errorf("the flaky group's head %q", got)
+	}
+	if c := background(t, b, "main .group.s-flaky"); !amber(c) {
+		t.Errorf("the flaky group is filled %v, not amber", c)
+	}
+	click(t, b, "[data-layout=panes]")
+	if got := eval[string](t, b, `document.querySelectorAll("main .pane")[1].className`); got != "pane s-flaky" {
+		t.Errorf("arm64's pane has classes %q", got)
+	}
+	if c := background(t, b, "main .pane.s-flaky .title"); !amber(c) {
+		t.Errorf("the flaky pane's title is filled %v, not amber", c)
+	}
+
+	// Dark: still amber apart from red, and every cell's text readable on
+	// its fill (WCAG's 4.5:1), the ok one's too.
+	if _, err := chromedp.Call(b.ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}}); err != nil {
+		t.Fatal(err)
+	}
+	click(t, b, "[data-layout=columns]")
+	if c := background(t, b, cell+" .top"); !amber(c) {
+		t.Errorf("dark: the flaky cell's status line is filled %v, not amber", c)
+	}
+	for h, what := range []string{"ok", "flaky", "failed"} {
+		for _, part := range []string{"", " .top"} {
+			sel := fmt.Sprintf(`main .c[data-h="%d"][data-s="0"]%s`, h, part)
+			if r := contrast(t, b, sel); r < 4.5 {
+				t.Errorf("dark: the %s cell's%s text has a contrast of %.1f:1 on its fill", what, part, r)
+			}
+		}
+	}
+	b.quiet(t, url)
 }

@@ -22,6 +22,7 @@ const (
 // tiles draw it: the status is seen from across the room.
 var paneTitle = map[result.Status]string{
 	result.OK:      "\x1b[1;30;42m",
+	result.Flaky:   "\x1b[1;30;103m", // bright yellow: passed, on a retry
 	result.Failed:  "\x1b[1;97;41m",
 	result.Timeout: "\x1b[1;30;43m",
 	result.Error:   "\x1b[1;97;45m",

@@ -256,3 +256,40 @@ func TestKeysAroundTheEnd(t *testing.T) {
 		t.Error("ExitAtEnd: the view stayed")
 	}
 }
+
+// A host whose step passed on a retry is flaky: its own title colour
+// (not the plain bar of an unknown status), its icon, and its own count
+// in the line for hosts without a pane.
+func TestFlakyTile(t *testing.T) {
+	finish := func(m *Model, n int) {
+		for i := range n {
+			name, status := fmt.Sprintf("h%03d", i), result.OK
+			if i%100 == 1 {
+				status = result.Flaky
+			}
+			at(m, result.Event{Type: result.Connecting, Host: name}, result.Event{Type: result.StepStarted, Host: name, Step: "apt"},
+				result.Event{Type: result.StepDone, Host: name, Step: "apt", Status: status},
+				result.Event{Type: result.HostDone, Host: name, Status: status})
+		}
+	}
+	if title := styleTitle[result.Flaky].before; title == "" || title == styleTitle[result.OK].before || title == styleTitle[result.Timeout].before {
+		t.Fatalf("flaky's title style %q is none, ok's or timeout's", title)
+	}
+	m := New(hosts(3), Options{Steps: 1})
+	sized(m, 120, 30)
+	finish(m, 3)
+	screen := m.Render()
+	// h001 differs (its status does), so its title bar is marked ≠.
+	if !strings.Contains(screen, styleTitle[result.Flaky].before+" ≠ h001 (") {
+		t.Errorf("h001's title is not in flaky's colours:\n%q", screen)
+	}
+	if plain := ansi.Strip(screen); !strings.Contains(plain, "≈ flaky") {
+		t.Errorf("no ≈ flaky title:\n%s", plain)
+	}
+	m = New(hosts(200), Options{Steps: 1})
+	sized(m, 200, 50)
+	finish(m, 200)
+	if plain := ansi.Strip(m.Render()); !strings.Contains(plain, "all: 198 ok 2 flaky") {
+		t.Errorf("the line for hosts without a pane does not count the flaky ones:\n%s", plain)
+	}
+}

@@ -44,6 +44,7 @@ var (
 	styleTitle  = map[result.Status]paint{
 		"":             painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("4"))),
 		result.OK:      painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("2"))),
+		result.Flaky:   painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("11"))),
 		result.Failed:  painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("1"))),
 		result.Timeout: painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("0")).Background(lipgloss.Color("3"))),
 		result.Error:   painter(lipgloss.NewStyle().Bold(true).Foreground(lipgloss.Color("15")).Background(lipgloss.Color("5"))),
@@ -240,7 +241,7 @@ func (m *Model) summary(left int) string {
 		}
 	}
 	s := fmt.Sprintf("%d more hosts without a pane; all:", left)
-	for _, k := range []string{"running", "waiting", string(result.OK), string(result.Failed), string(result.Timeout), string(result.Error), string(result.Skipped)} {
+	for _, k := range []string{"running", "waiting", string(result.OK), string(result.Flaky), string(result.Failed), string(result.Timeout), string(result.Error), string(result.Skipped)} {
 		if counts[k] > 0 {
 			s += fmt.Sprintf(" %d %s", counts[k], k)
 		}
@@ -337,7 +338,7 @@ func stateWord(p *pane) string {
 		}
 		return "running"
 	}
-	icon := map[result.Status]string{result.OK: "✔", result.Failed: "✘", result.Timeout: "⧖", result.Error: "!", result.Skipped: "-"}[p.status]
+	icon := map[result.Status]string{result.OK: "✔", result.Flaky: "≈", result.Failed: "✘", result.Timeout: "⧖", result.Error: "!", result.Skipped: "-"}[p.status]
 	return icon + " " + string(p.status)
 }
 
