@@ -271,3 +271,20 @@ func Sweep(ctx context.Context, leftovers []Leftover, live Live, verb, none stri
 	}
 	return out, nil
 }
+
+type timeScaleKey struct{}
+
+// WithTimeScale says that the step ctx belongs to runs under a time limit
+// scaled by factor (timeout_scale on an emulated host), so that an action
+// with time limits of its own inside the step can scale them alike.
+func WithTimeScale(ctx context.Context, factor float64) context.Context {
+	return context.WithValue(ctx, timeScaleKey{}, factor)
+}
+
+// TimeScale is ctx's factor from WithTimeScale, or 1.
+func TimeScale(ctx context.Context) float64 {
+	if f, ok := ctx.Value(timeScaleKey{}).(float64); ok && f > 0 {
+		return f
+	}
+	return 1
+}

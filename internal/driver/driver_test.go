@@ -201,3 +201,16 @@ func TestSweepKeepsLiveRuns(t *testing.T) {
 		t.Errorf("a failed removal: %v", err)
 	}
 }
+
+func TestTimeScale(t *testing.T) {
+	ctx := context.Background()
+	if f := TimeScale(ctx); f != 1 {
+		t.Errorf("no scale: %g, want 1", f)
+	}
+	if f := TimeScale(WithTimeScale(ctx, 5)); f != 5 {
+		t.Errorf("scaled by 5: %g", f)
+	}
+	if f := TimeScale(WithTimeScale(ctx, 0)); f != 1 {
+		t.Errorf("a zero factor: %g, want 1", f)
+	}
+}

@@ -345,7 +345,14 @@ func (m *Matrix) probe(ctx context.Context, c driver.Container, p *host.Pair, ot
 	argv := []string{responderPath, "probe", "-to", p.Address, "-port", strconv.Itoa(m.Port), "-tests", strings.Join(tests, ","),
 		"-ping-count", strconv.Itoa(m.PingCount), "-max-loss", strconv.FormatFloat(m.MaxLoss, 'f', -1, 64),
 		"-long-mib", strconv.Itoa(m.LongMiB), "-seconds", strconv.Itoa(m.Seconds), "-min-mbit", strconv.FormatFloat(m.MinMbit, 'f', -1, 64)}
-	ctx, cancel := context.WithTimeout(ctx, m.probeBound(tests))
+	// On an emulated host the step's limit is scaled, and so are the
+	// probe's (a 32 MiB long test at under 1 MiB/s between machines under
+	// TCG, six at once on two cores).
+	slowdown := driver.TimeScale(ctx)
+	if slowdown != 1 {
+		argv = append(argv, "-slowdown", strconv.FormatFloat(slowdown, 'f', -1, 64))
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(float64(m.probeBound(tests))*slowdown))
 	defer cancel()
 	// The responder's JSON lines are for this step to read, not for the
 	// live view: the step writes what they say.

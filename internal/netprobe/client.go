@@ -32,6 +32,18 @@ type Probe struct {
 	LongMiB   int           // size of the long test; 32 if 0
 	Duration  time.Duration // of the throughput test; 3 s if 0
 	MinMbit   float64       // throughput below this FAILs; at 0 any byte arriving passes
+	// Slowdown multiplies the tests' budgets (not the throughput test's
+	// length): the step's timeout scale on a host whose inventory or facts
+	// say it is emulated, e.g. a whole machine under TCG. 1 if 0.
+	Slowdown float64
+}
+
+// budget is d scaled by p's Slowdown.
+func (p Probe) budget(d time.Duration) time.Duration {
+	if p.Slowdown > 0 {
+		return time.Duration(float64(d) * p.Slowdown)
+	}
+	return d
 }
 
 // Budgets of the TCP tests: a test that has not finished in its budget
@@ -68,7 +80,7 @@ func (p Probe) Measure(ctx context.Context, test string) host.Measure {
 // echoed.
 func (p Probe) Short(ctx context.Context) host.Measure {
 	m := host.Measure{Test: host.TestShort, Unit: "ms", Emulated: Emulated()}
-	c, err := p.connect(ctx, modeEcho, shortBudget)
+	c, err := p.connect(ctx, modeEcho, p.budget(shortBudget))
 	if err != nil {
 		m.Detail = err.Error()
 		return m
@@ -108,7 +120,7 @@ func (p Probe) Short(ctx context.Context) host.Measure {
 func (p Probe) Long(ctx context.Context) host.Measure {
 	m := host.Measure{Test: host.TestLong, Unit: "ms", Emulated: Emulated()}
 	mib := cmp.Or(p.LongMiB, 32)
-	c, err := p.connect(ctx, modeSink, longBudgetBase+time.Duration(mib)*longBudgetPerMiB)
+	c, err := p.connect(ctx, modeSink, p.budget(longBudgetBase+time.Duration(mib)*longBudgetPerMiB))
 	if err != nil {
 		m.Detail = err.Error()
 		return m
@@ -155,7 +167,7 @@ func (p Probe) Long(ctx context.Context) host.Measure {
 func (p Probe) Throughput(ctx context.Context) host.Measure {
 	m := host.Measure{Test: host.TestThroughput, Unit: "Mbit/s", Emulated: Emulated()}
 	duration := cmp.Or(p.Duration, 3*time.Second)
-	c, err := p.connect(ctx, modeDiscard, duration+drainBudget)
+	c, err := p.connect(ctx, modeDiscard, duration+p.budget(drainBudget))
 	if err != nil {
 		m.Detail = err.Error()
 		return m
@@ -211,10 +223,10 @@ type testConn struct {
 // connect dials the peer and names the mode.
 func (p Probe) connect(ctx context.Context, mode string, budget time.Duration) (*testConn, error) {
 	addr := net.JoinHostPort(p.To, strconv.Itoa(cmp.Or(p.Port, DefaultPort)))
-	dialer := net.Dialer{Timeout: dialTimeout}
+	dialer := net.Dialer{Timeout: p.budget(dialTimeout)}
 	conn, err := dialer.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("connect %s: %s", addr, reason(ctx, err, dialTimeout))
+		return nil, fmt.Errorf("connect %s: %s", addr, reason(ctx, err, p.budget(dialTimeout)))
 	}
 	c := &testConn{TCPConn: conn.(*net.TCPConn), ctx: ctx, addr: addr, budget: budget}
 	c.stop = context.AfterFunc(ctx, func() { c.TCPConn.Close() })

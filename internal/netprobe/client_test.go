@@ -135,3 +135,14 @@ func TestProbeCanceled(t *testing.T) {
 		}
 	}
 }
+
+// TestSlowdownScalesBudgets: an emulated machine's slowdown stretches the
+// tests' budgets, never the throughput test's own length.
+func TestSlowdownScalesBudgets(t *testing.T) {
+	if got := (Probe{}).budget(longBudgetBase); got != longBudgetBase {
+		t.Errorf("no slowdown: %s", got)
+	}
+	if got := (Probe{Slowdown: 5}).budget(longBudgetBase + 32*longBudgetPerMiB); got != 5*(longBudgetBase+32*longBudgetPerMiB) {
+		t.Errorf("slowdown 5: %s", got)
+	}
+}

@@ -411,7 +411,7 @@ func (r *Runner) try(ctx context.Context, conn driver.Target, p *plan.Plan, s pl
 	limit := p.TimeoutFor(s, r.StepTimeout)
 	timeout, factor := p.Scaled(limit, h, emulated)
 	sr.TimeoutMS = timeout.Milliseconds()
-	stepCtx, cancel := context.WithTimeout(ctx, timeout)
+	stepCtx, cancel := context.WithTimeout(driver.WithTimeScale(ctx, factor), timeout)
 	out, err := s.Action.Run(stepCtx, conn, r.OutputLimit)
 	cancel()
 	sr.DurationMS = time.Since(sr.Started).Milliseconds()

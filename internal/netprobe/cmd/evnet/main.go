@@ -85,6 +85,7 @@ func probe(args []string) {
 	longMiB := flags.Int("long-mib", 32, "MiB the long test sends")
 	seconds := flags.Float64("seconds", 3, "seconds the throughput test sends")
 	minMbit := flags.Float64("min-mbit", 0, "throughput below this FAILs (0: any byte arriving passes)")
+	slowdown := flags.Float64("slowdown", 1, "multiplies the tests' time budgets (an emulated machine's timeout scale)")
 	flags.Parse(args)
 	names := strings.Split(*tests, ",")
 	switch {
@@ -94,8 +95,8 @@ func probe(args []string) {
 		usageError(flags, "-to is required")
 	case *port < 1 || *port > 65535:
 		usageError(flags, "-port %d is no TCP port", *port)
-	case *pingCount < 1 || *longMiB < 1 || *seconds <= 0:
-		usageError(flags, "-ping-count, -long-mib and -seconds must be positive")
+	case *pingCount < 1 || *longMiB < 1 || *seconds <= 0 || *slowdown <= 0:
+		usageError(flags, "-ping-count, -long-mib, -seconds and -slowdown must be positive")
 	case *maxLoss < 0 || *maxLoss > 100:
 		usageError(flags, "-max-loss %g is no percentage", *maxLoss)
 	}
@@ -113,6 +114,7 @@ func probe(args []string) {
 		LongMiB:   *longMiB,
 		Duration:  time.Duration(*seconds * float64(time.Second)),
 		MinMbit:   *minMbit,
+		Slowdown:  *slowdown,
 	}
 	for _, name := range names {
 		if _, err := os.Stdout.Write(measureLine(p.Measure(context.Background(), name))); err != nil {
