@@ -295,6 +295,17 @@ func buildRootfs(ctx context.Context, c Config, a host.Arch, f flavour, mirror s
 	return os.WriteFile(dir+".build-time", []byte(took.String()+"\n"), 0o644)
 }
 
+// lastBuildTime is how long the last build of the tree in dir took, or 0
+// when it is not known.
+func lastBuildTime(dir string) time.Duration {
+	data, err := os.ReadFile(dir + ".build-time")
+	if err != nil {
+		return 0
+	}
+	d, _ := time.ParseDuration(strings.TrimSpace(string(data)))
+	return d
+}
+
 // treeProgress follows mmdebstrap's output: its phase (its "I: " lines)
 // and the packages dpkg has set up.
 type treeProgress struct {
@@ -334,11 +345,8 @@ func (t *treeProgress) count() int {
 // report prints, every interval until stopped, where the build of tree
 // is, against the last build of the same tree (its time and package count).
 func (t *treeProgress) report(w io.Writer, tree string, start time.Time, dir string, every time.Duration) (stop func()) {
-	var lastTime time.Duration
+	lastTime := lastBuildTime(dir)
 	var lastCount int
-	if data, err := os.ReadFile(dir + ".build-time"); err == nil {
-		lastTime, _ = time.ParseDuration(strings.TrimSpace(string(data)))
-	}
 	if data, err := os.ReadFile(dir + ".build-packages"); err == nil {
 		lastCount, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 	}

@@ -168,7 +168,7 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 		return err
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] booted: sshd answers after %s\n", h.Name, time.Since(start).Round(time.Second))
-	took := phaseTimes{"boot": time.Since(start)}
+	last["boot"] = time.Since(start)
 	p.phase(h.Name, "services", last.estimate("services", setupEstimate))
 	setup := time.Now()
 	if out, err := sshRun(ctx, h, signer, known, "sh "+seedMount+"/setup.sh", setupTimeout); err != nil {
@@ -177,7 +177,7 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 		_ = os.WriteFile(filepath.Join(h.dir(), "setup.log"), []byte(out), 0o644)
 	}
 	fmt.Fprintf(h.lab.Log, "[%s] Docker and LXD set up in %s\n", h.Name, time.Since(setup).Round(time.Second))
-	took["services"] = time.Since(setup)
+	last["services"] = time.Since(setup)
 	if machineSpecs[h.Arch].saveOnOneCPU {
 		if _, err := sshRun(ctx, h, signer, known, offlineOtherCPUs, time.Minute); err != nil {
 			return fmt.Errorf("taking the other CPUs offline to save: %w", err)
@@ -195,7 +195,7 @@ func coldBoot(ctx context.Context, h Host, signer ssh.Signer, known string, img 
 	if err := os.Rename(h.runDisk(), h.savedDisk()); err != nil {
 		return err
 	}
-	writePhaseTimes(h, took)
+	writePhaseTimes(h, last)
 	return os.WriteFile(h.savedRecipe(), []byte(recipe), 0o644)
 }
 
@@ -254,13 +254,9 @@ func readPhaseTimes(h Host) phaseTimes {
 	return t
 }
 
-// writePhaseTimes merges took into the recorded times; estimates are a
-// convenience, so a failure to record one is not the up's.
-func writePhaseTimes(h Host, took phaseTimes) {
-	t := readPhaseTimes(h)
-	for k, v := range took {
-		t[k] = v
-	}
+// writePhaseTimes records t; estimates are a convenience, so a failure to
+// record them is not the up's.
+func writePhaseTimes(h Host, t phaseTimes) {
 	if data, err := json.Marshal(t); err == nil {
 		_ = os.WriteFile(h.phaseTimesFile(), data, 0o644)
 	}
@@ -393,25 +389,13 @@ const (
 
 // treeEstimate is the last build's time of a's tree, or a default.
 func treeEstimate(c Config, a host.Arch) time.Duration {
-	if d, err := readBuildTime(c, a); err == nil {
+	if d := lastBuildTime(c.rootfs(a, c.vmFlavour(a))); d > 0 {
 		return d
 	}
 	if emulated(a) {
 		return foreignTreeEstimate
 	}
 	return nativeTreeEstimate
-}
-
-func buildTimeFile(c Config, a host.Arch) string {
-	return c.rootfs(a, c.vmFlavour(a)) + ".build-time"
-}
-
-func readBuildTime(c Config, a host.Arch) (time.Duration, error) {
-	data, err := os.ReadFile(buildTimeFile(c, a))
-	if err != nil {
-		return 0, err
-	}
-	return time.ParseDuration(strings.TrimSpace(string(data)))
 }
 
 // coldEstimate says, before anything starts, what this up will take.
@@ -425,8 +409,8 @@ func coldEstimate(c Config) string {
 		missing = append(missing, h.Name)
 		last := readPhaseTimes(h)
 		d := last.estimate("boot", bootEstimate) + last.estimate("services", setupEstimate)
-		if _, err := os.Stat(filepath.Join(c.rootfs(h.Arch, c.vmFlavour(h.Arch)), recipeFile)); err != nil {
-			d += treeEstimate(c, h.Arch)
+		if _, err := os.Stat(filepath.Join(h.lab.rootfs(h.Arch, h.lab.vmFlavour(h.Arch)), recipeFile)); err != nil {
+			d += treeEstimate(*h.lab, h.Arch)
 		}
 		longest = max(longest, d)
 	}
