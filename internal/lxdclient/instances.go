@@ -134,9 +134,19 @@ func (c *Client) Delete(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if i.Status != "Stopped" {
-		if err := c.SetState(ctx, name, "stop", true); err != nil {
+	// LXD gives a stop 30 s; an emulated machine's forced stop of an
+	// instance running Docker took longer, and went on: asked again while
+	// ctx lasts.
+	for i.Status != "Stopped" {
+		err := c.SetState(ctx, name, "stop", true)
+		if err == nil {
+			break
+		}
+		if !strings.Contains(err.Error(), "timed out") || ctx.Err() != nil {
 			return fmt.Errorf("stopping %s: %w", name, err)
+		}
+		if i, err = c.Instance(ctx, name); err != nil {
+			return err
 		}
 	}
 	// An instance whose start failed is briefly busy with LXD's own stop.

@@ -11,8 +11,9 @@ import (
 // MaxRetries bounds a step's retries: more is a loop, not a retry.
 const MaxRetries = 10
 
-// TimeoutScale multiplies a step's time limit on the hosts it matches, so
-// that one plan fits native and emulated hosts. Zero factors do not apply.
+// TimeoutScale multiplies a step's time limit, and the bound on a host's
+// cleanup, on the hosts it matches, so that one plan fits native and
+// emulated hosts. Zero factors do not apply.
 type TimeoutScale struct {
 	// Emulated applies where the host's facts say it runs under emulation
 	// (qemu-user, or qemu without KVM).

@@ -182,6 +182,12 @@ func emulatedHost(command string, stdout, _ io.Writer, stop <-chan struct{}) int
 	case command == "hang":
 		<-stop
 		return 137
+	case command == "stop-slowly":
+		select {
+		case <-time.After(2 * time.Second):
+		case <-stop:
+			return 137
+		}
 	}
 	return 0
 }
@@ -207,6 +213,35 @@ func TestTimeoutScaleOnEmulatedHost(t *testing.T) {
 	}
 	if !res.Hosts[0].Facts.Emulated || res.Hosts[1].Facts.Emulated {
 		t.Errorf("emulated: %v and %v", res.Hosts[0].Facts, res.Hosts[1].Facts)
+	}
+}
+
+// The bound on a host's cleanup scales as its steps do: a cleanup that
+// takes 2 s is cut at 1 s on a native host, and has 10 s on an emulated one.
+func TestCleanupBoundScalesOnEmulatedHost(t *testing.T) {
+	var hosts []inventory.Host
+	for _, h := range []struct {
+		name    string
+		handler sshtest.Handler
+	}{{"arm64-emu", emulatedHost}, {"arm64-native", func(command string, _, _ io.Writer, stop <-chan struct{}) int {
+		if strings.HasPrefix(command, "sh -c ") {
+			return 0 // nothing says it is emulated
+		}
+		return emulatedHost(command, io.Discard, io.Discard, stop)
+	}}} {
+		s := sshtest.NewServer(t, h.handler)
+		hosts = append(hosts, inventory.Host{Name: h.name, Arch: host.Arm64, Address: s.Host, Port: s.Port, User: "u",
+			Identity: s.IdentityFile, KnownHosts: s.KnownHostsFile, ConnectTimeout: 5 * time.Second})
+	}
+	p := mustPlan(t, "timeout_scale: {emulated: 10}\nsteps: [{name: s, shell: true}]\ncleanup: [{name: c, shell: stop-slowly, timeout: 1m}]\n")
+	r := runner()
+	r.Facts, r.CleanupTimeout = true, time.Second
+	res := r.Run(context.Background(), hosts, p)
+	if got := statuses(res.Hosts[0]); got != "ok cleanup:ok" {
+		t.Errorf("emulated: %s %+v", got, res.Hosts[0].Cleanup)
+	}
+	if got := statuses(res.Hosts[1]); got == "ok cleanup:ok" {
+		t.Errorf("native: %s, want its cleanup cut at 1 s", got)
 	}
 }
 

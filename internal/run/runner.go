@@ -303,7 +303,10 @@ func (r *Runner) runHost(ctx context.Context, ss *streams, meeting *driver.Meeti
 		if base == nil {
 			base = context.WithoutCancel(ctx)
 		}
-		cleanupCtx, cancel := context.WithTimeout(base, orDefault(r.CleanupTimeout, DefaultCleanupTimeout))
+		// Scaled as the steps are: an emulated machine stops an instance
+		// with Docker inside in minutes, not seconds.
+		bound, _ := p.Scaled(orDefault(r.CleanupTimeout, DefaultCleanupTimeout), h, emulated)
+		cleanupCtx, cancel := context.WithTimeout(base, bound)
 		for _, s := range p.Cleanup {
 			hr.Cleanup = append(hr.Cleanup, r.runStep(cleanupCtx, ss, index, conn, p, s, true, emulated))
 		}
