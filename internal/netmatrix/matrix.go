@@ -61,7 +61,8 @@ const (
 // responderPath is where the responder is put in each container.
 const responderPath = "/everywhere-evnet"
 
-// removeGrace bounds removing a host's container after the step ended.
+// removeGrace bounds removing a host's container after the step ended
+// (scaled on an emulated host: its LXD took over 30 s to stop an instance).
 const removeGrace = 30 * time.Second
 
 // doneWait bounds waiting, after this host's measurements ended, for the
@@ -162,7 +163,7 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 	c, me, startErr := m.start(ctx, t)
 	if c != nil {
 		defer func() {
-			rmCtx, cancel := t.Detach(ctx, removeGrace)
+			rmCtx, cancel := t.Detach(ctx, time.Duration(float64(removeGrace)*driver.TimeScale(ctx)))
 			defer cancel()
 			if err := c.Remove(rmCtx); err != nil {
 				fmt.Fprintf(&out.Stderr, "%v\n", err)
