@@ -117,9 +117,18 @@ func archRuns(ctx context.Context, a host.Arch) bool {
 	return exec.CommandContext(ctx, "arch-test", a.Debian()).Run() == nil
 }
 
-// AptMirror is the Debian mirror this machine's apt already uses: the lab
+// MirrorURL is the Debian mirror c's trees come from: the one it names, or
+// else the one this machine's apt uses.
+func (c Config) MirrorURL() (string, error) {
+	if c.Mirror != "" {
+		return c.Mirror, nil
+	}
+	return aptMirror()
+}
+
+// aptMirror is the Debian mirror this machine's apt already uses: the lab
 // fetches from nowhere else.
-func AptMirror() (string, error) {
+func aptMirror() (string, error) {
 	files, _ := filepath.Glob("/etc/apt/sources.list.d/*.sources")
 	files = append([]string{"/etc/apt/sources.list"}, files...)
 	lists, _ := filepath.Glob("/etc/apt/sources.list.d/*.list")

@@ -105,12 +105,9 @@ func prepareRootfs(ctx context.Context, c labkit.Config) (string, error) {
 	if err := labkit.EnsureEmulation(ctx, c); err != nil {
 		return "", err
 	}
-	mirror := c.Mirror
-	if mirror == "" {
-		var err error
-		if mirror, err = labkit.AptMirror(); err != nil {
-			return "", err
-		}
+	mirror, err := c.MirrorURL()
+	if err != nil {
+		return "", err
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	for _, h := range c.Hosts() {

@@ -62,11 +62,9 @@ func StartLXD(ctx context.Context, c labkit.Config) error {
 	if err := (Lab{}).Requirements(c); err != nil {
 		return err
 	}
-	mirror := c.Mirror
-	if mirror == "" {
-		if mirror, err = labkit.AptMirror(); err != nil {
-			return err
-		}
+	mirror, err := c.MirrorURL()
+	if err != nil {
+		return err
 	}
 	return startLXD(ctx, c, mirror)
 }

@@ -118,11 +118,9 @@ func (l Lab) Up(ctx context.Context, c labkit.Config) (err error) {
 	if err := labkit.EnsureEmulation(ctx, c); err != nil {
 		return err
 	}
-	mirror := c.Mirror
-	if mirror == "" {
-		if mirror, err = labkit.AptMirror(); err != nil {
-			return err
-		}
+	mirror, err := c.MirrorURL()
+	if err != nil {
+		return err
 	}
 	if err := labkit.Isolate(ctx, c); err != nil {
 		return err
