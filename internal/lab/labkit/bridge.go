@@ -24,8 +24,8 @@ func SetupBridge(ctx context.Context, c Config) error {
 	return nil
 }
 
-// RemoveBridge deletes the lab's bridge, if it is there.
-func RemoveBridge(ctx context.Context, c Config) error {
+// removeBridge deletes the lab's bridge, if it is there.
+func removeBridge(ctx context.Context, c Config) error {
 	if _, err := os.Stat(filepath.Join("/sys/class/net", c.Bridge())); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

@@ -102,7 +102,7 @@ func InCgroup(pid int, rel string) bool {
 	return false
 }
 
-// StopCgroup ends every process of the cgroup tree rel (see stopAll),
+// StopCgroup ends every process of the cgroup tree rel (see StopAll),
 // then removes the tree from every cgroup hierarchy (Docker creates its
 // containers' cgroups in the v1 ones too).
 func StopCgroup(ctx context.Context, rel string) error {

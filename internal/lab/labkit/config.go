@@ -300,9 +300,9 @@ func Load(dir string) (Config, error) {
 	return c.WithDefaults(), nil
 }
 
-// AllHosts are the hosts that any lab in c's folder, of c's prefix, subnet
+// allHosts are the hosts that any lab in c's folder, of c's prefix, subnet
 // and suites, may have left: every architecture's, whichever were up.
-func (c Config) AllHosts() []Host {
+func (c Config) allHosts() []Host {
 	return (&Config{Dir: c.Dir, Subnet: c.Subnet, Prefix: c.Prefix, Archs: host.AllArchs(), Suites: c.suites()}).Hosts()
 }
 

@@ -27,20 +27,20 @@ func TestHostsAddresses(t *testing.T) {
 
 func TestLockFile(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "x.lock")
-	unlock, err := LockFile(context.Background(), file, false)
+	unlock, err := lockFile(context.Background(), file, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LockFile(context.Background(), file, false); err != ErrLocked {
-		t.Errorf("second lock without waiting: %v, want ErrLocked", err)
+	if _, err := lockFile(context.Background(), file, false); err != errLocked {
+		t.Errorf("second lock without waiting: %v, want errLocked", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
 	defer cancel()
-	if _, err := LockFile(ctx, file, true); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := lockFile(ctx, file, true); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("waiting lock while held: %v", err)
 	}
 	unlock()
-	again, err := LockFile(context.Background(), file, true)
+	again, err := lockFile(context.Background(), file, true)
 	if err != nil {
 		t.Fatalf("after unlock: %v", err)
 	}

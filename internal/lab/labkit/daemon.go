@@ -14,7 +14,7 @@ import (
 // startupTimeout allows for an sshd under emulation, which starts slowly.
 const startupTimeout = 90 * time.Second
 
-// Daemon is a lab daemon (sshd, dockerd, lxd) started by spawn.
+// Daemon is a lab daemon (sshd, dockerd, lxd) started by Spawn.
 type Daemon struct {
 	Name    string
 	LogFile string

@@ -11,7 +11,7 @@ import (
 // StopHosts stops, with stop and in parallel (a dockerd or a machine takes
 // seconds to stop), every host any lab in c's folder may have started.
 func StopHosts(ctx context.Context, c Config, stop func(context.Context, Host) error) error {
-	all := c.AllHosts()
+	all := c.allHosts()
 	errs := make([]error, len(all))
 	var g errgroup.Group
 	for i, h := range all {
@@ -29,5 +29,5 @@ func StopHosts(ctx context.Context, c Config, stop func(context.Context, Host) e
 // StopShared stops what the lab's hosts share: the package proxy, the
 // bridge and the isolation rules.
 func StopShared(ctx context.Context, c Config) error {
-	return errors.Join(StopCgroup(ctx, c.ProxyCgroup()), RemoveBridge(ctx, c), Unisolate(ctx, c))
+	return errors.Join(StopCgroup(ctx, c.ProxyCgroup()), removeBridge(ctx, c), Unisolate(ctx, c))
 }

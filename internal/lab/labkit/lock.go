@@ -15,18 +15,18 @@ func Lock(dir string) (func(), error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	unlock, err := LockFile(context.Background(), filepath.Join(dir, "lock"), false)
-	if err == ErrLocked {
+	unlock, err := lockFile(context.Background(), filepath.Join(dir, "lock"), false)
+	if err == errLocked {
 		return nil, fmt.Errorf("another everywhere lab command is working on %s", dir)
 	}
 	return unlock, err
 }
 
-var ErrLocked = errors.New("locked")
+var errLocked = errors.New("locked")
 
-// LockFile takes the exclusive lock of file; with wait it waits for it as
+// lockFile takes the exclusive lock of file; with wait it waits for it as
 // long as ctx lets it, without it fails with errLocked when it is taken.
-func LockFile(ctx context.Context, file string, wait bool) (func(), error) {
+func lockFile(ctx context.Context, file string, wait bool) (func(), error) {
 	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func LockFile(ctx context.Context, file string, wait bool) (func(), error) {
 		}
 		if !wait {
 			f.Close()
-			return nil, ErrLocked
+			return nil, errLocked
 		}
 		select {
 		case <-ctx.Done():

@@ -217,7 +217,7 @@ func BuildRootfs(ctx context.Context, c Config, a host.Arch, f Flavour, mirror s
 	}
 	// Labs (and test suites) on one machine share the cache: one builds a
 	// rootfs, the others wait for it and reuse it.
-	unlock, err := LockFile(ctx, dir+".lock", true)
+	unlock, err := lockFile(ctx, dir+".lock", true)
 	if err != nil {
 		return err
 	}
