@@ -19,8 +19,9 @@ import (
 const readyFile = "/run/everywhere-ready"
 
 // addressWait bounds waiting for an instance's DHCP lease: a minute is
-// plenty natively, and an instance that never gets one (emulated dhclient)
-// fails instead of holding every host's matrix for the step's timeout.
+// plenty natively (scaled with the step's time limit on an emulated host),
+// and an instance that never gets one (emulated dhclient) fails instead of
+// holding every host's matrix for the step's timeout.
 const addressWait = time.Minute
 
 // startContainer launches an instance for a step of another driver
@@ -67,7 +68,7 @@ func (d *Driver) startContainer(ctx context.Context, t driver.Target, spec drive
 	if err := s.SetState(ctx, name, "start", false); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	addressCtx, cancel := context.WithTimeout(ctx, addressWait)
+	addressCtx, cancel := context.WithTimeout(ctx, time.Duration(float64(addressWait)*driver.TimeScale(ctx)))
 	inst, err := s.WaitRunning(addressCtx, name, true)
 	cancel()
 	if err != nil {

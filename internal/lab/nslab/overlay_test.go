@@ -16,8 +16,10 @@ import (
 	"everywhere/internal/result"
 )
 
-// testFan runs the built-in fan plan on the lab: 30 ordered pairs, each
-// passing ping, short and long data, with a throughput figure.
+// testFan runs the built-in fan plan on the lab: 30 ordered pairs of
+// Docker containers, each passing ping, short and long data, with a
+// throughput figure; its LXD matrix passes or skips (the namespace lab's
+// one LXD runs x86 alone: testFanLXD looks at that closely).
 func testFan(t *testing.T, c labkit.Config, targets []inventory.Host) {
 	p, err := plan.Open("fan", drivers.All())
 	if err != nil {
@@ -27,7 +29,13 @@ func testFan(t *testing.T, c labkit.Config, targets []inventory.Host) {
 	n := len(c.Hosts())
 	pairs := 0
 	for _, h := range res.Hosts {
-		fan := h.Steps[len(h.Steps)-1]
+		fan, fanLXD := h.Steps[len(h.Steps)-2], h.Steps[len(h.Steps)-1]
+		if fan.Name != "fan" || fanLXD.Name != "fan-lxd" {
+			t.Fatalf("%s: last steps %s and %s, want fan and fan-lxd", h.Name, fan.Name, fanLXD.Name)
+		}
+		if fanLXD.Status != result.OK && fanLXD.Status != result.Skipped {
+			t.Errorf("%s: fan-lxd %s %q\n%s", h.Name, fanLXD.Status, fanLXD.Error, fanLXD.Stdout)
+		}
 		if fan.Status != result.OK {
 			t.Errorf("%s: fan %s %q\n%s", h.Name, fan.Status, fan.Error, fan.Stdout)
 		}

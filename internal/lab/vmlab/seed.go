@@ -87,7 +87,16 @@ func (h machine) setupScript() string {
 	own, overlay := h.OverlaySubnet().Masked().String(), h.Lab().Overlay.Masked().String()
 	return fmt.Sprintf(`set -e
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-i=0; until docker version >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 600 ] || { echo "dockerd did not answer in 10 min" >&2; systemctl status docker >&2; exit 1; }; sleep 1; done
+# Waited for by the clock, not by tries (a try takes seconds under TCG),
+# and not at all once systemd has given dockerd up.
+end=$(($(date +%%s) + 900))
+until docker version >/dev/null 2>&1; do
+  if systemctl -q is-failed docker || [ "$(date +%%s)" -ge $end ]; then
+    echo "dockerd is not up (waited until $(date -u +%%T), systemd says it $(systemctl is-active docker))" >&2
+    systemctl --no-pager status docker >&2; exit 1
+  fi
+  sleep 2
+done
 docker image inspect %[5]s >/dev/null
 lxd waitready --timeout 600
 lxd init --preseed < %[1]s/preseed.yaml

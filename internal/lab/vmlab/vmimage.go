@@ -93,25 +93,27 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // ensureVMImage builds (or finds cached) a's tree, then its disk image:
 // the tree with the lab's files and a Docker store holding the lab's
-// image (preloadDocker), as ext4 made by mke2fs -d (no loop mount), and
-// the kernel and initrd copied out of its /boot. The Docker and LXD images
-// carry the lab's proxy address, so a disk is cached per proxy too.
+// image (preloadDocker), as ext4 made by mke2fs -d (no loop mount), the
+// kernel and initrd copied out of its /boot, and the LXD image made of the
+// same tree, Docker store included. The Docker and LXD images carry the
+// lab's proxy address, so a disk is cached per proxy too.
 func ensureVMImage(ctx context.Context, c labkit.Config, a host.Arch, mirror string, p *labkit.Progress) (vmImage, error) {
 	tree := c.Rootfs(a, vmFlavour(c, a))
 	p.Phase(a.Debian(), "tree", treeEstimate(c, a))
 	if err := labkit.BuildRootfs(ctx, c, a, vmFlavour(c, a), mirror); err != nil {
 		return vmImage{}, err
 	}
-	treeRecipe := imageRecipe(c, a)
 	p.Phase(a.Debian(), "images", 0)
-	dockerTar, lxdTar, id, err := vmImageArchives(c, a, treeRecipe)
+	id := vmImageID(c, imageRecipe(c, a))
+	dockerTar, err := dockerArchive(c, a, id)
 	if err != nil {
 		return vmImage{}, err
 	}
-	img := vmImage{disk: tree + ".disk-" + id + ".ext4", kernel: tree + ".kernel", initrd: tree + ".initrd", lxdTar: lxdTar, recipe: id}
+	img := vmImage{disk: tree + ".disk-" + id + ".ext4", kernel: tree + ".kernel", initrd: tree + ".initrd", lxdTar: tree + ".lxd-" + id + ".tar", recipe: id}
 	marker := img.disk + ".recipe"
 	if have, err := os.ReadFile(marker); err == nil && string(have) == img.recipe && !c.Refresh {
-		return img, nil
+		// The tree still holds the preloaded store the disk was made with.
+		return img, lxdArchive(c, a, img)
 	}
 	p.Phase(a.Debian(), "disk image", 0)
 	start := time.Now()
@@ -146,6 +148,10 @@ func ensureVMImage(ctx context.Context, c labkit.Config, a host.Arch, mirror str
 	if err := preloadDocker(ctx, c, a, filepath.Join(tree, "var", "lib", "docker"), dockerTar); err != nil {
 		return img, fmt.Errorf("[%s] preloading the Docker image: %w", a.Debian(), err)
 	}
+	_ = os.Remove(img.lxdTar) // made of the store just preloaded
+	if err := lxdArchive(c, a, img); err != nil {
+		return img, err
+	}
 	// The disk has room for Docker's and LXD's images and instances; it is
 	// sparse, and each machine writes to a qcow2 overlay of its own.
 	_ = os.Remove(img.disk)
@@ -168,15 +174,19 @@ func writeFileAll(file string, data []byte, mode os.FileMode) error {
 
 // Left out of the images made from a machine's tree: what a container
 // never uses (the kernel, its modules and firmware, most of the tree;
-// documentation, translations, the hardware database), and from the
-// Docker image also the daemons' programs (Docker's, containerd's, LXD's:
-// dpkg still lists docker.io, as on the machine; a container runs none of
-// them). Docker inside LXD needs Docker's in the LXD image. Every byte
-// counts: an emulated machine loads these images at a few MB/s.
+// documentation, translations, the hardware database; LXD's programs and
+// Docker's tools), and from the Docker image also its daemons' programs
+// and store (dpkg still lists docker.io, as on the machine; a container
+// runs none of them). The LXD image keeps Docker's, and its store holding
+// the lab's image, for Docker inside LXD: pushing the image through LXD's
+// file API and loading it in the instance took over 25 minutes per machine
+// under TCG. Every byte counts: an emulated machine unpacks these images,
+// at 5 to 12 MB/s, on every launch.
 var (
-	skipInLXDImage = []string{"boot", "var/lib/docker", "usr/lib/modules", "usr/lib/firmware", "usr/share/doc", "usr/share/man", "usr/share/locale",
-		"usr/lib/udev/hwdb.bin", "usr/lib/udev/hwdb.d", "var/cache/apt", "var/lib/apt/lists", "usr/bin/lxd", "usr/bin/lxc", "usr/bin/dnet", "usr/bin/ctr"}
-	skipInDockerImage = append(slices.Clone(skipInLXDImage), "usr/sbin/dockerd", "usr/bin/docker", "usr/bin/containerd", "usr/bin/containerd-shim-runc-v2",
+	skipInLXDImage = []string{"boot", "usr/lib/modules", "usr/lib/firmware", "usr/share/doc", "usr/share/man", "usr/share/locale",
+		"usr/lib/udev/hwdb.bin", "usr/lib/udev/hwdb.d", "var/cache/apt", "var/lib/apt/lists", "usr/bin/lxd", "usr/bin/lxc", "usr/bin/lxd-user",
+		"usr/bin/dnet", "usr/bin/ctr", "usr/sbin/ovrouter"}
+	skipInDockerImage = append(slices.Clone(skipInLXDImage), "var/lib/docker", "usr/sbin/dockerd", "usr/bin/docker", "usr/bin/containerd", "usr/bin/containerd-shim-runc-v2",
 		"usr/bin/docker-proxy", "usr/sbin/runc", "usr/bin/runc", "usr/lib/lxd", "usr/share/lxd")
 )
 
@@ -184,42 +194,52 @@ func skipping(paths []string) func(rel string) bool {
 	return func(rel string) bool { return slices.Contains(paths, rel) }
 }
 
-// vmImageArchives writes (once per recipe and proxy, cached) the
-// docker-archive and the LXD image (unified tarball) of a's tree. It
-// returns their paths and an identifier of both.
-func vmImageArchives(c labkit.Config, a host.Arch, treeRecipe string) (dockerTar, lxdTar, id string, err error) {
+// vmImageID identifies a machine's disk and images: its tree's recipe, the
+// lab's proxy, and what each image leaves out.
+func vmImageID(c labkit.Config, treeRecipe string) string {
+	return labkit.RecipeID(treeRecipe + string(c.AptProxyConf()) + strings.Join(skipInDockerImage, " ") + strings.Join(skipInLXDImage, " "))
+}
+
+// dockerArchive writes (once per image id, cached) the docker-archive of
+// a's tree and returns its path.
+func dockerArchive(c labkit.Config, a host.Arch, id string) (string, error) {
 	tree := c.Rootfs(a, vmFlavour(c, a))
-	proxy := map[string][]byte{labkit.AptProxyConfFile: c.AptProxyConf()}
-	id = labkit.RecipeID(treeRecipe + string(proxy[labkit.AptProxyConfFile]) + strings.Join(skipInDockerImage, " ") + strings.Join(skipInLXDImage, " "))
-	dockerTar, lxdTar = tree+".docker-"+id+".tar", tree+".lxd-"+id+".tar"
-	if err := cached(dockerTar, func(f *os.File) error {
+	file := tree + ".docker-" + id + ".tar"
+	if err := cached(file, func(f *os.File) error {
 		return docker.WriteImage(f, labkit.DockerImage(c.Suite), docker.Platform(a), nil, []string{"/bin/bash"}, func(tw *tar.Writer) error {
 			if err := tarball.AddTreeExcept(tw, tree, "", skipping(skipInDockerImage)); err != nil {
 				return err
 			}
-			return tarball.AddFiles(tw, "", proxy)
+			return tarball.AddFiles(tw, "", map[string][]byte{labkit.AptProxyConfFile: c.AptProxyConf()})
 		})
 	}); err != nil {
-		return "", "", "", fmt.Errorf("[%s] docker image: %w", a.Debian(), err)
+		return "", fmt.Errorf("[%s] docker image: %w", a.Debian(), err)
 	}
-	if err := cached(lxdTar, func(f *os.File) error {
+	return file, nil
+}
+
+// lxdArchive writes (cached) img's LXD image, a unified tarball of a's
+// tree, whose store must already hold the lab's Docker image.
+func lxdArchive(c labkit.Config, a host.Arch, img vmImage) error {
+	tree := c.Rootfs(a, vmFlavour(c, a))
+	if err := cached(img.lxdTar, func(f *os.File) error {
 		tw := tar.NewWriter(f)
 		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
-			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), id)
+			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), img.recipe)
 		if err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)}); err != nil {
 			return err
 		}
 		if err := tarball.AddTreeExcept(tw, tree, "rootfs/", skipping(skipInLXDImage)); err != nil {
 			return err
 		}
-		if err := tarball.AddFiles(tw, "rootfs/", proxy); err != nil {
+		if err := tarball.AddFiles(tw, "rootfs/", map[string][]byte{labkit.AptProxyConfFile: c.AptProxyConf()}); err != nil {
 			return err
 		}
 		return tw.Close()
 	}); err != nil {
-		return "", "", "", fmt.Errorf("[%s] LXD image: %w", a.Debian(), err)
+		return fmt.Errorf("[%s] LXD image: %w", a.Debian(), err)
 	}
-	return dockerTar, lxdTar, id, nil
+	return nil
 }
 
 // cached writes file with write unless it exists.
