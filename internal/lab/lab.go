@@ -23,9 +23,7 @@ import (
 // What the lab's users name, from the package that defines it.
 type (
 	Config     = labkit.Config
-	Host       = labkit.Host
 	HostStatus = labkit.HostStatus
-	Shared     = labkit.Shared
 )
 
 // Defaults for Config's zero fields, the kinds of lab and the files Up
@@ -136,7 +134,7 @@ func Status(ctx context.Context, c Config) []HostStatus {
 }
 
 // SharedStatus reports the lab's proxy and isolation.
-func SharedStatus(ctx context.Context, c Config) Shared { return labkit.SharedStatus(ctx, c) }
+func SharedStatus(ctx context.Context, c Config) labkit.Shared { return labkit.SharedStatus(ctx, c) }
 
 // StartLXD runs only the lab's LXD daemon (as Up does for a lab of
 // namespaces), for tests of the lxd driver against a real server. Its
