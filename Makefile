@@ -50,7 +50,7 @@ test: deps
 # pid, each architecture's QEMU line); this boots one machine (amd64) cold,
 # saves and restores it and runs the default plan on it: ~15 min more.
 test-machines: deps
-	EVERYWHERE_TEST_MACHINES=1 $(GO) test -count=1 -timeout 60m -run 'TestMachine' -v ./internal/lab
+	EVERYWHERE_TEST_MACHINES=1 $(GO) test -count=1 -timeout 60m -run 'TestMachine' -v ./internal/lab/vmlab
 
 # Every reader of a file a user hands everywhere, fuzzed FUZZTIME each
 # (make test runs their seed corpora); what is found joins testdata/fuzz.
