@@ -35,6 +35,10 @@ func (h machine) qemuPIDFile() string { return filepath.Join(h.Dir(), "qemu.pid"
 func (h machine) savedDisk() string   { return filepath.Join(h.Dir(), "saved.qcow2") }
 func (h machine) runDisk() string     { return filepath.Join(h.Dir(), "run.qcow2") }
 func (h machine) savedRecipe() string { return filepath.Join(h.Dir(), "saved.recipe") }
+
+// savedImage holds the image id the saved snapshot was booted from:
+// coldEstimate compares it, cheaply, with the image this up would make.
+func (h machine) savedImage() string { return filepath.Join(h.Dir(), "saved.image") }
 func (h machine) machineInfo() string { return filepath.Join(h.Dir(), "machine.json") }
 func (h machine) mac() string {
 	a := h.Address.As4()

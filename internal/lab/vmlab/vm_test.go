@@ -134,3 +134,31 @@ func TestBootScriptRoutesEveryPeer(t *testing.T) {
 		t.Errorf("Docker and LXD subnets %s", got)
 	}
 }
+
+// TestColdEstimateSeesAChangedImage: before anything starts, up says a
+// machine will boot cold when it has no snapshot, or one booted from
+// another image than this up makes, and restores otherwise.
+func TestColdEstimateSeesAChangedImage(t *testing.T) {
+	c := labkit.Config{Dir: t.TempDir(), CacheDir: t.TempDir(), Archs: []host.Arch{host.AMD64}}.WithDefaults()
+	h := machines(c)[0]
+	if got := coldEstimate(c); !strings.Contains(got, "a cold start for amd64") {
+		t.Errorf("no snapshot: %q", got)
+	}
+	if err := os.MkdirAll(h.Dir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{h.savedDisk(), h.savedImage()} {
+		if err := os.WriteFile(file, []byte("older image"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := coldEstimate(c); !strings.Contains(got, "a cold start for amd64") {
+		t.Errorf("a snapshot of another image: %q", got)
+	}
+	if err := os.WriteFile(h.savedImage(), []byte(vmImageID(c, imageRecipe(c, host.AMD64))), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := coldEstimate(c); !strings.Contains(got, "restoring") {
+		t.Errorf("a snapshot of this image: %q", got)
+	}
+}

@@ -219,6 +219,7 @@ func coldBoot(ctx context.Context, h machine, signer ssh.Signer, known string, i
 	}
 	defer func() { <-boots }()
 	_ = os.Remove(h.savedRecipe())
+	_ = os.Remove(h.savedImage())
 	_ = os.Remove(h.runDisk())
 	if err := labkit.Command(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", img.disk, h.runDisk()); err != nil {
 		return err
@@ -265,6 +266,9 @@ func coldBoot(ctx context.Context, h machine, signer ssh.Signer, known string, i
 		return err
 	}
 	writePhaseTimes(h, last)
+	if err := os.WriteFile(h.savedImage(), []byte(img.recipe), 0o644); err != nil {
+		return err
+	}
 	return os.WriteFile(h.savedRecipe(), []byte(recipe), 0o644)
 }
 
@@ -394,7 +398,7 @@ func coldEstimate(c labkit.Config) string {
 	var missing []string
 	var longest time.Duration
 	for _, h := range machines(c) {
-		if _, err := os.Stat(h.savedDisk()); err == nil {
+		if _, err := os.Stat(h.savedDisk()); err == nil && !imageChanged(h) {
 			continue
 		}
 		missing = append(missing, h.Name)
@@ -410,6 +414,15 @@ func coldEstimate(c labkit.Config) string {
 	}
 	return fmt.Sprintf("a cold start for %s: about %s on 2 cores (trees built under emulation in parallel, then %d boots at a time); later ups restore in seconds",
 		strings.Join(missing, ", "), (longest + time.Duration((len(missing)+coldBoots-1)/coldBoots-1)*(bootEstimate+setupEstimate)).Round(time.Minute), coldBoots)
+}
+
+// imageChanged says whether h's saved snapshot was booted from another
+// image than this up makes (a changed tree, lab file or image content), so
+// that it boots cold. A change of the seed alone is not seen here; a
+// snapshot saved before saved.image existed counts as unchanged.
+func imageChanged(h machine) bool {
+	saved, err := os.ReadFile(h.savedImage())
+	return err == nil && string(saved) != vmImageID(*h.Lab(), imageRecipe(*h.Lab(), h.Arch))
 }
 
 // Status reports each machine: its QEMU, and whether sshd, Docker and
