@@ -2,6 +2,7 @@ package vmlab
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +29,7 @@ func requireMachines(t *testing.T, archs ...host.Arch) {
 // and removes its tap.
 func TestMachineThatDoesNotBoot(t *testing.T) {
 	requireMachines(t, host.AMD64)
-	c := labtest.NewLab(t)
+	c := newMachineLab(t)
 	c.Machines, c.Archs = labkit.MachinesVM, []host.Arch{host.AMD64}
 	t.Cleanup(func() {
 		if err := (Lab{}).Down(context.Background(), c); err != nil {
@@ -161,4 +162,13 @@ func TestColdEstimateSeesAChangedImage(t *testing.T) {
 	if got := coldEstimate(c); !strings.Contains(got, "restoring") {
 		t.Errorf("a snapshot of this image: %q", got)
 	}
+}
+
+// newMachineLab is a test lab of its own names and ranges: go test runs
+// this package beside nslab's, whose lab (labtest.NewLab's ewt,
+// 10.213.1.0/24) a second lab of the same prefix would tear down.
+func newMachineLab(t *testing.T) labkit.Config {
+	c := labtest.NewLab(t)
+	c.Prefix, c.Subnet, c.LXDSubnet = "ewv", netip.MustParsePrefix("10.213.5.0/24"), netip.MustParsePrefix("10.213.105.0/24")
+	return c
 }
