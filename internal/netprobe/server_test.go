@@ -79,7 +79,10 @@ func TestServeGarbage(t *testing.T) {
 		{"bogus\nmore", "ERR unknown mode \"bogus\"\n"},
 		{"\x00\xff\xfe\n\x00", "ERR unknown mode \"\\x00\\xff\\xfe\"\n"},
 		{strings.Repeat("echo", 30) + "\n", "ERR no mode line in the first 64 bytes\n"},
-		{strings.Repeat("x", 1<<20), "ERR no mode line in the first 64 bytes\n"},
+		// 64 KiB: it fits the loopback socket's buffers, so the write ends
+		// before the server closes; 1 MiB was still being written when the
+		// server's close reset it (a flake seen in CI).
+		{strings.Repeat("x", 1<<16), "ERR no mode line in the first 64 bytes\n"},
 		{"GET / HTTP/1.1\r\nHost: x\r\n\r\n", "ERR unknown mode \"GET / HTTP/1.1\"\n"},
 	} {
 		if got := exchange(t, port, c.input); got != c.want {
