@@ -288,3 +288,8 @@ func TimeScale(ctx context.Context) float64 {
 	}
 	return 1
 }
+
+// Scaled is the time limit d scaled by ctx's factor (TimeScale).
+func Scaled(ctx context.Context, d time.Duration) time.Duration {
+	return time.Duration(float64(d) * TimeScale(ctx))
+}

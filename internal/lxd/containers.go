@@ -68,7 +68,7 @@ func (d *Driver) startContainer(ctx context.Context, t driver.Target, spec drive
 	if err := s.SetState(ctx, name, "start", false); err != nil {
 		return nil, fmt.Errorf("starting %s: %w", name, err)
 	}
-	addressCtx, cancel := context.WithTimeout(ctx, time.Duration(float64(addressWait)*driver.TimeScale(ctx)))
+	addressCtx, cancel := context.WithTimeout(ctx, driver.Scaled(ctx, addressWait))
 	inst, err := s.WaitRunning(addressCtx, name, true)
 	cancel()
 	if err != nil {

@@ -163,7 +163,7 @@ func (m *Matrix) Run(ctx context.Context, t driver.Target, limit int) (*host.Out
 	c, me, startErr := m.start(ctx, t)
 	if c != nil {
 		defer func() {
-			rmCtx, cancel := t.Detach(ctx, time.Duration(float64(removeGrace)*driver.TimeScale(ctx)))
+			rmCtx, cancel := t.Detach(ctx, driver.Scaled(ctx, removeGrace))
 			defer cancel()
 			if err := c.Remove(rmCtx); err != nil {
 				fmt.Fprintf(&out.Stderr, "%v\n", err)
@@ -353,7 +353,7 @@ func (m *Matrix) probe(ctx context.Context, c driver.Container, p *host.Pair, ot
 	if slowdown != 1 {
 		argv = append(argv, "-slowdown", strconv.FormatFloat(slowdown, 'f', -1, 64))
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(float64(m.probeBound(tests))*slowdown))
+	ctx, cancel := context.WithTimeout(ctx, driver.Scaled(ctx, m.probeBound(tests)))
 	defer cancel()
 	// The responder's JSON lines are for this step to read, not for the
 	// live view: the step writes what they say.
