@@ -1,17 +1,20 @@
 package labkit
 
 import (
+	"archive/tar"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"os"
+	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/jsonmessage"
 
 	"everywhere/internal/host"
+	"everywhere/internal/tarball"
 )
 
 // Image is the tag of the default suite's Debian image (see DockerImage).
@@ -49,4 +52,23 @@ func LoadImage(ctx context.Context, c *client.Client, archive string) error {
 func RecipeID(recipe string) string {
 	sum := sha256.Sum256([]byte(recipe))
 	return hex.EncodeToString(sum[:6])
+}
+
+// WriteLXDImage writes a unified LXD image of a to w: its metadata.yaml
+// (recipe among the properties, for telling a stale image), tree as its
+// rootfs less what skip (when not nil) names, and the lab's apt proxy.
+func WriteLXDImage(w io.Writer, c Config, a host.Arch, tree, recipe string, skip func(rel string) bool) error {
+	tw := tar.NewWriter(w)
+	metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
+		a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), recipe)
+	if err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)}); err != nil {
+		return err
+	}
+	if err := tarball.AddTreeExcept(tw, tree, "rootfs/", skip); err != nil {
+		return err
+	}
+	if err := tarball.AddFiles(tw, "rootfs/", map[string][]byte{AptProxyConfFile: c.AptProxyConf()}); err != nil {
+		return err
+	}
+	return tw.Close()
 }

@@ -1,7 +1,6 @@
 package nslab
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"everywhere/internal/host"
 	"everywhere/internal/lab/labkit"
 	"everywhere/internal/lxd"
-	"everywhere/internal/tarball"
 )
 
 // lxdPreseed initialises the lab's LXD: a dir pool, a bridge of its own on
@@ -186,19 +184,7 @@ func importLXDImage(ctx context.Context, c labkit.Config, client *lxd.Client, a 
 	start := time.Now()
 	r, w := io.Pipe()
 	go func() {
-		tw := tar.NewWriter(w)
-		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
-			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), lxdImageRecipe(c, a))
-		err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)})
-		if err == nil {
-			err = tarball.AddTree(tw, c.Rootfs(a, lxdRootfs), "rootfs/")
-		}
-		if err == nil {
-			err = tarball.AddFiles(tw, "rootfs/", map[string][]byte{labkit.AptProxyConfFile: c.AptProxyConf()})
-		}
-		if err == nil {
-			err = tw.Close()
-		}
+		err := labkit.WriteLXDImage(w, c, a, c.Rootfs(a, lxdRootfs), lxdImageRecipe(c, a), nil)
 		w.CloseWithError(err)
 	}()
 	alias := labkit.SuiteLXDImage(c.Suite, a)

@@ -223,19 +223,7 @@ func dockerArchive(c labkit.Config, a host.Arch, id string) (string, error) {
 func lxdArchive(c labkit.Config, a host.Arch, img vmImage) error {
 	tree := c.Rootfs(a, vmFlavour(c, a))
 	if err := cached(img.lxdTar, func(f *os.File) error {
-		tw := tar.NewWriter(f)
-		metadata := fmt.Sprintf("architecture: %s\ncreation_date: %d\nproperties:\n  os: debian\n  release: %s\n  architecture: %s\n  description: Debian %s %s (everywhere lab)\n  recipe: %s\n",
-			a.Kernel(), time.Now().Unix(), c.Suite, a.Debian(), c.Suite, a.Debian(), img.recipe)
-		if err := tarball.AddFiles(tw, "", map[string][]byte{"metadata.yaml": []byte(metadata)}); err != nil {
-			return err
-		}
-		if err := tarball.AddTreeExcept(tw, tree, "rootfs/", skipping(skipInLXDImage)); err != nil {
-			return err
-		}
-		if err := tarball.AddFiles(tw, "rootfs/", map[string][]byte{labkit.AptProxyConfFile: c.AptProxyConf()}); err != nil {
-			return err
-		}
-		return tw.Close()
+		return labkit.WriteLXDImage(f, c, a, tree, img.recipe, skipping(skipInLXDImage))
 	}); err != nil {
 		return fmt.Errorf("[%s] LXD image: %w", a.Debian(), err)
 	}
