@@ -47,7 +47,7 @@ func (c *Config) isolationRules() string {
 }
 
 // Isolate installs the lab's table (anew: an earlier lab's is replaced)
-// and its bridge rule.
+// and its bridge rules.
 func Isolate(ctx context.Context, c Config) error {
 	if err := Unisolate(ctx, c); err != nil {
 		return err
@@ -57,24 +57,32 @@ func Isolate(ctx context.Context, c Config) error {
 	if out, err := nft.CombinedOutput(); err != nil {
 		return fmt.Errorf("installing the lab's isolation rules (nft): %w: %s", err, strings.TrimSpace(string(out)))
 	}
-	if err := Command(ctx, "iptables", append([]string{"-w", "-I"}, c.bridgedRule()...)...); err != nil {
-		return fmt.Errorf("letting the lab's hosts reach each other: %w", err)
+	for _, bridge := range c.labInterfaces() {
+		if err := Command(ctx, "iptables", append([]string{"-w", "-I"}, c.bridgedRule(bridge)...)...); err != nil {
+			return fmt.Errorf("letting what is on %s reach each other: %w", bridge, err)
+		}
 	}
 	return nil
 }
 
-// bridgedRule lets the lab's hosts reach each other (the overlay rides on
-// it): frames between them cross the lab bridge, and with br_netfilter
-// (which Docker loads) they pass the machine's iptables FORWARD chain,
-// whose policy a Docker engine of the machine's own sets to DROP.
-func (c *Config) bridgedRule() []string {
-	return []string{"FORWARD", "-i", c.Bridge(), "-o", c.Bridge(), "-m", "comment", "--comment", "everywhere lab " + c.Prefix + ": its hosts reach each other", "-j", "ACCEPT"}
+// bridgedRule lets what is on one of the lab's bridges reach each other:
+// the lab's hosts (the overlay rides on them) or the lab's LXD instances.
+// Frames between them cross the bridge, and with br_netfilter (which
+// Docker loads) they pass the machine's iptables FORWARD chain, whose
+// policy a Docker engine of the machine's own sets to DROP. A drop there
+// is final whatever LXD's own nftables table accepts. The rule names a
+// bridge the lab may not have (the lab of machines' LXD bridges are inside
+// the machines): iptables takes that.
+func (c *Config) bridgedRule(bridge string) []string {
+	return []string{"FORWARD", "-i", bridge, "-o", bridge, "-m", "comment", "--comment", "everywhere lab " + c.Prefix + ": what is on " + bridge + " reaches each other", "-j", "ACCEPT"}
 }
 
-// Unisolate removes the lab's table and bridge rule, if they are there.
+// Unisolate removes the lab's table and bridge rules, if they are there.
 func Unisolate(ctx context.Context, c Config) error {
-	// -D removes one copy a time; a lab that crashed may have left several.
-	for exec.CommandContext(ctx, "iptables", append([]string{"-w", "-D"}, c.bridgedRule()...)...).Run() == nil {
+	for _, bridge := range c.labInterfaces() {
+		// -D removes one copy a time; a lab that crashed may have left several.
+		for exec.CommandContext(ctx, "iptables", append([]string{"-w", "-D"}, c.bridgedRule(bridge)...)...).Run() == nil {
+		}
 	}
 	if !tableInstalled(ctx, c) {
 		return nil // not there (or no nftables at all: then nothing was installed either)

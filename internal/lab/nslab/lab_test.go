@@ -298,6 +298,9 @@ func TestLab(t *testing.T) {
 				t.Errorf("LXD's %s rules for %s left", table, c.LXDBridge())
 			}
 		}
+		if rules, err := exec.Command("nft", "list", "ruleset").Output(); err != nil || strings.Contains(string(rules), "."+c.LXDBridge()+" {") {
+			t.Errorf("LXD's nftables chains for %s left (%v):\n%s", c.LXDBridge(), err, rules)
+		}
 		if rules, err := exec.Command("iptables-save", "-t", "filter").Output(); err != nil || strings.Contains(string(rules), "everywhere lab "+c.Prefix+":") {
 			t.Errorf("the lab's bridge rule left (%v):\n%s", err, rules)
 		}

@@ -259,9 +259,13 @@ func rootedIn(dir string) []int {
 	})
 }
 
-// removeFirewallRules deletes the iptables rules LXD made for its bridge,
-// which it leaves behind when it shuts down (and adds again on start).
+// removeFirewallRules deletes the firewall rules LXD made for its bridge,
+// which it leaves behind when it shuts down (and adds again on start):
+// its nftables chains or, where it chose xtables, its iptables rules.
 func removeFirewallRules(ctx context.Context, bridge string) error {
+	if err := removeNftChains(ctx, bridge); err != nil {
+		return err
+	}
 	marker := `"generated for LXD network ` + bridge + `"`
 	for _, table := range []string{"filter", "nat", "mangle"} {
 		saved, err := exec.CommandContext(ctx, "iptables-save", "-t", table).Output()
@@ -279,6 +283,35 @@ func removeFirewallRules(ctx context.Context, bridge string) error {
 		}
 	}
 	return nil
+}
+
+// removeNftChains deletes LXD's nftables chains for bridge (fwd.BRIDGE,
+// in.BRIDGE, ...) from its table inet lxd, and the table once no other
+// network's chain is left in it.
+func removeNftChains(ctx context.Context, bridge string) error {
+	listed, err := exec.CommandContext(ctx, "nft", "list", "table", "inet", "lxd").Output()
+	if err != nil {
+		return nil // no such table (or no nft): LXD made no chains
+	}
+	others := 0
+	for _, line := range strings.Split(string(listed), "\n") {
+		name, ok := strings.CutPrefix(strings.TrimSpace(line), "chain ")
+		if !ok {
+			continue
+		}
+		name = strings.TrimSuffix(name, " {")
+		if !strings.HasSuffix(name, "."+bridge) {
+			others++
+			continue
+		}
+		if err := labkit.Command(ctx, "nft", "delete", "chain", "inet", "lxd", name); err != nil {
+			return err
+		}
+	}
+	if others > 0 {
+		return nil
+	}
+	return labkit.Command(ctx, "nft", "delete", "table", "inet", "lxd")
 }
 
 // ruleWords splits a rule as iptables-save prints it: words, with "..."

@@ -169,9 +169,10 @@ func testFanLXD(t *testing.T, c labkit.Config, targets []inventory.Host) {
 }
 
 // testFanForwardDrop sets the machine's iptables FORWARD policy to DROP, as
-// a Docker engine of the machine's own does: frames between lab hosts pass
-// that chain (br_netfilter), and the lab's bridge rule must let them
-// through. The policy is put back as it was.
+// a Docker engine of the machine's own does: frames between lab hosts, and
+// between the lab's LXD instances, pass that chain (br_netfilter), and the
+// lab's bridge rules must let them through. The policy is put back as it
+// was.
 func testFanForwardDrop(t *testing.T, targets []inventory.Host) {
 	rules, err := exec.Command("iptables-save", "-t", "filter").Output()
 	if err != nil {
@@ -189,12 +190,34 @@ func testFanForwardDrop(t *testing.T, targets []inventory.Host) {
 			t.Errorf("restoring the FORWARD policy %s: %v", policy, err)
 		}
 	})
-	p, err := plan.Parse("drop.yaml", []byte("steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"), drivers.All())
+	steps := "steps:\n  - {name: fan, net.matrix: {tests: [ping, short], ping_count: 2}}\n"
+	lxdPairs := !labkit.Emulated(host.I686) // an emulated i386 instance gets no address (testFanLXD)
+	if lxdPairs {
+		steps += "  - {name: fan-lxd, net.matrix: {engine: lxd, image: \"debian/bookworm/{arch}\", tests: [ping, short], ping_count: 2}}\n"
+	}
+	p, err := plan.Parse("drop.yaml", []byte(steps), drivers.All())
 	if err != nil {
 		t.Fatal(err)
 	}
 	res := labtest.RunPlan(t, targets, p, nil)
 	if failed := res.FailedPairs(); len(failed) > 0 {
-		t.Errorf("%d pairs failed with FORWARD DROP, first %s → %s: %s", len(failed), failed[0].From, failed[0].To, failed[0].Why)
+		t.Errorf("%d pairs failed with FORWARD DROP, first %s %s → %s: %s", len(failed), failed[0].Step, failed[0].From, failed[0].To, failed[0].Why)
 	}
+	if !lxdPairs {
+		return
+	}
+	for _, h := range res.Hosts {
+		if h.Name != "amd64" {
+			continue
+		}
+		for _, pair := range h.Step("fan-lxd").Pairs {
+			if pair.To == "i386" {
+				if !pair.OK() {
+					t.Errorf("LXD instances amd64 → i386 with FORWARD DROP: %+v", pair)
+				}
+				return
+			}
+		}
+	}
+	t.Error("no LXD pair amd64 → i386 measured")
 }
