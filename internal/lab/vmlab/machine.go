@@ -38,7 +38,12 @@ func (h machine) savedRecipe() string { return filepath.Join(h.Dir(), "saved.rec
 
 // savedImage holds the image id the saved snapshot was booted from:
 // coldEstimate compares it, cheaply, with the image this up would make.
-func (h machine) savedImage() string  { return filepath.Join(h.Dir(), "saved.image") }
+func (h machine) savedImage() string { return filepath.Join(h.Dir(), "saved.image") }
+
+// savedSeed holds the id of the seed the saved snapshot was booted with,
+// for the same comparison.
+func (h machine) savedSeed() string { return filepath.Join(h.Dir(), "saved.seed") }
+
 func (h machine) machineInfo() string { return filepath.Join(h.Dir(), "machine.json") }
 func (h machine) mac() string {
 	a := h.Address.As4()

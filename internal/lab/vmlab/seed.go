@@ -142,26 +142,27 @@ profiles:
 `, firstHost(h.lxdSubnet()), overlayMTU)
 }
 
-// writeSeed lays out h's seed folder and makes its disk, unless the disk
-// there has the same content. It returns the host's known_hosts line and
-// an identifier of the seed's content.
-func writeSeed(ctx context.Context, h machine, user ssh.Signer) (known, id string, err error) {
-	dir := filepath.Join(h.Dir(), "seed")
+// seedFile is one file of a machine's seed.
+type seedFile struct {
+	data []byte
+	mode os.FileMode
+}
+
+// seedOf is what h's seed holds, with its host key (made once, kept
+// across labs: known_hosts stays valid), and an identifier of it.
+func seedOf(h machine, user ssh.Signer) (files map[string]seedFile, known, id string, err error) {
 	hostKeyFile := filepath.Join(h.Dir(), "ssh_host_ed25519_key")
-	hostKey, err := labkit.LoadOrCreateKey(hostKeyFile) // kept across labs: known_hosts stays valid
+	hostKey, err := labkit.LoadOrCreateKey(hostKeyFile)
 	if err != nil {
-		return "", "", err
+		return nil, "", "", err
 	}
 	hostKeyPEM, err := os.ReadFile(hostKeyFile)
 	if err != nil {
-		return "", "", err
+		return nil, "", "", err
 	}
 	gateway := h.Lab().Gateway()
 	daemon := fmt.Sprintf(`{"bip": %q, "mtu": %d}`+"\n", firstHost(h.dockerSubnet()), overlayMTU)
-	files := map[string]struct {
-		data []byte
-		mode os.FileMode
-	}{
+	files = map[string]seedFile{
 		"boot.sh":            {[]byte(h.bootScript()), 0o644},
 		"setup.sh":           {[]byte(h.setupScript()), 0o644},
 		"preseed.yaml":       {[]byte(h.lxdPreseedVM()), 0o644},
@@ -176,8 +177,18 @@ func writeSeed(ctx context.Context, h machine, user ssh.Signer) (known, id strin
 	for _, name := range sortedKeys(files) {
 		fmt.Fprintf(&recipe, "%s %o\n%s\n", name, files[name].mode, files[name].data)
 	}
-	id = labkit.RecipeID(recipe.String())
-	known = knownhosts.Line([]string{h.Address.String()}, hostKey.PublicKey())
+	return files, knownhosts.Line([]string{h.Address.String()}, hostKey.PublicKey()), labkit.RecipeID(recipe.String()), nil
+}
+
+// writeSeed lays out h's seed folder and makes its disk, unless the disk
+// there has the same content. It returns the host's known_hosts line and
+// an identifier of the seed's content.
+func writeSeed(ctx context.Context, h machine, user ssh.Signer) (known, id string, err error) {
+	dir := filepath.Join(h.Dir(), "seed")
+	files, known, id, err := seedOf(h, user)
+	if err != nil {
+		return "", "", err
+	}
 	disk, idFile := filepath.Join(h.Dir(), "seed.ext4"), filepath.Join(h.Dir(), "seed.id")
 	if have, err := os.ReadFile(idFile); err == nil && string(have) == id {
 		if _, err := os.Stat(disk); err == nil {

@@ -139,7 +139,7 @@ func TestBootScriptRoutesEveryPeer(t *testing.T) {
 // TestColdEstimateSeesAChangedImage: before anything starts, up says a
 // machine will boot cold when it has no snapshot, or one booted from
 // another image than this up makes, and restores otherwise.
-func TestColdEstimateSeesAChangedImage(t *testing.T) {
+func TestColdEstimateSeesAChangedImageOrSeed(t *testing.T) {
 	c := labkit.Config{Dir: t.TempDir(), CacheDir: t.TempDir(), Archs: []host.Arch{host.AMD64}}.WithDefaults()
 	h := machines(c)[0]
 	if got := coldEstimate(c); !strings.Contains(got, "a cold start for amd64") {
@@ -161,6 +161,27 @@ func TestColdEstimateSeesAChangedImage(t *testing.T) {
 	}
 	if got := coldEstimate(c); !strings.Contains(got, "restoring") {
 		t.Errorf("a snapshot of this image: %q", got)
+	}
+	// The seed: the snapshot's, then another (a changed setup.sh, say).
+	user, err := labkit.UserKey(c.Dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, seedID, err := seedOf(h, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(h.savedSeed(), []byte(seedID), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := coldEstimate(c); !strings.Contains(got, "restoring") {
+		t.Errorf("a snapshot of this image and seed: %q", got)
+	}
+	if err := os.WriteFile(h.savedSeed(), []byte("older seed"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := coldEstimate(c); !strings.Contains(got, "a cold start for amd64") {
+		t.Errorf("a snapshot of another seed: %q", got)
 	}
 }
 

@@ -201,7 +201,7 @@ func upMachine(ctx context.Context, h machine, signer ssh.Signer, mirror string,
 	}
 	recipe := labkit.RecipeID(saved)
 	if have, err := os.ReadFile(h.savedRecipe()); err != nil || string(have) != recipe || h.Lab().Refresh {
-		if err := coldBoot(ctx, h, signer, known, img, args, recipe, boots, p); err != nil {
+		if err := coldBoot(ctx, h, signer, known, img, seedID, args, recipe, boots, p); err != nil {
 			return "", err
 		}
 	}
@@ -210,7 +210,7 @@ func upMachine(ctx context.Context, h machine, signer ssh.Signer, mirror string,
 
 // coldBoot boots h from its image, sets its services up, saves it and
 // stops it, leaving saved.qcow2 holding the snapshot.
-func coldBoot(ctx context.Context, h machine, signer ssh.Signer, known string, img vmImage, args []string, recipe string, boots chan struct{}, p *labkit.Progress) error {
+func coldBoot(ctx context.Context, h machine, signer ssh.Signer, known string, img vmImage, seedID string, args []string, recipe string, boots chan struct{}, p *labkit.Progress) error {
 	p.Phase(h.Name, "waiting for a boot slot", 0)
 	select {
 	case boots <- struct{}{}:
@@ -220,6 +220,7 @@ func coldBoot(ctx context.Context, h machine, signer ssh.Signer, known string, i
 	defer func() { <-boots }()
 	_ = os.Remove(h.savedRecipe())
 	_ = os.Remove(h.savedImage())
+	_ = os.Remove(h.savedSeed())
 	_ = os.Remove(h.runDisk())
 	if err := labkit.Command(ctx, "qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b", img.disk, h.runDisk()); err != nil {
 		return err
@@ -267,6 +268,9 @@ func coldBoot(ctx context.Context, h machine, signer ssh.Signer, known string, i
 	}
 	writePhaseTimes(h, last)
 	if err := os.WriteFile(h.savedImage(), []byte(img.recipe), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(h.savedSeed(), []byte(seedID), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(h.savedRecipe(), []byte(recipe), 0o644)
@@ -398,7 +402,7 @@ func coldEstimate(c labkit.Config) string {
 	var missing []string
 	var longest time.Duration
 	for _, h := range machines(c) {
-		if _, err := os.Stat(h.savedDisk()); err == nil && !imageChanged(h) {
+		if _, err := os.Stat(h.savedDisk()); err == nil && !snapshotStale(h) {
 			continue
 		}
 		missing = append(missing, h.Name)
@@ -416,13 +420,29 @@ func coldEstimate(c labkit.Config) string {
 		strings.Join(missing, ", "), (longest + time.Duration((len(missing)+coldBoots-1)/coldBoots-1)*(bootEstimate+setupEstimate)).Round(time.Minute), coldBoots)
 }
 
-// imageChanged says whether h's saved snapshot was booted from another
-// image than this up makes (a changed tree, lab file or image content), so
-// that it boots cold. A change of the seed alone is not seen here; a
-// snapshot saved before saved.image existed counts as unchanged.
-func imageChanged(h machine) bool {
-	saved, err := os.ReadFile(h.savedImage())
-	return err == nil && string(saved) != vmImageID(*h.Lab(), imageRecipe(*h.Lab(), h.Arch))
+// snapshotStale says whether h's saved snapshot was booted from another
+// image or seed than this up makes (a changed tree, lab file, image
+// content, boot or setup script), so that it boots cold. A snapshot saved
+// before saved.image or saved.seed existed counts as unchanged; so does
+// one whose seed cannot be worked out yet (no user key).
+func snapshotStale(h machine) bool {
+	if saved, err := os.ReadFile(h.savedImage()); err == nil && string(saved) != vmImageID(*h.Lab(), imageRecipe(*h.Lab(), h.Arch)) {
+		return true
+	}
+	saved, err := os.ReadFile(h.savedSeed())
+	if err != nil {
+		return false
+	}
+	key, err := os.ReadFile(filepath.Join(h.Lab().Dir, labkit.IdentityFile))
+	if err != nil {
+		return false
+	}
+	user, err := ssh.ParsePrivateKey(key)
+	if err != nil {
+		return false
+	}
+	_, _, id, err := seedOf(h, user)
+	return err == nil && string(saved) != id
 }
 
 // Status reports each machine: its QEMU, and whether sshd, Docker and
