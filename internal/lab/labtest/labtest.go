@@ -96,11 +96,18 @@ func Up(t *testing.T, c labkit.Config, up func(context.Context, labkit.Config) e
 	if err := up(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	inv, err := inventory.LoadInventory(filepath.Join(c.Dir, labkit.InventoryFile))
+	inv, err := LoadInventory(c)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return inv.Hosts
+}
+
+// LoadInventory reads the inventory c's up wrote as everywhere run reads
+// it: the lab of machines' holds the runner's blocks (emulated:,
+// timeout_scale:).
+func LoadInventory(c labkit.Config) (*inventory.Inventory, error) {
+	return inventory.Load(filepath.Join(c.Dir, labkit.InventoryFile), inventory.Options{Blocks: append(drivers.All().Blocks(), run.Blocks()...)})
 }
 
 // DefaultPlan is the built-in default plan.

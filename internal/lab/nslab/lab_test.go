@@ -39,7 +39,7 @@ func requireLab(t *testing.T) {
 func upOrReuse(t *testing.T, c labkit.Config) []inventory.Host {
 	t.Helper()
 	if whole(c) {
-		if inv, err := inventory.LoadInventory(filepath.Join(c.Dir, labkit.InventoryFile)); err == nil {
+		if inv, err := labtest.LoadInventory(c); err == nil {
 			return inv.Hosts
 		}
 	}

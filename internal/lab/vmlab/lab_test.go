@@ -71,6 +71,10 @@ func TestMachineLab(t *testing.T) {
 		if !strings.Contains(log.String(), "restored in") || strings.Contains(log.String(), "booted:") {
 			t.Errorf("a warm up did not restore the saved machine:\n%s", log.String())
 		}
+		// The estimate said so first: the image and seed the snapshot recorded are this up's.
+		if !strings.Contains(log.String(), "every machine has a saved snapshot: restoring") {
+			t.Errorf("the warm up's estimate did not expect a restore:\n%s", log.String())
+		}
 		checkRunning(t)
 		res := labtest.RunPlan(t, targets, labtest.DefaultPlan(t), nil)
 		if res.ExitCode() != result.ExitOK {
