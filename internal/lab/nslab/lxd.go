@@ -286,32 +286,24 @@ func removeFirewallRules(ctx context.Context, bridge string) error {
 }
 
 // removeNftChains deletes LXD's nftables chains for bridge (fwd.BRIDGE,
-// in.BRIDGE, ...) from its table inet lxd, and the table once no other
-// network's chain is left in it.
+// in.BRIDGE, ...) from its table inet lxd. The table stays: the machine's
+// own LXD, if it has one, keeps its chains in the same table.
 func removeNftChains(ctx context.Context, bridge string) error {
 	listed, err := exec.CommandContext(ctx, "nft", "list", "table", "inet", "lxd").Output()
 	if err != nil {
 		return nil // no such table (or no nft): LXD made no chains
 	}
-	others := 0
 	for _, line := range strings.Split(string(listed), "\n") {
 		name, ok := strings.CutPrefix(strings.TrimSpace(line), "chain ")
-		if !ok {
-			continue
-		}
 		name = strings.TrimSuffix(name, " {")
-		if !strings.HasSuffix(name, "."+bridge) {
-			others++
+		if !ok || !strings.HasSuffix(name, "."+bridge) {
 			continue
 		}
 		if err := labkit.Command(ctx, "nft", "delete", "chain", "inet", "lxd", name); err != nil {
 			return err
 		}
 	}
-	if others > 0 {
-		return nil
-	}
-	return labkit.Command(ctx, "nft", "delete", "table", "inet", "lxd")
+	return nil
 }
 
 // ruleWords splits a rule as iptables-save prints it: words, with "..."
