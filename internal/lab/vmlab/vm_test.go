@@ -88,6 +88,9 @@ func TestMachineThatDoesNotBoot(t *testing.T) {
 	if _, err := os.Stat("/sys/class/net/" + h.tap()); err == nil {
 		t.Errorf("tap %s left after lab down", h.tap())
 	}
+	if _, err := os.Stat(h.runDisk()); err == nil {
+		t.Errorf("the run's disk %s left after lab down", h.runDisk())
+	}
 }
 
 // TestMachineArgs checks each architecture's QEMU command line against the
