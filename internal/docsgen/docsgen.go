@@ -9,7 +9,6 @@ package docsgen
 import (
 	"bytes"
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,15 +94,6 @@ func table(header []string, rows [][]string) string {
 // generated is the line every generated page starts with.
 func generated(w *bytes.Buffer, title string) {
 	fmt.Fprintf(w, "# %s\n\n<!-- Generated from the code by `make docs` (internal/docsgen): do not edit. -->\n\n", title)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // pageName is a command's file name without extension: "everywhere_lab_up".

@@ -5,9 +5,10 @@ package yamlfile
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
-	"sort"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -126,7 +127,7 @@ func checkKnown(file string, node *yaml.Node, t reflect.Type, extra Extra) error
 			}
 			ft, ok := fields[key.Value]
 			if !ok {
-				return Errorf(file, key, "unknown field %q (known: %s)", key.Value, strings.Join(sortedKeys(fields), ", "))
+				return Errorf(file, key, "unknown field %q (known: %s)", key.Value, strings.Join(slices.Sorted(maps.Keys(fields)), ", "))
 			}
 			if ft == nil {
 				continue // an extra key: its reader checks it
@@ -176,13 +177,4 @@ func structFields(t reflect.Type) map[string]reflect.Type {
 		fields[name] = f.Type
 	}
 	return fields
-}
-
-func sortedKeys(m map[string]reflect.Type) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,9 +3,11 @@ package vmlab
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -174,7 +176,7 @@ func seedOf(h machine, user ssh.Signer) (files map[string]seedFile, known, id st
 		"files/etc/docker/daemon.json":                    {[]byte(daemon), 0o644},
 	}
 	var recipe strings.Builder
-	for _, name := range sortedKeys(files) {
+	for _, name := range slices.Sorted(maps.Keys(files)) {
 		fmt.Fprintf(&recipe, "%s %o\n%s\n", name, files[name].mode, files[name].data)
 	}
 	return files, knownhosts.Line([]string{h.Address.String()}, hostKey.PublicKey()), labkit.RecipeID(recipe.String()), nil

@@ -4,10 +4,10 @@ import (
 	"archive/tar"
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -73,22 +73,13 @@ type vmImage struct {
 func imageRecipe(c labkit.Config, a host.Arch) string {
 	var b strings.Builder
 	b.WriteString(c.Recipe(a, vmFlavour(c, a)))
-	for _, name := range sortedKeys(guestFiles) {
+	for _, name := range slices.Sorted(maps.Keys(guestFiles)) {
 		b.WriteString(name + "\n" + guestFiles[name])
 	}
-	for _, name := range sortedKeys(guestLinks) {
+	for _, name := range slices.Sorted(maps.Keys(guestLinks)) {
 		b.WriteString(name + " -> " + guestLinks[name] + "\n")
 	}
 	return labkit.RecipeID(b.String())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // ensureVMImage builds (or finds cached) a's tree, then its disk image:
