@@ -429,8 +429,7 @@ func coldEstimate(c labkit.Config) string {
 // snapshotStale says whether h's saved snapshot was booted from another
 // image or seed than this up makes (a changed tree, lab file, image
 // content, boot or setup script), so that it boots cold. A snapshot saved
-// before saved.image or saved.seed existed counts as unchanged; so does
-// one whose seed cannot be worked out yet (no user key).
+// before saved.image or saved.seed existed counts as unchanged.
 func snapshotStale(h machine) bool {
 	if saved, err := os.ReadFile(h.savedImage()); err == nil && string(saved) != vmImageID(*h.Lab(), imageRecipe(*h.Lab(), h.Arch)) {
 		return true
@@ -439,11 +438,7 @@ func snapshotStale(h machine) bool {
 	if err != nil {
 		return false
 	}
-	key, err := os.ReadFile(filepath.Join(h.Lab().Dir, labkit.IdentityFile))
-	if err != nil {
-		return false
-	}
-	user, err := ssh.ParsePrivateKey(key)
+	user, err := labkit.UserKey(h.Lab().Dir) // the key up itself takes next
 	if err != nil {
 		return false
 	}
