@@ -29,6 +29,24 @@ func DockerImage(suite string) string { return "everywhere/debian:" + suite }
 // (debian/trixie/arm64): one LXD holds every suite's.
 func SuiteLXDImage(suite string, a host.Arch) string { return "debian/" + suite + "/" + a.Debian() }
 
+// StartEngine spawns a Docker engine (args, in cgroup group, its output in
+// logFile) and returns a client of it once it answers on socket.
+func StartEngine(ctx context.Context, group, logFile, socket string, args ...string) (*client.Client, error) {
+	d, err := Spawn(group, logFile, "", nil, args...)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, err
+	}
+	if err := d.Ready(ctx, func() error { _, err := c.Ping(ctx); return err }); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
 // LoadImage loads a docker-archive into the engine c.
 func LoadImage(ctx context.Context, c *client.Client, archive string) error {
 	f, err := os.Open(archive)

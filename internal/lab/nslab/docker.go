@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/filters"
-	"github.com/docker/docker/client"
 
 	"everywhere/internal/docker"
 	"everywhere/internal/host"
@@ -68,21 +67,14 @@ func startDocker(ctx context.Context, h labkit.Host, archive string) error {
 	// nsenter --net, not ip netns exec: the latter remounts /sys and hides
 	// the cgroup mounts dockerd needs.
 	// Its containers' cgroups go into h's tree, so that lab down finds them.
-	d, err := labkit.Spawn(h.Cgroup("dockerd"), filepath.Join(h.Dir(), "dockerd.log"), "", nil, "nsenter", "--net=/run/netns/"+netns(h), "--", "dockerd",
+	c, err := labkit.StartEngine(ctx, h.Cgroup("dockerd"), filepath.Join(h.Dir(), "dockerd.log"), dockerSocket(h), "nsenter", "--net=/run/netns/"+netns(h), "--", "dockerd",
 		"--host", "unix://"+dockerSocket(h), "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
 		"--pidfile", filepath.Join(dir, "dockerd.pid"), "--cgroup-parent", "/"+h.Cgroup("containers"),
 		"--bip", dockerBridgeIP(h))
 	if err != nil {
 		return err
 	}
-	c, err := client.NewClientWithOpts(client.WithHost("unix://"+dockerSocket(h)), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return err
-	}
 	defer c.Close()
-	if err := d.Ready(ctx, func() error { _, err := c.Ping(ctx); return err }); err != nil {
-		return err
-	}
 	if err := openOverlay(ctx, h); err != nil {
 		return err
 	}

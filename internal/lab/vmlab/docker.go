@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/docker/docker/client"
-
 	"everywhere/internal/host"
 	"everywhere/internal/lab/labkit"
 )
@@ -34,21 +32,14 @@ func preloadDocker(ctx context.Context, c labkit.Config, a host.Arch, dataRoot, 
 	}
 	defer os.RemoveAll(run)
 	socket := filepath.Join(run, "docker.sock")
-	d, err := labkit.Spawn(group, filepath.Join(c.CacheDir, name+".log"), "", nil, "dockerd", "--host", "unix://"+socket,
+	defer labkit.StopCgroup(context.Background(), group)
+	cl, err := labkit.StartEngine(ctx, group, filepath.Join(c.CacheDir, name+".log"), socket, "dockerd", "--host", "unix://"+socket,
 		"--data-root", dataRoot, "--exec-root", filepath.Join(run, "exec"), "--pidfile", filepath.Join(run, "dockerd.pid"),
 		"--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false", "--storage-driver=overlay2")
 	if err != nil {
 		return err
 	}
-	defer labkit.StopCgroup(context.Background(), group)
-	cl, err := client.NewClientWithOpts(client.WithHost("unix://"+socket), client.WithAPIVersionNegotiation())
-	if err != nil {
-		return err
-	}
 	defer cl.Close()
-	if err := d.Ready(ctx, func() error { _, err := cl.Ping(ctx); return err }); err != nil {
-		return err
-	}
 	if err := labkit.LoadImage(ctx, cl, archive); err != nil {
 		return err
 	}
