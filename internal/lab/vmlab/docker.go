@@ -47,15 +47,15 @@ func preloadDocker(ctx context.Context, c labkit.Config, a host.Arch, dataRoot, 
 		return err
 	}
 	// The machine's engine makes its own networks, identity, and volume,
-	// build and (preload's own) containerd databases. Those are bolt files, written in this machine's
-	// byte order: a big-endian engine (s390x) refused the preloaded store
-	// ("error while opening volume store metadata database: invalid
-	// database").
+	// build and (preload's own) containerd databases. Those are bolt
+	// files, written in this machine's byte order: a big-endian engine
+	// (s390x) refused the preloaded store ("error while opening volume
+	// store metadata database: invalid database").
 	for _, name := range []string{"network", "engine-id", "volumes", "buildkit", "containerd"} {
 		if err := os.RemoveAll(filepath.Join(dataRoot, name)); err != nil {
 			return err
 		}
 	}
-	fmt.Fprintf(c.Log, "[%s] %s preloaded into the machine's Docker store in %s\n", a.Debian(), labkit.Image, time.Since(start).Round(100*time.Millisecond))
+	fmt.Fprintf(c.Log, "[%s] %s preloaded into the machine's Docker store in %s\n", a.Debian(), labkit.DockerImage(c.Suite), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
